@@ -1,0 +1,5 @@
+"""`python -m deployworker`."""
+
+from deployworker.cli import main
+
+raise SystemExit(main())

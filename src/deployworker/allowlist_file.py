@@ -1,0 +1,91 @@
+"""The allowlist as a file that can change under a running worker.
+
+`refresh` is cheap (one `stat`) and is called from the poll loop; a changed file
+is reloaded, and an invalid one is reported while the last good allowlist stays
+in force.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import structlog
+
+from deployworker.allowlist import Allowlist, AllowlistError, load_allowlist
+
+log = structlog.get_logger("deployworker.allowlist")
+# (ok, entries or None) after every load attempt.
+LoadObserver = Callable[[bool, int | None], None]
+
+
+class AllowlistFile:
+    """Holds the last good allowlist read from `path`."""
+
+    def __init__(
+        self,
+        path: Path,
+        min_interval: float = 5.0,
+        observer: LoadObserver | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._path = path
+        self._min_interval = min_interval
+        self._observer = observer
+        self._clock = clock
+        self._current: Allowlist | None = None
+        self._signature: tuple[float, int, int] | None = None
+        self._checked_at = float("-inf")
+        self._lock = threading.Lock()
+        self.last_error: str | None = None
+
+    @property
+    def loaded(self) -> bool:
+        """Whether any allowlist has loaded yet."""
+        return self._current is not None
+
+    def current(self) -> Allowlist:
+        """The allowlist in force; empty (deny everything) until one has loaded."""
+        return self._current or Allowlist(version=1)
+
+    def refresh(self, force: bool = False) -> bool:
+        """Reload when the file changed; returns True if a new allowlist took effect."""
+        with self._lock:
+            now = self._clock()
+            if not force and now - self._checked_at < self._min_interval:
+                return False
+            self._checked_at = now
+            # Remember a bad file's signature too, so it is reported once, not every check.
+            signature: tuple[float, int, int] | None = None
+            try:
+                stat = os.stat(self._path)
+                signature = (stat.st_mtime, stat.st_size, stat.st_ino)
+                if not force and signature == self._signature:
+                    return False
+                text = self._path.read_text(encoding="utf-8")
+                allowlist = load_allowlist(text)
+            except (OSError, UnicodeDecodeError, AllowlistError) as exc:
+                self._signature = signature
+                self._fail(str(exc))
+                return False
+            self._signature = signature
+            self._current = allowlist
+            self.last_error = None
+            log.info("allowlist.loaded", path=str(self._path), entries=len(allowlist.services))
+            if self._observer:
+                self._observer(True, len(allowlist.services))
+            return True
+
+    def _fail(self, reason: str) -> None:
+        self.last_error = reason
+        log.error(
+            "allowlist.invalid",
+            path=str(self._path),
+            reason=reason,
+            kept_entries=len(self._current.services) if self._current else 0,
+        )
+        if self._observer:
+            self._observer(False, None)

@@ -1,0 +1,167 @@
+"""Wiring: the one module that builds every part from `Settings` and connects them.
+
+`build` does the start-up I/O (resolving the DLQ, loading the allowlist) in the
+open, so no constructor anywhere talks to AWS. `App.start`/`App.shutdown` run and
+stop the threads in a safe order.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
+
+import structlog
+
+from deployworker.allowlist_file import AllowlistFile
+from deployworker.aws._retry import Caller, RetryPolicy
+from deployworker.aws.clients import make_client
+from deployworker.aws.ecs import Ecs
+from deployworker.aws.sqs import Sqs
+from deployworker.errors import AwsError, ConfigError
+from deployworker.heartbeat import Heartbeat
+from deployworker.httpd import Health, serve
+from deployworker.metrics import Metrics
+from deployworker.pipeline import Pipeline
+from deployworker.settings import Settings
+from deployworker.settle import Settler
+from deployworker.watch import Watcher
+from deployworker.worker import Worker
+
+log = structlog.get_logger("deployworker.app")
+
+
+@dataclass
+class App:
+    """A built worker and everything it runs alongside."""
+
+    settings: Settings
+    metrics: Metrics
+    health: Health
+    allowlist: AllowlistFile
+    ecs: Ecs
+    sqs: Sqs
+    watcher: Watcher
+    heartbeat: Heartbeat
+    worker: Worker
+    queue_url: str
+    dlq_url: str
+    http: ThreadingHTTPServer | None = None
+
+    @property
+    def http_port(self) -> int:
+        """The port the HTTP endpoint listens on."""
+        return self.http.server_address[1] if self.http else 0
+
+    def start(self, serve_http: bool = True) -> None:
+        """Start the HTTP endpoint, the watcher, the heartbeat and the poll loop."""
+        if serve_http:
+            s = self.settings
+            self.http = serve(s.metrics_host, s.metrics_port, self.metrics.registry, self.health)
+        self.watcher.start()
+        self.heartbeat.start()
+        self.worker.start()
+        log.info(
+            "worker.started",
+            queue_url=self.queue_url,
+            dlq_url=self.dlq_url,
+            max_in_flight=self.settings.max_in_flight,
+            http_port=self.http_port,
+        )
+
+    def shutdown(self) -> list[str]:
+        """Stop receiving, hand in-flight messages back, stop every thread.
+
+        Returns the ids of the messages handed back.
+        """
+        self.worker.stop_receiving()
+        # Waiters wake with no verdict and settle as `released` (visibility 0).
+        self.watcher.stop()
+        released = self.worker.drain(self.settings.shutdown_grace_seconds)
+        self.heartbeat.stop()
+        if self.http is not None:
+            self.http.shutdown()
+            self.http.server_close()
+        log.info("worker.stopped", released_message_ids=released)
+        return released
+
+
+def build(settings: Settings) -> App:
+    """Build a worker from settings; raises `ConfigError` when it cannot run."""
+    if not settings.queue_url:
+        raise ConfigError("DEPLOYWORKER_QUEUE_URL is not set: the worker needs a work queue")
+    metrics = Metrics()
+    policy = RetryPolicy(attempts=settings.aws_attempts, max_seconds=settings.aws_retry_max_seconds)
+    pool = settings.max_in_flight + 8
+
+    def caller(service: str) -> Caller:
+        return Caller(service, policy, metrics.aws_request)
+
+    region, endpoint = settings.region, settings.endpoint_url
+    ecs = Ecs(make_client("ecs", region, endpoint, pool), caller("ecs"))
+    sqs = Sqs(make_client("sqs", region, endpoint, pool), caller("sqs"))
+    queue_url = settings.queue_url
+    try:
+        dlq_url = settings.dlq_url or sqs.dead_letter_queue_url(queue_url)
+    except AwsError as exc:
+        raise ConfigError(f"cannot read the work queue {queue_url}: {exc}") from exc
+    if not dlq_url:
+        raise ConfigError(
+            f"the work queue {queue_url} has no redrive policy and DEPLOYWORKER_DLQ_URL is "
+            "not set: rejected messages need a dead-letter queue"
+        )
+    allowlist = AllowlistFile(
+        settings.allowlist_path, settings.allowlist_reload_seconds, metrics.allowlist_loaded
+    )
+    allowlist.refresh(force=True)
+    health = Health(
+        settings.health_poll_window_seconds,
+        allowlist_loaded=lambda: allowlist.loaded,
+        on_poll=metrics.polled,
+    )
+    watcher = Watcher(ecs, settings.watch_interval_seconds)
+    heartbeat = Heartbeat(sqs, queue_url, settings.visibility_timeout, settings.heartbeat_interval)
+    pipeline = Pipeline(
+        ecs,
+        watcher,
+        allowlist.current,
+        settings.deploy_timeout_seconds,
+        region=settings.region,
+        account=settings.account_id,
+    )
+    settler = Settler(sqs, queue_url, dlq_url, settings.retry_backoff_seconds, [metrics.settled])
+
+    worker = Worker(
+        sqs,
+        queue_url,
+        pipeline,
+        settler,
+        heartbeat,
+        allowlist,
+        health,
+        settings.max_in_flight,
+        settings.poll_wait_seconds,
+        settings.visibility_timeout,
+        on_received=lambda _: metrics.message_received(),
+        on_in_flight=metrics.set_in_flight,
+    )
+    return App(
+        settings,
+        metrics,
+        health,
+        allowlist,
+        ecs,
+        sqs,
+        watcher,
+        heartbeat,
+        worker,
+        queue_url,
+        dlq_url,
+    )
+
+
+def run_until(app: App, stop: threading.Event) -> None:
+    """Run `app` until `stop` is set, then shut it down."""
+    app.start()
+    stop.wait()
+    app.shutdown()

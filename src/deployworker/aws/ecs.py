@@ -1,0 +1,98 @@
+"""ECS adapter: the calls a deploy needs, each retried and classified by `Caller`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+import botocore.session
+from botocore.model import Shape
+
+from deployworker.aws._retry import Caller
+from deployworker.errors import NotFoundError
+
+MAX_DESCRIBE_SERVICES = 10
+
+
+@cache
+def register_input_shape() -> Shape:
+    """botocore's input shape for RegisterTaskDefinition (loaded once, from the SDK's model)."""
+    model = botocore.session.get_session().get_service_model("ecs")
+    shape = model.operation_model("RegisterTaskDefinition").input_shape
+    assert shape is not None
+    return shape
+
+
+class Ecs:
+    """ECS calls used by the pipeline. Holds no state besides the client."""
+
+    def __init__(self, client: Any, caller: Caller) -> None:
+        self._client = client
+        self._caller = caller
+
+    def describe_services(
+        self, cluster: str, services: Sequence[str]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Describe up to 10 services of one cluster; returns (services, failures)."""
+        if len(services) > MAX_DESCRIBE_SERVICES:
+            raise ValueError("DescribeServices takes at most 10 services")
+        response = self._caller.call(
+            "DescribeServices",
+            lambda: self._client.describe_services(cluster=cluster, services=list(services)),
+        )
+        return list(response.get("services", [])), list(response.get("failures", []))
+
+    def describe_service(self, cluster: str, service: str) -> dict[str, Any]:
+        """Describe one ACTIVE service; raises `NotFoundError` when missing or inactive."""
+        found, failures = self.describe_services(cluster, [service])
+        active = [s for s in found if s.get("status") == "ACTIVE"]
+        if not active:
+            reason = failures[0].get("reason", "MISSING") if failures else "INACTIVE"
+            raise NotFoundError("DescribeServices", reason, f"service {cluster}/{service}")
+        return active[0]
+
+    def describe_task_definition(
+        self, task_definition: str
+    ) -> tuple[dict[str, Any], list[dict[str, str]]]:
+        """The task definition and its tags."""
+        response = self._caller.call(
+            "DescribeTaskDefinition",
+            lambda: self._client.describe_task_definition(
+                taskDefinition=task_definition, include=["TAGS"]
+            ),
+        )
+        return dict(response["taskDefinition"]), list(response.get("tags") or [])
+
+    def latest_revision(self, family: str) -> str | None:
+        """ARN of the newest ACTIVE revision of `family`, or None."""
+        response = self._caller.call(
+            "ListTaskDefinitions",
+            lambda: self._client.list_task_definitions(
+                familyPrefix=family, status="ACTIVE", sort="DESC", maxResults=1
+            ),
+        )
+        arns = response.get("taskDefinitionArns") or []
+        return str(arns[0]) if arns else None
+
+    def register_task_definition(self, register_input: dict[str, Any]) -> str:
+        """Register a revision; returns its ARN."""
+        response = self._caller.call(
+            "RegisterTaskDefinition",
+            lambda: self._client.register_task_definition(**register_input),
+        )
+        return str(response["taskDefinition"]["taskDefinitionArn"])
+
+    def update_service(
+        self, cluster: str, service: str, task_definition: str, force: bool = False
+    ) -> dict[str, Any]:
+        """Point the service at `task_definition`, changing nothing else; returns the service."""
+        kwargs: dict[str, Any] = {
+            "cluster": cluster,
+            "service": service,
+            "taskDefinition": task_definition,
+        }
+        if force:
+            kwargs["forceNewDeployment"] = True
+        response = self._caller.call("UpdateService", lambda: self._client.update_service(**kwargs))
+        return dict(response["service"])

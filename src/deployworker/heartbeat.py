@@ -1,0 +1,78 @@
+"""Keeps in-flight messages invisible while their deploys run.
+
+One thread extends every tracked message with ChangeMessageVisibilityBatch (10
+per call) well before its visibility runs out. Untracking takes the same lock
+as a round, so a message released or deleted is never extended afterwards.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import structlog
+
+from deployworker.aws.sqs import Sqs
+from deployworker.errors import AwsError
+
+log = structlog.get_logger("deployworker.heartbeat")
+BATCH = 10
+
+
+class Heartbeat:
+    """Extends the visibility of tracked messages every `interval` seconds."""
+
+    def __init__(self, sqs: Sqs, queue_url: str, visibility: int, interval: float) -> None:
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._visibility = visibility
+        self._interval = interval
+        self._receipts: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def track(self, message_id: str, receipt_handle: str) -> None:
+        """Start extending a message."""
+        with self._lock:
+            self._receipts[message_id] = receipt_handle
+
+    def untrack(self, message_id: str) -> None:
+        """Stop extending a message; returns only once no round can still touch it."""
+        with self._lock:
+            self._receipts.pop(message_id, None)
+
+    def tracked(self) -> dict[str, str]:
+        """A copy of what is being extended (message id to receipt handle)."""
+        with self._lock:
+            return dict(self._receipts)
+
+    def start(self) -> None:
+        """Start the heartbeat thread."""
+        self._thread = threading.Thread(target=self._loop, name="heartbeat", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the heartbeat thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.beat()
+
+    def beat(self) -> None:
+        """Extend every tracked message once."""
+        with self._lock:
+            items = list(self._receipts.items())
+            for start in range(0, len(items), BATCH):
+                chunk = dict(items[start : start + BATCH])
+                try:
+                    failed = self._sqs.change_visibility_batch(
+                        self._queue_url, chunk, self._visibility
+                    )
+                except AwsError as exc:
+                    log.warning("heartbeat.failed", count=len(chunk), error=str(exc))
+                    continue
+                if failed:
+                    log.warning("heartbeat.partial", failed_message_ids=failed)

@@ -1,0 +1,75 @@
+"""The HTTP endpoint: `/metrics`, `/healthz` (poll loop alive), `/readyz` (able to work)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+
+@dataclass
+class Health:
+    """What the probes report; written by the worker, read by the HTTP threads."""
+
+    poll_window: float
+    clock: Callable[[], float] = time.monotonic
+    last_poll: float | None = None
+    queue_answered: bool = False
+    allowlist_loaded: Callable[[], bool] = field(default=lambda: False)
+    on_poll: Callable[[], None] = field(default=lambda: None)
+
+    def polled(self) -> None:
+        """A receive call completed."""
+        self.last_poll = self.clock()
+        self.queue_answered = True
+        self.on_poll()
+
+    def live(self) -> tuple[bool, str]:
+        """Liveness: the poll loop completed a receive within the window."""
+        if self.last_poll is None:
+            return True, "starting"
+        age = self.clock() - self.last_poll
+        if age > self.poll_window:
+            return False, f"no receive for {age:.0f}s (window {self.poll_window:.0f}s)"
+        return True, "ok"
+
+    def ready(self) -> tuple[bool, str]:
+        """Readiness: the allowlist loaded and the queue answered once."""
+        if not self.allowlist_loaded():
+            return False, "allowlist not loaded"
+        if not self.queue_answered:
+            return False, "queue has not answered yet"
+        return True, "ok"
+
+
+def serve(host: str, port: int, registry: CollectorRegistry, health: Health) -> ThreadingHTTPServer:
+    """Start the endpoint on a daemon thread; returns the server (its port may be 0-assigned)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/metrics":
+                self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+            elif self.path in ("/healthz", "/readyz"):
+                ok, detail = health.live() if self.path == "/healthz" else health.ready()
+                self._send(200 if ok else 503, (detail + "\n").encode(), "text/plain")
+            else:
+                self._send(404, b"not found\n", "text/plain")
+
+        def _send(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Silence per-request logging: scrapes every few seconds would drown the log."""
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
+    return server

@@ -1,0 +1,75 @@
+"""`deployworker local`: the whole product on one machine, with no AWS account."""
+
+from __future__ import annotations
+
+import threading
+
+import structlog
+
+from deployworker.allowlist import load_allowlist
+from deployworker.app import build
+from deployworker.local import DEFAULT_REGION, use_fake_credentials
+from deployworker.local.environment import LocalAws, create_queues, create_services
+from deployworker.local.simulator import Rules
+from deployworker.publish import publish
+from deployworker.settings import Settings
+
+log = structlog.get_logger("deployworker.local")
+
+
+def run_local(settings: Settings, stop: threading.Event, sample: bool = True) -> None:
+    """Start moto, seed it from the allowlist, run the worker until `stop` is set."""
+    use_fake_credentials()
+    region = settings.region or DEFAULT_REGION
+    allowlist = load_allowlist(settings.allowlist_path.read_text(encoding="utf-8"))
+    rules = Rules(
+        settings.local_converge_seconds, settings.local_fail_pattern, settings.local_hang_pattern
+    )
+    aws = LocalAws(settings.local_port, rules)
+    endpoint = aws.start()
+    try:
+        resources = create_queues(endpoint, region)
+        services = create_services(endpoint, region, allowlist)
+        worker_settings = settings.model_copy(
+            update={
+                "queue_url": resources.queue_url,
+                "dlq_url": resources.dlq_url,
+                "endpoint_url": endpoint,
+                "region": region,
+                "watch_interval_seconds": min(settings.watch_interval_seconds, 1.0),
+            }
+        )
+        app = build(worker_settings)
+        app.start()
+        log.info(
+            "local.ready",
+            endpoint_url=endpoint,
+            topic_arn=resources.topic_arn,
+            queue_url=resources.queue_url,
+            dlq_url=resources.dlq_url,
+            services=services,
+            metrics_url=f"http://{settings.metrics_host}:{app.http_port}/metrics",
+            try_it="deployworker publish --local --cluster C --service S --container N "
+            "--image REPO:TAG",
+        )
+        if sample and allowlist.services:
+            entry = allowlist.services[0]
+            sent = publish(
+                {
+                    "cluster": entry.cluster,
+                    "service": entry.service,
+                    "container": entry.containers[0],
+                    "image": f"{entry.images[0]}:sample-1",
+                    "deploy_id": "local-sample-1",
+                    "source": {"actor": "deployworker-local"},
+                },
+                topic_arn=resources.topic_arn,
+                queue_url=None,
+                region=region,
+                endpoint_url=endpoint,
+            )
+            log.info("local.sample_published", deploy_id=sent.deploy_id, group_id=sent.group_id)
+        stop.wait()
+        app.shutdown()
+    finally:
+        aws.stop()

@@ -1,0 +1,96 @@
+"""Prometheus metrics, as a listener on pipeline events (not code inside the loop).
+
+Each `Metrics` has its own registry, so several workers can live in one process
+(the tests do this) without colliding in the global registry.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from deployworker import __version__
+from deployworker.outcome import Outcome, Result
+
+DURATION_BUCKETS = (5, 10, 20, 30, 60, 120, 180, 300, 600, 900, 1800, 3600)
+
+
+class Metrics:
+    """The worker's metric families and the hooks that move them."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.received = Counter(
+            "deployworker_messages_received", "Messages received from the work queue.", registry=r
+        )
+        self.messages = Counter(
+            "deployworker_messages", "Messages by final outcome.", ["outcome"], registry=r
+        )
+        for outcome in Outcome:
+            self.messages.labels(outcome.value)
+        self.deploys = Counter(
+            "deployworker_deploys",
+            "Deploys of allowlisted services by outcome.",
+            ["cluster", "service", "outcome"],
+            registry=r,
+        )
+        self.duration = Histogram(
+            "deployworker_deploy_duration_seconds",
+            "Time from receipt to outcome for allowlisted services.",
+            ["cluster", "service", "outcome"],
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "deployworker_deploys_in_flight", "Messages being worked on.", registry=r
+        )
+        self.aws_requests = Counter(
+            "deployworker_aws_requests",
+            "AWS API attempts by result (ok, throttled, error).",
+            ["service", "operation", "result"],
+            registry=r,
+        )
+        self.allowlist_entries = Gauge(
+            "deployworker_allowlist_entries", "Services in the loaded allowlist.", registry=r
+        )
+        self.allowlist_reloads = Counter(
+            "deployworker_allowlist_reloads", "Allowlist loads by result.", ["result"], registry=r
+        )
+        self.poll_last_success = Gauge(
+            "deployworker_poll_last_success_timestamp_seconds",
+            "Unix time of the last successful receive.",
+            registry=r,
+        )
+        Info("deployworker_build", "Build information.", registry=r).info({"version": __version__})
+
+    def aws_request(self, service: str, operation: str, result: str) -> None:
+        """Adapter observer: count one AWS API attempt."""
+        self.aws_requests.labels(service, operation, result).inc()
+
+    def message_received(self) -> None:
+        """A message arrived."""
+        self.received.inc()
+
+    def polled(self) -> None:
+        """A receive call completed."""
+        self.poll_last_success.set(time.time())
+
+    def set_in_flight(self, count: int) -> None:
+        """The number of messages held changed."""
+        self.in_flight.set(count)
+
+    def allowlist_loaded(self, ok: bool, entries: int | None) -> None:
+        """An allowlist (re)load finished."""
+        self.allowlist_reloads.labels("ok" if ok else "error").inc()
+        if entries is not None:
+            self.allowlist_entries.set(entries)
+
+    def settled(self, result: Result) -> None:
+        """A message reached its outcome."""
+        self.messages.labels(result.outcome.value).inc()
+        if result.cluster and result.service and result.outcome != Outcome.RELEASED:
+            labels = (result.cluster, result.service, result.outcome.value)
+            self.deploys.labels(*labels).inc()
+            self.duration.labels(*labels).observe(result.duration)

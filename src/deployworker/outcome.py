@@ -1,0 +1,55 @@
+"""The vocabulary of endings: what happened to a message, and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    """Every message ends with exactly one of these."""
+
+    DEPLOYED = "deployed"
+    NOOP = "noop"
+    FAILED = "failed"
+    ROLLED_BACK = "rolled_back"
+    REJECTED_INVALID = "rejected_invalid"
+    REJECTED_NOT_ALLOWED = "rejected_not_allowed"
+    RETRIED = "retried"
+    # Shutdown handed the message back before it had an outcome; another replica resumes it.
+    RELEASED = "released"
+
+
+# Outcomes after which the message is deleted from the work queue.
+FINAL = frozenset(
+    {Outcome.DEPLOYED, Outcome.NOOP, Outcome.FAILED, Outcome.ROLLED_BACK}
+    | {Outcome.REJECTED_INVALID, Outcome.REJECTED_NOT_ALLOWED}
+)
+# Outcomes that send the message to the dead-letter queue first.
+DEAD_LETTER = frozenset({Outcome.REJECTED_INVALID, Outcome.REJECTED_NOT_ALLOWED})
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The end of one message. `cluster`/`service` are set only once the allowlist
+    accepted them, so they are safe to use as metric labels."""
+
+    outcome: Outcome
+    reason: str = ""
+    deploy_id: str | None = None
+    cluster: str | None = None
+    service: str | None = None
+    images: dict[str, str] = field(default_factory=dict)
+    duration: float = 0.0
+    task_definition: str | None = None
+    dead_letter: bool = False
+
+    @property
+    def deletes(self) -> bool:
+        """Whether the message leaves the work queue."""
+        return self.outcome in FINAL or self.dead_letter
+
+    @property
+    def dead_letters(self) -> bool:
+        """Whether the message goes to the DLQ before leaving."""
+        return self.outcome in DEAD_LETTER or self.dead_letter

@@ -1,0 +1,176 @@
+"""One message, start to outcome: parse → allowlist → plan/apply → watch → (rollback).
+
+`Pipeline.handle` never raises: every path ends in a `Result` for `settle`.
+Deploys of one service are serialised in-process as well, because two message
+groups could name the same service.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import replace
+
+import structlog
+
+from deployworker.allowlist import Allowlist, Entry, check_scope, decide
+from deployworker.apply import Applied, apply_deploy, apply_rollback, deployment_on
+from deployworker.assess import State
+from deployworker.aws.ecs import Ecs
+from deployworker.aws.sqs import Message
+from deployworker.errors import (
+    PermanentAwsError,
+    Rejection,
+    RejectionKind,
+    RetryableAwsError,
+)
+from deployworker.outcome import Outcome, Result
+from deployworker.parse import DeployRequest, parse_message
+from deployworker.watch import Watcher
+
+log = structlog.get_logger("deployworker.pipeline")
+Log = structlog.typing.FilteringBoundLogger
+
+
+class Pipeline:
+    """Turns a received message into a `Result`, doing the deploy on the way."""
+
+    def __init__(
+        self,
+        ecs: Ecs,
+        watcher: Watcher,
+        allowlist: Callable[[], Allowlist],
+        default_timeout: float,
+        region: str | None = None,
+        account: str | None = None,
+    ) -> None:
+        self._ecs = ecs
+        self._watcher = watcher
+        self._allowlist = allowlist
+        self._default_timeout = default_timeout
+        self._region = region
+        self._account = account
+        self._locks: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
+        self._locks_guard = threading.Lock()
+
+    def _lock(self, cluster: str, service: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks[(cluster, service)]
+
+    def handle(self, message: Message) -> Result:
+        """Process `message` to an outcome. Never raises."""
+        started = time.monotonic()
+        bound: Log = log.bind(message_id=message.message_id, group_id=message.group_id)
+        try:
+            request = parse_message(message.body)
+            check_scope(request, self._region, self._account)
+            decision = decide(self._allowlist(), request)
+        except Rejection as rejection:
+            outcome = (
+                Outcome.REJECTED_INVALID
+                if rejection.kind == RejectionKind.INVALID
+                else Outcome.REJECTED_NOT_ALLOWED
+            )
+            bound.warning("message.rejected", outcome=outcome.value, reason=rejection.reason)
+            return Result(outcome, rejection.reason)
+        deploy_id = request.deploy_id or message.dedup_id or message.message_id
+        cluster, service = request.cluster_ref.name, request.service_ref.name
+        images = {name: str(ref) for name, ref in request.targets.items()}
+        bound = bound.bind(
+            deploy_id=deploy_id,
+            cluster=cluster,
+            service=service,
+            image=",".join(images.values()) or None,
+            action=request.action,
+        )
+        if request.source is not None:
+            bound = bound.bind(source=request.source.model_dump(exclude_none=True))
+        base = Result(Outcome.FAILED, "", deploy_id, cluster, service, images)
+        bound.info("deploy.accepted")
+        with self._lock(cluster, service):
+            result = self._deploy(request, decision.entry, deploy_id, message, base, bound)
+        result = replace(result, duration=time.monotonic() - started)
+        level = "info" if result.outcome in (Outcome.DEPLOYED, Outcome.NOOP) else "warning"
+        getattr(bound, level)(
+            "deploy.finished",
+            outcome=result.outcome.value,
+            reason=result.reason,
+            duration_seconds=round(result.duration, 3),
+        )
+        return result
+
+    def _deploy(
+        self,
+        request: DeployRequest,
+        entry: Entry,
+        deploy_id: str,
+        message: Message,
+        base: Result,
+        bound: Log,
+    ) -> Result:
+        try:
+            if request.action == "rollback":
+                applied: Applied | None = apply_rollback(self._ecs, request, message.sent_at, bound)
+            else:
+                applied = apply_deploy(self._ecs, request, deploy_id, bound)
+            if applied is None:
+                return replace(base, outcome=Outcome.NOOP, reason="service already runs the image")
+            return self._follow(request, entry, applied, base, bound)
+        except Rejection as rejection:
+            bound.warning("deploy.rejected", reason=rejection.reason)
+            outcome = (
+                Outcome.REJECTED_INVALID
+                if rejection.kind == RejectionKind.INVALID
+                else Outcome.REJECTED_NOT_ALLOWED
+            )
+            return replace(base, outcome=outcome, reason=rejection.reason)
+        except RetryableAwsError as exc:
+            bound.warning("deploy.retry_later", error=str(exc))
+            return replace(base, outcome=Outcome.RETRIED, reason=str(exc))
+        except PermanentAwsError as exc:
+            bound.error("deploy.aws_error", error=str(exc))
+            return replace(base, outcome=Outcome.FAILED, reason=str(exc), dead_letter=True)
+        except Exception as exc:  # a bug must not kill the worker; redrive is the backstop
+            bound.exception("deploy.crashed")
+            return replace(base, outcome=Outcome.RETRIED, reason=f"internal error: {exc!r}")
+
+    def _follow(
+        self, request: DeployRequest, entry: Entry, applied: Applied, base: Result, bound: Log
+    ) -> Result:
+        cluster, service = base.cluster or "", base.service or ""
+        timeout = float(entry.timeout or self._default_timeout)
+        base = replace(base, task_definition=applied.target)
+        if applied.deployment_id is None:
+            return replace(base, reason="no deployment found for the new revision")
+        verdict = self._watcher.wait(cluster, service, applied.deployment_id, timeout)
+        if verdict is None:
+            return replace(base, outcome=Outcome.RELEASED, reason="worker shutting down")
+        if verdict.state == State.CONVERGED:
+            bound.info("deploy.converged", deployment_id=applied.deployment_id)
+            return replace(base, outcome=Outcome.DEPLOYED, reason=verdict.reason)
+        bound.warning("deploy.failed", deployment_id=applied.deployment_id, reason=verdict.reason)
+        failed = replace(base, outcome=Outcome.FAILED, reason=verdict.reason)
+        if request.action == "rollback":
+            return failed
+        if verdict.rollback_deployment is not None:
+            bound.info("rollback.by_circuit_breaker", deployment_id=verdict.rollback_deployment)
+            rollback_id: str | None = verdict.rollback_deployment
+        elif entry.rollback and applied.previous:
+            updated = self._ecs.update_service(cluster, service, applied.previous)
+            rollback_id = deployment_on(updated, applied.previous)
+            bound.info(
+                "rollback.started", task_definition=applied.previous, deployment_id=rollback_id
+            )
+        else:
+            return failed
+        if rollback_id is None:
+            return replace(failed, reason=f"{verdict.reason}; rollback deployment not found")
+        back = self._watcher.wait(cluster, service, rollback_id, timeout)
+        if back is None:
+            return replace(base, outcome=Outcome.RELEASED, reason="worker shutting down")
+        if back.state == State.CONVERGED:
+            bound.info("rollback.converged", deployment_id=rollback_id)
+            return replace(base, outcome=Outcome.ROLLED_BACK, reason=verdict.reason)
+        return replace(failed, reason=f"{verdict.reason}; rollback failed: {back.reason}")

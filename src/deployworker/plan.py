@@ -1,0 +1,108 @@
+"""Stage 3, plan: the RegisterTaskDefinition input for a deploy, or nothing (noop).
+
+Pure. The input is projected from DescribeTaskDefinition's output through
+botocore's *input shape* for RegisterTaskDefinition, recursively, so read-only
+fields AWS adds later (`deleteRequestedAt`, `registeredBy`, ...) can never leak
+into a registration. Only the named containers' `image` changes; tags are kept
+and the deployworker tags are replaced.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.model import Shape
+
+from deployworker.errors import invalid
+
+TAG_PREFIX = "deployworker:"
+DEPLOY_ID_TAG = "deployworker:deploy-id"
+PREVIOUS_TAG = "deployworker:previous"
+MAX_TAGS = 50
+_TAG_VALUE_UNSAFE = re.compile(r"[^\w .:/=+\-@]", re.UNICODE)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What to register; `changes` maps container name to (old image, new image)."""
+
+    register_input: dict[str, Any]
+    changes: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+def tag_value(text: str) -> str:
+    """Make `text` a legal ECS tag value: allowed characters only, at most 256."""
+    return _TAG_VALUE_UNSAFE.sub("_", text)[:256]
+
+
+def project(value: Any, shape: Shape) -> Any:
+    """Keep only the parts of `value` that `shape` accepts as input, recursively."""
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, Mapping):
+        members = shape.members  # type: ignore[attr-defined]
+        return {k: project(v, members[k]) for k, v in value.items() if k in members}
+    if kind == "list" and isinstance(value, Sequence) and not isinstance(value, str):
+        return [project(item, shape.member) for item in value]  # type: ignore[attr-defined]
+    if kind == "map" and isinstance(value, Mapping):
+        return {k: project(v, shape.value) for k, v in value.items()}  # type: ignore[attr-defined]
+    return value
+
+
+def current_images(task_definition: Mapping[str, Any]) -> dict[str, str]:
+    """Container name to image, as the task definition runs them now."""
+    return {c["name"]: c.get("image", "") for c in task_definition.get("containerDefinitions", [])}
+
+
+def merge_tags(
+    existing: Sequence[Mapping[str, str]], ours: Mapping[str, str]
+) -> list[dict[str, str]]:
+    """Existing tags minus any earlier deployworker tags, plus ours (sanitised)."""
+    kept = [
+        {"key": t["key"], "value": t["value"]}
+        for t in existing
+        if not t["key"].startswith(TAG_PREFIX)
+    ]
+    added = [{"key": k, "value": tag_value(v)} for k, v in ours.items() if v]
+    if len(kept) + len(added) > MAX_TAGS:
+        # Drop our optional metadata before ever dropping a user's tag.
+        added = [t for t in added if t["key"] in (DEPLOY_ID_TAG, PREVIOUS_TAG)]
+    return kept + added
+
+
+def plan_deploy(
+    task_definition: Mapping[str, Any],
+    tags: Sequence[Mapping[str, str]],
+    images: Mapping[str, str],
+    deploy_tags: Mapping[str, str],
+    input_shape: Shape,
+) -> Plan | None:
+    """Plan a new revision that runs `images` (container name to image).
+
+    Returns None when every named container already runs its image (the `noop`
+    outcome). Raises `Rejection` when a named container is not in the task definition.
+    """
+    running = current_images(task_definition)
+    missing = sorted(set(images) - set(running))
+    if missing:
+        raise invalid(
+            f"container(s) {', '.join(missing)} not in task definition "
+            f"{task_definition.get('family')}:{task_definition.get('revision')} "
+            f"(it has {', '.join(sorted(running))})"
+        )
+    changes = {n: (running[n], img) for n, img in images.items() if running[n] != img}
+    if not changes:
+        return None
+    register_input: dict[str, Any] = project(task_definition, input_shape)
+    register_input["containerDefinitions"] = [
+        {**c, "image": images[c["name"]]} if c["name"] in changes else c
+        for c in register_input["containerDefinitions"]
+    ]
+    merged = merge_tags(tags, deploy_tags)
+    if merged:
+        register_input["tags"] = merged
+    else:
+        register_input.pop("tags", None)
+    return Plan(register_input, changes)

@@ -1,0 +1,67 @@
+"""`deployworker publish`: the CI one-liner that sends a deploy message.
+
+The message is validated with the worker's own model before it is sent, so a
+typo fails the CI job at once instead of landing in the DLQ later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from deployworker.aws._retry import Caller, RetryPolicy
+from deployworker.aws.clients import make_client
+from deployworker.aws.sns import Sns
+from deployworker.aws.sqs import Sqs
+from deployworker.parse import DeployRequest, parse_message
+
+
+@dataclass(frozen=True)
+class Published:
+    """What was sent, and where."""
+
+    message_id: str
+    deploy_id: str
+    group_id: str
+    body: str
+
+
+def build_body(fields: dict[str, Any]) -> tuple[DeployRequest, str]:
+    """Validate message fields (None values dropped) and return (request, JSON body).
+
+    Raises `Rejection` exactly as the worker would.
+    """
+    document = {k: v for k, v in fields.items() if v is not None}
+    body = json.dumps(document, separators=(",", ":"), sort_keys=True)
+    return parse_message(body), body
+
+
+def group_id_for(request: DeployRequest) -> str:
+    """`<cluster>/<service>`: one group per service keeps its deploys in order."""
+    return f"{request.cluster_ref.name}/{request.service_ref.name}"
+
+
+def publish(
+    fields: dict[str, Any],
+    *,
+    topic_arn: str | None,
+    queue_url: str | None,
+    region: str | None,
+    endpoint_url: str | None,
+) -> Published:
+    """Send one deploy message to an SNS FIFO topic or an SQS FIFO queue."""
+    request, body = build_body(fields)
+    deploy_id = request.deploy_id or hashlib.sha256(body.encode()).hexdigest()[:32]
+    group_id = group_id_for(request)
+    policy = RetryPolicy(attempts=4, max_seconds=20)
+    if topic_arn:
+        sns = Sns(make_client("sns", region, endpoint_url), Caller("sns", policy))
+        message_id = sns.publish(topic_arn, body, group_id, deploy_id)
+    elif queue_url:
+        sqs = Sqs(make_client("sqs", region, endpoint_url), Caller("sqs", policy))
+        message_id = sqs.send(queue_url, body, group_id, deploy_id)
+    else:
+        raise ValueError("give a topic ARN or a queue URL")
+    return Published(message_id, deploy_id, group_id, body)

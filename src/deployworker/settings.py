@@ -1,0 +1,60 @@
+"""Runtime configuration, read from `DEPLOYWORKER_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the worker can be told; defaults suit a real AWS deployment."""
+
+    model_config = SettingsConfigDict(env_prefix="DEPLOYWORKER_", extra="ignore")
+
+    queue_url: str | None = Field(default=None, description="SQS FIFO work queue URL")
+    dlq_url: str | None = Field(
+        default=None, description="dead-letter queue URL; default: the queue's redrive policy"
+    )
+    region: str | None = Field(default=None, description="AWS region; default: the SDK's")
+    account_id: str | None = Field(
+        default=None, description="the account ARNs in messages must name; unchecked when unset"
+    )
+    endpoint_url: str | None = Field(default=None, description="AWS endpoint override")
+    allowlist_path: Path = Path("config/allowlist.yaml")
+    allowlist_reload_seconds: float = Field(default=5.0, gt=0)
+
+    max_in_flight: int = Field(default=8, ge=1, le=10_000)
+    poll_wait_seconds: int = Field(default=20, ge=0, le=20)
+    visibility_timeout: int = Field(default=60, ge=5, le=43_200)
+    heartbeat_seconds: float | None = Field(
+        default=None, gt=0, description="default: a third of visibility_timeout"
+    )
+    retry_backoff_seconds: int = Field(
+        default=30, ge=0, le=43_200, description="visibility of a message whose AWS calls failed"
+    )
+
+    deploy_timeout_seconds: int = Field(default=900, ge=1)
+    watch_interval_seconds: float = Field(default=5.0, gt=0)
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+
+    aws_attempts: int = Field(default=6, ge=1, le=20)
+    aws_retry_max_seconds: float = Field(default=60.0, gt=0)
+
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9102, ge=0, le=65535)
+    health_poll_window_seconds: float = Field(default=120.0, gt=0)
+
+    log_level: str = "info"
+
+    # Local mode only.
+    local_port: int = Field(default=4566, ge=0, le=65535)
+    local_converge_seconds: float = Field(default=3.0, ge=0)
+    local_fail_pattern: str = Field(default=r":.*fail", description="images whose rollout fails")
+    local_hang_pattern: str = Field(default=r":.*hang", description="images that never converge")
+
+    @property
+    def heartbeat_interval(self) -> float:
+        """Seconds between visibility extensions: well inside one visibility window."""
+        return self.heartbeat_seconds or self.visibility_timeout / 3
