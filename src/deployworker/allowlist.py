@@ -28,7 +28,7 @@ def parse_duration(value: str | int) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         seconds = value
     else:
-        match = _DURATION.match(str(value))
+        match = _DURATION.fullmatch(str(value))
         if match is None:
             raise ValueError(f"{value!r} is not a duration such as 90s, 15m or 1h")
         seconds = int(match["value"]) * _UNITS[match["unit"]]
@@ -52,7 +52,7 @@ class Entry(BaseModel):
     @field_validator("cluster", "service")
     @classmethod
     def _check_name(cls, value: str) -> str:
-        if not _NAME.match(value):
+        if not _NAME.fullmatch(value):
             raise ValueError(f"{value!r} is not a valid ECS name (use the name, not an ARN)")
         return value
 
@@ -60,7 +60,7 @@ class Entry(BaseModel):
     @classmethod
     def _check_containers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for name in value:
-            if not _NAME.match(name):
+            if not _NAME.fullmatch(name):
                 raise ValueError(f"{name!r} is not a valid container name")
         return value
 

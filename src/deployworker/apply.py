@@ -54,12 +54,16 @@ def _tags(tags: list[dict[str, str]]) -> dict[str, str]:
 
 
 def _registered_earlier(ecs: Ecs, family: str, current: str, deploy_id: str) -> str | None:
-    """A revision this deploy registered before a crash, if it is the family's newest."""
-    latest = ecs.latest_revision(family)
-    if latest is None or latest == current:
-        return None
-    _, tags = ecs.describe_task_definition(latest)
-    return latest if _tags(tags).get(DEPLOY_ID_TAG) == tag_value(deploy_id) else None
+    """A revision this deploy registered before a crash, if it is the family's newest.
+
+    Describing a family by name returns its newest ACTIVE revision with its tags:
+    one call, where listing and then describing would take two.
+    """
+    latest, tags = ecs.describe_task_definition(family)
+    arn = str(latest["taskDefinitionArn"])
+    if arn != current and _tags(tags).get(DEPLOY_ID_TAG) == tag_value(deploy_id):
+        return arn
+    return None
 
 
 def apply_deploy(

@@ -54,7 +54,7 @@ def parse_image(text: str) -> ImageRef:
         raise ValueError("image reference is empty")
     if len(text) > MAX_REFERENCE_LENGTH:
         raise ValueError(f"image reference is longer than {MAX_REFERENCE_LENGTH} characters")
-    match = _REFERENCE.match(text)
+    match = _REFERENCE.fullmatch(text)
     if match is None:
         raise ValueError(f"malformed image reference {text!r}")
     tag, digest = match.group("tag"), match.group("digest")
@@ -65,4 +65,4 @@ def parse_image(text: str) -> ImageRef:
 
 def is_repository(text: str) -> bool:
     """True when `text` is a bare repository name (no tag, no digest)."""
-    return len(text) <= MAX_REFERENCE_LENGTH and _REPOSITORY_ONLY.match(text) is not None
+    return len(text) <= MAX_REFERENCE_LENGTH and _REPOSITORY_ONLY.fullmatch(text) is not None

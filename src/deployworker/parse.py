@@ -45,17 +45,17 @@ class ResourceName(BaseModel):
 
 
 def _resource(value: str, kind: Literal["cluster", "service"]) -> ResourceName:
-    if _NAME.match(value):
+    if _NAME.fullmatch(value):
         return ResourceName(raw=value, name=value)
-    match = _ARN.match(value)
+    match = _ARN.fullmatch(value)
     if match is None or match.group("kind") != kind:
         raise ValueError(f"{value!r} is neither a valid {kind} name nor a {kind} ARN")
     parts = match.group("path").split("/")
-    if kind == "cluster" and len(parts) == 1 and _NAME.match(parts[0]):
+    if kind == "cluster" and len(parts) == 1 and _NAME.fullmatch(parts[0]):
         return ResourceName(
             raw=value, name=parts[0], region=match["region"], account=match["account"]
         )
-    if kind == "service" and len(parts) in (1, 2) and all(_NAME.match(p) for p in parts):
+    if kind == "service" and len(parts) in (1, 2) and all(_NAME.fullmatch(p) for p in parts):
         return ResourceName(
             raw=value,
             name=parts[-1],
@@ -106,7 +106,7 @@ class DeployRequest(BaseModel):
     @field_validator("container")
     @classmethod
     def _check_container(cls, value: str | None) -> str | None:
-        if value is not None and not _NAME.match(value):
+        if value is not None and not _NAME.fullmatch(value):
             raise ValueError(f"container name {value!r} is not a valid ECS container name")
         return value
 
@@ -125,7 +125,7 @@ class DeployRequest(BaseModel):
         if not value:
             raise ValueError("images must name at least one container")
         for container, image in value.items():
-            if not _NAME.match(container):
+            if not _NAME.fullmatch(container):
                 raise ValueError(f"container name {container!r} is not a valid ECS container name")
             parse_image(image)
         return value
@@ -133,7 +133,7 @@ class DeployRequest(BaseModel):
     @field_validator("deploy_id")
     @classmethod
     def _check_deploy_id(cls, value: str | None) -> str | None:
-        if value is not None and not _DEPLOY_ID.match(value):
+        if value is not None and not _DEPLOY_ID.fullmatch(value):
             raise ValueError(
                 "deploy_id must be 1-128 characters of letters, digits and ._:/@+=- "
                 "and start with a letter or digit"

@@ -59,16 +59,27 @@ def current_images(task_definition: Mapping[str, Any]) -> dict[str, str]:
 def merge_tags(
     existing: Sequence[Mapping[str, str]], ours: Mapping[str, str]
 ) -> list[dict[str, str]]:
-    """Existing tags minus any earlier deployworker tags, plus ours (sanitised)."""
+    """Existing tags minus any earlier deployworker tags, plus ours (sanitised).
+
+    Raises `Rejection` when the user's own tags leave no room for the deploy-id tag.
+    """
     kept = [
         {"key": t["key"], "value": t["value"]}
         for t in existing
         if not t["key"].startswith(TAG_PREFIX)
     ]
     added = [{"key": k, "value": tag_value(v)} for k, v in ours.items() if v]
+    # Over ECS's limit, drop our optional metadata before ever dropping a user's tag;
+    # the deploy-id tag is what makes redelivery safe, so it is never dropped.
+    for essential in ((DEPLOY_ID_TAG, PREVIOUS_TAG), (DEPLOY_ID_TAG,)):
+        if len(kept) + len(added) <= MAX_TAGS:
+            break
+        added = [t for t in added if t["key"] in essential]
     if len(kept) + len(added) > MAX_TAGS:
-        # Drop our optional metadata before ever dropping a user's tag.
-        added = [t for t in added if t["key"] in (DEPLOY_ID_TAG, PREVIOUS_TAG)]
+        raise invalid(
+            f"the task definition has {len(kept)} tags; deployworker needs one of ECS's "
+            f"{MAX_TAGS} for its deploy-id tag"
+        )
     return kept + added
 
 

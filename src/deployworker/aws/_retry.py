@@ -19,7 +19,7 @@ from tenacity import (
     retry_if_exception_type,
     stop_after_attempt,
     stop_after_delay,
-    wait_exponential_jitter,
+    wait_random_exponential,
 )
 
 from deployworker.errors import AwsError, NotFoundError, PermanentAwsError, RetryableAwsError
@@ -133,7 +133,7 @@ class Caller:
         policy = self.policy
         retrying = Retrying(
             stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_seconds),
-            wait=wait_exponential_jitter(initial=policy.initial_wait, max=policy.max_wait),
+            wait=wait_random_exponential(multiplier=policy.initial_wait, max=policy.max_wait),
             retry=retry_if_exception_type(RetryableAwsError),
             sleep=policy.sleep,
             reraise=True,

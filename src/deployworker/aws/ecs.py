@@ -64,17 +64,6 @@ class Ecs:
         )
         return dict(response["taskDefinition"]), list(response.get("tags") or [])
 
-    def latest_revision(self, family: str) -> str | None:
-        """ARN of the newest ACTIVE revision of `family`, or None."""
-        response = self._caller.call(
-            "ListTaskDefinitions",
-            lambda: self._client.list_task_definitions(
-                familyPrefix=family, status="ACTIVE", sort="DESC", maxResults=1
-            ),
-        )
-        arns = response.get("taskDefinitionArns") or []
-        return str(arns[0]) if arns else None
-
     def register_task_definition(self, register_input: dict[str, Any]) -> str:
         """Register a revision; returns its ARN."""
         response = self._caller.call(

@@ -1,0 +1,252 @@
+"""Shared fixtures: one in-process moto server with the rollout simulator, reset per test."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from deployworker.app import App, build
+from deployworker.aws.clients import make_client
+from deployworker.local.environment import (
+    LocalAws,
+    Resources,
+    container_definition,
+    create_queues,
+)
+from deployworker.local.simulator import RolloutSimulator, Rules
+from deployworker.settings import Settings
+
+REGION = "eu-west-1"
+REPO = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web"
+OTHER_REPO = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/api"
+FAST = Rules(converge_seconds=0.6)
+
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.fixture(scope="session")
+def local_aws() -> Iterator[LocalAws]:
+    """moto's server on 127.0.0.1 (a free port) with the rollout simulator installed."""
+    aws = LocalAws(0, FAST)
+    aws.start()
+    yield aws
+    aws.stop()
+
+
+@pytest.fixture
+def endpoint(local_aws: LocalAws) -> str:
+    """A freshly reset emulated AWS endpoint."""
+    request = urllib.request.Request(f"{local_aws.endpoint_url}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request).close()
+    local_aws.simulator.rules = FAST
+    return local_aws.endpoint_url
+
+
+@dataclass
+class World:
+    """An emulated account: clients, queues and helpers to build a worker against it."""
+
+    endpoint: str
+    tmp: Path
+    resources: Resources
+    simulator: RolloutSimulator
+    ecs: Any = field(init=False)
+    sqs: Any = field(init=False)
+    sns: Any = field(init=False)
+    apps: list[App] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.ecs = make_client("ecs", REGION, self.endpoint)
+        self.sqs = make_client("sqs", REGION, self.endpoint)
+        self.sns = make_client("sns", REGION, self.endpoint)
+
+    # -- ECS --------------------------------------------------------------------------------
+    def service(
+        self,
+        cluster: str = "prod",
+        name: str = "web",
+        containers: tuple[str, ...] = ("app",),
+        image: str = f"{REPO}:1.0",
+        circuit_breaker: bool = False,
+    ) -> str:
+        """Create a cluster, a task definition and a 2-task service; returns the TD ARN."""
+        self.ecs.create_cluster(clusterName=cluster)
+        definitions = [container_definition(c, image) for c in containers]
+        if len(containers) > 1:
+            definitions[1]["image"] = image.replace(REPO, OTHER_REPO)
+        arn: str = self.ecs.register_task_definition(
+            family=f"{cluster}-{name}",
+            containerDefinitions=definitions,
+            cpu="256",
+            memory="512",
+            executionRoleArn="arn:aws:iam::123456789012:role/exec",
+            volumes=[{"name": "scratch", "host": {"sourcePath": "/tmp"}}],
+            tags=[{"key": "team", "value": "platform"}],
+        )["taskDefinition"]["taskDefinitionArn"]
+        self.ecs.create_service(
+            cluster=cluster, serviceName=name, taskDefinition=arn, desiredCount=2
+        )
+        if circuit_breaker:
+            self.ecs.update_service(
+                cluster=cluster,
+                service=name,
+                deploymentConfiguration={
+                    "deploymentCircuitBreaker": {"enable": True, "rollback": True}
+                },
+            )
+        return arn
+
+    def describe(self, cluster: str = "prod", name: str = "web") -> dict[str, Any]:
+        """The service as DescribeServices returns it."""
+        service: dict[str, Any] = self.ecs.describe_services(cluster=cluster, services=[name])[
+            "services"
+        ][0]
+        return service
+
+    def task_definition(self, arn: str) -> tuple[dict[str, Any], dict[str, str]]:
+        """A task definition and its tags as a dict."""
+        response = self.ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+        return response["taskDefinition"], {t["key"]: t["value"] for t in response["tags"]}
+
+    def images(self, cluster: str = "prod", name: str = "web") -> dict[str, str]:
+        """Container name to image of the revision the service runs."""
+        td, _ = self.task_definition(self.describe(cluster, name)["taskDefinition"])
+        return {c["name"]: c["image"] for c in td["containerDefinitions"]}
+
+    def revisions(self, family: str = "prod-web") -> list[str]:
+        """Every registered revision of a family."""
+        arns: list[str] = self.ecs.list_task_definitions(familyPrefix=family)["taskDefinitionArns"]
+        return arns
+
+    # -- queues -----------------------------------------------------------------------------
+    def send(self, body: dict[str, Any] | str, group: str = "prod/web", dedup: str = "") -> str:
+        """Send a message straight to the work queue."""
+        text = body if isinstance(body, str) else json.dumps(body)
+        message_id: str = self.sqs.send_message(
+            QueueUrl=self.resources.queue_url,
+            MessageBody=text,
+            MessageGroupId=group,
+            MessageDeduplicationId=dedup or str(abs(hash((text, group)))),
+        )["MessageId"]
+        return message_id
+
+    def queue_depth(self, url: str | None = None) -> int:
+        """Visible plus in-flight messages in a queue."""
+        attrs = self.sqs.get_queue_attributes(
+            QueueUrl=url or self.resources.queue_url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+            ],
+        )["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"]) + int(
+            attrs["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Everything in the DLQ, with message attributes; leaves them there (visibility 0)."""
+        found: list[dict[str, Any]] = []
+        for _ in range(20):
+            got = self.sqs.receive_message(
+                QueueUrl=self.resources.dlq_url,
+                MaxNumberOfMessages=10,
+                MessageAttributeNames=["All"],
+                VisibilityTimeout=30,
+            ).get("Messages", [])
+            if not got:
+                break
+            found.extend(got)
+        return found
+
+    # -- worker -----------------------------------------------------------------------------
+    def allowlist(self, entries: list[dict[str, Any]], name: str = "allowlist.yaml") -> Path:
+        """Write an allowlist file."""
+        path = self.tmp / name
+        path.write_text(yaml.safe_dump({"version": 1, "services": entries}))
+        return path
+
+    def app(self, allowlist: Path | None = None, **overrides: Any) -> App:
+        """Build a worker against this world, with watcher and heartbeat started."""
+        if allowlist is None:
+            allowlist = self.allowlist([default_entry()])
+        values: dict[str, Any] = {
+            "queue_url": self.resources.queue_url,
+            "region": REGION,
+            "endpoint_url": self.endpoint,
+            "allowlist_path": allowlist,
+            "allowlist_reload_seconds": 0.01,
+            "poll_wait_seconds": 0,
+            "visibility_timeout": 30,
+            "watch_interval_seconds": 0.2,
+            "deploy_timeout_seconds": 30,
+            "metrics_port": 0,
+            "aws_attempts": 3,
+        }
+        settings = Settings(**{**values, **overrides})
+        app = build(settings)
+        app.watcher.start()
+        app.heartbeat.start()
+        self.apps.append(app)
+        return app
+
+
+def default_entry(**changes: Any) -> dict[str, Any]:
+    """The allowlist entry for prod/web."""
+    entry: dict[str, Any] = {
+        "cluster": "prod",
+        "service": "web",
+        "containers": ["app", "worker"],
+        "images": [REPO, OTHER_REPO],
+        "rollback": True,
+    }
+    entry.update(changes)
+    return entry
+
+
+def deploy(image: str | None = f"{REPO}:2.0", **changes: Any) -> dict[str, Any]:
+    """A valid deploy message for prod/web's app container."""
+    body: dict[str, Any] = {
+        "cluster": "prod",
+        "service": "web",
+        "container": "app",
+        "image": image,
+        "deploy_id": f"build-{abs(hash(image)) % 100000}",
+    }
+    body.update(changes)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def drain(app: App, rounds: int = 20) -> int:
+    """Process batches until the queue has nothing visible; returns jobs run."""
+    total = 0
+    for _ in range(rounds):
+        jobs = app.worker.run_once(wait_seconds=0)
+        if jobs == 0:
+            break
+        total += jobs
+    return total
+
+
+def metric(app: App, name: str, **labels: str) -> float:
+    """A sample's value from the worker's registry (0 when absent)."""
+    value = app.metrics.registry.get_sample_value(name, labels)
+    return value or 0.0
+
+
+@pytest.fixture
+def world(endpoint: str, tmp_path: Path, local_aws: LocalAws) -> Iterator[World]:
+    """A reset account with the work queue (visibility 30 s), DLQ and SNS topic."""
+    w = World(endpoint, tmp_path, create_queues(endpoint, REGION), local_aws.simulator)
+    yield w
+    for app in w.apps:
+        app.shutdown()

@@ -1,0 +1,153 @@
+"""Adapters under injected faults: retried when transient, classified, counted, bounded."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse, HTTPHeaders
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+from conftest import REPO, World, deploy, drain, metric
+from deployworker.aws._retry import Caller, RetryPolicy, classify
+from deployworker.errors import NotFoundError, PermanentAwsError, RetryableAwsError
+
+
+class FakeRaw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._body
+
+
+def error_response(status: int, code: str) -> AWSResponse:
+    body = ('{"__type": "%s", "message": "injected"}' % code).encode()
+    headers = HTTPHeaders()
+    headers["content-type"] = "application/x-amz-json-1.1"
+    return AWSResponse("http://127.0.0.1", status, headers, FakeRaw(body))
+
+
+def inject(client: Any, operation: str, faults: list[AWSResponse | Exception]) -> list[int]:
+    """Fail the next len(faults) calls of `operation`; returns a list counting every call."""
+    calls: list[int] = []
+    pending = iter(faults)
+
+    def hook(**_: Any) -> AWSResponse | None:
+        calls.append(1)
+        fault = next(pending, None)
+        if isinstance(fault, Exception):
+            raise fault
+        return fault
+
+    client.meta.events.register_first(
+        f"before-send.{client.meta.service_model.endpoint_prefix}.{operation}", hook
+    )
+    return calls
+
+
+def test_throttling_and_5xx_are_retried_and_counted(world: World) -> None:
+    world.service()
+    app = world.app(aws_attempts=5)
+    faults: list[AWSResponse | Exception] = [
+        error_response(400, "ThrottlingException"),
+        error_response(500, "ServerException"),
+        error_response(503, "ServiceUnavailableException"),
+    ]
+    calls = inject(app.ecs._client, "UpdateService", faults)
+    inject(
+        app.ecs._client,
+        "RegisterTaskDefinition",
+        [EndpointConnectionError(endpoint_url="http://127.0.0.1")],
+    )
+    world.send(deploy(f"{REPO}:2.0", deploy_id="faulty"))
+    drain(app)
+    assert world.images()["app"] == f"{REPO}:2.0"
+    assert len(calls) == 4
+    assert len(world.revisions()) == 2  # the failed register attempt was retried, not doubled
+    ecs = {"service": "ecs", "operation": "UpdateService"}
+    assert metric(app, "deployworker_aws_requests_total", **ecs, result="throttled") == 1
+    assert metric(app, "deployworker_aws_requests_total", **ecs, result="error") == 2
+    assert metric(app, "deployworker_aws_requests_total", **ecs, result="ok") == 1
+    assert metric(app, "deployworker_messages_total", outcome="deployed") == 1
+
+
+def test_exhausted_retries_leave_the_message_for_redelivery(world: World) -> None:
+    before = world.service()
+    app = world.app(aws_attempts=2, retry_backoff_seconds=0)
+    inject(
+        app.ecs._client, "UpdateService", [error_response(503, "ServiceUnavailableException")] * 2
+    )
+    world.send(deploy(f"{REPO}:2.0", deploy_id="later"))
+    app.worker.run_once()
+    assert world.describe()["taskDefinition"] == before
+    assert world.queue_depth() == 1
+    assert metric(app, "deployworker_messages_total", outcome="retried") == 1
+    assert world.dead_letters() == []
+    # Redelivery reuses the revision registered the first time, then completes.
+    drain(app)
+    assert world.images()["app"] == f"{REPO}:2.0"
+    assert len(world.revisions()) == 2
+    assert world.queue_depth() == 0
+
+
+def client_error(code: str, status: int) -> ClientError:
+    response: Any = {
+        "Error": {"Code": code, "Message": "m"},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return ClientError(response, "Op")
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (client_error("ThrottlingException", 400), RetryableAwsError),
+        (client_error("Throttling", 400), RetryableAwsError),
+        (client_error("RequestLimitExceeded", 400), RetryableAwsError),
+        (client_error("Anything", 500), RetryableAwsError),
+        (client_error("ServiceUnavailable", 503), RetryableAwsError),
+        (client_error("ServiceNotFoundException", 400), NotFoundError),
+        (client_error("ClusterNotFoundException", 400), NotFoundError),
+        (client_error("AccessDeniedException", 400), PermanentAwsError),
+        (client_error("InvalidParameterException", 400), PermanentAwsError),
+        (EndpointConnectionError(endpoint_url="x"), RetryableAwsError),
+    ],
+)
+def test_classification(exc: Exception, kind: type) -> None:
+    error = classify("Op", exc)
+    assert type(error) is kind
+
+
+def test_backoff_is_jittered_exponential_and_bounded() -> None:
+    sleeps: list[float] = []
+    policy = RetryPolicy(
+        attempts=6, max_seconds=60, initial_wait=0.5, max_wait=4, sleep=sleeps.append
+    )
+    seen: list[str] = []
+    caller = Caller("ecs", policy, lambda s, o, r: seen.append(r))
+    counter = itertools.count()
+
+    def always_throttled() -> None:
+        next(counter)
+        raise client_error("ThrottlingException", 400)
+
+    with pytest.raises(RetryableAwsError):
+        caller.call("UpdateService", always_throttled)
+    assert next(counter) == 6  # bounded by attempts
+    assert len(sleeps) == 5
+    assert all(0 <= s <= 4 for s in sleeps)
+    assert seen == ["throttled"] * 6
+
+
+def test_permanent_errors_are_not_retried() -> None:
+    sleeps: list[float] = []
+    caller = Caller("ecs", RetryPolicy(sleep=sleeps.append))
+    with pytest.raises(PermanentAwsError):
+        caller.call(
+            "UpdateService",
+            lambda: (_ for _ in ()).throw(client_error("AccessDeniedException", 400)),
+        )
+    assert sleeps == []

@@ -1,0 +1,131 @@
+"""Concurrency, ordering, hot reload, shutdown and the HTTP endpoint of a running worker."""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+
+from conftest import REPO, World, default_entry, deploy, drain, metric
+from deployworker.local.simulator import Rules
+
+SERVICES = ("web", "api", "jobs")
+
+
+def entry_for(name: str) -> dict[str, object]:
+    return default_entry(service=name)
+
+
+def test_services_deploy_concurrently_and_one_service_in_order(world: World) -> None:
+    world.simulator.rules = Rules(converge_seconds=1.5)
+    for name in SERVICES:
+        world.service(name=name)
+    app = world.app(world.allowlist([entry_for(n) for n in SERVICES]))
+    for name in SERVICES:
+        world.send(deploy(f"{REPO}:2.0", service=name, deploy_id=f"{name}-2"), group=f"prod/{name}")
+    world.send(deploy(f"{REPO}:3.0", deploy_id="web-3"), group="prod/web")
+
+    updates: list[tuple[float, str]] = []
+
+    def record(params: dict[str, object], **_: object) -> None:
+        updates.append((time.monotonic(), str(params["service"])))
+
+    app.ecs._client.meta.events.register("provide-client-params.ecs.UpdateService", record)
+    started = time.monotonic()
+    app.worker.run_once()
+    app.worker.run_once()
+    elapsed = time.monotonic() - started
+
+    assert [name for _, name in updates].count("web") == 2
+    first_wave = [t for t, name in updates[:3]]
+    assert sorted(name for _, name in updates[:3]) == sorted(SERVICES)
+    # All three rollouts started before any could have converged (1.5 s each) ...
+    assert max(first_wave) - min(first_wave) < 1.5
+    # ... while web's second deploy waited for its first to converge.
+    web = [t for t, name in updates if name == "web"]
+    assert web[1] - web[0] >= 1.5
+    assert elapsed < 3 * 1.5 + 2.5
+    # The two web deploys applied in publish order.
+    assert world.images(name="web")["app"] == f"{REPO}:3.0"
+    web_revisions = world.revisions("prod-web")
+    assert [
+        world.task_definition(arn)[1].get("deployworker:deploy-id") for arn in web_revisions
+    ] == [
+        None,
+        "web-2",
+        "web-3",
+    ]
+    assert metric(app, "deployworker_messages_total", outcome="deployed") == 4
+
+
+def test_allowlist_hot_reload_and_invalid_edit_keeps_last_good(world: World) -> None:
+    world.service(name="web")
+    path = world.allowlist([default_entry(containers=["worker"])])
+    app = world.app(path)
+    world.send(deploy(f"{REPO}:2.0", deploy_id="first"), dedup="1")
+    drain(app)
+    assert world.images()["app"] == f"{REPO}:1.0"  # app was not allowlisted yet
+
+    world.allowlist([default_entry(containers=["app"])])
+    world.send(deploy(f"{REPO}:3.0", deploy_id="second"), dedup="2")
+    drain(app)
+    assert world.images()["app"] == f"{REPO}:3.0"
+
+    path.write_text("version: 1\nservices:\n  - cluster: prod\n    bogus: true\n")
+    world.send(deploy(f"{REPO}:4.0", deploy_id="third"), dedup="3")
+    drain(app)
+    assert world.images()["app"] == f"{REPO}:4.0"  # the last good allowlist still applies
+    assert metric(app, "deployworker_allowlist_reloads_total", result="error") == 1
+    assert metric(app, "deployworker_allowlist_reloads_total", result="ok") == 2
+    assert app.allowlist.last_error == "line 3: services.0.service: Field required"
+    assert metric(app, "deployworker_messages_total", outcome="rejected_not_allowed") == 1
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_running_worker_serves_health_and_metrics_and_stops_cleanly(world: World) -> None:
+    world.service()
+    app = world.app(poll_wait_seconds=1)
+    app.start()
+    base = f"http://127.0.0.1:{app.http_port}"
+    world.send(deploy(f"{REPO}:2.0", deploy_id="live"))
+    deadline = time.monotonic() + 20
+    while not metric(app, "deployworker_messages_total", outcome="deployed"):
+        assert time.monotonic() < deadline, "the deploy did not finish"
+        time.sleep(0.2)
+    assert world.images()["app"] == f"{REPO}:2.0"
+    assert get(f"{base}/healthz")[0] == 200
+    assert get(f"{base}/readyz")[0] == 200
+    status, text = get(f"{base}/metrics")
+    assert status == 200
+    assert 'deployworker_messages_total{outcome="deployed"} 1.0' in text
+    assert "deployworker_deploys_in_flight 0.0" in text
+    assert get(f"{base}/nope")[0] == 404
+    started = time.monotonic()
+    assert app.shutdown() == []
+    assert time.monotonic() - started < 5
+
+
+def test_shutdown_hands_in_flight_messages_back(world: World) -> None:
+    world.service()
+    world.simulator.rules = Rules(converge_seconds=60)
+    app = world.app(poll_wait_seconds=1, shutdown_grace_seconds=2)
+    app.start()
+    message_id = world.send(deploy(f"{REPO}:2.0", deploy_id="interrupted"))
+    deadline = time.monotonic() + 10
+    while app.worker.in_flight == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)  # let it reach the watch
+    started = time.monotonic()
+    app.shutdown()
+    assert time.monotonic() - started < 5
+    # The message is visible again at once, for another replica to resume.
+    got = world.sqs.receive_message(QueueUrl=world.resources.queue_url, WaitTimeSeconds=1)
+    assert [m["MessageId"] for m in got["Messages"]] == [message_id]
+    assert metric(app, "deployworker_messages_total", outcome="released") == 1
