@@ -181,3 +181,38 @@ def test_heartbeat_keeps_a_long_deploy_invisible(world: World) -> None:
     assert seen == []
     assert world.images()["app"] == f"{REPO}:2.0"
     assert world.queue_depth() == 0
+
+
+def test_every_deploy_log_line_carries_its_fields_and_no_secrets(world: World) -> None:
+    import io
+    import json
+
+    from deployworker.logs import configure_logging
+
+    world.service()
+    app = world.app()
+    stream = io.StringIO()
+    configure_logging("debug", stream)
+    try:
+        world.send(deploy(f"{REPO}:2-fail", deploy_id="logged", source={"actor": "ci"}))
+        drain(app)
+    finally:
+        configure_logging()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    deploy_lines = [e for e in lines if e["event"].split(".")[0] in ("deploy", "rollback")]
+    assert {e["event"] for e in deploy_lines} >= {
+        "deploy.accepted",
+        "deploy.registered",
+        "deploy.updated",
+        "deploy.failed",
+        "rollback.started",
+        "rollback.converged",
+        "deploy.finished",
+    }
+    for event in deploy_lines:
+        assert event["deploy_id"] == "logged"
+        assert (event["cluster"], event["service"]) == ("prod", "web")
+        assert event["image"] == f"{REPO}:2-fail"
+        assert event["source"] == {"actor": "ci"}
+    text = stream.getvalue()
+    assert "APP_MODE" not in text and "db-password" not in text

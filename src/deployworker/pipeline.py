@@ -34,6 +34,31 @@ log = structlog.get_logger("deployworker.pipeline")
 Log = structlog.typing.FilteringBoundLogger
 
 
+def _deploy_id(request: DeployRequest, message: Message) -> str:
+    """The idempotency key: the message's deploy_id, else SQS's deduplication id."""
+    return request.deploy_id or message.dedup_id or message.message_id
+
+
+def _fields(request: DeployRequest, message: Message) -> dict[str, object]:
+    """The log fields every line about this deploy carries."""
+    fields: dict[str, object] = {
+        "deploy_id": _deploy_id(request, message),
+        "cluster": request.cluster_ref.name,
+        "service": request.service_ref.name,
+        "image": ",".join(str(ref) for ref in request.targets.values()) or None,
+        "action": request.action,
+    }
+    if request.source is not None:
+        fields["source"] = request.source.model_dump(exclude_none=True)
+    return fields
+
+
+def _rejected(rejection: Rejection) -> Outcome:
+    if rejection.kind == RejectionKind.INVALID:
+        return Outcome.REJECTED_INVALID
+    return Outcome.REJECTED_NOT_ALLOWED
+
+
 class Pipeline:
     """Turns a received message into a `Result`, doing the deploy on the way."""
 
@@ -60,40 +85,45 @@ class Pipeline:
             return self._locks[(cluster, service)]
 
     def handle(self, message: Message) -> Result:
-        """Process `message` to an outcome. Never raises."""
+        """Process `message` to an outcome. Never raises.
+
+        Log fields are bound as context variables for the duration, so every line
+        this thread logs meanwhile (adapter retries included) carries the deploy_id.
+        """
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            message_id=message.message_id,
+            group_id=message.group_id,
+            deploy_id=message.dedup_id or message.message_id,
+        )
+        try:
+            return self._handle(message)
+        finally:
+            structlog.contextvars.clear_contextvars()
+
+    def _handle(self, message: Message) -> Result:
         started = time.monotonic()
-        bound: Log = log.bind(message_id=message.message_id, group_id=message.group_id)
+        request: DeployRequest | None = None
         try:
             request = parse_message(message.body)
+            structlog.contextvars.bind_contextvars(**_fields(request, message))
             check_scope(request, self._region, self._account)
             decision = decide(self._allowlist(), request)
         except Rejection as rejection:
-            outcome = (
-                Outcome.REJECTED_INVALID
-                if rejection.kind == RejectionKind.INVALID
-                else Outcome.REJECTED_NOT_ALLOWED
-            )
-            bound.warning("message.rejected", outcome=outcome.value, reason=rejection.reason)
-            return Result(outcome, rejection.reason)
-        deploy_id = request.deploy_id or message.dedup_id or message.message_id
+            outcome = _rejected(rejection)
+            log.warning("message.rejected", outcome=outcome.value, reason=rejection.reason)
+            deploy_id = _deploy_id(request, message) if request else None
+            return Result(outcome, rejection.reason, deploy_id)
+        deploy_id = _deploy_id(request, message)
         cluster, service = request.cluster_ref.name, request.service_ref.name
         images = {name: str(ref) for name, ref in request.targets.items()}
-        bound = bound.bind(
-            deploy_id=deploy_id,
-            cluster=cluster,
-            service=service,
-            image=",".join(images.values()) or None,
-            action=request.action,
-        )
-        if request.source is not None:
-            bound = bound.bind(source=request.source.model_dump(exclude_none=True))
         base = Result(Outcome.FAILED, "", deploy_id, cluster, service, images)
-        bound.info("deploy.accepted")
+        log.info("deploy.accepted")
         with self._lock(cluster, service):
-            result = self._deploy(request, decision.entry, deploy_id, message, base, bound)
+            result = self._deploy(request, decision.entry, deploy_id, message, base, log)
         result = replace(result, duration=time.monotonic() - started)
         level = "info" if result.outcome in (Outcome.DEPLOYED, Outcome.NOOP) else "warning"
-        getattr(bound, level)(
+        getattr(log, level)(
             "deploy.finished",
             outcome=result.outcome.value,
             reason=result.reason,
@@ -120,12 +150,7 @@ class Pipeline:
             return self._follow(request, entry, applied, base, bound)
         except Rejection as rejection:
             bound.warning("deploy.rejected", reason=rejection.reason)
-            outcome = (
-                Outcome.REJECTED_INVALID
-                if rejection.kind == RejectionKind.INVALID
-                else Outcome.REJECTED_NOT_ALLOWED
-            )
-            return replace(base, outcome=outcome, reason=rejection.reason)
+            return replace(base, outcome=_rejected(rejection), reason=rejection.reason)
         except RetryableAwsError as exc:
             bound.warning("deploy.retry_later", error=str(exc))
             return replace(base, outcome=Outcome.RETRIED, reason=str(exc))
