@@ -22,6 +22,7 @@ from deployworker.local.environment import (
     create_queues,
 )
 from deployworker.local.simulator import RolloutSimulator, Rules
+from deployworker.logs import configure_logging
 from deployworker.settings import Settings
 
 REGION = "eu-west-1"
@@ -29,6 +30,7 @@ REPO = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web"
 OTHER_REPO = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/api"
 FAST = Rules(converge_seconds=0.6)
 
+configure_logging("info")  # JSON to stderr, as in production; stdout stays for command output
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.pop("AWS_PROFILE", None)
@@ -196,6 +198,8 @@ class World:
         app = build(settings)
         app.watcher.start()
         app.heartbeat.start()
+        if app.events is not None:
+            app.events.start()
         self.apps.append(app)
         return app
 

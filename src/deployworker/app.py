@@ -17,8 +17,10 @@ from deployworker.allowlist_file import AllowlistFile
 from deployworker.aws._retry import Caller, RetryPolicy
 from deployworker.aws.clients import make_client
 from deployworker.aws.ecs import Ecs
+from deployworker.aws.sns import Sns
 from deployworker.aws.sqs import Sqs
 from deployworker.errors import AwsError, ConfigError
+from deployworker.events import SnsEvents, discard
 from deployworker.heartbeat import Heartbeat
 from deployworker.httpd import Health, serve
 from deployworker.metrics import Metrics
@@ -46,6 +48,7 @@ class App:
     worker: Worker
     queue_url: str
     dlq_url: str
+    events: SnsEvents | None = None
     http: ThreadingHTTPServer | None = None
 
     @property
@@ -58,6 +61,8 @@ class App:
         if serve_http:
             s = self.settings
             self.http = serve(s.metrics_host, s.metrics_port, self.metrics.registry, self.health)
+        if self.events is not None:
+            self.events.start()
         self.watcher.start()
         self.heartbeat.start()
         self.worker.start()
@@ -79,6 +84,8 @@ class App:
         self.watcher.stop()
         released = self.worker.drain(self.settings.shutdown_grace_seconds)
         self.heartbeat.stop()
+        if self.events is not None:
+            self.events.stop()
         if self.http is not None:
             self.http.shutdown()
             self.http.server_close()
@@ -119,6 +126,10 @@ def build(settings: Settings) -> App:
         allowlist_loaded=lambda: allowlist.loaded,
         on_poll=metrics.polled,
     )
+    events = None
+    if settings.events_topic_arn:
+        sns = Sns(make_client("sns", region, endpoint, pool), caller("sns"))
+        events = SnsEvents(sns, settings.events_topic_arn, on_drop=metrics.events_dropped.inc)
     watcher = Watcher(ecs, settings.watch_interval_seconds)
     heartbeat = Heartbeat(sqs, queue_url, settings.visibility_timeout, settings.heartbeat_interval)
     pipeline = Pipeline(
@@ -128,6 +139,7 @@ def build(settings: Settings) -> App:
         settings.deploy_timeout_seconds,
         region=settings.region,
         account=settings.account_id,
+        emit=events.emit if events is not None else discard,
     )
     settler = Settler(sqs, queue_url, dlq_url, settings.retry_backoff_seconds, [metrics.settled])
 
@@ -142,7 +154,7 @@ def build(settings: Settings) -> App:
         settings.max_in_flight,
         settings.poll_wait_seconds,
         settings.visibility_timeout,
-        on_received=lambda _: metrics.message_received(),
+        on_received=lambda m: metrics.message_received(m.sent_at),
         on_in_flight=metrics.set_in_flight,
     )
     return App(
@@ -157,6 +169,7 @@ def build(settings: Settings) -> App:
         worker,
         queue_url,
         dlq_url,
+        events,
     )
 
 

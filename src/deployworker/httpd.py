@@ -28,11 +28,17 @@ class Health:
         self.queue_answered = True
         self.on_poll()
 
+    def waiting(self) -> None:
+        """The loop is alive but not receiving, because every slot is taken."""
+        self.last_poll = self.clock()
+
+    def __post_init__(self) -> None:
+        # A loop that never completes its first receive is as stuck as one that stopped.
+        self.started = self.clock()
+
     def live(self) -> tuple[bool, str]:
         """Liveness: the poll loop completed a receive within the window."""
-        if self.last_poll is None:
-            return True, "starting"
-        age = self.clock() - self.last_poll
+        age = self.clock() - (self.last_poll if self.last_poll is not None else self.started)
         if age > self.poll_window:
             return False, f"no receive for {age:.0f}s (window {self.poll_window:.0f}s)"
         return True, "ok"

@@ -14,6 +14,7 @@ from deployworker import __version__
 from deployworker.outcome import Outcome, Result
 
 DURATION_BUCKETS = (5, 10, 20, 30, 60, 120, 180, 300, 600, 900, 1800, 3600)
+AGE_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 
 
 class Metrics:
@@ -43,6 +44,23 @@ class Metrics:
             buckets=DURATION_BUCKETS,
             registry=r,
         )
+        self.last_deploy = Gauge(
+            "deployworker_last_deploy_timestamp_seconds",
+            "Unix time of the last deploy of an allowlisted service, by outcome.",
+            ["cluster", "service", "outcome"],
+            registry=r,
+        )
+        self.message_age = Histogram(
+            "deployworker_message_age_seconds",
+            "Time from SentTimestamp to receipt: queue lag.",
+            buckets=AGE_BUCKETS,
+            registry=r,
+        )
+        self.events_dropped = Counter(
+            "deployworker_events_dropped",
+            "Deploy events not published (queue full or SNS failed).",
+            registry=r,
+        )
         self.in_flight = Gauge(
             "deployworker_deploys_in_flight", "Messages being worked on.", registry=r
         )
@@ -69,9 +87,11 @@ class Metrics:
         """Adapter observer: count one AWS API attempt."""
         self.aws_requests.labels(service, operation, result).inc()
 
-    def message_received(self) -> None:
-        """A message arrived."""
+    def message_received(self, sent_at: float) -> None:
+        """A message arrived; `sent_at` is its SentTimestamp (0 when unknown)."""
         self.received.inc()
+        if sent_at > 0:
+            self.message_age.observe(max(0.0, time.time() - sent_at))
 
     def polled(self) -> None:
         """A receive call completed."""
@@ -94,3 +114,4 @@ class Metrics:
             labels = (result.cluster, result.service, result.outcome.value)
             self.deploys.labels(*labels).inc()
             self.duration.labels(*labels).observe(result.duration)
+            self.last_deploy.labels(*labels).set(time.time())

@@ -43,6 +43,7 @@ class Result:
     duration: float = 0.0
     task_definition: str | None = None
     dead_letter: bool = False
+    source: dict[str, str] | None = None
 
     @property
     def deletes(self) -> bool:

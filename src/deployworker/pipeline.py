@@ -26,6 +26,7 @@ from deployworker.errors import (
     RejectionKind,
     RetryableAwsError,
 )
+from deployworker.events import DeployEvent, Emit, discard
 from deployworker.outcome import Outcome, Result
 from deployworker.parse import DeployRequest, parse_message
 from deployworker.watch import Watcher
@@ -53,6 +54,36 @@ def _fields(request: DeployRequest, message: Message) -> dict[str, object]:
     return fields
 
 
+# The one terminal event each message's deploy ends with.
+TERMINAL_EVENTS = {
+    Outcome.DEPLOYED: "converged",
+    Outcome.NOOP: "noop",
+    Outcome.FAILED: "failed",
+    Outcome.ROLLED_BACK: "rolled_back",
+    Outcome.REJECTED_INVALID: "rejected",
+    Outcome.REJECTED_NOT_ALLOWED: "rejected",
+}
+
+
+def event_of(kind: str, result: Result, request: DeployRequest | None = None) -> DeployEvent:
+    """A deploy event from a result; a parsed request fills in what the result withholds."""
+    images = result.images or (
+        {k: str(v) for k, v in request.targets.items()} if request is not None else {}
+    )
+    return DeployEvent(
+        type=kind,
+        deploy_id=result.deploy_id,
+        cluster=result.cluster or (request.cluster_ref.name if request else None),
+        service=result.service or (request.service_ref.name if request else None),
+        image=",".join(images.values()) or None,
+        outcome=None if kind in ("received", "registered") else result.outcome.value,
+        reason=result.reason or None,
+        duration=round(result.duration, 3) if result.duration else None,
+        task_definition=result.task_definition,
+        source=request.source.model_dump(exclude_none=True) if request and request.source else None,
+    )
+
+
 def _rejected(rejection: Rejection) -> Outcome:
     if rejection.kind == RejectionKind.INVALID:
         return Outcome.REJECTED_INVALID
@@ -70,6 +101,7 @@ class Pipeline:
         default_timeout: float,
         region: str | None = None,
         account: str | None = None,
+        emit: Emit = discard,
     ) -> None:
         self._ecs = ecs
         self._watcher = watcher
@@ -77,6 +109,7 @@ class Pipeline:
         self._default_timeout = default_timeout
         self._region = region
         self._account = account
+        self._emit = emit
         self._locks: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
 
@@ -97,27 +130,37 @@ class Pipeline:
             deploy_id=message.dedup_id or message.message_id,
         )
         try:
-            return self._handle(message)
+            result, request = self._handle(message)
         finally:
             structlog.contextvars.clear_contextvars()
+        kind = TERMINAL_EVENTS.get(result.outcome)
+        if kind is not None:
+            self._emit(event_of(kind, result, request))
+        return result
 
-    def _handle(self, message: Message) -> Result:
+    def _handle(self, message: Message) -> tuple[Result, DeployRequest | None]:
         started = time.monotonic()
         request: DeployRequest | None = None
         try:
             request = parse_message(message.body)
             structlog.contextvars.bind_contextvars(**_fields(request, message))
+            self._emit(
+                event_of(
+                    "received", Result(Outcome.RETRIED, "", _deploy_id(request, message)), request
+                )
+            )
             check_scope(request, self._region, self._account)
             decision = decide(self._allowlist(), request)
         except Rejection as rejection:
             outcome = _rejected(rejection)
             log.warning("message.rejected", outcome=outcome.value, reason=rejection.reason)
             deploy_id = _deploy_id(request, message) if request else None
-            return Result(outcome, rejection.reason, deploy_id)
+            return Result(outcome, rejection.reason, deploy_id), request
         deploy_id = _deploy_id(request, message)
         cluster, service = request.cluster_ref.name, request.service_ref.name
         images = {name: str(ref) for name, ref in request.targets.items()}
-        base = Result(Outcome.FAILED, "", deploy_id, cluster, service, images)
+        source = request.source.model_dump(exclude_none=True) if request.source else None
+        base = Result(Outcome.FAILED, "", deploy_id, cluster, service, images, source=source)
         log.info("deploy.accepted")
         with self._lock(cluster, service):
             result = self._deploy(request, decision.entry, deploy_id, message, base, log)
@@ -129,7 +172,7 @@ class Pipeline:
             reason=result.reason,
             duration_seconds=round(result.duration, 3),
         )
-        return result
+        return result, request
 
     def _deploy(
         self,
@@ -147,6 +190,10 @@ class Pipeline:
                 applied = apply_deploy(self._ecs, request, deploy_id, bound)
             if applied is None:
                 return replace(base, outcome=Outcome.NOOP, reason="service already runs the image")
+            if not applied.resumed and request.action == "deploy":
+                self._emit(
+                    event_of("registered", replace(base, task_definition=applied.target), request)
+                )
             return self._follow(request, entry, applied, base, bound)
         except Rejection as rejection:
             bound.warning("deploy.rejected", reason=rejection.reason)

@@ -26,6 +26,7 @@ class Published:
     deploy_id: str
     group_id: str
     body: str
+    request: DeployRequest
 
 
 def build_body(fields: dict[str, Any]) -> tuple[DeployRequest, str]:
@@ -64,4 +65,4 @@ def publish(
         message_id = sqs.send(queue_url, body, group_id, deploy_id)
     else:
         raise ValueError("give a topic ARN or a queue URL")
-    return Published(message_id, deploy_id, group_id, body)
+    return Published(message_id, deploy_id, group_id, body, request)

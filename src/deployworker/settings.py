@@ -22,6 +22,9 @@ class Settings(BaseSettings):
         default=None, description="the account ARNs in messages must name; unchecked when unset"
     )
     endpoint_url: str | None = Field(default=None, description="AWS endpoint override")
+    events_topic_arn: str | None = Field(
+        default=None, description="SNS topic for deploy events (ChatOps, CI); off when unset"
+    )
     allowlist_path: Path = Path("config/allowlist.yaml")
     allowlist_reload_seconds: float = Field(default=5.0, gt=0)
 

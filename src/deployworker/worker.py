@@ -128,6 +128,7 @@ class Worker:
         with self._cond:
             while len(self._held) >= self._max_in_flight and not self._stopping.is_set():
                 self._cond.wait(timeout=1.0)
+                self._health.waiting()
             free = self._max_in_flight - len(self._held)
         if self._stopping.is_set():
             return []

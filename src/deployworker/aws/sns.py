@@ -1,4 +1,4 @@
-"""SNS adapter: publishing to FIFO topics (CI's deploy messages, and later deploy events)."""
+"""SNS adapter: publishing CI's deploy messages and the worker's deploy events."""
 
 from __future__ import annotations
 
@@ -14,15 +14,18 @@ class Sns:
         self._client = client
         self._caller = caller
 
-    def publish(self, topic_arn: str, message: str, group_id: str, dedup_id: str) -> str:
-        """Publish one message to a FIFO topic; returns its message id."""
-        response = self._caller.call(
-            "Publish",
-            lambda: self._client.publish(
-                TopicArn=topic_arn,
-                Message=message,
-                MessageGroupId=group_id,
-                MessageDeduplicationId=dedup_id,
-            ),
-        )
+    def publish(
+        self,
+        topic_arn: str,
+        message: str,
+        group_id: str | None = None,
+        dedup_id: str | None = None,
+    ) -> str:
+        """Publish one message; FIFO topics need `group_id` and `dedup_id`. Returns its id."""
+        kwargs: dict[str, str] = {"TopicArn": topic_arn, "Message": message}
+        if group_id is not None:
+            kwargs["MessageGroupId"] = group_id
+        if dedup_id is not None:
+            kwargs["MessageDeduplicationId"] = dedup_id
+        response = self._caller.call("Publish", lambda: self._client.publish(**kwargs))
         return str(response["MessageId"])

@@ -1,0 +1,117 @@
+"""Deploy events for ChatOps and CI: one JSON document per step, published to SNS.
+
+Publishing happens on a background thread from a bounded queue, so a slow or
+failing events topic never slows a deploy; what cannot be published is logged
+and counted instead.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import structlog
+
+from deployworker.aws.sns import Sns
+from deployworker.errors import AwsError
+
+log = structlog.get_logger("deployworker.events")
+
+EVENT_TYPES = (
+    "received",
+    "rejected",
+    "registered",
+    "converged",
+    "noop",
+    "failed",
+    "rolled_back",
+)
+
+
+@dataclass(frozen=True)
+class DeployEvent:
+    """One step of one deploy, as published."""
+
+    type: str
+    deploy_id: str | None = None
+    cluster: str | None = None
+    service: str | None = None
+    image: str | None = None
+    outcome: str | None = None
+    reason: str | None = None
+    duration: float | None = None
+    task_definition: str | None = None
+    source: dict[str, str] | None = None
+    time: float = field(default_factory=time.time)
+
+    def to_json(self) -> str:
+        """The published body: only the fields that are set."""
+        document = {k: v for k, v in asdict(self).items() if v is not None}
+        document["version"] = 1
+        return json.dumps(document, sort_keys=True)
+
+
+Emit = Callable[[DeployEvent], None]
+
+
+def discard(_: DeployEvent) -> None:
+    """The emitter used when no events topic is configured."""
+
+
+class SnsEvents:
+    """Publishes events to an SNS topic (standard or FIFO) from a background thread."""
+
+    def __init__(
+        self,
+        sns: Sns,
+        topic_arn: str,
+        capacity: int = 1000,
+        on_drop: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._sns = sns
+        self._topic_arn = topic_arn
+        self._fifo = topic_arn.endswith(".fifo")
+        self._queue: queue.Queue[DeployEvent | None] = queue.Queue(maxsize=capacity)
+        self._on_drop = on_drop
+        self._thread: threading.Thread | None = None
+
+    def emit(self, event: DeployEvent) -> None:
+        """Queue an event; never blocks the caller."""
+        try:
+            self._queue.put_nowait(event)
+        except queue.Full:
+            log.warning("events.dropped", type=event.type, reason="queue full")
+            self._on_drop()
+
+    def start(self) -> None:
+        """Start publishing."""
+        self._thread = threading.Thread(target=self._loop, name="events", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Publish what is queued (within `timeout`), then stop."""
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while (event := self._queue.get()) is not None:
+            self.publish(event)
+
+    def publish(self, event: DeployEvent) -> None:
+        """Publish one event now."""
+        body = event.to_json()
+        kwargs: dict[str, Any] = {}
+        if self._fifo:
+            kwargs["group_id"] = f"{event.cluster or 'unknown'}/{event.service or 'unknown'}"
+            kwargs["dedup_id"] = f"{event.deploy_id or 'none'}:{event.type}:{event.time:.6f}"[:128]
+        try:
+            self._sns.publish(self._topic_arn, body, **kwargs)
+        except AwsError as exc:
+            log.warning("events.publish_failed", type=event.type, error=str(exc))
+            self._on_drop()
