@@ -14,6 +14,7 @@ from http.server import ThreadingHTTPServer
 import structlog
 
 from deployworker.allowlist_file import AllowlistFile
+from deployworker.aws._ratelimit import Limiter
 from deployworker.aws._retry import Caller, RetryPolicy
 from deployworker.aws.clients import make_client
 from deployworker.aws.ecs import Ecs
@@ -101,11 +102,12 @@ def build(settings: Settings) -> App:
     policy = RetryPolicy(attempts=settings.aws_attempts, max_seconds=settings.aws_retry_max_seconds)
     pool = settings.max_in_flight + 8
 
-    def caller(service: str) -> Caller:
-        return Caller(service, policy, metrics.aws_request)
+    def caller(service: str, limiter: Limiter | None = None) -> Caller:
+        return Caller(service, policy, metrics.aws_request, limiter)
 
     region, endpoint = settings.region, settings.endpoint_url
-    ecs = Ecs(make_client("ecs", region, endpoint, pool), caller("ecs"))
+    ecs_limiter = Limiter(settings.ecs_budgets())
+    ecs = Ecs(make_client("ecs", region, endpoint, pool), caller("ecs", ecs_limiter))
     sqs = Sqs(make_client("sqs", region, endpoint, pool), caller("sqs"))
     queue_url = settings.queue_url
     try:

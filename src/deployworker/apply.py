@@ -15,6 +15,7 @@ import structlog
 
 from deployworker.aws.ecs import Ecs, register_input_shape
 from deployworker.errors import invalid
+from deployworker.failpoints import failpoint
 from deployworker.parse import DeployRequest
 from deployworker.plan import DEPLOY_ID_TAG, PREVIOUS_TAG, plan_deploy, tag_value
 
@@ -99,7 +100,9 @@ def apply_deploy(
         )
     else:
         log.info("deploy.reused_revision", task_definition=target)
+    failpoint("registered")
     updated = ecs.update_service(cluster, service, target)
+    failpoint("updated")
     deployment = deployment_on(updated, target)
     log.info("deploy.updated", task_definition=target, deployment_id=deployment)
     return Applied(target, current, deployment)

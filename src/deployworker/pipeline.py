@@ -27,6 +27,7 @@ from deployworker.errors import (
     RetryableAwsError,
 )
 from deployworker.events import DeployEvent, Emit, discard
+from deployworker.failpoints import failpoint
 from deployworker.outcome import Outcome, Result
 from deployworker.parse import DeployRequest, parse_message
 from deployworker.watch import Watcher
@@ -139,6 +140,7 @@ class Pipeline:
         return result
 
     def _handle(self, message: Message) -> tuple[Result, DeployRequest | None]:
+        failpoint("received")
         started = time.monotonic()
         request: DeployRequest | None = None
         try:
@@ -221,6 +223,7 @@ class Pipeline:
             return replace(base, outcome=Outcome.RELEASED, reason="worker shutting down")
         if verdict.state == State.CONVERGED:
             bound.info("deploy.converged", deployment_id=applied.deployment_id)
+            failpoint("converged")
             return replace(base, outcome=Outcome.DEPLOYED, reason=verdict.reason)
         bound.warning("deploy.failed", deployment_id=applied.deployment_id, reason=verdict.reason)
         failed = replace(base, outcome=Outcome.FAILED, reason=verdict.reason)

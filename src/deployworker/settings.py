@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from deployworker.aws._ratelimit import DEFAULT_ECS_BUDGETS, Budget
+
 
 class Settings(BaseSettings):
     """Everything the worker can be told; defaults suit a real AWS deployment."""
@@ -45,6 +47,12 @@ class Settings(BaseSettings):
     aws_attempts: int = Field(default=6, ge=1, le=20)
     aws_retry_max_seconds: float = Field(default=60.0, gt=0)
 
+    # Client-side ECS budgets (calls per second, burst); AWS's account limits are shared.
+    register_rate: float = Field(default=0.95, gt=0)
+    register_burst: float = Field(default=18, ge=1)
+    update_rate: float = Field(default=4.0, gt=0)
+    describe_rate: float = Field(default=5.0, gt=0)
+
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9102, ge=0, le=65535)
     health_poll_window_seconds: float = Field(default=120.0, gt=0)
@@ -56,6 +64,14 @@ class Settings(BaseSettings):
     local_converge_seconds: float = Field(default=3.0, ge=0)
     local_fail_pattern: str = Field(default=r":.*fail", description="images whose rollout fails")
     local_hang_pattern: str = Field(default=r":.*hang", description="images that never converge")
+
+    def ecs_budgets(self) -> dict[str, Budget]:
+        """Token-bucket budgets per ECS operation."""
+        budgets = dict(DEFAULT_ECS_BUDGETS)
+        budgets["RegisterTaskDefinition"] = Budget(self.register_rate, self.register_burst)
+        budgets["UpdateService"] = Budget(self.update_rate, max(1.0, 2 * self.update_rate))
+        budgets["DescribeServices"] = Budget(self.describe_rate, max(1.0, 2 * self.describe_rate))
+        return budgets
 
     @property
     def heartbeat_interval(self) -> float:

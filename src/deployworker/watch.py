@@ -19,6 +19,7 @@ import structlog
 from deployworker.assess import Assessment, State, assess
 from deployworker.aws.ecs import MAX_DESCRIBE_SERVICES, Ecs
 from deployworker.errors import AwsError
+from deployworker.failpoints import failpoint
 
 log = structlog.get_logger("deployworker.watch")
 
@@ -116,6 +117,8 @@ class Watcher:
                     verdict = Assessment(State.FAILED, "timed out; service could not be described")
                 else:
                     verdict = assess(found, watch.deployment_id, timed_out)
-                if verdict.state != State.IN_PROGRESS:
+                if verdict.state == State.IN_PROGRESS:
+                    failpoint("watching")
+                else:
                     watch.verdict = verdict
                     watch.done.set()

@@ -68,6 +68,7 @@ class Worker:
         self._on_received = on_received
         self._on_in_flight = on_in_flight
         self._held: dict[str, Message] = {}
+        self._released: list[str] = []
         self._cond = threading.Condition()
         self._stopping = threading.Event()
         self._pool = ThreadPoolExecutor(max_in_flight, thread_name_prefix="deploy")
@@ -88,7 +89,8 @@ class Worker:
     def drain(self, grace: float) -> list[str]:
         """Wait up to `grace` seconds for held messages to settle, then hand back the rest.
 
-        Returns the ids of the messages handed back (visibility 0).
+        Returns the ids of every message handed back (visibility 0) since stopping began,
+        by their own jobs or here.
         """
         deadline = time.monotonic() + grace
         with self._cond:
@@ -96,10 +98,10 @@ class Worker:
                 self._cond.wait(timeout=max(0.0, deadline - time.monotonic()))
             leftover = list(self._held.values())
         for message in leftover:
-            self._heartbeat.untrack(message.message_id)
-            self._settler.release(message)
+            self._finish(message, None)
         self._pool.shutdown(wait=False, cancel_futures=True)
-        return [m.message_id for m in leftover]
+        with self._cond:
+            return list(self._released)
 
     @property
     def in_flight(self) -> int:
@@ -174,6 +176,9 @@ class Worker:
         else:
             self._settler.release(message)
         with self._cond:
+            handed_back = result is None or result.outcome == Outcome.RELEASED
+            if handed_back and self._stopping.is_set():
+                self._released.append(message.message_id)
             self._held.pop(message.message_id, None)
             self._on_in_flight(len(self._held))
             self._cond.notify_all()

@@ -22,6 +22,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from deployworker.aws._ratelimit import Limiter
 from deployworker.errors import AwsError, NotFoundError, PermanentAwsError, RetryableAwsError
 
 T = TypeVar("T")
@@ -104,17 +105,27 @@ class RetryPolicy:
 class Caller:
     """Runs adapter calls for one AWS service under a `RetryPolicy`, counting each attempt."""
 
-    def __init__(self, service: str, policy: RetryPolicy, observer: Observer | None = None) -> None:
+    def __init__(
+        self,
+        service: str,
+        policy: RetryPolicy,
+        observer: Observer | None = None,
+        limiter: Limiter | None = None,
+    ) -> None:
         self.service = service
         self.policy = policy
         self.observer = observer
+        self.limiter = limiter
 
     def _observe(self, operation: str, result: str) -> None:
         if self.observer is not None:
             self.observer(self.service, operation, result)
 
     def once(self, operation: str, fn: Callable[[], T]) -> T:
-        """Run `fn` once; classify and count the outcome, raising `AwsError` on failure."""
+        """Run `fn` once (after its rate-limit token); classify and count the outcome,
+        raising `AwsError` on failure."""
+        if self.limiter is not None:
+            self.limiter.acquire(operation)
         try:
             result = fn()
         except (ClientError, ConnectionError, HTTPClientError) as exc:

@@ -1,0 +1,20 @@
+"""Crash sites for the crash-safety tests.
+
+With `DEPLOYWORKER_FAILPOINT=<name>` in its environment, the process kills itself
+with SIGKILL the first time it reaches `failpoint(<name>)`: no cleanup, no
+settle, exactly what a lost host or an OOM kill does. Unset, a failpoint costs one
+comparison. Names: received, registered, updated, watching, converged.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+_ARMED = os.environ.get("DEPLOYWORKER_FAILPOINT") or None
+
+
+def failpoint(name: str) -> None:
+    """SIGKILL this process if the failpoint `name` is armed."""
+    if name == _ARMED:
+        os.kill(os.getpid(), signal.SIGKILL)
