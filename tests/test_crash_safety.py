@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import signal
-from itertools import pairwise
 from collections import defaultdict
 from datetime import datetime
+from itertools import pairwise
 
 import pytest
 
