@@ -10,7 +10,7 @@ import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from conftest import REPO, World, deploy, drain, metric
+from conftest import REPO, World, default_entry, deploy, drain, metric
 from deployworker.aws._retry import Caller, RetryPolicy, classify
 from deployworker.errors import NotFoundError, PermanentAwsError, RetryableAwsError
 
@@ -151,3 +151,84 @@ def test_permanent_errors_are_not_retried() -> None:
             lambda: (_ for _ in ()).throw(client_error("AccessDeniedException", 400)),
         )
     assert sleeps == []
+
+
+def test_thirty_percent_faults_on_ecs_and_sqs_still_deploy_everything_once(world: World) -> None:
+    from deployworker.local.faults import FaultInjector
+    from deployworker.plan import DEPLOY_ID_TAG
+
+    services = [f"svc{i}" for i in range(4)]
+    for name in services:
+        world.service(name=name)
+    app = world.app(
+        world.allowlist([default_entry(service=name) for name in services]),
+        aws_attempts=8,
+        retry_backoff_seconds=0,
+    )
+    injector = FaultInjector(0.3, seed=42)
+    injector.attach(app.ecs._client)
+    injector.attach(app.sqs._client)
+    sent = []
+    for i in range(3):
+        for name in services:
+            deploy_id = f"{name}-{i}"
+            world.send(
+                deploy(f"{REPO}:{i + 2}", service=name, deploy_id=deploy_id),
+                group=f"prod/{name}",
+                dedup=deploy_id,
+            )
+            sent.append(deploy_id)
+    drain(app, rounds=200)
+    assert world.queue_depth() == 0
+    assert world.dead_letters() == []
+    for name in services:
+        assert world.images(name=name)["app"] == f"{REPO}:4"
+        tags = [
+            world.task_definition(a)[1].get(DEPLOY_ID_TAG) for a in world.revisions(f"prod-{name}")
+        ]
+        assert tags == [None, f"{name}-0", f"{name}-1", f"{name}-2"]
+    assert sum(injector.injected.values()) > 20
+    assert injector.injected["ThrottlingException"] > 0
+    throttled = sum(
+        metric(app, "deployworker_aws_requests_total", service=s, operation=o, result="throttled")
+        for s, ops in (
+            (
+                "ecs",
+                (
+                    "DescribeServices",
+                    "DescribeTaskDefinition",
+                    "RegisterTaskDefinition",
+                    "UpdateService",
+                ),
+            ),
+            ("sqs", ("ReceiveMessage", "DeleteMessage", "ChangeMessageVisibilityBatch")),
+        )
+        for o in ops
+    )
+    assert throttled == injector.injected["ThrottlingException"]
+    assert metric(app, "deployworker_messages_total", outcome="deployed") == len(sent)
+
+
+def test_token_bucket_paces_registrations(world: World) -> None:
+    import time
+
+    services = [f"svc{i}" for i in range(4)]
+    for name in services:
+        world.service(name=name)
+    app = world.app(
+        world.allowlist([default_entry(service=name) for name in services]),
+        register_rate=2.0,
+        register_burst=1,
+    )
+    times: list[float] = []
+    app.ecs._client.meta.events.register(
+        "before-send.ecs.RegisterTaskDefinition", lambda **_: times.append(time.monotonic())
+    )
+    for name in services:
+        world.send(
+            deploy(f"{REPO}:2", service=name, deploy_id=f"{name}-paced"), group=f"prod/{name}"
+        )
+    drain(app)
+    assert len(times) == 4
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= 0.45  # 2 per second, no burst: never two within half a second

@@ -18,6 +18,7 @@ from deployworker.aws._ratelimit import Limiter
 from deployworker.aws._retry import Caller, RetryPolicy
 from deployworker.aws.clients import make_client
 from deployworker.aws.ecs import Ecs
+from deployworker.aws.secrets import Secrets
 from deployworker.aws.sns import Sns
 from deployworker.aws.sqs import Sqs
 from deployworker.errors import AwsError, ConfigError
@@ -94,6 +95,19 @@ class App:
         return released
 
 
+def _signing_key(settings: Settings, caller: Caller) -> bytes | None:
+    """The HMAC key messages must be signed with, or None when signing is off."""
+    if settings.signing_key is not None:
+        return settings.signing_key.get_secret_value().encode()
+    if settings.signing_key_secret_arn:
+        client = make_client("secretsmanager", settings.region, settings.endpoint_url)
+        try:
+            return Secrets(client, caller).value(settings.signing_key_secret_arn).encode()
+        except AwsError as exc:
+            raise ConfigError(f"cannot read the signing key secret: {exc}") from exc
+    return None
+
+
 def build(settings: Settings) -> App:
     """Build a worker from settings; raises `ConfigError` when it cannot run."""
     if not settings.queue_url:
@@ -134,6 +148,7 @@ def build(settings: Settings) -> App:
         events = SnsEvents(sns, settings.events_topic_arn, on_drop=metrics.events_dropped.inc)
     watcher = Watcher(ecs, settings.watch_interval_seconds)
     heartbeat = Heartbeat(sqs, queue_url, settings.visibility_timeout, settings.heartbeat_interval)
+    signing_key = _signing_key(settings, caller("secretsmanager"))
     pipeline = Pipeline(
         ecs,
         watcher,
@@ -142,6 +157,8 @@ def build(settings: Settings) -> App:
         region=settings.region,
         account=settings.account_id,
         emit=events.emit if events is not None else discard,
+        signing_key=signing_key,
+        signing_max_age=settings.signing_max_age_seconds,
     )
     settler = Settler(sqs, queue_url, dlq_url, settings.retry_backoff_seconds, [metrics.settled])
 

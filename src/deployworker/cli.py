@@ -108,6 +108,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
             queue_url=queue,
             region=region,
             endpoint_url=endpoint,
+            signing_key=(
+                settings.signing_key.get_secret_value().encode() if settings.signing_key else None
+            ),
         )
     except Rejection as rejection:
         print(f"error: invalid deploy message: {rejection.reason}", file=sys.stderr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -211,12 +212,42 @@ def _decode(text: str, what: str) -> Any:
     return value
 
 
-def _unwrap_sns(document: dict[str, Any]) -> Any:
-    """Return the inner message of an SNS notification envelope."""
+def _is_envelope(document: Any) -> bool:
+    return isinstance(document, dict) and "Type" in document and "TopicArn" in document
+
+
+@dataclass(frozen=True)
+class Unwrapped:
+    """The deploy message text, the SNS message attributes that came with it, and
+    whether it arrived in an SNS envelope."""
+
+    text: str
+    attributes: dict[str, str]
+    enveloped: bool
+
+
+def unwrap(body: str) -> Unwrapped:
+    """Take the deploy message out of an SNS notification envelope, if it is in one.
+
+    Raises `Rejection` for an oversized body or a broken envelope.
+    """
+    if len(body.encode("utf-8", errors="replace")) > MAX_BODY_BYTES:
+        raise invalid(f"message body is larger than {MAX_BODY_BYTES} bytes")
+    if '"TopicArn"' not in body:  # cheap test first: most bodies are raw
+        return Unwrapped(body, {}, False)
+    document = _decode(body, "message body")
+    if not _is_envelope(document):
+        return Unwrapped(body, {}, False)
     message = document.get("Message")
     if document.get("Type") != "Notification" or not isinstance(message, str):
         raise invalid("SNS envelope has no string 'Message' (or its Type is not 'Notification')")
-    return _decode(message, "SNS envelope's Message")
+    raw_attributes = document.get("MessageAttributes")
+    attributes = {
+        str(name): str(value.get("Value", ""))
+        for name, value in (raw_attributes if isinstance(raw_attributes, dict) else {}).items()
+        if isinstance(value, dict)
+    }
+    return Unwrapped(message, attributes, True)
 
 
 def _describe(error: ValidationError) -> str:
@@ -236,11 +267,13 @@ def parse_message(body: str) -> DeployRequest:
 
     Raises `Rejection` (kind `invalid`) naming every problem found; raises nothing else.
     """
-    if len(body.encode("utf-8", errors="replace")) > MAX_BODY_BYTES:
-        raise invalid(f"message body is larger than {MAX_BODY_BYTES} bytes")
-    document = _decode(body, "message body")
-    if isinstance(document, dict) and "Type" in document and "TopicArn" in document:
-        document = _unwrap_sns(document)
+    return parse_request(unwrap(body))
+
+
+def parse_request(unwrapped: Unwrapped) -> DeployRequest:
+    """Parse an unwrapped deploy message. Raises `Rejection` (kind `invalid`) only."""
+    what = "SNS envelope's Message" if unwrapped.enveloped else "message body"
+    document = _decode(unwrapped.text, what)
     if not isinstance(document, dict):
         raise invalid(f"message body must be a JSON object, not {type(document).__name__}")
     try:

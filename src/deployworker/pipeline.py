@@ -29,7 +29,8 @@ from deployworker.errors import (
 from deployworker.events import DeployEvent, Emit, discard
 from deployworker.failpoints import failpoint
 from deployworker.outcome import Outcome, Result
-from deployworker.parse import DeployRequest, parse_message
+from deployworker.parse import DeployRequest, parse_request, unwrap
+from deployworker.signing import SIGNATURE_ATTRIBUTE, verify
 from deployworker.watch import Watcher
 
 log = structlog.get_logger("deployworker.pipeline")
@@ -103,6 +104,8 @@ class Pipeline:
         region: str | None = None,
         account: str | None = None,
         emit: Emit = discard,
+        signing_key: bytes | None = None,
+        signing_max_age: float = 86_400,
     ) -> None:
         self._ecs = ecs
         self._watcher = watcher
@@ -111,6 +114,8 @@ class Pipeline:
         self._region = region
         self._account = account
         self._emit = emit
+        self._signing_key = signing_key
+        self._signing_max_age = signing_max_age
         self._locks: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
 
@@ -144,7 +149,7 @@ class Pipeline:
         started = time.monotonic()
         request: DeployRequest | None = None
         try:
-            request = parse_message(message.body)
+            request = self._parse(message)
             structlog.contextvars.bind_contextvars(**_fields(request, message))
             self._emit(
                 event_of(
@@ -175,6 +180,16 @@ class Pipeline:
             duration_seconds=round(result.duration, 3),
         )
         return result, request
+
+    def _parse(self, message: Message) -> DeployRequest:
+        """Unwrap, check the signature when one is required, then validate."""
+        unwrapped = unwrap(message.body)
+        if self._signing_key is not None:
+            signature = unwrapped.attributes.get(SIGNATURE_ATTRIBUTE) or message.attributes.get(
+                SIGNATURE_ATTRIBUTE
+            )
+            verify(unwrapped.text, signature, self._signing_key, time.time(), self._signing_max_age)
+        return parse_request(unwrapped)
 
     def _deploy(
         self,

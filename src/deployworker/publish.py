@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from deployworker.aws.clients import make_client
 from deployworker.aws.sns import Sns
 from deployworker.aws.sqs import Sqs
 from deployworker.parse import DeployRequest, parse_message
+from deployworker.signing import SIGNATURE_ATTRIBUTE, sign
 
 
 @dataclass(frozen=True)
@@ -51,18 +53,23 @@ def publish(
     queue_url: str | None,
     region: str | None,
     endpoint_url: str | None,
+    signing_key: bytes | None = None,
 ) -> Published:
-    """Send one deploy message to an SNS FIFO topic or an SQS FIFO queue."""
+    """Send one deploy message to an SNS FIFO topic or an SQS FIFO queue, signed when
+    a key is given."""
     request, body = build_body(fields)
+    attributes = (
+        {SIGNATURE_ATTRIBUTE: sign(body, signing_key, int(time.time()))} if signing_key else None
+    )
     deploy_id = request.deploy_id or hashlib.sha256(body.encode()).hexdigest()[:32]
     group_id = group_id_for(request)
     policy = RetryPolicy(attempts=4, max_seconds=20)
     if topic_arn:
         sns = Sns(make_client("sns", region, endpoint_url), Caller("sns", policy))
-        message_id = sns.publish(topic_arn, body, group_id, deploy_id)
+        message_id = sns.publish(topic_arn, body, group_id, deploy_id, attributes)
     elif queue_url:
         sqs = Sqs(make_client("sqs", region, endpoint_url), Caller("sqs", policy))
-        message_id = sqs.send(queue_url, body, group_id, deploy_id)
+        message_id = sqs.send(queue_url, body, group_id, deploy_id, attributes)
     else:
         raise ValueError("give a topic ARN or a queue URL")
     return Published(message_id, deploy_id, group_id, body, request)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from deployworker.aws._ratelimit import DEFAULT_ECS_BUDGETS, Budget
@@ -27,6 +27,13 @@ class Settings(BaseSettings):
     events_topic_arn: str | None = Field(
         default=None, description="SNS topic for deploy events (ChatOps, CI); off when unset"
     )
+    signing_key: SecretStr | None = Field(
+        default=None, description="require HMAC-SHA256 signed messages with this key"
+    )
+    signing_key_secret_arn: str | None = Field(
+        default=None, description="read the signing key from AWS Secrets Manager instead"
+    )
+    signing_max_age_seconds: float = Field(default=86_400, gt=0)
     allowlist_path: Path = Path("config/allowlist.yaml")
     allowlist_reload_seconds: float = Field(default=5.0, gt=0)
 

@@ -20,9 +20,14 @@ class Sns:
         message: str,
         group_id: str | None = None,
         dedup_id: str | None = None,
+        attributes: dict[str, str] | None = None,
     ) -> str:
         """Publish one message; FIFO topics need `group_id` and `dedup_id`. Returns its id."""
-        kwargs: dict[str, str] = {"TopicArn": topic_arn, "Message": message}
+        kwargs: dict[str, Any] = {"TopicArn": topic_arn, "Message": message}
+        if attributes:
+            kwargs["MessageAttributes"] = {
+                k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()
+            }
         if group_id is not None:
             kwargs["MessageGroupId"] = group_id
         if dedup_id is not None:

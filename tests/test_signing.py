@@ -1,0 +1,136 @@
+"""Optional HMAC signing: unsigned, forged, stale and replayed messages cannot deploy."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conftest import REPO, World, deploy, drain
+from deployworker.errors import Rejection, RejectionKind
+from deployworker.publish import publish
+from deployworker.signing import SIGNATURE_ATTRIBUTE, sign, verify
+
+KEY = b"s3cret-key"
+
+
+def test_sign_and_verify_round_trip() -> None:
+    signature = sign('{"a":1}', KEY, 1_700_000_000)
+    verify('{"a":1}', signature, KEY, 1_700_000_100, 3600)
+
+
+@pytest.mark.parametrize(
+    ("body", "signature", "reason"),
+    [
+        ('{"a":1}', None, "not signed"),
+        ('{"a":1}', "sha256=abc", "malformed"),
+        ('{"a":2}', sign('{"a":1}', KEY, 1_700_000_000), "does not match"),
+        ('{"a":1}', sign('{"a":1}', b"other", 1_700_000_000), "does not match"),
+        ('{"a":1}', sign('{"a":1}', KEY, 1_600_000_000), "older than 3600s"),
+    ],
+)
+def test_bad_signatures_are_not_allowed(body: str, signature: str | None, reason: str) -> None:
+    with pytest.raises(Rejection) as caught:
+        verify(body, signature, KEY, 1_700_000_100, 3600)
+    assert caught.value.kind == RejectionKind.NOT_ALLOWED
+    assert reason in caught.value.reason
+
+
+@given(st.text(max_size=200), st.text(max_size=100))
+def test_verify_never_raises_anything_but_rejection(body: str, signature: str) -> None:
+    try:
+        verify(body, signature, KEY, time.time(), 3600)
+    except Rejection:
+        pass
+
+
+def send(
+    world: World, body: str, attributes: dict[str, str] | None = None, dedup: str = "x"
+) -> None:
+    kwargs = {}
+    if attributes:
+        kwargs["MessageAttributes"] = {
+            k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()
+        }
+    world.sqs.send_message(
+        QueueUrl=world.resources.queue_url,
+        MessageBody=body,
+        MessageGroupId="prod/web",
+        MessageDeduplicationId=dedup,
+        **kwargs,
+    )
+
+
+def test_worker_requires_signatures_when_configured(world: World) -> None:
+    world.service()
+    app = world.app(signing_key="s3cret-key")
+    common = {"region": "eu-west-1", "endpoint_url": world.endpoint, "signing_key": KEY}
+    publish(
+        deploy(f"{REPO}:2.0", deploy_id="signed-q"),
+        topic_arn=None,
+        queue_url=world.resources.queue_url,
+        **common,
+    )
+    drain(app)
+    assert world.images()["app"] == f"{REPO}:2.0"
+
+    publish(
+        deploy(f"{REPO}:3.0", deploy_id="signed-sns"),
+        topic_arn=world.resources.topic_arn,
+        queue_url=None,
+        **common,
+    )
+    drain(app)
+    assert world.images()["app"] == f"{REPO}:3.0"  # signature carried inside the SNS envelope
+
+    body = json.dumps(deploy(f"{REPO}:4.0", deploy_id="unsigned"))
+    send(world, body, dedup="unsigned")
+    forged = json.dumps(deploy(f"{REPO}:5.0", deploy_id="forged"))
+    send(world, forged, {SIGNATURE_ATTRIBUTE: sign(body, KEY, int(time.time()))}, dedup="forged")
+    stale = json.dumps(deploy(f"{REPO}:6.0", deploy_id="stale"))
+    send(
+        world,
+        stale,
+        {SIGNATURE_ATTRIBUTE: sign(stale, KEY, int(time.time()) - 200_000)},
+        dedup="stale",
+    )
+    wrong_key = json.dumps(deploy(f"{REPO}:7.0", deploy_id="wrong-key"))
+    send(
+        world,
+        wrong_key,
+        {SIGNATURE_ATTRIBUTE: sign(wrong_key, b"guess", int(time.time()))},
+        dedup="wk",
+    )
+    drain(app)
+    assert world.images()["app"] == f"{REPO}:3.0"
+    reasons = sorted(
+        m["MessageAttributes"]["deployworker.reason"]["StringValue"] for m in world.dead_letters()
+    )
+    assert len(reasons) == 4
+    assert sum("not signed" in r for r in reasons) == 1
+    assert sum("does not match" in r for r in reasons) == 2
+    assert sum("older than" in r for r in reasons) == 1
+
+
+def test_signing_key_from_secrets_manager(world: World) -> None:
+    from deployworker.aws.clients import make_client
+
+    secrets = make_client("secretsmanager", "eu-west-1", world.endpoint)
+    arn = secrets.create_secret(Name="deployworker/signing", SecretString="from-secrets")["ARN"]
+    world.service()
+    app = world.app(signing_key_secret_arn=arn)
+    publish(
+        deploy(f"{REPO}:2.0", deploy_id="sm"),
+        topic_arn=None,
+        queue_url=world.resources.queue_url,
+        region="eu-west-1",
+        endpoint_url=world.endpoint,
+        signing_key=b"from-secrets",
+    )
+    send(world, json.dumps(deploy(f"{REPO}:3.0", deploy_id="nosig")), dedup="nosig")
+    drain(app)
+    assert world.images()["app"] == f"{REPO}:2.0"
+    assert len(world.dead_letters()) == 1
