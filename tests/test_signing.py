@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -50,7 +51,7 @@ def test_verify_never_raises_anything_but_rejection(body: str, signature: str) -
 def send(
     world: World, body: str, attributes: dict[str, str] | None = None, dedup: str = "x"
 ) -> None:
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     if attributes:
         kwargs["MessageAttributes"] = {
             k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()
@@ -67,7 +68,11 @@ def send(
 def test_worker_requires_signatures_when_configured(world: World) -> None:
     world.service()
     app = world.app(signing_key="s3cret-key")
-    common = {"region": "eu-west-1", "endpoint_url": world.endpoint, "signing_key": KEY}
+    common: dict[str, Any] = {
+        "region": "eu-west-1",
+        "endpoint_url": world.endpoint,
+        "signing_key": KEY,
+    }
     publish(
         deploy(f"{REPO}:2.0", deploy_id="signed-q"),
         topic_arn=None,
