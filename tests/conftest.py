@@ -156,9 +156,13 @@ class World:
         )
 
     def dead_letters(self) -> list[dict[str, Any]]:
-        """Everything in the DLQ, with message attributes; leaves them there (visibility 0)."""
+        """Take everything out of the DLQ, with message attributes.
+
+        Each batch is deleted as it is read: in a FIFO queue, a group's later messages
+        are not delivered while earlier ones are in flight.
+        """
         found: list[dict[str, Any]] = []
-        for _ in range(20):
+        for _ in range(100):
             got = self.sqs.receive_message(
                 QueueUrl=self.resources.dlq_url,
                 MaxNumberOfMessages=10,
@@ -168,6 +172,10 @@ class World:
             if not got:
                 break
             found.extend(got)
+            for message in got:
+                self.sqs.delete_message(
+                    QueueUrl=self.resources.dlq_url, ReceiptHandle=message["ReceiptHandle"]
+                )
         return found
 
     # -- worker -----------------------------------------------------------------------------

@@ -1,0 +1,125 @@
+"""The hostile corpus, interleaved with valid deploys, through a real worker."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import OTHER_REPO, REPO, World, default_entry, deploy, drain
+from deployworker.logs import configure_logging
+
+CORPUS = Path(__file__).parent / "corpus"
+SQS_MAX = 256 * 1024
+
+
+def load_corpus() -> list[tuple[str, dict[str, Any], str]]:
+    cases = []
+    for path in sorted(CORPUS.glob("*.json")):
+        case = json.loads(path.read_text())
+        if "body_repeat" in case:
+            prefix, unit, count, suffix = case["body_repeat"]
+            if count == "fill":
+                count = (SQS_MAX - len(prefix) - len(suffix)) // len(unit)
+            body = prefix + unit * count + suffix
+        else:
+            body = case["body"]
+        cases.append((path.stem, case, body))
+    return cases
+
+
+def test_corpus_is_large_and_documented() -> None:
+    cases = load_corpus()
+    assert len(cases) >= 60
+    for name, case, body in cases:
+        assert case["why"] and case["reason"], name
+        assert case["outcome"] in ("rejected_invalid", "rejected_not_allowed"), name
+        assert len(body.encode()) <= SQS_MAX, name
+    assert any(len(body.encode()) == SQS_MAX for _, _, body in cases)
+
+
+def test_bad_messages_go_to_the_dlq_and_valid_ones_deploy(world: World) -> None:
+    before = world.service(containers=("app",))
+    app = world.app(world.allowlist([default_entry()]), account_id="123456789012")
+    stream = io.StringIO()
+    configure_logging("debug", stream)
+    cases = load_corpus()
+    expected: dict[str, tuple[str, dict[str, Any]]] = {}
+    valid = []
+    try:
+        for index, (name, case, body) in enumerate(cases):
+            message_id = world.send(body, group="prod/web", dedup=f"bad-{index}")
+            expected[message_id] = (name, case)
+            if index % 6 == 0:
+                deploy_id = f"good-{index}"
+                world.send(
+                    deploy(f"{REPO}:{index}", deploy_id=deploy_id),
+                    group="prod/web",
+                    dedup=deploy_id,
+                )
+                valid.append(index)
+        drain(app, rounds=400)
+    finally:
+        configure_logging()
+
+    dead = world.dead_letters()
+    got = {m["MessageAttributes"]["deployworker.message_id"]["StringValue"]: m for m in dead}
+    assert set(got) == set(expected)
+    for message_id, (name, case) in expected.items():
+        attributes = got[message_id]["MessageAttributes"]
+        assert case["reason"] in attributes["deployworker.reason"]["StringValue"], name
+        assert attributes["deployworker.outcome"]["StringValue"] == case["outcome"], name
+    oversize = [m for m in dead if "deployworker.truncated" in m["MessageAttributes"]]
+    assert len(oversize) == 1
+
+    assert world.images()["app"] == f"{REPO}:{valid[-1]}"
+    assert len(world.revisions()) == len(valid) + 1
+    assert before in world.revisions()
+    assert world.queue_depth() == 0
+
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    names = {line["event"] for line in lines}
+    assert not names & {"deploy.crashed", "poll.crashed", "watch.poll_failed"}
+    text = stream.getvalue()
+    assert "APP_MODE" not in text
+    assert "db-password" not in text
+
+    deploys = app.metrics.registry.get_sample_value
+    series = [s for f in app.metrics.registry.collect() for s in f.samples if "cluster" in s.labels]
+    assert {(s.labels["cluster"], s.labels["service"]) for s in series} == {("prod", "web")}
+    assert deploys("deployworker_messages_total", {"outcome": "deployed"}) == len(valid)
+    invalid = sum(1 for _, case in expected.values() if case["outcome"] == "rejected_invalid")
+    assert deploys("deployworker_messages_total", {"outcome": "rejected_invalid"}) == invalid
+    assert (
+        deploys("deployworker_messages_total", {"outcome": "rejected_not_allowed"})
+        == len(expected) - invalid
+    )
+
+
+@pytest.mark.parametrize("name", [n for n, _, _ in load_corpus()])
+def test_each_corpus_message_is_rejected_by_the_pure_stages(name: str) -> None:
+    """Fast feedback per file: parse + scope + allowlist reject it, with its reason,
+    except the one that needs the task definition to be refused."""
+    from deployworker.allowlist import check_scope, decide, load_allowlist
+    from deployworker.errors import Rejection
+    from deployworker.parse import parse_message
+
+    _, case, body = next(c for c in load_corpus() if c[0] == name)
+    allowlist = load_allowlist(
+        json.dumps({"version": 1, "services": [default_entry(images=[REPO, OTHER_REPO])]})
+    )
+
+    def run() -> None:
+        request = parse_message(body)
+        check_scope(request, "eu-west-1", "123456789012")
+        decide(allowlist, request)
+
+    if "not in task definition" in case["reason"]:
+        run()  # only the task definition can refuse this one; the worker test covers it
+        return
+    with pytest.raises(Rejection) as caught:
+        run()
+    assert case["reason"] in caught.value.reason
