@@ -51,6 +51,7 @@ class App:
     queue_url: str
     dlq_url: str
     events: SnsEvents | None = None
+    settler: Settler | None = None
     http: ThreadingHTTPServer | None = None
 
     @property
@@ -160,7 +161,9 @@ def build(settings: Settings) -> App:
         signing_key=signing_key,
         signing_max_age=settings.signing_max_age_seconds,
     )
-    settler = Settler(sqs, queue_url, dlq_url, settings.retry_backoff_seconds, [metrics.settled])
+    settler = Settler(
+        sqs, queue_url, dlq_url, settings.retry_backoff_seconds, [lambda _, r: metrics.settled(r)]
+    )
 
     worker = Worker(
         sqs,
@@ -189,6 +192,7 @@ def build(settings: Settings) -> App:
         queue_url,
         dlq_url,
         events,
+        settler,
     )
 
 

@@ -54,17 +54,9 @@ def _tags(tags: list[dict[str, str]]) -> dict[str, str]:
     return {t["key"]: t["value"] for t in tags}
 
 
-def _registered_earlier(ecs: Ecs, family: str, current: str, deploy_id: str) -> str | None:
-    """A revision this deploy registered before a crash, if it is the family's newest.
-
-    Describing a family by name returns its newest ACTIVE revision with its tags:
-    one call, where listing and then describing would take two.
-    """
-    latest, tags = ecs.describe_task_definition(family)
-    arn = str(latest["taskDefinitionArn"])
-    if arn != current and _tags(tags).get(DEPLOY_ID_TAG) == tag_value(deploy_id):
-        return arn
-    return None
+def family_of(task_definition_arn: str) -> str:
+    """`family` from `arn:aws:ecs:region:account:task-definition/family:revision`."""
+    return task_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
 
 
 def apply_deploy(
@@ -74,7 +66,14 @@ def apply_deploy(
     cluster, service = request.cluster_ref.name, request.service_ref.name
     described = ecs.describe_service(cluster, service)
     current = str(described["taskDefinition"])
-    task_definition, tags = ecs.describe_task_definition(current)
+    # Describing the family by name returns its newest revision: usually the one the
+    # service runs (one call, not two), or one this deploy registered before a crash.
+    latest, latest_tags = ecs.describe_task_definition(family_of(current))
+    latest_arn = str(latest["taskDefinitionArn"])
+    if latest_arn == current:
+        task_definition, tags = latest, latest_tags
+    else:
+        task_definition, tags = ecs.describe_task_definition(current)
     tag_map = _tags(tags)
     if tag_map.get(DEPLOY_ID_TAG) == tag_value(deploy_id):
         log.info("deploy.resumed", task_definition=current)
@@ -89,7 +88,10 @@ def apply_deploy(
     )
     if plan is None:
         return None
-    target = _registered_earlier(ecs, str(task_definition["family"]), current, deploy_id)
+    registered_earlier = latest_arn != current and _tags(latest_tags).get(
+        DEPLOY_ID_TAG
+    ) == tag_value(deploy_id)
+    target = latest_arn if registered_earlier else None
     if target is None:
         target = ecs.register_task_definition(plan.register_input)
         log.info(

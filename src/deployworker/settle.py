@@ -52,13 +52,17 @@ class Settler:
         queue_url: str,
         dlq_url: str,
         retry_backoff: int,
-        listeners: list[Callable[[Result], None]],
+        listeners: list[Callable[[Message, Result], None]],
     ) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
         self._dlq_url = dlq_url
         self._retry_backoff = retry_backoff
         self._listeners = listeners
+
+    def add_listener(self, listener: Callable[[Message, Result], None]) -> None:
+        """Also tell `listener` about every settled message."""
+        self._listeners.append(listener)
 
     def settle(self, message: Message, result: Result) -> None:
         """Delete, dead-letter, or hand back `message` according to `result`.
@@ -86,7 +90,7 @@ class Settler:
             )
             return
         for listener in self._listeners:
-            listener(result)
+            listener(message, result)
 
     def release(self, message: Message) -> None:
         """Hand an untouched message back for immediate redelivery (visibility 0)."""

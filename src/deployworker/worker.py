@@ -1,7 +1,9 @@
 """The poll loop: receive, fan out by message group, settle, repeat.
 
 Messages of one group are handled in order by one job; different groups run in
-parallel up to `max_in_flight` messages held. When a message is retried or
+parallel, up to `max_in_flight` jobs (deploys) at once. A slot is a group, not a
+message: a batch of ten messages for one service is one deploy at a time, and
+must not keep nine other services waiting. When a message is retried or
 released, the rest of its group's batch is released behind it, so order holds
 and nothing waits on a group that cannot progress. A failure in one group never
 blocks another.
@@ -68,6 +70,7 @@ class Worker:
         self._on_received = on_received
         self._on_in_flight = on_in_flight
         self._held: dict[str, Message] = {}
+        self._jobs = 0
         self._released: list[str] = []
         self._cond = threading.Condition()
         self._stopping = threading.Event()
@@ -128,10 +131,11 @@ class Worker:
         """One receive, dispatched to the pool; returns the jobs started (one per group)."""
         self._allowlist.refresh()
         with self._cond:
-            while len(self._held) >= self._max_in_flight and not self._stopping.is_set():
+            while self._jobs >= self._max_in_flight and not self._stopping.is_set():
                 self._cond.wait(timeout=1.0)
                 self._health.waiting()
-            free = self._max_in_flight - len(self._held)
+            # At most `free` messages, so a receive can never start more than `free` groups.
+            free = self._max_in_flight - self._jobs
         if self._stopping.is_set():
             return []
         try:
@@ -153,9 +157,20 @@ class Worker:
             for message in messages:
                 self._finish(message, None)
             return []
-        return [self._pool.submit(self._run_group, group) for group in group_in_order(messages)]
+        groups = group_in_order(messages)
+        with self._cond:
+            self._jobs += len(groups)
+        return [self._pool.submit(self._run_group, group) for group in groups]
 
     def _run_group(self, messages: list[Message]) -> None:
+        try:
+            self._run_in_order(messages)
+        finally:
+            with self._cond:
+                self._jobs -= 1
+                self._cond.notify_all()
+
+    def _run_in_order(self, messages: list[Message]) -> None:
         for index, message in enumerate(messages):
             if self._stopping.is_set():
                 for rest in messages[index:]:

@@ -1,0 +1,310 @@
+"""Soak run: 1,000 mixed messages with AWS faults injected, bounded in time.
+
+Runs the real worker in-process against moto (with the rollout simulator) on
+127.0.0.1, publishes a mix of valid deploys (some of which fail and roll back),
+noops and hostile messages from tests/corpus, injects faults into a share of ECS
+and SQS calls, and reports whether anything was lost or done twice.
+
+    python bench/soak.py [--messages 1000] [--seconds 120] [--fault-rate 0.2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import resource
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from deployworker.app import build
+from deployworker.aws.clients import make_client
+from deployworker.aws.sqs import Message
+from deployworker.local import use_fake_credentials
+from deployworker.local.faults import FaultInjector
+from deployworker.local.seed import container_definition, create_queues
+from deployworker.logs import configure_logging
+from deployworker.outcome import Result
+from deployworker.plan import DEPLOY_ID_TAG
+from deployworker.settings import Settings
+
+REGION = "eu-west-1"
+REPO = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web"
+CORPUS = Path(__file__).resolve().parent.parent / "tests" / "corpus"
+
+
+def corpus_bodies() -> list[str]:
+    bodies = []
+    for path in sorted(CORPUS.glob("*.json")):
+        case = json.loads(path.read_text())
+        if "body" in case and "not in task definition" not in case["reason"]:
+            bodies.append(case["body"])
+    return bodies
+
+
+def seed_services(ecs: Any, count: int) -> list[str]:
+    ecs.create_cluster(clusterName="soak")
+    names = []
+    for i in range(count):
+        name = f"svc{i:03d}"
+        arn = ecs.register_task_definition(
+            family=f"soak-{name}", containerDefinitions=[container_definition("app", f"{REPO}:0")]
+        )["taskDefinition"]["taskDefinitionArn"]
+        ecs.create_service(cluster="soak", serviceName=name, taskDefinition=arn, desiredCount=2)
+        names.append(name)
+    return names
+
+
+def plan_messages(total: int, services: list[str], rng: random.Random) -> list[dict[str, str]]:
+    """(body, group, kind, deploy_id) for each message, in publish order."""
+    bad = corpus_bodies()
+    version: Counter[str] = Counter()
+    messages = []
+    for i in range(total):
+        roll = rng.random()
+        name = rng.choice(services)
+        if roll < 0.25:
+            body, kind, deploy_id = rng.choice(bad), "bad", ""
+        elif roll < 0.32:
+            # the image the service already runs, or will by then: a noop or a deploy
+            tag = str(version[name])
+            deploy_id = f"{name}-again-{i}"
+            body = json.dumps(
+                {
+                    "cluster": "soak",
+                    "service": name,
+                    "container": "app",
+                    "image": f"{REPO}:{tag}",
+                    "deploy_id": deploy_id,
+                }
+            )
+            kind = "repeat"
+        else:
+            version[name] += 1
+            fail = rng.random() < 0.1
+            tag = f"{version[name]}-fail" if fail else str(version[name])
+            if fail:
+                version[name] -= 1  # the rollback returns the service to the previous tag
+            deploy_id = f"{name}-{i}"
+            body = json.dumps(
+                {
+                    "cluster": "soak",
+                    "service": name,
+                    "container": "app",
+                    "image": f"{REPO}:{tag}",
+                    "deploy_id": deploy_id,
+                }
+            )
+            kind = "fail" if fail else "deploy"
+        messages.append(
+            {"body": body, "group": f"soak/{name}", "kind": kind, "deploy_id": deploy_id}
+        )
+    return messages
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--messages", type=int, default=1000)
+    parser.add_argument("--services", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--fault-rate", type=float, default=0.2)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--backlog", type=int, default=150, help="most messages waiting at once")
+    args = parser.parse_args()
+
+    use_fake_credentials()
+    configure_logging("error", sys.stderr)
+    rng = random.Random(args.seed)
+    # moto runs in its own process: sharing one interpreter (and its GIL) with a
+    # worker of 64 threads would make the emulator, not the worker, the bottleneck.
+    # "spawn": the child imports moto, the measured worker process does not.
+    context = multiprocessing.get_context("spawn")
+    endpoints: multiprocessing.Queue[str] = context.Queue()
+    stop = context.Event()
+    server = context.Process(target=serve_moto, args=(endpoints, stop), daemon=True)
+    server.start()
+    try:
+        return run(args, endpoints.get(timeout=30), rng)
+    finally:
+        stop.set()
+        server.join(timeout=10)
+
+
+def serve_moto(endpoints: multiprocessing.Queue[str], stop: Any) -> None:
+    """Child process: moto with the rollout simulator on a free loopback port."""
+    from deployworker.local.environment import LocalAws
+    from deployworker.local.simulator import Rules
+
+    aws = LocalAws(0, Rules(converge_seconds=0.5))
+    endpoints.put(aws.start())
+    stop.wait()
+    aws.stop()
+
+
+def run(args: argparse.Namespace, endpoint: str, rng: random.Random) -> int:
+    resources = create_queues(endpoint, REGION, max_receive_count=10)
+    ecs = make_client("ecs", REGION, endpoint)
+    sqs = make_client("sqs", REGION, endpoint)
+    services = seed_services(ecs, args.services)
+    allowlist = Path(os.environ.get("TMPDIR", "/tmp")) / f"soak-allowlist-{os.getpid()}.yaml"
+    allowlist.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "services": [
+                    {
+                        "cluster": "soak",
+                        "service": s,
+                        "containers": ["app"],
+                        "images": [REPO],
+                        "timeout": "60s",
+                    }
+                    for s in services
+                ],
+            }
+        )
+    )
+    settings = Settings(
+        queue_url=resources.queue_url,
+        region=REGION,
+        endpoint_url=endpoint,
+        allowlist_path=allowlist,
+        max_in_flight=100,
+        poll_wait_seconds=1,
+        visibility_timeout=30,
+        watch_interval_seconds=0.5,
+        metrics_port=0,
+        aws_attempts=8,
+        retry_backoff_seconds=1,
+        # moto does not throttle; the budgets here only keep the soak inside its time box.
+        register_rate=200,
+        register_burst=200,
+        update_rate=200,
+        describe_rate=200,
+    )
+    app = build(settings)
+    injector = FaultInjector(args.fault_rate, seed=args.seed)
+    injector.attach(app.ecs._client)
+    injector.attach(app.sqs._client)
+    settled: Counter[str] = Counter()
+    outcomes: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def record(message: Message, result: Result) -> None:
+        with lock:
+            if result.deletes:
+                settled[message.message_id] += 1
+            outcomes[result.outcome.value] += 1
+
+    assert app.settler is not None
+    app.settler.add_listener(record)
+
+    plan = plan_messages(args.messages, services, rng)
+    published: dict[str, dict[str, str]] = {}
+    started = time.monotonic()
+    deadline = started + args.seconds
+    app.start(serve_http=False)
+    # CI publishes over time, not all at once; the producer also keeps the backlog
+    # small because moto's FIFO ReceiveMessage slows down with queue depth
+    # (about 0.8 s per call at 1,000 messages), which would measure moto, not the worker.
+    sent = 0
+    while time.monotonic() < deadline:
+        with lock:
+            done = len(settled)
+        if sent < len(plan) and sent - done < args.backlog:
+            batch = plan[sent : sent + 10]
+            entries = [
+                {
+                    "Id": str(i),
+                    "MessageBody": m["body"],
+                    "MessageGroupId": m["group"],
+                    "MessageDeduplicationId": f"soak-{sent + i}",
+                }
+                for i, m in enumerate(batch)
+            ]
+            response = sqs.send_message_batch(QueueUrl=resources.queue_url, Entries=entries)
+            for ok in response.get("Successful", []):
+                published[ok["MessageId"]] = batch[int(ok["Id"])]
+            sent += len(batch)
+            continue
+        if sent >= len(plan) and done >= len(published):
+            break
+        time.sleep(0.1)
+    elapsed = time.monotonic() - started
+    app.shutdown()
+
+    attrs = sqs.get_queue_attributes(QueueUrl=resources.queue_url, AttributeNames=["All"])[
+        "Attributes"
+    ]
+    remaining = int(attrs["ApproximateNumberOfMessages"]) + int(
+        attrs["ApproximateNumberOfMessagesNotVisible"]
+    )
+    dlq = int(
+        sqs.get_queue_attributes(
+            QueueUrl=resources.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]["ApproximateNumberOfMessages"]
+    )
+    lost = len(published) - len(settled) - remaining
+    twice = sum(1 for count in settled.values() if count > 1)
+    revisions: Counter[str] = Counter()
+    for name in services:
+        for arn in ecs.list_task_definitions(familyPrefix=f"soak-{name}")["taskDefinitionArns"]:
+            tags = ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"]).get(
+                "tags", []
+            )
+            revisions.update(t["value"] for t in tags if t["key"] == DEPLOY_ID_TAG)
+    duplicated = twice + sum(1 for count in revisions.values() if count > 1)
+    kinds = Counter(m["kind"] for m in published.values())
+
+    calls: Counter[str] = Counter()
+    for family in app.metrics.registry.collect():
+        if family.name == "deployworker_aws_requests":
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    calls[f"{sample.labels['service']}:{sample.labels['operation']}"] += int(
+                        sample.value
+                    )
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    rows = [
+        ("messages published", len(published)),
+        (
+            "  valid deploys / failing deploys / repeats / hostile",
+            f"{kinds['deploy']} / {kinds['fail']} / {kinds['repeat']} / {kinds['bad']}",
+        ),
+        ("received (settled with an outcome)", len(settled)),
+        ("deployed", outcomes["deployed"]),
+        ("noop", outcomes["noop"]),
+        ("rolled back", outcomes["rolled_back"]),
+        ("failed", outcomes["failed"]),
+        ("rejected", outcomes["rejected_invalid"] + outcomes["rejected_not_allowed"]),
+        ("retried (left for redelivery)", outcomes["retried"]),
+        ("in the DLQ", dlq),
+        ("still in the queue at the end", remaining),
+        ("lost (must be 0)", lost),
+        ("duplicated (must be 0)", duplicated),
+        ("faults injected", f"{sum(injector.injected.values())} ({dict(injector.injected)})"),
+        ("fault rate", args.fault_rate),
+        ("wall time, s", f"{elapsed:.1f} (limit {args.seconds:.0f})"),
+        ("peak RSS of the worker process, MB", f"{rss_mb:.0f}"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print("\nsoak results")
+    for label, value in rows:
+        print(f"  {label:<{width}}  {value}")
+    print("\nAPI attempts by operation (including injected faults)")
+    for op, count in sorted(calls.items()):
+        print(f"  {op:<{width}}  {count}")
+    return 0 if lost == 0 and duplicated == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,95 @@
+"""The resources the allowlist names, created on the embedded endpoint: the queue,
+DLQ, SNS FIFO topic, clusters, task definitions and services, so the worker finds
+the same world it would find in a real account. boto3 only: no moto import here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from deployworker.allowlist import Allowlist
+from deployworker.aws.clients import make_client
+
+ACCOUNT_ID = "123456789012"
+QUEUE_NAME = "deployworker-deploys.fifo"
+DLQ_NAME = "deployworker-dlq.fifo"
+TOPIC_NAME = "deployworker-deploys.fifo"
+INITIAL_TAG = "initial"
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What `seed` created."""
+
+    queue_url: str
+    dlq_url: str
+    topic_arn: str
+
+
+def create_queues(endpoint_url: str, region: str, max_receive_count: int = 5) -> Resources:
+    """The FIFO work queue with its DLQ redrive, and an SNS FIFO topic subscribed to it."""
+    sqs = make_client("sqs", region, endpoint_url)
+    sns = make_client("sns", region, endpoint_url)
+    fifo = {"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    dlq_url = sqs.create_queue(QueueName=DLQ_NAME, Attributes=fifo)["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}
+    queue_url = sqs.create_queue(
+        QueueName=QUEUE_NAME,
+        Attributes={**fifo, "VisibilityTimeout": "60", "RedrivePolicy": json.dumps(redrive)},
+    )["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    topic_arn = sns.create_topic(
+        Name=TOPIC_NAME, Attributes={"FifoTopic": "true", "ContentBasedDeduplication": "true"}
+    )["TopicArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    return Resources(queue_url, dlq_url, topic_arn)
+
+
+def container_definition(name: str, image: str) -> dict[str, Any]:
+    """A realistic container: environment, secrets and limits the deploy must keep."""
+    return {
+        "name": name,
+        "image": image,
+        "essential": True,
+        "cpu": 128,
+        "memory": 256,
+        "environment": [{"name": "APP_MODE", "value": "local"}],
+        "secrets": [
+            {
+                "name": "DB_PASSWORD",
+                "valueFrom": f"arn:aws:ssm:eu-west-1:{ACCOUNT_ID}:parameter/{name}/db-password",
+            }
+        ],
+        "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
+    }
+
+
+def create_services(endpoint_url: str, region: str, allowlist: Allowlist) -> list[str]:
+    """A cluster, task definition and 2-task service for every allowlist entry."""
+    ecs = make_client("ecs", region, endpoint_url)
+    created = []
+    for entry in allowlist.services:
+        ecs.create_cluster(clusterName=entry.cluster)
+        image = f"{entry.images[0]}:{INITIAL_TAG}"
+        registered = ecs.register_task_definition(
+            family=f"{entry.cluster}-{entry.service}",
+            containerDefinitions=[container_definition(c, image) for c in entry.containers],
+            cpu="256",
+            memory="512",
+            tags=[{"key": "team", "value": "platform"}],
+        )
+        ecs.create_service(
+            cluster=entry.cluster,
+            serviceName=entry.service,
+            taskDefinition=registered["taskDefinition"]["taskDefinitionArn"],
+            desiredCount=2,
+        )
+        created.append(f"{entry.cluster}/{entry.service}")
+    return created
