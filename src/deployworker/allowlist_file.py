@@ -1,4 +1,6 @@
-"""The allowlist as a file that can change under a running worker.
+"""Where the running worker's allowlist comes from: a file that can change under it,
+or inline text from the environment (`DEPLOYWORKER_ALLOWLIST_YAML`, for read-only
+containers).
 
 `refresh` is cheap (one `stat`) and is called from the poll loop; a changed file
 is reloaded, and an invalid one is reported while the last good allowlist stays
@@ -12,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import structlog
 
@@ -20,6 +23,48 @@ from deployworker.allowlist import Allowlist, AllowlistError, load_allowlist
 log = structlog.get_logger("deployworker.allowlist")
 # (ok, entries or None) after every load attempt.
 LoadObserver = Callable[[bool, int | None], None]
+
+
+class AllowlistSource(Protocol):
+    """What the worker needs from wherever the allowlist lives."""
+
+    last_error: str | None
+
+    @property
+    def loaded(self) -> bool:
+        """Whether an allowlist is in force."""
+        ...
+
+    def current(self) -> Allowlist:
+        """The allowlist in force."""
+        ...
+
+    def refresh(self, force: bool = False) -> bool:
+        """Pick up a change; True if a new allowlist took effect."""
+        ...
+
+
+class InlineAllowlist:
+    """An allowlist given as text at start-up; it cannot change while running."""
+
+    def __init__(self, text: str, observer: LoadObserver | None = None) -> None:
+        self._allowlist = load_allowlist(text)  # raises AllowlistError: a start-up error
+        self.last_error: str | None = None
+        if observer:
+            observer(True, len(self._allowlist.services))
+
+    @property
+    def loaded(self) -> bool:
+        """Always: an invalid inline allowlist fails at start-up."""
+        return True
+
+    def current(self) -> Allowlist:
+        """The allowlist."""
+        return self._allowlist
+
+    def refresh(self, force: bool = False) -> bool:
+        """Nothing to pick up."""
+        return False
 
 
 class AllowlistFile:

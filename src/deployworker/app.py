@@ -13,7 +13,8 @@ from http.server import ThreadingHTTPServer
 
 import structlog
 
-from deployworker.allowlist_file import AllowlistFile
+from deployworker.allowlist import AllowlistError
+from deployworker.allowlist_file import AllowlistFile, AllowlistSource, InlineAllowlist
 from deployworker.aws._ratelimit import Limiter
 from deployworker.aws._retry import Caller, RetryPolicy
 from deployworker.aws.clients import make_client
@@ -42,7 +43,7 @@ class App:
     settings: Settings
     metrics: Metrics
     health: Health
-    allowlist: AllowlistFile
+    allowlist: AllowlistSource
     ecs: Ecs
     sqs: Sqs
     watcher: Watcher
@@ -134,9 +135,16 @@ def build(settings: Settings) -> App:
             f"the work queue {queue_url} has no redrive policy and DEPLOYWORKER_DLQ_URL is "
             "not set: rejected messages need a dead-letter queue"
         )
-    allowlist = AllowlistFile(
-        settings.allowlist_path, settings.allowlist_reload_seconds, metrics.allowlist_loaded
-    )
+    allowlist: AllowlistSource
+    if settings.allowlist_yaml:
+        try:
+            allowlist = InlineAllowlist(settings.allowlist_yaml, metrics.allowlist_loaded)
+        except AllowlistError as exc:
+            raise ConfigError(f"DEPLOYWORKER_ALLOWLIST_YAML is invalid: {exc}") from exc
+    else:
+        allowlist = AllowlistFile(
+            settings.allowlist_path, settings.allowlist_reload_seconds, metrics.allowlist_loaded
+        )
     allowlist.refresh(force=True)
     health = Health(
         settings.health_poll_window_seconds,

@@ -1,4 +1,4 @@
-"""The `deployworker` command: run, local, publish, check-allowlist."""
+"""The `deployworker` command: run, local, publish, status, iam-policy, check-allowlist."""
 
 from __future__ import annotations
 
@@ -12,14 +12,10 @@ from pathlib import Path
 
 from deployworker import __version__
 from deployworker.allowlist import AllowlistError, load_allowlist
-from deployworker.aws.ecs import Ecs
-from deployworker.errors import AwsError, ConfigError, Rejection
-from deployworker.local import DEFAULT_REGION, use_fake_credentials
+from deployworker.cli_ci import add_ci_commands
+from deployworker.errors import ConfigError
 from deployworker.logs import configure_logging
 from deployworker.settings import Settings
-from deployworker.status import Status
-
-LOCAL_TOPIC_ARN = "arn:aws:sns:{region}:123456789012:deployworker-deploys.fifo"
 
 
 def _stop_on_signals() -> threading.Event:
@@ -61,139 +57,30 @@ def cmd_local(args: argparse.Namespace) -> int:
     return 0
 
 
-def _images(pairs: Sequence[str]) -> dict[str, str]:
-    images = {}
-    for pair in pairs:
-        name, sep, image = pair.partition("=")
-        if not sep:
-            raise ValueError(f"--set takes CONTAINER=IMAGE, not {pair!r}")
-        images[name] = image
-    return images
+def cmd_iam_policy(args: argparse.Namespace) -> int:
+    """Print the least-privilege IAM policy for the services an allowlist opts in."""
+    from deployworker.iam import Scope, worker_policy
 
-
-def _target(args: argparse.Namespace, settings: Settings) -> tuple[str | None, str | None]:
-    """(region, endpoint URL) from flags, --local, then settings."""
-    region, endpoint = args.region, args.endpoint_url
-    if args.local:
-        use_fake_credentials()
-        region = region or settings.region or DEFAULT_REGION
-        endpoint = endpoint or f"http://127.0.0.1:{settings.local_port}"
-    return region or settings.region, endpoint or settings.endpoint_url
-
-
-def cmd_publish(args: argparse.Namespace) -> int:
-    """Publish one deploy message (and with --wait, follow it to its outcome)."""
-    from deployworker.publish import publish
-
-    settings = Settings()
-    region, endpoint = _target(args, settings)
-    topic, queue = args.topic_arn, args.queue_url
-    if args.local and not queue:
-        topic = topic or LOCAL_TOPIC_ARN.format(region=region)
-    source = {"commit": args.commit, "url": args.url, "actor": args.actor}
-    fields = {
-        "cluster": args.cluster,
-        "service": args.service,
-        "container": args.container,
-        "image": args.image,
-        "images": _images(args.set) if args.set else None,
-        "deploy_id": args.deploy_id,
-        "action": args.action,
-        "source": {k: v for k, v in source.items() if v} or None,
-    }
     try:
-        sent = publish(
-            fields,
-            topic_arn=topic,
-            queue_url=queue,
-            region=region,
-            endpoint_url=endpoint,
-            signing_key=(
-                settings.signing_key.get_secret_value().encode() if settings.signing_key else None
-            ),
-        )
-    except Rejection as rejection:
-        print(f"error: invalid deploy message: {rejection.reason}", file=sys.stderr)
-        return 2
-    except (AwsError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        allowlist = load_allowlist(args.allowlist.read_text(encoding="utf-8"))
+    except (OSError, AllowlistError) as exc:
+        print(f"error: {args.allowlist}: {exc}", file=sys.stderr)
         return 1
-    print(
-        json.dumps(
-            {"message_id": sent.message_id, "deploy_id": sent.deploy_id, "group_id": sent.group_id}
-        ),
-        flush=True,
+    scope = Scope(
+        region=args.region,
+        account_id=args.account_id,
+        partition=args.partition,
+        families=args.family or (),
+        pass_role_arns=args.pass_role or (),
+        queue_arn=args.queue_arn,
+        dlq_arn=args.dlq_arn,
+        events_topic_arn=args.events_topic_arn,
+        ecr_repository_arns=args.ecr_repository_arn or (),
+        signing_secret_arn=args.signing_secret_arn,
+        kms_key_arn=args.kms_key_arn,
     )
-    if not args.wait:
-        return 0
-    images = {name: str(ref) for name, ref in sent.request.targets.items()}
-    return _wait_and_report(
-        _ecs_for(region, endpoint),
-        args.cluster,
-        args.service,
-        sent.deploy_id,
-        images or None,
-        True,
-        args.timeout,
-        args.interval,
-    )
-
-
-def _ecs_for(region: str | None, endpoint: str | None) -> Ecs:
-    from deployworker.aws._retry import Caller, RetryPolicy
-    from deployworker.aws.clients import make_client
-
-    return Ecs(make_client("ecs", region, endpoint), Caller("ecs", RetryPolicy(attempts=4)))
-
-
-def _wait_and_report(
-    ecs: Ecs,
-    cluster: str,
-    service: str,
-    deploy_id: str | None,
-    images: dict[str, str] | None,
-    wait: bool,
-    timeout: float,
-    interval: float,
-) -> int:
-    """Print the deploy's state (each change of it, with --wait); exit code by state."""
-    from deployworker.status import EXIT_CODES, lookup, wait_for
-
-    def report(status: Status) -> None:
-        where = f"{cluster}/{service}" + (f" deploy {deploy_id}" if deploy_id else "")
-        revision = f" [{status.task_definition}]" if status.task_definition else ""
-        print(f"{where}: {status.state.value}: {status.detail}{revision}", flush=True)
-
-    def check() -> Status:
-        return lookup(ecs, cluster, service, deploy_id, images)
-
-    try:
-        if wait:
-            status = wait_for(check, timeout, interval, report)
-        else:
-            status = check()
-            report(status)
-    except AwsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 5
-    return EXIT_CODES[status.state]
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    """Tell CI whether a deploy succeeded."""
-    settings = Settings()
-    region, endpoint = _target(args, settings)
-    ecs = _ecs_for(region, endpoint)
-    return _wait_and_report(
-        ecs,
-        args.cluster,
-        args.service,
-        args.deploy_id,
-        None,
-        args.wait,
-        args.timeout,
-        args.interval,
-    )
+    print(json.dumps(worker_policy(allowlist, scope), indent=2))
+    return 0
 
 
 def cmd_check_allowlist(args: argparse.Namespace) -> int:
@@ -212,18 +99,6 @@ def cmd_check_allowlist(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_target_flags(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--region")
-    command.add_argument("--endpoint-url")
-    command.add_argument("--local", action="store_true", help="target `deployworker local`")
-
-
-def _add_wait_flags(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--wait", action="store_true", help="follow the deploy until it ends")
-    command.add_argument("--timeout", type=float, default=1800, help="seconds to wait (1800)")
-    command.add_argument("--interval", type=float, default=5, help="seconds between checks (5)")
-
-
 def parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     top = argparse.ArgumentParser(prog="deployworker", description=__doc__)
@@ -240,36 +115,22 @@ def parser() -> argparse.ArgumentParser:
     local.add_argument("--no-sample", action="store_true", help="do not publish a sample deploy")
     local.set_defaults(func=cmd_local)
 
-    pub = sub.add_parser("publish", help="publish a deploy message (for CI)")
-    pub.add_argument("--cluster", required=True)
-    pub.add_argument("--service", required=True)
-    pub.add_argument("--container")
-    pub.add_argument("--image")
-    pub.add_argument(
-        "--set",
-        action="append",
-        metavar="CONTAINER=IMAGE",
-        help="several containers at once (repeatable)",
-    )
-    pub.add_argument("--deploy-id")
-    pub.add_argument("--action", choices=["deploy", "rollback"])
-    pub.add_argument("--commit")
-    pub.add_argument("--url")
-    pub.add_argument("--actor")
-    target = pub.add_mutually_exclusive_group()
-    target.add_argument("--topic-arn", help="SNS FIFO topic ARN")
-    target.add_argument("--queue-url", help="SQS FIFO queue URL")
-    _add_target_flags(pub)
-    _add_wait_flags(pub)
-    pub.set_defaults(func=cmd_publish)
+    add_ci_commands(sub)
 
-    status = sub.add_parser("status", help="the state of a deploy; exit 0 only if it succeeded")
-    status.add_argument("--cluster", required=True)
-    status.add_argument("--service", required=True)
-    status.add_argument("--deploy-id", help="default: the service's newest deployment")
-    _add_target_flags(status)
-    _add_wait_flags(status)
-    status.set_defaults(func=cmd_status)
+    iam = sub.add_parser("iam-policy", help="the least-privilege task-role policy for an allowlist")
+    iam.add_argument("--allowlist", type=Path, required=True)
+    iam.add_argument("--region", required=True)
+    iam.add_argument("--account-id", required=True)
+    iam.add_argument("--partition", default="aws")
+    iam.add_argument("--family", action="append", help="task-definition family (repeatable)")
+    iam.add_argument("--pass-role", action="append", help="task/execution role ARN (repeatable)")
+    iam.add_argument("--queue-arn")
+    iam.add_argument("--dlq-arn")
+    iam.add_argument("--events-topic-arn")
+    iam.add_argument("--ecr-repository-arn", action="append")
+    iam.add_argument("--signing-secret-arn")
+    iam.add_argument("--kms-key-arn")
+    iam.set_defaults(func=cmd_iam_policy)
 
     check = sub.add_parser("check-allowlist", help="validate an allowlist file")
     check.add_argument("path", type=Path)

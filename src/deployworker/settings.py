@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     )
     signing_max_age_seconds: float = Field(default=86_400, gt=0)
     allowlist_path: Path = Path("config/allowlist.yaml")
+    allowlist_yaml: str | None = Field(
+        default=None, description="the allowlist itself, instead of a file (no hot reload)"
+    )
     allowlist_reload_seconds: float = Field(default=5.0, gt=0)
 
     max_in_flight: int = Field(default=8, ge=1, le=10_000)

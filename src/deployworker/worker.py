@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 import structlog
 
-from deployworker.allowlist_file import AllowlistFile
+from deployworker.allowlist_file import AllowlistSource
 from deployworker.aws.sqs import Message, Sqs
 from deployworker.errors import AwsError
 from deployworker.heartbeat import Heartbeat
@@ -49,7 +49,7 @@ class Worker:
         pipeline: Pipeline,
         settler: Settler,
         heartbeat: Heartbeat,
-        allowlist: AllowlistFile,
+        allowlist: AllowlistSource,
         health: Health,
         max_in_flight: int,
         poll_wait: int,

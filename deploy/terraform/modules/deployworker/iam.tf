@@ -1,0 +1,211 @@
+# The worker's task role: least privilege. Statement ids match the policy that
+# `deployworker iam-policy` prints, and tests/test_terraform.py holds both to that.
+
+data "aws_iam_policy_document" "assume_ecs_tasks" {
+  statement {
+    sid     = "EcsTasksAssume"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "worker" {
+  statement {
+    sid       = "DeployAllowlistedServices"
+    effect    = "Allow"
+    actions   = ["ecs:DescribeServices", "ecs:UpdateService"]
+    resources = var.service_arns
+  }
+
+  # DescribeTaskDefinition and RegisterTaskDefinition support no resource-level
+  # permissions: AWS requires "*" here. Tagging is what is narrowed, below.
+  statement {
+    sid       = "ReadTaskDefinitions"
+    effect    = "Allow"
+    actions   = ["ecs:DescribeTaskDefinition"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "RegisterTaskDefinitions"
+    effect    = "Allow"
+    actions   = ["ecs:RegisterTaskDefinition"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "TagOnlyNewRevisions"
+    effect    = "Allow"
+    actions   = ["ecs:TagResource"]
+    resources = local.family_arns
+
+    condition {
+      test     = "StringEquals"
+      variable = "ecs:CreateAction"
+      values   = ["RegisterTaskDefinition"]
+    }
+  }
+
+  statement {
+    sid       = "RunMigrationTasks"
+    effect    = "Allow"
+    actions   = ["ecs:RunTask"]
+    resources = local.family_arns
+
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = distinct([for arn in var.service_arns : replace(arn, "/:service/([^/]+)/.*$/", ":cluster/$1")])
+    }
+  }
+
+  statement {
+    sid       = "WatchMigrationTasks"
+    effect    = "Allow"
+    actions   = ["ecs:DescribeTasks"]
+    resources = distinct([for arn in var.service_arns : replace(arn, "/:service/([^/]+)/.*$/", ":task/$1/*")])
+  }
+
+  statement {
+    sid       = "PassServiceRoles"
+    effect    = "Allow"
+    actions   = ["iam:PassRole"]
+    resources = var.pass_role_arns
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid    = "ConsumeWorkQueue"
+    effect = "Allow"
+    actions = [
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:ChangeMessageVisibility",
+      "sqs:GetQueueAttributes",
+      "sqs:GetQueueUrl",
+    ]
+    resources = [aws_sqs_queue.work.arn]
+  }
+
+  statement {
+    sid       = "DeadLetter"
+    effect    = "Allow"
+    actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+    resources = [aws_sqs_queue.dlq.arn]
+  }
+
+  dynamic "statement" {
+    for_each = aws_sns_topic.events[*].arn
+    content {
+      sid       = "PublishDeployEvents"
+      effect    = "Allow"
+      actions   = ["sns:Publish"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = distinct([for arn in var.ecr_repository_arns : "ecr"])
+    content {
+      sid       = "ResolveImageDigests"
+      effect    = "Allow"
+      actions   = ["ecr:DescribeImages", "ecr:BatchGetImage"]
+      resources = var.ecr_repository_arns
+    }
+  }
+
+  dynamic "statement" {
+    for_each = compact([var.signing_secret_arn])
+    content {
+      sid       = "ReadSigningKey"
+      effect    = "Allow"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = compact([var.kms_key_arn])
+    content {
+      sid       = "UseQueueKey"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
+  }
+}
+
+resource "aws_iam_role" "task" {
+  name               = "${var.name}-task"
+  assume_role_policy = data.aws_iam_policy_document.assume_ecs_tasks.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "task" {
+  name   = "deployworker"
+  role   = aws_iam_role.task.id
+  policy = data.aws_iam_policy_document.worker.json
+}
+
+# The execution role pulls the worker image and writes its logs, nothing else.
+data "aws_iam_policy_document" "execution" {
+  statement {
+    sid       = "WriteOwnLogs"
+    effect    = "Allow"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.worker.arn}:*"]
+  }
+
+  # GetAuthorizationToken supports no resource-level permissions.
+  statement {
+    sid       = "EcrLogin"
+    effect    = "Allow"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "PullWorkerImage"
+    effect    = "Allow"
+    actions   = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
+    resources = ["arn:${local.partition}:ecr:${local.region}:${local.account_id}:repository/*"]
+  }
+}
+
+resource "aws_iam_role" "execution" {
+  name               = "${var.name}-execution"
+  assume_role_policy = data.aws_iam_policy_document.assume_ecs_tasks.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name   = "pull-and-log"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution.json
+}
+
+# What a CI publisher needs, and nothing more.
+data "aws_iam_policy_document" "publisher" {
+  statement {
+    sid       = "PublishDeployMessages"
+    effect    = "Allow"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.deploys.arn]
+  }
+}

@@ -1,0 +1,39 @@
+output "deploy_topic_arn" {
+  description = "SNS FIFO topic CI publishes deploy messages to."
+  value       = aws_sns_topic.deploys.arn
+}
+
+output "queue_url" {
+  description = "SQS FIFO work queue URL."
+  value       = aws_sqs_queue.work.url
+}
+
+output "dlq_url" {
+  description = "Dead-letter queue URL: rejected messages, each with its reason."
+  value       = aws_sqs_queue.dlq.url
+}
+
+output "events_topic_arn" {
+  description = "SNS topic the worker publishes deploy events to (null when not created)."
+  value       = local.events_topic_arn
+}
+
+output "task_role_arn" {
+  description = "The worker's task role."
+  value       = aws_iam_role.task.arn
+}
+
+output "worker_policy_json" {
+  description = "The task role's policy document, for review."
+  value       = data.aws_iam_policy_document.worker.json
+}
+
+output "publisher_policy_json" {
+  description = "The IAM policy a CI publisher needs: sns:Publish on the deploy topic and nothing else."
+  value       = data.aws_iam_policy_document.publisher.json
+}
+
+output "service_name" {
+  description = "The worker's ECS service."
+  value       = aws_ecs_service.worker.name
+}

@@ -1,0 +1,130 @@
+variable "name" {
+  description = "Name prefix for every resource (for example deployworker-prod)."
+  type        = string
+}
+
+variable "service_arns" {
+  description = "ARNs of the ECS services the worker may describe and update: exactly the services the allowlist opts in."
+  type        = list(string)
+
+  validation {
+    condition = alltrue(concat(
+      [can(var.service_arns[0])],
+      [for arn in var.service_arns : can(regex("^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:service/[A-Za-z0-9_-]+/[A-Za-z0-9_-]+$", arn))],
+    ))
+    error_message = "service_arns must be long-format ECS service ARNs (arn:aws:ecs:REGION:ACCOUNT:service/CLUSTER/SERVICE)."
+  }
+}
+
+variable "task_definition_families" {
+  description = "Task-definition families of those services; tagging and RunTask (migrations) are limited to them."
+  type        = list(string)
+}
+
+variable "pass_role_arns" {
+  description = "Task and execution role ARNs of the deployed services: a new revision passes them to ECS."
+  type        = list(string)
+}
+
+variable "ecr_repository_arns" {
+  description = "ECR repositories whose tags the worker resolves to digests (allowlist pin_digest); empty grants no ECR access."
+  type        = list(string)
+  default     = []
+}
+
+variable "image" {
+  description = "The deployworker container image (repository:tag or @digest)."
+  type        = string
+}
+
+variable "allowlist_yaml" {
+  description = "Contents of the allowlist, passed to the worker in DEPLOYWORKER_ALLOWLIST_YAML and written to its allowlist file at start."
+  type        = string
+}
+
+variable "cluster_arn" {
+  description = "ECS cluster the worker itself runs in."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Private subnets for the worker's Fargate tasks."
+  type        = list(string)
+}
+
+variable "security_group_ids" {
+  description = "Security groups for the worker's tasks; they need HTTPS egress to the AWS APIs."
+  type        = list(string)
+}
+
+variable "replicas" {
+  description = "Worker tasks to run; message groups keep replicas from deploying one service twice."
+  type        = number
+  default     = 2
+}
+
+variable "cpu" {
+  description = "Fargate CPU units for one worker task."
+  type        = number
+  default     = 256
+}
+
+variable "memory" {
+  description = "Fargate memory (MiB) for one worker task."
+  type        = number
+  default     = 512
+}
+
+variable "max_in_flight" {
+  description = "Deploys one worker runs at once (DEPLOYWORKER_MAX_IN_FLIGHT)."
+  type        = number
+  default     = 8
+}
+
+variable "visibility_timeout_seconds" {
+  description = "Work-queue visibility timeout; the worker's heartbeat extends it while a deploy runs."
+  type        = number
+  default     = 60
+}
+
+variable "max_receive_count" {
+  description = "Receives before SQS moves a message to the DLQ (the backstop for repeated transient failures)."
+  type        = number
+  default     = 10
+}
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key for the queues, topics and logs; null uses SQS- and SNS-managed encryption."
+  type        = string
+  default     = null
+}
+
+variable "log_retention_days" {
+  description = "CloudWatch Logs retention for the worker's log group."
+  type        = number
+  default     = 90
+}
+
+variable "create_events_topic" {
+  description = "Create an SNS topic for deploy events (ChatOps, CI) and publish to it."
+  type        = bool
+  default     = true
+}
+
+variable "signing_secret_arn" {
+  description = "Secrets Manager secret holding the HMAC key messages must be signed with; null turns signing off."
+  type        = string
+  default     = null
+}
+
+variable "alarm_actions" {
+  description = "ARNs notified when the DLQ is not empty (for example an SNS topic for the on-call)."
+  type        = list(string)
+  default     = []
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}

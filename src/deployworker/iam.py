@@ -1,0 +1,126 @@
+"""`deployworker iam-policy`: the least-privilege task-role policy for an allowlist.
+
+Pure. The statements (ids, actions, conditions) are the same as the Terraform
+module's `data.aws_iam_policy_document.worker`; tests hold the two together, so
+the allowlist and IAM cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from deployworker.allowlist import Allowlist
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where the worker runs and what else it touches; optional parts add statements."""
+
+    region: str
+    account_id: str
+    partition: str = "aws"
+    families: Sequence[str] = ()
+    pass_role_arns: Sequence[str] = ()
+    queue_arn: str | None = None
+    dlq_arn: str | None = None
+    events_topic_arn: str | None = None
+    ecr_repository_arns: Sequence[str] = ()
+    signing_secret_arn: str | None = None
+    kms_key_arn: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _statement(
+    sid: str, actions: list[str], resources: list[str], condition: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    statement: dict[str, Any] = {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": actions,
+        "Resource": resources,
+    }
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
+    """The task-role policy document for exactly the services `allowlist` opts in."""
+    base = f"arn:{scope.partition}:ecs:{scope.region}:{scope.account_id}"
+    services = [f"{base}:service/{e.cluster}/{e.service}" for e in allowlist.services]
+    clusters = sorted({f"{base}:cluster/{e.cluster}" for e in allowlist.services})
+    tasks = sorted({f"{base}:task/{e.cluster}/*" for e in allowlist.services})
+    # Without named families, tagging stays limited by the CreateAction condition.
+    families = [f"{base}:task-definition/{f}:*" for f in scope.families] or [
+        f"{base}:task-definition/*"
+    ]
+    create_action = {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}}
+    statements = [
+        _statement(
+            "DeployAllowlistedServices", ["ecs:DescribeServices", "ecs:UpdateService"], services
+        ),
+        # No resource-level permissions exist for these two: AWS requires "*".
+        _statement("ReadTaskDefinitions", ["ecs:DescribeTaskDefinition"], ["*"]),
+        _statement("RegisterTaskDefinitions", ["ecs:RegisterTaskDefinition"], ["*"]),
+        _statement("TagOnlyNewRevisions", ["ecs:TagResource"], families, create_action),
+        _statement(
+            "RunMigrationTasks", ["ecs:RunTask"], families, {"ArnEquals": {"ecs:cluster": clusters}}
+        ),
+        _statement("WatchMigrationTasks", ["ecs:DescribeTasks"], tasks),
+    ]
+    if scope.pass_role_arns:
+        statements.append(
+            _statement(
+                "PassServiceRoles",
+                ["iam:PassRole"],
+                list(scope.pass_role_arns),
+                {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+            )
+        )
+    if scope.queue_arn:
+        statements.append(
+            _statement(
+                "ConsumeWorkQueue",
+                [
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:ChangeMessageVisibility",
+                    "sqs:GetQueueAttributes",
+                    "sqs:GetQueueUrl",
+                ],
+                [scope.queue_arn],
+            )
+        )
+    if scope.dlq_arn:
+        statements.append(
+            _statement(
+                "DeadLetter",
+                ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+                [scope.dlq_arn],
+            )
+        )
+    if scope.events_topic_arn:
+        statements.append(
+            _statement("PublishDeployEvents", ["sns:Publish"], [scope.events_topic_arn])
+        )
+    if scope.ecr_repository_arns:
+        statements.append(
+            _statement(
+                "ResolveImageDigests",
+                ["ecr:DescribeImages", "ecr:BatchGetImage"],
+                list(scope.ecr_repository_arns),
+            )
+        )
+    if scope.signing_secret_arn:
+        statements.append(
+            _statement(
+                "ReadSigningKey", ["secretsmanager:GetSecretValue"], [scope.signing_secret_arn]
+            )
+        )
+    if scope.kms_key_arn:
+        statements.append(
+            _statement("UseQueueKey", ["kms:Decrypt", "kms:GenerateDataKey"], [scope.kms_key_arn])
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
