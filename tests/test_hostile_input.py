@@ -43,7 +43,8 @@ def test_corpus_is_large_and_documented() -> None:
 
 def test_bad_messages_go_to_the_dlq_and_valid_ones_deploy(world: World) -> None:
     before = world.service(containers=("app",))
-    app = world.app(world.allowlist([default_entry()]), account_id="123456789012")
+    # Superseding off: every valid deploy must run, whatever batch it lands in.
+    app = world.app(world.allowlist([default_entry()]), account_id="123456789012", supersede=False)
     stream = io.StringIO()
     configure_logging("debug", stream)
     cases = load_corpus()

@@ -232,7 +232,7 @@ def test_every_event_type_is_published(world: World) -> None:
     world.service()
     world.service(cluster="staging", name="api")
     entries = [default_entry(), default_entry(cluster="staging", service="api", rollback=False)]
-    app = world.app(world.allowlist(entries), events_topic_arn=topic)
+    app = world.app(world.allowlist(entries), events_topic_arn=topic, supersede=False)
     world.send(deploy(f"{REPO}:2.0", deploy_id="ok", source={"commit": "abc"}), dedup="1")
     world.send(deploy(f"{REPO}:2.0", deploy_id="same"), dedup="2")
     world.send(deploy(f"{REPO}:3-fail", deploy_id="rb"), dedup="3")
@@ -287,7 +287,7 @@ def status(world: World, *extra: str) -> int:
 def test_status_in_each_state(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     world.service()
     world.simulator.rules = Rules(converge_seconds=0.5)
-    app = world.app(world.allowlist([default_entry(timeout="3s")]))
+    app = world.app(world.allowlist([default_entry(timeout="3s")]), supersede=False)
 
     assert status(world, "--deploy-id", "d1") == 3
     assert "pending" in capsys.readouterr().out

@@ -164,6 +164,7 @@ def test_thirty_percent_faults_on_ecs_and_sqs_still_deploy_everything_once(world
         world.allowlist([default_entry(service=name) for name in services]),
         aws_attempts=8,
         retry_backoff_seconds=0,
+        supersede=False,  # every deploy must run, in order, through the faults
     )
     injector = FaultInjector(0.3, seed=42)
     injector.attach(app.ecs._client)

@@ -20,7 +20,8 @@ def test_services_deploy_concurrently_and_one_service_in_order(world: World) -> 
     world.simulator.rules = Rules(converge_seconds=1.5)
     for name in SERVICES:
         world.service(name=name)
-    app = world.app(world.allowlist([entry_for(n) for n in SERVICES]))
+    # Superseding off: this test is about order, so both web deploys must run.
+    app = world.app(world.allowlist([entry_for(n) for n in SERVICES]), supersede=False)
     for name in SERVICES:
         world.send(deploy(f"{REPO}:2.0", service=name, deploy_id=f"{name}-2"), group=f"prod/{name}")
     world.send(deploy(f"{REPO}:3.0", deploy_id="web-3"), group="prod/web")

@@ -158,9 +158,11 @@ def test_task_role_is_least_privilege() -> None:
         "ecs:UpdateService",
     }
     assert resources(statements["DeployAllowlistedServices"]) == "${var.service_arns}"
-    # Only the two actions AWS gives no resource-level permissions get "*".
+    # "*" only where AWS has no resource-level permission, and ListTasks only per cluster.
     star = {sid for sid, s in statements.items() if resources(s) == ["*"]}
-    assert star == {"ReadTaskDefinitions", "RegisterTaskDefinitions"}
+    assert star == {"ReadTaskDefinitions", "RegisterTaskDefinitions", "FindMigrationTasks"}
+    assert actions(statements["FindMigrationTasks"]) == {"ecs:ListTasks"}
+    assert {c[1] for c in conditions(statements["FindMigrationTasks"])} == {"ecs:cluster"}
     assert actions(statements["ReadTaskDefinitions"]) == {"ecs:DescribeTaskDefinition"}
     assert actions(statements["RegisterTaskDefinitions"]) == {"ecs:RegisterTaskDefinition"}
     # Tagging only while registering.

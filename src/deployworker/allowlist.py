@@ -15,8 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from deployworker.errors import not_allowed
-from deployworker.imageref import is_repository
-from deployworker.parse import DeployRequest
+from deployworker.imageref import is_repository, parse_image
+from deployworker.message import DeployRequest
 
 _DURATION = re.compile(r"^(?P<value>[0-9]+)(?P<unit>s|m|h)?$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, None: 1}
@@ -37,6 +37,37 @@ def parse_duration(value: str | int) -> int:
     return seconds
 
 
+class Migrate(BaseModel):
+    """A task run once per deploy, from the new revision, before the service moves."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    container: str
+    command: tuple[str, ...] = Field(min_length=1)
+    timeout: int = 600
+
+    @field_validator("container")
+    @classmethod
+    def _check_container(cls, value: str) -> str:
+        if not _NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not a valid container name")
+        return value
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _check_timeout(cls, value: Any) -> int:
+        return parse_duration(value)
+
+
+class Source(BaseModel):
+    """A service whose running images may be promoted to this one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cluster: str
+    service: str
+
+
 class Entry(BaseModel):
     """One opted-in service and what may change in it."""
 
@@ -48,6 +79,9 @@ class Entry(BaseModel):
     images: tuple[str, ...] = Field(min_length=1)
     timeout: int | None = None
     rollback: bool = True
+    migrate: Migrate | None = None
+    pin_digest: bool = False
+    promote_from: tuple[Source, ...] = ()
 
     @field_validator("cluster", "service")
     @classmethod
@@ -78,6 +112,12 @@ class Entry(BaseModel):
     @classmethod
     def _check_timeout(cls, value: Any) -> int | None:
         return None if value is None else parse_duration(value)
+
+    @model_validator(mode="after")
+    def _migrate_container_is_listed(self) -> Entry:
+        if self.migrate is not None and self.migrate.container not in self.containers:
+            raise ValueError(f"migrate.container {self.migrate.container!r} is not in containers")
+        return self
 
 
 class Allowlist(BaseModel):
@@ -182,7 +222,30 @@ def decide(allowlist: Allowlist, request: DeployRequest) -> Decision:
     entry = allowlist.entry(cluster, service)
     if entry is None:
         raise not_allowed(f"service {cluster}/{service} is not in the allowlist")
-    for container, image in request.targets.items():
+    source = request.promote_from
+    if source is not None and not any(
+        s.cluster == source.cluster and s.service == source.service for s in entry.promote_from
+    ):
+        raise not_allowed(
+            f"{cluster}/{service} does not list {source.cluster}/{source.service} in promote_from"
+        )
+    check_images(entry, {name: str(ref) for name, ref in request.targets.items()})
+    return Decision(request, entry)
+
+
+def check_images(entry: Entry, images: dict[str, str]) -> None:
+    """Every container must be listed and every image's repository allowed, exactly.
+
+    Raises `Rejection` (kind `not_allowed`). Used for the images a message names and
+    for images found elsewhere (a promotion's source, a rollback target).
+    """
+    cluster, service = entry.cluster, entry.service
+    for container, text in images.items():
+        try:
+            image = parse_image(text)
+        except ValueError as exc:
+            reason = f"image of container {container!r} cannot be checked: {exc}"
+            raise not_allowed(reason) from None
         if container not in entry.containers:
             raise not_allowed(
                 f"container {container!r} of {cluster}/{service} is not allowlisted "
@@ -193,7 +256,6 @@ def decide(allowlist: Allowlist, request: DeployRequest) -> Decision:
             raise not_allowed(
                 f"image repository {image.repository!r} is not allowlisted for {cluster}/{service}"
             )
-    return Decision(request, entry)
 
 
 def check_scope(request: DeployRequest, region: str | None, account: str | None) -> None:

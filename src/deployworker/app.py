@@ -13,11 +13,13 @@ from http.server import ThreadingHTTPServer
 
 import structlog
 
+from deployworker.act import Actor
 from deployworker.allowlist import AllowlistError
 from deployworker.allowlist_file import AllowlistFile, AllowlistSource, InlineAllowlist
 from deployworker.aws._ratelimit import Limiter
 from deployworker.aws._retry import Caller, RetryPolicy
 from deployworker.aws.clients import make_client
+from deployworker.aws.ecr import Ecr
 from deployworker.aws.ecs import Ecs
 from deployworker.aws.secrets import Secrets
 from deployworker.aws.sns import Sns
@@ -27,6 +29,7 @@ from deployworker.events import SnsEvents, discard
 from deployworker.heartbeat import Heartbeat
 from deployworker.httpd import Health, serve
 from deployworker.metrics import Metrics
+from deployworker.migrate import Migrator
 from deployworker.pipeline import Pipeline
 from deployworker.settings import Settings
 from deployworker.settle import Settler
@@ -158,6 +161,14 @@ def build(settings: Settings) -> App:
     watcher = Watcher(ecs, settings.watch_interval_seconds)
     heartbeat = Heartbeat(sqs, queue_url, settings.visibility_timeout, settings.heartbeat_interval)
     signing_key = _signing_key(settings, caller("secretsmanager"))
+    actor = Actor(
+        ecs,
+        Migrator(ecs, settings.watch_interval_seconds),
+        Ecr(make_client("ecr", region, endpoint, pool), caller("ecr")),
+        region=settings.region,
+        account=settings.account_id,
+        non_ecr=settings.non_ecr_pinning,
+    )
     pipeline = Pipeline(
         ecs,
         watcher,
@@ -168,6 +179,7 @@ def build(settings: Settings) -> App:
         emit=events.emit if events is not None else discard,
         signing_key=signing_key,
         signing_max_age=settings.signing_max_age_seconds,
+        actor=actor,
     )
     settler = Settler(
         sqs, queue_url, dlq_url, settings.retry_backoff_seconds, [lambda _, r: metrics.settled(r)]
@@ -186,6 +198,7 @@ def build(settings: Settings) -> App:
         settings.visibility_timeout,
         on_received=lambda m: metrics.message_received(m.sent_at),
         on_in_flight=metrics.set_in_flight,
+        supersede=settings.supersede,
     )
     return App(
         settings,

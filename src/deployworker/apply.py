@@ -7,17 +7,16 @@ a revision registered earlier for this deploy_id is reused, not registered twice
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
 from deployworker.aws.ecs import Ecs, register_input_shape
-from deployworker.errors import invalid
 from deployworker.failpoints import failpoint
-from deployworker.parse import DeployRequest
-from deployworker.plan import DEPLOY_ID_TAG, PREVIOUS_TAG, plan_deploy, tag_value
+from deployworker.message import Source
+from deployworker.plan import DEPLOY_ID_TAG, PREVIOUS_TAG, current_images, plan_deploy, tag_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,14 +29,16 @@ class Applied:
     resumed: bool = False
 
 
-def deploy_tags(request: DeployRequest, deploy_id: str, previous: str) -> dict[str, str]:
+def deploy_tags(
+    source: Source | None, deploy_id: str, previous: str, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The tags a new revision carries: the idempotency key, lineage and source."""
-    source = request.source
     tags = {DEPLOY_ID_TAG: deploy_id, PREVIOUS_TAG: previous}
     if source is not None:
         tags["deployworker:source-commit"] = source.commit or ""
         tags["deployworker:source-url"] = source.url or ""
         tags["deployworker:source-actor"] = source.actor or ""
+    tags.update(extra or {})
     return tags
 
 
@@ -51,6 +52,7 @@ def deployment_on(service: Mapping[str, Any], task_definition: str) -> str | Non
 
 
 def _tags(tags: list[dict[str, str]]) -> dict[str, str]:
+    """A tag list as a dict."""
     return {t["key"]: t["value"] for t in tags}
 
 
@@ -59,80 +61,88 @@ def family_of(task_definition_arn: str) -> str:
     return task_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
 
 
-def apply_deploy(
-    ecs: Ecs, request: DeployRequest, deploy_id: str, log: structlog.typing.FilteringBoundLogger
-) -> Applied | None:
-    """Move the service to the requested images; None when it already runs them (noop)."""
-    cluster, service = request.cluster_ref.name, request.service_ref.name
+@dataclass(frozen=True)
+class Current:
+    """What a service runs now, read once per deploy."""
+
+    service: dict[str, Any]
+    arn: str
+    task_definition: dict[str, Any]
+    tags: dict[str, str]
+    latest_arn: str
+    latest_tags: dict[str, str]
+
+    @property
+    def images(self) -> dict[str, str]:
+        """Container name to image of the running revision."""
+        return current_images(self.task_definition)
+
+
+def read_current(ecs: Ecs, cluster: str, service: str) -> Current:
+    """DescribeServices, then the family's newest revision and, if different, the running one.
+
+    Describing the family by name returns its newest revision: usually the one the
+    service runs (one call, not two), or one a deploy registered before a crash.
+    """
     described = ecs.describe_service(cluster, service)
-    current = str(described["taskDefinition"])
-    # Describing the family by name returns its newest revision: usually the one the
-    # service runs (one call, not two), or one this deploy registered before a crash.
-    latest, latest_tags = ecs.describe_task_definition(family_of(current))
+    arn = str(described["taskDefinition"])
+    latest, latest_tags = ecs.describe_task_definition(family_of(arn))
     latest_arn = str(latest["taskDefinitionArn"])
-    if latest_arn == current:
+    if latest_arn == arn:
         task_definition, tags = latest, latest_tags
     else:
-        task_definition, tags = ecs.describe_task_definition(current)
-    tag_map = _tags(tags)
-    if tag_map.get(DEPLOY_ID_TAG) == tag_value(deploy_id):
-        log.info("deploy.resumed", task_definition=current)
-        return Applied(current, tag_map.get(PREVIOUS_TAG), deployment_on(described, current), True)
-    images = {name: str(ref) for name, ref in request.targets.items()}
+        task_definition, tags = ecs.describe_task_definition(arn)
+    return Current(described, arn, task_definition, _tags(tags), latest_arn, _tags(latest_tags))
+
+
+# Called with (service document, new revision ARN) between RegisterTaskDefinition and
+# UpdateService: the pre-deploy migration. It raises to stop the deploy.
+BeforeUpdate = Callable[[Mapping[str, Any], str], None]
+
+
+def apply_deploy(
+    ecs: Ecs,
+    current: Current,
+    images: Mapping[str, str],
+    tags: Mapping[str, str],
+    deploy_id: str,
+    log: structlog.typing.FilteringBoundLogger,
+    before_update: BeforeUpdate | None = None,
+) -> Applied | None:
+    """Move the service to `images` (container name to image); None when it already
+    runs them (noop). `tags` are the deploy tags the new revision gets."""
+    cluster = str(current.service["clusterArn"]).rsplit("/", 1)[-1]
+    service = str(current.service["serviceName"])
+    key = tag_value(deploy_id)
+    if current.tags.get(DEPLOY_ID_TAG) == key:
+        log.info("deploy.resumed", task_definition=current.arn)
+        deployment = deployment_on(current.service, current.arn)
+        return Applied(current.arn, current.tags.get(PREVIOUS_TAG), deployment, True)
     plan = plan_deploy(
-        task_definition,
-        tags,
+        current.task_definition,
+        [{"key": k, "value": v} for k, v in current.tags.items()],
         images,
-        deploy_tags(request, deploy_id, current),
+        tags,
         register_input_shape(),
     )
     if plan is None:
         return None
-    registered_earlier = latest_arn != current and _tags(latest_tags).get(
-        DEPLOY_ID_TAG
-    ) == tag_value(deploy_id)
-    target = latest_arn if registered_earlier else None
-    if target is None:
+    if current.latest_arn != current.arn and current.latest_tags.get(DEPLOY_ID_TAG) == key:
+        target = current.latest_arn
+        log.info("deploy.reused_revision", task_definition=target)
+    else:
         target = ecs.register_task_definition(plan.register_input)
         log.info(
             "deploy.registered",
             task_definition=target,
-            previous=current,
+            previous=current.arn,
             changes={k: v[1] for k, v in plan.changes.items()},
         )
-    else:
-        log.info("deploy.reused_revision", task_definition=target)
     failpoint("registered")
+    if before_update is not None:
+        before_update(current.service, target)
     updated = ecs.update_service(cluster, service, target)
     failpoint("updated")
     deployment = deployment_on(updated, target)
     log.info("deploy.updated", task_definition=target, deployment_id=deployment)
-    return Applied(target, current, deployment)
-
-
-def apply_rollback(
-    ecs: Ecs, request: DeployRequest, sent_at: float, log: structlog.typing.FilteringBoundLogger
-) -> Applied:
-    """Return the service to the revision recorded as previous on its current one.
-
-    A PRIMARY deployment created after the message was sent is taken as this
-    rollback's own (a redelivery), so a rollback is never applied twice.
-    """
-    cluster, service = request.cluster_ref.name, request.service_ref.name
-    described = ecs.describe_service(cluster, service)
-    current = str(described["taskDefinition"])
-    primary = next(
-        (d for d in described.get("deployments") or [] if d.get("status") == "PRIMARY"), None
-    )
-    created = primary.get("createdAt") if primary else None
-    if primary is not None and created is not None and created.timestamp() >= sent_at > 0:
-        log.info("rollback.resumed", task_definition=current)
-        return Applied(current, None, str(primary["id"]), True)
-    _, tags = ecs.describe_task_definition(current)
-    previous = _tags(tags).get(PREVIOUS_TAG)
-    if not previous:
-        raise invalid(f"{cluster}/{service} runs {current}, which records no previous revision")
-    updated = ecs.update_service(cluster, service, previous)
-    deployment = deployment_on(updated, previous)
-    log.info("rollback.updated", task_definition=previous, deployment_id=deployment)
-    return Applied(previous, current, deployment)
+    return Applied(target, current.arn, deployment)

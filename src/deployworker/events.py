@@ -30,6 +30,8 @@ EVENT_TYPES = (
     "noop",
     "failed",
     "rolled_back",
+    "migration_failed",
+    "superseded",
 )
 
 

@@ -68,7 +68,11 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
         _statement(
             "RunMigrationTasks", ["ecs:RunTask"], families, {"ArnEquals": {"ecs:cluster": clusters}}
         ),
-        _statement("WatchMigrationTasks", ["ecs:DescribeTasks"], tasks),
+        _statement("WatchMigrationTasks", ["ecs:DescribeTasks", "ecs:StopTask"], tasks),
+        # ListTasks has no task resource; the cluster condition narrows it.
+        _statement(
+            "FindMigrationTasks", ["ecs:ListTasks"], ["*"], {"ArnEquals": {"ecs:cluster": clusters}}
+        ),
     ]
     if scope.pass_role_arns:
         statements.append(

@@ -15,6 +15,8 @@ class Outcome(StrEnum):
     ROLLED_BACK = "rolled_back"
     REJECTED_INVALID = "rejected_invalid"
     REJECTED_NOT_ALLOWED = "rejected_not_allowed"
+    MIGRATION_FAILED = "migration_failed"
+    SUPERSEDED = "superseded"
     RETRIED = "retried"
     # Shutdown handed the message back before it had an outcome; another replica resumes it.
     RELEASED = "released"
@@ -23,6 +25,7 @@ class Outcome(StrEnum):
 # Outcomes after which the message is deleted from the work queue.
 FINAL = frozenset(
     {Outcome.DEPLOYED, Outcome.NOOP, Outcome.FAILED, Outcome.ROLLED_BACK}
+    | {Outcome.MIGRATION_FAILED, Outcome.SUPERSEDED}
     | {Outcome.REJECTED_INVALID, Outcome.REJECTED_NOT_ALLOWED}
 )
 # Outcomes that send the message to the dead-letter queue first.

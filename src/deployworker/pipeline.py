@@ -15,81 +15,35 @@ from dataclasses import replace
 
 import structlog
 
+from deployworker.act import Actor
 from deployworker.allowlist import Allowlist, Entry, check_scope, decide
-from deployworker.apply import Applied, apply_deploy, apply_rollback, deployment_on
+from deployworker.apply import Applied, deployment_on
 from deployworker.assess import State
 from deployworker.aws.ecs import Ecs
 from deployworker.aws.sqs import Message
 from deployworker.errors import (
     PermanentAwsError,
     Rejection,
-    RejectionKind,
     RetryableAwsError,
 )
-from deployworker.events import DeployEvent, Emit, discard
+from deployworker.events import Emit, discard
 from deployworker.failpoints import failpoint
+from deployworker.message import DeployRequest
+from deployworker.migrate import MigrationFailed, Migrator
 from deployworker.outcome import Outcome, Result
-from deployworker.parse import DeployRequest, parse_request, unwrap
+from deployworker.parse import parse_request, unwrap
+from deployworker.reporting import (
+    TERMINAL_EVENTS,
+    deploy_id_of,
+    event_of,
+    log_fields,
+    rejected_outcome,
+)
 from deployworker.signing import SIGNATURE_ATTRIBUTE, verify
 from deployworker.watch import Watcher
 
 log = structlog.get_logger("deployworker.pipeline")
 Log = structlog.typing.FilteringBoundLogger
-
-
-def _deploy_id(request: DeployRequest, message: Message) -> str:
-    """The idempotency key: the message's deploy_id, else SQS's deduplication id."""
-    return request.deploy_id or message.dedup_id or message.message_id
-
-
-def _fields(request: DeployRequest, message: Message) -> dict[str, object]:
-    """The log fields every line about this deploy carries."""
-    fields: dict[str, object] = {
-        "deploy_id": _deploy_id(request, message),
-        "cluster": request.cluster_ref.name,
-        "service": request.service_ref.name,
-        "image": ",".join(str(ref) for ref in request.targets.values()) or None,
-        "action": request.action,
-    }
-    if request.source is not None:
-        fields["source"] = request.source.model_dump(exclude_none=True)
-    return fields
-
-
-# The one terminal event each message's deploy ends with.
-TERMINAL_EVENTS = {
-    Outcome.DEPLOYED: "converged",
-    Outcome.NOOP: "noop",
-    Outcome.FAILED: "failed",
-    Outcome.ROLLED_BACK: "rolled_back",
-    Outcome.REJECTED_INVALID: "rejected",
-    Outcome.REJECTED_NOT_ALLOWED: "rejected",
-}
-
-
-def event_of(kind: str, result: Result, request: DeployRequest | None = None) -> DeployEvent:
-    """A deploy event from a result; a parsed request fills in what the result withholds."""
-    images = result.images or (
-        {k: str(v) for k, v in request.targets.items()} if request is not None else {}
-    )
-    return DeployEvent(
-        type=kind,
-        deploy_id=result.deploy_id,
-        cluster=result.cluster or (request.cluster_ref.name if request else None),
-        service=result.service or (request.service_ref.name if request else None),
-        image=",".join(images.values()) or None,
-        outcome=None if kind in ("received", "registered") else result.outcome.value,
-        reason=result.reason or None,
-        duration=round(result.duration, 3) if result.duration else None,
-        task_definition=result.task_definition,
-        source=request.source.model_dump(exclude_none=True) if request and request.source else None,
-    )
-
-
-def _rejected(rejection: Rejection) -> Outcome:
-    if rejection.kind == RejectionKind.INVALID:
-        return Outcome.REJECTED_INVALID
-    return Outcome.REJECTED_NOT_ALLOWED
 
 
 class Pipeline:
@@ -106,6 +60,7 @@ class Pipeline:
         emit: Emit = discard,
         signing_key: bytes | None = None,
         signing_max_age: float = 86_400,
+        actor: Actor | None = None,
     ) -> None:
         self._ecs = ecs
         self._watcher = watcher
@@ -114,6 +69,7 @@ class Pipeline:
         self._region = region
         self._account = account
         self._emit = emit
+        self._actor = actor or Actor(ecs, Migrator(ecs, 5.0))
         self._signing_key = signing_key
         self._signing_max_age = signing_max_age
         self._locks: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
@@ -150,20 +106,20 @@ class Pipeline:
         request: DeployRequest | None = None
         try:
             request = self._parse(message)
-            structlog.contextvars.bind_contextvars(**_fields(request, message))
+            structlog.contextvars.bind_contextvars(**log_fields(request, message))
             self._emit(
                 event_of(
-                    "received", Result(Outcome.RETRIED, "", _deploy_id(request, message)), request
+                    "received", Result(Outcome.RETRIED, "", deploy_id_of(request, message)), request
                 )
             )
             check_scope(request, self._region, self._account)
             decision = decide(self._allowlist(), request)
         except Rejection as rejection:
-            outcome = _rejected(rejection)
+            outcome = rejected_outcome(rejection)
             log.warning("message.rejected", outcome=outcome.value, reason=rejection.reason)
-            deploy_id = _deploy_id(request, message) if request else None
+            deploy_id = deploy_id_of(request, message) if request else None
             return Result(outcome, rejection.reason, deploy_id), request
-        deploy_id = _deploy_id(request, message)
+        deploy_id = deploy_id_of(request, message)
         cluster, service = request.cluster_ref.name, request.service_ref.name
         images = {name: str(ref) for name, ref in request.targets.items()}
         source = request.source.model_dump(exclude_none=True) if request.source else None
@@ -180,6 +136,35 @@ class Pipeline:
             duration_seconds=round(result.duration, 3),
         )
         return result, request
+
+    def admissible(self, message: Message) -> DeployRequest | None:
+        """The request in `message` if it is valid and allowed now; None otherwise.
+        Side-effect free: used to decide superseding before anything runs."""
+        try:
+            request = self._parse(message)
+            check_scope(request, self._region, self._account)
+            decide(self._allowlist(), request)
+        except Rejection:
+            return None
+        return request
+
+    def supersede(self, message: Message, request: DeployRequest, newer: Message) -> Result:
+        """The outcome of a deploy replaced, before it ran, by a newer one in the same batch."""
+        fields = log_fields(request, message)
+        reason = f"superseded by message {newer.message_id}"
+        structlog.get_logger("deployworker.pipeline").info(
+            "deploy.superseded", reason=reason, **fields
+        )
+        result = Result(
+            Outcome.SUPERSEDED,
+            reason,
+            deploy_id_of(request, message),
+            request.cluster_ref.name,
+            request.service_ref.name,
+            {k: str(v) for k, v in request.targets.items()},
+        )
+        self._emit(event_of("superseded", result, request))
+        return result
 
     def _parse(self, message: Message) -> DeployRequest:
         """Unwrap, check the signature when one is required, then validate."""
@@ -201,20 +186,20 @@ class Pipeline:
         bound: Log,
     ) -> Result:
         try:
-            if request.action == "rollback":
-                applied: Applied | None = apply_rollback(self._ecs, request, message.sent_at, bound)
-            else:
-                applied = apply_deploy(self._ecs, request, deploy_id, bound)
+            applied = self._actor.apply(request, entry, deploy_id, message.sent_at, bound)
             if applied is None:
                 return replace(base, outcome=Outcome.NOOP, reason="service already runs the image")
-            if not applied.resumed and request.action == "deploy":
+            if not applied.resumed and request.action in ("deploy", "promote"):
                 self._emit(
                     event_of("registered", replace(base, task_definition=applied.target), request)
                 )
             return self._follow(request, entry, applied, base, bound)
         except Rejection as rejection:
             bound.warning("deploy.rejected", reason=rejection.reason)
-            return replace(base, outcome=_rejected(rejection), reason=rejection.reason)
+            return replace(base, outcome=rejected_outcome(rejection), reason=rejection.reason)
+        except MigrationFailed as failed:
+            reason = f"{failed.reason} (task {failed.task_arn}, exit code {failed.exit_code})"
+            return replace(base, outcome=Outcome.MIGRATION_FAILED, reason=reason)
         except RetryableAwsError as exc:
             bound.warning("deploy.retry_later", error=str(exc))
             return replace(base, outcome=Outcome.RETRIED, reason=str(exc))

@@ -16,7 +16,8 @@ from deployworker.aws._retry import Caller, RetryPolicy
 from deployworker.aws.clients import make_client
 from deployworker.aws.sns import Sns
 from deployworker.aws.sqs import Sqs
-from deployworker.parse import DeployRequest, parse_message
+from deployworker.message import DeployRequest
+from deployworker.parse import parse_message
 from deployworker.signing import SIGNATURE_ATTRIBUTE, sign
 
 

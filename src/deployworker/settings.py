@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,12 +51,20 @@ class Settings(BaseSettings):
         default=30, ge=0, le=43_200, description="visibility of a message whose AWS calls failed"
     )
 
+    supersede: bool = Field(
+        default=True, description="deploy only the newest of several waiting deploys of a service"
+    )
     deploy_timeout_seconds: int = Field(default=900, ge=1)
     watch_interval_seconds: float = Field(default=5.0, gt=0)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
 
     aws_attempts: int = Field(default=6, ge=1, le=20)
     aws_retry_max_seconds: float = Field(default=60.0, gt=0)
+
+    non_ecr_pinning: Literal["reject", "keep"] = Field(
+        default="reject",
+        description="pin_digest and an image outside this account's ECR: reject, or keep the tag",
+    )
 
     # Client-side ECS budgets (calls per second, burst); AWS's account limits are shared.
     register_rate: float = Field(default=0.95, gt=0)

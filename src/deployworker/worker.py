@@ -26,6 +26,7 @@ from deployworker.httpd import Health
 from deployworker.outcome import Outcome, Result
 from deployworker.pipeline import Pipeline
 from deployworker.settle import Settler
+from deployworker.supersede import superseded
 
 log = structlog.get_logger("deployworker.worker")
 RECEIVE_ERROR_PAUSE = 2.0
@@ -56,6 +57,7 @@ class Worker:
         visibility: int,
         on_received: Callable[[Message], None] = lambda _: None,
         on_in_flight: Callable[[int], None] = lambda _: None,
+        supersede: bool = True,
     ) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
@@ -69,6 +71,7 @@ class Worker:
         self._visibility = visibility
         self._on_received = on_received
         self._on_in_flight = on_in_flight
+        self._supersede = supersede
         self._held: dict[str, Message] = {}
         self._jobs = 0
         self._released: list[str] = []
@@ -171,6 +174,8 @@ class Worker:
                 self._cond.notify_all()
 
     def _run_in_order(self, messages: list[Message]) -> None:
+        if self._supersede and len(messages) > 1:
+            messages = self._drop_superseded(messages)
         for index, message in enumerate(messages):
             if self._stopping.is_set():
                 for rest in messages[index:]:
@@ -182,6 +187,17 @@ class Worker:
                 for rest in messages[index + 1 :]:
                     self._finish(rest, None)
                 return
+
+    def _drop_superseded(self, messages: list[Message]) -> list[Message]:
+        """Settle the deploys a newer message in this batch replaces; return the rest."""
+        requests = [(m.message_id, self._pipeline.admissible(m)) for m in messages]
+        replaced = superseded(requests)
+        by_id = {m.message_id: m for m in messages}
+        for (message_id, request), message in zip(requests, messages, strict=True):
+            if message_id in replaced and request is not None:
+                newer = by_id[replaced[message_id]]
+                self._finish(message, self._pipeline.supersede(message, request, newer))
+        return [m for m in messages if m.message_id not in replaced]
 
     def _finish(self, message: Message, result: Result | None) -> None:
         """Settle one message (None: release it untouched) and free its slot."""

@@ -63,6 +63,8 @@ NOT_FOUND_CODES = frozenset(
         "NotFound",
         "NotFoundException",
         "ResourceNotFoundException",
+        "RepositoryNotFoundException",
+        "ImageNotFoundException",
     }
 )
 

@@ -10,7 +10,7 @@ import botocore.session
 from botocore.model import Shape
 
 from deployworker.aws._retry import Caller
-from deployworker.errors import NotFoundError
+from deployworker.errors import NotFoundError, PermanentAwsError
 
 MAX_DESCRIBE_SERVICES = 10
 
@@ -73,15 +73,54 @@ class Ecs:
         return str(response["taskDefinition"]["taskDefinitionArn"])
 
     def update_service(
-        self, cluster: str, service: str, task_definition: str, force: bool = False
+        self, cluster: str, service: str, task_definition: str | None, force: bool = False
     ) -> dict[str, Any]:
-        """Point the service at `task_definition`, changing nothing else; returns the service."""
-        kwargs: dict[str, Any] = {
-            "cluster": cluster,
-            "service": service,
-            "taskDefinition": task_definition,
-        }
+        """Point the service at `task_definition` (None: keep it), changing nothing else;
+        `force` starts a new deployment even when nothing changed. Returns the service."""
+        kwargs: dict[str, Any] = {"cluster": cluster, "service": service}
+        if task_definition is not None:
+            kwargs["taskDefinition"] = task_definition
         if force:
             kwargs["forceNewDeployment"] = True
         response = self._caller.call("UpdateService", lambda: self._client.update_service(**kwargs))
         return dict(response["service"])
+
+    def run_task(self, **kwargs: Any) -> dict[str, Any]:
+        """RunTask one task; returns it. Raises `PermanentAwsError` on a placement failure."""
+        response = self._caller.call("RunTask", lambda: self._client.run_task(count=1, **kwargs))
+        failures = response.get("failures") or []
+        tasks = response.get("tasks") or []
+        if not tasks:
+            reason = failures[0].get("reason", "no task started") if failures else "no task started"
+            raise PermanentAwsError("RunTask", "TaskNotStarted", str(reason))
+        return dict(tasks[0])
+
+    def tasks_started_by(self, cluster: str, started_by: str) -> list[str]:
+        """ARNs of running and stopped tasks started with this `startedBy`."""
+        arns: list[str] = []
+        for status in ("RUNNING", "STOPPED"):
+            response = self._caller.call(
+                "ListTasks",
+                lambda status=status: self._client.list_tasks(  # type: ignore[misc]
+                    cluster=cluster, startedBy=started_by, desiredStatus=status
+                ),
+            )
+            arns.extend(response.get("taskArns") or [])
+        return arns
+
+    def describe_task(self, cluster: str, task_arn: str) -> dict[str, Any]:
+        """One task, as DescribeTasks returns it."""
+        response = self._caller.call(
+            "DescribeTasks", lambda: self._client.describe_tasks(cluster=cluster, tasks=[task_arn])
+        )
+        tasks = response.get("tasks") or []
+        if not tasks:
+            raise NotFoundError("DescribeTasks", "MISSING", task_arn)
+        return dict(tasks[0])
+
+    def stop_task(self, cluster: str, task_arn: str, reason: str) -> None:
+        """Stop a task (a migration past its timeout)."""
+        self._caller.call(
+            "StopTask",
+            lambda: self._client.stop_task(cluster=cluster, task=task_arn, reason=reason[:255]),
+        )

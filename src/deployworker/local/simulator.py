@@ -6,7 +6,8 @@ that a new task definition (or a forced deployment) starts a new PRIMARY
 deployment and demotes the old one to ACTIVE, as ECS does. A thread then ends
 each rollout after `converge_seconds`: COMPLETED, or FAILED for images matching
 `fail_pattern` (with the circuit breaker's rollback when the service enables
-it), or never, for images matching `hang_pattern`.
+it), or never, for images matching `hang_pattern`. RunTask is wrapped too: a
+command override matching `task_fail_pattern` makes the task's container exit 1.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class Rules:
     converge_seconds: float = 3.0
     fail_pattern: str | None = r":.*fail"
     hang_pattern: str | None = r":.*hang"
+    # A task whose command override matches exits 1 (a failing migration).
+    task_fail_pattern: str | None = r"\bfail\b"
 
 
 @dataclass
@@ -40,7 +43,23 @@ class _Rollout:
 
 
 _original_update_service = EC2ContainerServiceBackend.update_service
+_original_run_task = EC2ContainerServiceBackend.run_task
 _active: RolloutSimulator | None = None
+
+
+def _patched_run_task(self: Any, *args: Any, **kwargs: Any) -> Any:
+    # moto reports exit code 0 for every task; a command override matching the fail
+    # pattern exits 1, so migrations can fail in local mode and in tests.
+    tasks = _original_run_task(self, *args, **kwargs)
+    simulator = _active
+    overrides = kwargs.get("overrides") or (args[3] if len(args) > 3 else None) or {}
+    pattern = simulator.rules.task_fail_pattern if simulator is not None else None
+    commands = [" ".join(o.get("command") or []) for o in overrides.get("containerOverrides") or []]
+    if pattern and any(re.search(pattern, c) for c in commands):
+        for task in tasks:
+            for container in task.containers:
+                container.exitCode = 1
+    return tasks
 
 
 def _patched_update_service(self: Any, service_properties: dict[str, Any]) -> Any:
@@ -73,6 +92,7 @@ class RolloutSimulator:
         global _active  # noqa: PLW0603 - moto's backend is process-wide, so is the patch
         _active = self
         EC2ContainerServiceBackend.update_service = _patched_update_service
+        EC2ContainerServiceBackend.run_task = _patched_run_task
         self._thread = threading.Thread(target=self._loop, name="rollout-sim", daemon=True)
         self._thread.start()
 
@@ -85,6 +105,7 @@ class RolloutSimulator:
         if _active is self:
             _active = None
             EC2ContainerServiceBackend.update_service = _original_update_service
+            EC2ContainerServiceBackend.run_task = _original_run_task
 
     def _fate(self, backend: Any, task_definition: str) -> str | None:
         images = [

@@ -73,8 +73,23 @@ data "aws_iam_policy_document" "worker" {
   statement {
     sid       = "WatchMigrationTasks"
     effect    = "Allow"
-    actions   = ["ecs:DescribeTasks"]
+    actions   = ["ecs:DescribeTasks", "ecs:StopTask"]
     resources = distinct([for arn in var.service_arns : replace(arn, "/:service/([^/]+)/.*$/", ":task/$1/*")])
+  }
+
+  # ListTasks (finding a migration by startedBy) has no task resource; the cluster
+  # condition is what narrows it.
+  statement {
+    sid       = "FindMigrationTasks"
+    effect    = "Allow"
+    actions   = ["ecs:ListTasks"]
+    resources = ["*"]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = distinct([for arn in var.service_arns : replace(arn, "/:service/([^/]+)/.*$/", ":cluster/$1")])
+    }
   }
 
   statement {
