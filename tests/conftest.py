@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -174,6 +175,26 @@ class World:
                 )
         return found
 
+    def publish_args(self, via: str = "queue") -> list[str]:
+        """`deployworker publish` arguments for prod/web against this world."""
+        target = (
+            ["--queue-url", self.resources.queue_url]
+            if via == "queue"
+            else ["--topic-arn", self.resources.topic_arn]
+        )
+        return [
+            "publish",
+            *target,
+            "--endpoint-url",
+            self.endpoint,
+            "--region",
+            REGION,
+            "--cluster",
+            "prod",
+            "--service",
+            "web",
+        ]
+
     # -- worker -----------------------------------------------------------------------------
     def allowlist(self, entries: list[dict[str, Any]], name: str = "allowlist.yaml") -> Path:
         """Write an allowlist file."""
@@ -232,6 +253,15 @@ def deploy(image: str | None = f"{REPO}:2.0", **changes: Any) -> dict[str, Any]:
     }
     body.update(changes)
     return {k: v for k, v in body.items() if v is not None}
+
+
+def http_get(url: str) -> tuple[int, str]:
+    """GET a loopback URL: (status, body), errors included."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
 
 
 def drain(app: App, rounds: int = 20) -> int:

@@ -40,17 +40,7 @@ def test_publish_to_a_queue_sets_group_and_dedup(
 ) -> None:
     world.service()
     args = [
-        "publish",
-        "--queue-url",
-        world.resources.queue_url,
-        "--endpoint-url",
-        world.endpoint,
-        "--region",
-        "eu-west-1",
-        "--cluster",
-        "prod",
-        "--service",
-        "web",
+        *world.publish_args(),
         "--container",
         "app",
         "--image",
@@ -81,17 +71,7 @@ def test_publish_through_the_topic_deploys(world: World) -> None:
     assert (
         main(
             [
-                "publish",
-                "--topic-arn",
-                world.resources.topic_arn,
-                "--endpoint-url",
-                world.endpoint,
-                "--region",
-                "eu-west-1",
-                "--cluster",
-                "prod",
-                "--service",
-                "web",
+                *world.publish_args("topic"),
                 "--set",
                 f"app={REPO}:8.0",
                 "--set",

@@ -109,7 +109,12 @@ def test_three_replicas_apply_every_deploy_once_in_order_without_overlap(world: 
                     dedup=deploy_id,
                 )
                 published[name].append(deploy_id)
-    workers = [WorkerProcess(world, allowlist, f"w{i}", max_in_flight="4") for i in range(3)]
+    # A long visibility: a worker stalled by a loaded CI machine must not see a message
+    # redelivered to another replica (that is legal, and resumed, but logs it twice).
+    workers = [
+        WorkerProcess(world, allowlist, f"w{i}", max_in_flight="4", visibility_timeout="30")
+        for i in range(3)
+    ]
     try:
         wait_until(lambda: world.queue_depth() == 0, timeout=120, interval=0.5)
     finally:

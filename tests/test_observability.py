@@ -10,14 +10,12 @@ import shutil
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import REPO, World, default_entry, deploy, drain, metric
+from conftest import REPO, World, default_entry, deploy, drain, http_get, metric
 from deployworker.aws.sqs import Message
 from deployworker.cli import main
 from deployworker.local.simulator import Rules
@@ -32,14 +30,6 @@ def promtool() -> str:
     return found
 
 
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
 def scrape_after_some_deploys(world: World) -> str:
     world.service()
     app = world.app()
@@ -52,7 +42,7 @@ def scrape_after_some_deploys(world: World) -> str:
     while metric(app, "deployworker_messages_total", outcome="rejected_invalid") < 1:
         assert time.monotonic() < deadline
         time.sleep(0.2)
-    return get(f"http://127.0.0.1:{app.http_port}/metrics")[1]
+    return http_get(f"http://127.0.0.1:{app.http_port}/metrics")[1]
 
 
 def test_live_metrics_pass_promtool_and_cover_the_contract(world: World) -> None:
@@ -172,14 +162,14 @@ def test_healthz_fails_when_the_poll_loop_stalls(world: World) -> None:
     app.start()
     base = f"http://127.0.0.1:{app.http_port}"
     time.sleep(0.5)
-    assert get(f"{base}/healthz")[0] == 200
+    assert http_get(f"{base}/healthz")[0] == 200
     stall.set()
     time.sleep(2)
-    status, body = get(f"{base}/healthz")
+    status, body = http_get(f"{base}/healthz")
     assert status == 503 and "no receive for" in body
     stall.clear()
     time.sleep(0.5)
-    assert get(f"{base}/healthz")[0] == 200
+    assert http_get(f"{base}/healthz")[0] == 200
 
 
 def test_readyz_waits_for_allowlist_and_queue(world: World) -> None:
@@ -187,11 +177,11 @@ def test_readyz_waits_for_allowlist_and_queue(world: World) -> None:
     app = world.app(path, poll_wait_seconds=0)
     app.start(serve_http=True)
     base = f"http://127.0.0.1:{app.http_port}"
-    status, body = get(f"{base}/readyz")
+    status, body = http_get(f"{base}/readyz")
     assert status == 503 and "allowlist not loaded" in body
     world.allowlist([default_entry()], name="later.yaml")
     deadline = time.monotonic() + 10
-    while get(f"{base}/readyz")[0] != 200:
+    while http_get(f"{base}/readyz")[0] != 200:
         assert time.monotonic() < deadline
         time.sleep(0.1)
 
@@ -330,17 +320,7 @@ def test_publish_wait_follows_the_deploy_to_its_end(
     app.start()
     code = main(
         [
-            "publish",
-            "--queue-url",
-            world.resources.queue_url,
-            "--endpoint-url",
-            world.endpoint,
-            "--region",
-            "eu-west-1",
-            "--cluster",
-            "prod",
-            "--service",
-            "web",
+            *world.publish_args(),
             "--container",
             "app",
             "--image",
@@ -364,17 +344,7 @@ def test_publish_wait_follows_the_deploy_to_its_end(
     # Waiting for a noop deploy ends too: the service already runs the image.
     code = main(
         [
-            "publish",
-            "--queue-url",
-            world.resources.queue_url,
-            "--endpoint-url",
-            world.endpoint,
-            "--region",
-            "eu-west-1",
-            "--cluster",
-            "prod",
-            "--service",
-            "web",
+            *world.publish_args(),
             "--container",
             "app",
             "--image",

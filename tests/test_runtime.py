@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import time
-import urllib.error
-import urllib.request
 
-from conftest import REPO, World, default_entry, deploy, drain, metric
+from conftest import REPO, World, default_entry, deploy, drain, http_get, metric
 from deployworker.local.simulator import Rules
 
 SERVICES = ("web", "api", "jobs")
@@ -82,14 +80,6 @@ def test_allowlist_hot_reload_and_invalid_edit_keeps_last_good(world: World) -> 
     assert metric(app, "deployworker_messages_total", outcome="rejected_not_allowed") == 1
 
 
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
 def test_running_worker_serves_health_and_metrics_and_stops_cleanly(world: World) -> None:
     world.service()
     app = world.app(poll_wait_seconds=1)
@@ -101,13 +91,13 @@ def test_running_worker_serves_health_and_metrics_and_stops_cleanly(world: World
         assert time.monotonic() < deadline, "the deploy did not finish"
         time.sleep(0.2)
     assert world.images()["app"] == f"{REPO}:2.0"
-    assert get(f"{base}/healthz")[0] == 200
-    assert get(f"{base}/readyz")[0] == 200
-    status, text = get(f"{base}/metrics")
+    assert http_get(f"{base}/healthz")[0] == 200
+    assert http_get(f"{base}/readyz")[0] == 200
+    status, text = http_get(f"{base}/metrics")
     assert status == 200
     assert 'deployworker_messages_total{outcome="deployed"} 1.0' in text
     assert "deployworker_deploys_in_flight 0.0" in text
-    assert get(f"{base}/nope")[0] == 404
+    assert http_get(f"{base}/nope")[0] == 404
     started = time.monotonic()
     assert app.shutdown() == []
     assert time.monotonic() - started < 5

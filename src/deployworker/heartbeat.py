@@ -69,7 +69,7 @@ class Heartbeat:
                 chunk = dict(items[start : start + BATCH])
                 try:
                     failed = self._sqs.change_visibility_batch(
-                        self._queue_url, chunk, self._visibility
+                        self._queue_url, chunk, self._visibility, retry=False
                     )
                 except AwsError as exc:
                     log.warning("heartbeat.failed", count=len(chunk), error=str(exc))

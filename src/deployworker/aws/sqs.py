@@ -84,15 +84,20 @@ class Sqs:
         )
 
     def change_visibility_batch(
-        self, queue_url: str, receipts: Mapping[str, str], seconds: int
+        self, queue_url: str, receipts: Mapping[str, str], seconds: int, retry: bool = True
     ) -> list[str]:
-        """Extend up to 10 messages at once (id to receipt); returns the ids that failed."""
+        """Extend up to 10 messages at once (id to receipt); returns the ids that failed.
+
+        `retry=False` makes one attempt: a heartbeat beats again soon anyway, and must
+        not sit in a backoff while the messages it extends run out of time.
+        """
         entries = [
             {"Id": str(i), "ReceiptHandle": receipt, "VisibilityTimeout": seconds}
             for i, receipt in enumerate(receipts.values())
         ]
         ids = list(receipts)
-        response = self._caller.call(
+        call = self._caller.call if retry else self._caller.once
+        response = call(
             "ChangeMessageVisibilityBatch",
             lambda: self._client.change_message_visibility_batch(
                 QueueUrl=queue_url, Entries=entries
