@@ -158,7 +158,7 @@ def build(settings: Settings) -> App:
     if settings.events_topic_arn:
         sns = Sns(make_client("sns", region, endpoint, pool), caller("sns"))
         events = SnsEvents(sns, settings.events_topic_arn, on_drop=metrics.events_dropped.inc)
-    watcher = Watcher(ecs, settings.watch_interval_seconds)
+    watcher = Watcher(ecs, settings.watch_interval_seconds, describe_rate=settings.describe_rate)
     heartbeat = Heartbeat(sqs, queue_url, settings.visibility_timeout, settings.heartbeat_interval)
     signing_key = _signing_key(settings, caller("secretsmanager"))
     actor = Actor(

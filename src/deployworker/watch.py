@@ -38,10 +38,16 @@ class Watcher:
     """Follows deployments until each converges, fails or times out."""
 
     def __init__(
-        self, ecs: Ecs, interval: float, clock: Callable[[], float] = time.monotonic
+        self,
+        ecs: Ecs,
+        interval: float,
+        clock: Callable[[], float] = time.monotonic,
+        describe_rate: float | None = None,
     ) -> None:
         self._ecs = ecs
         self._interval = interval
+        self._describe_rate = describe_rate
+        self._next_wait = interval
         self._clock = clock
         self._watches: set[_Watch] = set()
         self._lock = threading.Lock()
@@ -79,23 +85,36 @@ class Watcher:
         return watch.verdict
 
     def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
+        while not self._stop.wait(self._next_wait):
             try:
-                self.poll()
+                self._next_wait = self.cadence(self.poll())
             except Exception:  # the watcher must outlive any single bad round
                 log.exception("watch.poll_failed")
 
-    def poll(self) -> None:
-        """One round: describe every watched service once, and settle what is final."""
+    def cadence(self, calls: int) -> float:
+        """Seconds until the next round: the configured interval, stretched so that a
+        round of `calls` DescribeServices stays inside the budget (calls per second)."""
+        if not self._describe_rate:
+            return self._interval
+        return max(self._interval, calls / self._describe_rate)
+
+    def poll(self) -> int:
+        """One round: describe every watched service once, and settle what is final.
+
+        Returns the number of DescribeServices calls made.
+        """
         with self._lock:
             watches = list(self._watches)
         by_cluster: dict[str, dict[str, list[_Watch]]] = defaultdict(lambda: defaultdict(list))
         for watch in watches:
             by_cluster[watch.cluster][watch.service].append(watch)
+        calls = 0
         for cluster, services in by_cluster.items():
             names = sorted(services)
             for start in range(0, len(names), MAX_DESCRIBE_SERVICES):
                 self._poll_batch(cluster, names[start : start + MAX_DESCRIBE_SERVICES], services)
+                calls += 1
+        return calls
 
     def _poll_batch(
         self, cluster: str, names: list[str], services: dict[str, list[_Watch]]

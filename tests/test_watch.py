@@ -1,0 +1,61 @@
+"""The watcher: one batched DescribeServices per cluster and 10 services, paced to a budget."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from deployworker.assess import State
+from deployworker.watch import Watcher
+
+
+class FakeEcs:
+    """Records DescribeServices calls; every deployment is COMPLETED."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list[str]]] = []
+
+    def describe_services(
+        self, cluster: str, services: list[str]
+    ) -> tuple[list[dict[str, Any]], list[Any]]:
+        self.calls.append((cluster, list(services)))
+        found = [
+            {
+                "serviceName": s,
+                "deployments": [{"id": f"d-{s}", "status": "PRIMARY", "rolloutState": "COMPLETED"}],
+            }
+            for s in services
+        ]
+        return found, []
+
+
+def test_one_round_batches_by_cluster_ten_at_a_time() -> None:
+    ecs = FakeEcs()
+    watcher = Watcher(ecs, interval=60, describe_rate=5)  # type: ignore[arg-type]
+    verdicts: list[Any] = []
+    names = [("a", f"s{i}") for i in range(23)] + [("b", f"s{i}") for i in range(4)]
+    threads = [
+        threading.Thread(target=lambda c=c, s=s: verdicts.append(watcher.wait(c, s, f"d-{s}", 60)))
+        for c, s in names
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while len(watcher._watches) < len(names):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    calls = watcher.poll()
+    for thread in threads:
+        thread.join(timeout=5)
+    assert calls == 4  # a: 10 + 10 + 3, b: 4
+    assert sorted(len(s) for _, s in ecs.calls) == [3, 4, 10, 10]
+    assert all(v is not None and v.state == State.CONVERGED for v in verdicts)
+    assert len(verdicts) == len(names)
+
+
+def test_cadence_stretches_to_stay_inside_the_describe_budget() -> None:
+    watcher = Watcher(FakeEcs(), interval=1.0, describe_rate=5)  # type: ignore[arg-type]
+    assert watcher.cadence(3) == 1.0  # 3 calls a second is inside 5/s
+    assert watcher.cadence(100) == 20.0  # 1,000 services: 100 calls, 20 s apart at 5/s
+    assert Watcher(FakeEcs(), interval=1.0).cadence(100) == 1.0  # type: ignore[arg-type]
