@@ -62,7 +62,7 @@ def seed_services(ecs: Any, count: int) -> list[str]:
 
 
 def plan_messages(total: int, services: list[str], rng: random.Random) -> list[dict[str, str]]:
-    """(body, group, kind, deploy_id) for each message, in publish order."""
+    """(body, group, kind) for each message, in publish order."""
     bad = corpus_bodies()
     version: Counter[str] = Counter()
     messages = []
@@ -70,41 +70,28 @@ def plan_messages(total: int, services: list[str], rng: random.Random) -> list[d
         roll = rng.random()
         name = rng.choice(services)
         if roll < 0.25:
-            body, kind, deploy_id = rng.choice(bad), "bad", ""
-        elif roll < 0.32:
-            # the image the service already runs, or will by then: a noop or a deploy
-            tag = str(version[name])
-            deploy_id = f"{name}-again-{i}"
-            body = json.dumps(
-                {
-                    "cluster": "soak",
-                    "service": name,
-                    "container": "app",
-                    "image": f"{REPO}:{tag}",
-                    "deploy_id": deploy_id,
-                }
-            )
-            kind = "repeat"
+            messages.append({"body": rng.choice(bad), "group": f"soak/{name}", "kind": "bad"})
+            continue
+        if roll < 0.32:
+            # the image the service already runs, or will by then: a noop
+            tag, deploy_id, kind = str(version[name]), f"{name}-again-{i}", "repeat"
         else:
             version[name] += 1
             fail = rng.random() < 0.1
             tag = f"{version[name]}-fail" if fail else str(version[name])
             if fail:
                 version[name] -= 1  # the rollback returns the service to the previous tag
-            deploy_id = f"{name}-{i}"
-            body = json.dumps(
-                {
-                    "cluster": "soak",
-                    "service": name,
-                    "container": "app",
-                    "image": f"{REPO}:{tag}",
-                    "deploy_id": deploy_id,
-                }
-            )
-            kind = "fail" if fail else "deploy"
-        messages.append(
-            {"body": body, "group": f"soak/{name}", "kind": kind, "deploy_id": deploy_id}
+            deploy_id, kind = f"{name}-{i}", "fail" if fail else "deploy"
+        body = json.dumps(
+            {
+                "cluster": "soak",
+                "service": name,
+                "container": "app",
+                "image": f"{REPO}:{tag}",
+                "deploy_id": deploy_id,
+            }
         )
+        messages.append({"body": body, "group": f"soak/{name}", "kind": kind})
     return messages
 
 

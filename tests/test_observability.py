@@ -359,3 +359,21 @@ def test_publish_wait_follows_the_deploy_to_its_end(
         ]
     )
     assert code == 0
+
+
+def test_healthz_counts_waiting_for_a_free_slot_as_alive() -> None:
+    from deployworker.httpd import Health
+
+    now = [0.0]
+    health = Health(10, clock=lambda: now[0])
+    now[0] = 5
+    assert health.live() == (True, "ok")
+    now[0] = 11  # never completed a first receive
+    assert health.live()[0] is False
+    health.polled()
+    now[0] = 20
+    health.waiting()  # every slot taken: no receive, but the loop is alive
+    now[0] = 29
+    assert health.live() == (True, "ok")
+    now[0] = 31
+    assert health.live() == (False, "no receive for 11s (window 10s)")

@@ -37,7 +37,7 @@ class Actor:
 
     ecs: Ecs
     migrator: Migrator
-    ecr: Ecr | None = None
+    ecr: Ecr
     region: str | None = None
     account: str | None = None
     non_ecr: NonEcr = "reject"
@@ -67,7 +67,7 @@ class Actor:
             extra = promoted_from_tag(source)
         else:
             images = {name: str(ref) for name, ref in request.targets.items()}
-        if entry.pin_digest and self.ecr is not None:
+        if entry.pin_digest:
             images = pin_images(images, self.ecr, self.region, self.account, self.non_ecr)
             log.info("deploy.pinned", images=images)
         tags = deploy_tags(request.source, deploy_id, current.arn, extra)

@@ -171,6 +171,7 @@ def build(settings: Settings) -> App:
     )
     pipeline = Pipeline(
         ecs,
+        actor,
         watcher,
         allowlist.current,
         settings.deploy_timeout_seconds,
@@ -179,7 +180,6 @@ def build(settings: Settings) -> App:
         emit=events.emit if events is not None else discard,
         signing_key=signing_key,
         signing_max_age=settings.signing_max_age_seconds,
-        actor=actor,
     )
     settler = Settler(
         sqs, queue_url, dlq_url, settings.retry_backoff_seconds, [lambda _, r: metrics.settled(r)]

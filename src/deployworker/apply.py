@@ -16,7 +16,14 @@ import structlog
 from deployworker.aws.ecs import Ecs, register_input_shape
 from deployworker.failpoints import failpoint
 from deployworker.message import Source
-from deployworker.plan import DEPLOY_ID_TAG, PREVIOUS_TAG, current_images, plan_deploy, tag_value
+from deployworker.plan import (
+    DEPLOY_ID_TAG,
+    PREVIOUS_TAG,
+    current_images,
+    plan_deploy,
+    tag_map,
+    tag_value,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +56,6 @@ def deployment_on(service: Mapping[str, Any], task_definition: str) -> str | Non
     ]
     candidates.sort(key=lambda d: d.get("status") != "PRIMARY")
     return str(candidates[0]["id"]) if candidates else None
-
-
-def _tags(tags: list[dict[str, str]]) -> dict[str, str]:
-    """A tag list as a dict."""
-    return {t["key"]: t["value"] for t in tags}
 
 
 def family_of(task_definition_arn: str) -> str:
@@ -92,7 +94,7 @@ def read_current(ecs: Ecs, cluster: str, service: str) -> Current:
         task_definition, tags = latest, latest_tags
     else:
         task_definition, tags = ecs.describe_task_definition(arn)
-    return Current(described, arn, task_definition, _tags(tags), latest_arn, _tags(latest_tags))
+    return Current(described, arn, task_definition, tag_map(tags), latest_arn, tag_map(latest_tags))
 
 
 # Called with (service document, new revision ARN) between RegisterTaskDefinition and

@@ -22,18 +22,6 @@ from deployworker.errors import AwsError
 
 log = structlog.get_logger("deployworker.events")
 
-EVENT_TYPES = (
-    "received",
-    "rejected",
-    "registered",
-    "converged",
-    "noop",
-    "failed",
-    "rolled_back",
-    "migration_failed",
-    "superseded",
-)
-
 
 @dataclass(frozen=True)
 class DeployEvent:

@@ -8,7 +8,7 @@ the allowlist and IAM cannot drift apart.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from deployworker.allowlist import Allowlist
@@ -29,7 +29,6 @@ class Scope:
     ecr_repository_arns: Sequence[str] = ()
     signing_secret_arn: str | None = None
     kms_key_arn: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _statement(

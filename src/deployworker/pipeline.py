@@ -29,7 +29,7 @@ from deployworker.errors import (
 from deployworker.events import Emit, discard
 from deployworker.failpoints import failpoint
 from deployworker.message import DeployRequest
-from deployworker.migrate import MigrationFailed, Migrator
+from deployworker.migrate import MigrationFailed
 from deployworker.outcome import Outcome, Result
 from deployworker.parse import parse_request, unwrap
 from deployworker.reporting import (
@@ -52,6 +52,7 @@ class Pipeline:
     def __init__(
         self,
         ecs: Ecs,
+        actor: Actor,
         watcher: Watcher,
         allowlist: Callable[[], Allowlist],
         default_timeout: float,
@@ -60,7 +61,6 @@ class Pipeline:
         emit: Emit = discard,
         signing_key: bytes | None = None,
         signing_max_age: float = 86_400,
-        actor: Actor | None = None,
     ) -> None:
         self._ecs = ecs
         self._watcher = watcher
@@ -69,7 +69,7 @@ class Pipeline:
         self._region = region
         self._account = account
         self._emit = emit
-        self._actor = actor or Actor(ecs, Migrator(ecs, 5.0))
+        self._actor = actor
         self._signing_key = signing_key
         self._signing_max_age = signing_max_age
         self._locks: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)

@@ -51,6 +51,11 @@ def project(value: Any, shape: Shape) -> Any:
     return value
 
 
+def tag_map(tags: Sequence[Mapping[str, str]]) -> dict[str, str]:
+    """An ECS tag list (`[{"key": ..., "value": ...}]`) as a dict."""
+    return {t["key"]: t["value"] for t in tags}
+
+
 def current_images(task_definition: Mapping[str, Any]) -> dict[str, str]:
     """Container name to image, as the task definition runs them now."""
     return {c["name"]: c.get("image", "") for c in task_definition.get("containerDefinitions", [])}

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from deployworker.aws.ecs import Ecs
-from deployworker.plan import DEPLOY_ID_TAG, PREVIOUS_TAG, current_images, tag_value
+from deployworker.plan import DEPLOY_ID_TAG, PREVIOUS_TAG, current_images, tag_map, tag_value
 
 
 class DeployState(StrEnum):
@@ -122,16 +122,16 @@ def lookup(
     ours: str | None = None
     for arn in candidates:
         td, tags = ecs.describe_task_definition(arn)
-        seen[arn] = (td, {t["key"]: t["value"] for t in tags})
+        seen[arn] = (td, tag_map(tags))
         if seen[arn][1].get(DEPLOY_ID_TAG) == key:
             ours = arn
     if ours is None:
         # Registered but not yet deployed: the family's newest revision.
         td, tags = ecs.describe_task_definition(str(seen[current][0]["family"]))
-        tag_map = {t["key"]: t["value"] for t in tags}
-        if tag_map.get(DEPLOY_ID_TAG) == key:
+        latest_tags = tag_map(tags)
+        if latest_tags.get(DEPLOY_ID_TAG) == key:
             ours = str(td["taskDefinitionArn"])
-            seen[ours] = (td, tag_map)
+            seen[ours] = (td, latest_tags)
     if ours is None and images:
         running = current_images(seen[current][0])
         if all(running.get(name) == image for name, image in images.items()):
