@@ -7,13 +7,13 @@ STAMP := $(VENV)/.installed-stamp
 TOOLS_VENV ?= .venv-tools
 TOOLS_STAMP := $(TOOLS_VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck pytest venv tools clean soak
+.PHONY: run test lint typecheck pytest venv tools clean soak bench
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[local,dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[local,dev,bench]'
 	touch $(STAMP)
 
 tools: $(TOOLS_STAMP)
@@ -42,6 +42,11 @@ test: lint typecheck pytest
 # Bounded (default 2 minutes): 1,000 mixed messages with AWS faults injected.
 soak: $(STAMP)
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
+
+# Scale benchmark (about 8 minutes): in-memory ECS and SQS at AWS's limits, 4 scenarios.
+BENCH_ARGS ?= --check --json docs/benchmarks.json --plot docs/benchmarks-burst.png
+bench: $(STAMP)
+	MALLOC_ARENA_MAX=2 $(BIN)/python -m bench.scale $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS_VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

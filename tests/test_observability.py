@@ -32,7 +32,7 @@ def promtool() -> str:
 
 def scrape_after_some_deploys(world: World) -> str:
     world.service()
-    app = world.app()
+    app = world.app(supersede=False)  # both deploys must run, whatever the batching
     app.start()
     world.send(deploy(f"{REPO}:2.0", deploy_id="m1"), dedup="1")
     world.send(deploy(f"{REPO}:2-fail", deploy_id="m2"), dedup="2")
@@ -66,6 +66,9 @@ def test_live_metrics_pass_promtool_and_cover_the_contract(world: World) -> None
         "deployworker_allowlist_entries 1.0",
         'deployworker_allowlist_reloads_total{result="ok"} 1.0',
         "deployworker_poll_last_success_timestamp_seconds",
+        "deployworker_watched_deployments",
+        "deployworker_watch_describe_calls_total",
+        "deployworker_watch_cadence_seconds 0.2",
         'deployworker_build_info{version="',
     ):
         assert family in text, family

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from deployworker.errors import not_allowed
 from deployworker.imageref import is_repository, parse_image
@@ -127,6 +135,8 @@ class Allowlist(BaseModel):
 
     version: int
     services: tuple[Entry, ...] = ()
+    # Looked up once per deploy: a dict, not a scan of a thousand entries.
+    _index: dict[tuple[str, str], Entry] = PrivateAttr(default_factory=dict)
 
     @field_validator("version")
     @classmethod
@@ -143,14 +153,12 @@ class Allowlist(BaseModel):
             if key in seen:
                 raise ValueError(f"{entry.cluster}/{entry.service} is listed more than once")
             seen.add(key)
+            self._index[key] = entry
         return self
 
     def entry(self, cluster: str, service: str) -> Entry | None:
         """The entry for a cluster and service name, if any."""
-        for candidate in self.services:
-            if candidate.cluster == cluster and candidate.service == service:
-                return candidate
-        return None
+        return self._index.get((cluster, service))
 
 
 class AllowlistError(ValueError):

@@ -8,8 +8,11 @@ stop the threads in a safe order.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
+from typing import Any
 
 import structlog
 
@@ -57,6 +60,7 @@ class App:
     events: SnsEvents | None = None
     settler: Settler | None = None
     http: ThreadingHTTPServer | None = None
+    resumes: ThreadPoolExecutor | None = None
 
     @property
     def http_port(self) -> int:
@@ -90,6 +94,8 @@ class App:
         # Waiters wake with no verdict and settle as `released` (visibility 0).
         self.watcher.stop()
         released = self.worker.drain(self.settings.shutdown_grace_seconds)
+        if self.resumes is not None:
+            self.resumes.shutdown(wait=False, cancel_futures=True)
         self.heartbeat.stop()
         if self.events is not None:
             self.events.stop()
@@ -113,21 +119,39 @@ def _signing_key(settings: Settings, caller: Caller) -> bytes | None:
     return None
 
 
-def build(settings: Settings) -> App:
-    """Build a worker from settings; raises `ConfigError` when it cannot run."""
+# Makes the boto3-shaped client for an AWS service name ("ecs", "sqs", ...).
+ClientFactory = Callable[[str], Any]
+
+
+def build(
+    settings: Settings,
+    clients: ClientFactory | None = None,
+    limiter: Limiter | None = None,
+) -> App:
+    """Build a worker from settings; raises `ConfigError` when it cannot run.
+
+    `clients` and `limiter` replace the boto3 clients and the ECS token buckets
+    (benchmarks run the real worker against in-memory fakes on a faster clock).
+    """
     if not settings.queue_url:
         raise ConfigError("DEPLOYWORKER_QUEUE_URL is not set: the worker needs a work queue")
     metrics = Metrics()
     policy = RetryPolicy(attempts=settings.aws_attempts, max_seconds=settings.aws_retry_max_seconds)
-    pool = settings.max_in_flight + 8
+    pool = settings.deploy_threads + settings.resume_threads + settings.receivers + 8
 
     def caller(service: str, limiter: Limiter | None = None) -> Caller:
         return Caller(service, policy, metrics.aws_request, limiter)
 
     region, endpoint = settings.region, settings.endpoint_url
-    ecs_limiter = Limiter(settings.ecs_budgets())
-    ecs = Ecs(make_client("ecs", region, endpoint, pool), caller("ecs", ecs_limiter))
-    sqs = Sqs(make_client("sqs", region, endpoint, pool), caller("sqs"))
+
+    def client(service: str) -> Any:
+        if clients is not None:
+            return clients(service)
+        return make_client(service, region, endpoint, pool)
+
+    ecs_limiter = limiter or Limiter(settings.ecs_budgets())
+    ecs = Ecs(client("ecs"), caller("ecs", ecs_limiter))
+    sqs = Sqs(client("sqs"), caller("sqs"))
     queue_url = settings.queue_url
     try:
         dlq_url = settings.dlq_url or sqs.dead_letter_queue_url(queue_url)
@@ -156,15 +180,22 @@ def build(settings: Settings) -> App:
     )
     events = None
     if settings.events_topic_arn:
-        sns = Sns(make_client("sns", region, endpoint, pool), caller("sns"))
+        sns = Sns(client("sns"), caller("sns"))
         events = SnsEvents(sns, settings.events_topic_arn, on_drop=metrics.events_dropped.inc)
-    watcher = Watcher(ecs, settings.watch_interval_seconds, describe_rate=settings.describe_rate)
+    watcher = Watcher(
+        ecs,
+        settings.watch_interval_seconds,
+        describe_rate=settings.describe_rate,
+        on_round=metrics.watch_round,
+    )
+    # Deploys resume here after their verdicts, never on the watcher's own thread.
+    resumes = ThreadPoolExecutor(settings.resume_threads, thread_name_prefix="resume")
     heartbeat = Heartbeat(sqs, queue_url, settings.visibility_timeout, settings.heartbeat_interval)
     signing_key = _signing_key(settings, caller("secretsmanager"))
     actor = Actor(
         ecs,
         Migrator(ecs, settings.watch_interval_seconds),
-        Ecr(make_client("ecr", region, endpoint, pool), caller("ecr")),
+        Ecr(client("ecr"), caller("ecr")),
         region=settings.region,
         account=settings.account_id,
         non_ecr=settings.non_ecr_pinning,
@@ -180,6 +211,7 @@ def build(settings: Settings) -> App:
         emit=events.emit if events is not None else discard,
         signing_key=signing_key,
         signing_max_age=settings.signing_max_age_seconds,
+        dispatch=resumes.submit,
     )
     settler = Settler(
         sqs, queue_url, dlq_url, settings.retry_backoff_seconds, [lambda _, r: metrics.settled(r)]
@@ -199,6 +231,8 @@ def build(settings: Settings) -> App:
         on_received=lambda m: metrics.message_received(m.sent_at),
         on_in_flight=metrics.set_in_flight,
         supersede=settings.supersede,
+        deploy_threads=settings.deploy_threads,
+        receivers=settings.receivers,
     )
     return App(
         settings,
@@ -214,6 +248,7 @@ def build(settings: Settings) -> App:
         dlq_url,
         events,
         settler,
+        resumes=resumes,
     )
 
 

@@ -2,7 +2,9 @@
 
 One thread extends every tracked message with ChangeMessageVisibilityBatch (10
 per call) well before its visibility runs out. Untracking takes the same lock
-as a round, so a message released or deleted is never extended afterwards.
+as a call, so a message released or deleted is never extended afterwards; the
+lock is held per call, not per round, so with a thousand messages held a settle
+waits for one call at most, not a hundred.
 """
 
 from __future__ import annotations
@@ -64,9 +66,14 @@ class Heartbeat:
     def beat(self) -> None:
         """Extend every tracked message once."""
         with self._lock:
-            items = list(self._receipts.items())
-            for start in range(0, len(items), BATCH):
-                chunk = dict(items[start : start + BATCH])
+            ids = list(self._receipts)
+        for start in range(0, len(ids), BATCH):
+            with self._lock:
+                chunk = {
+                    i: self._receipts[i] for i in ids[start : start + BATCH] if i in self._receipts
+                }
+                if not chunk:
+                    continue
                 try:
                     failed = self._sqs.change_visibility_batch(
                         self._queue_url, chunk, self._visibility, retry=False

@@ -81,11 +81,32 @@ class Metrics:
             "Unix time of the last successful receive.",
             registry=r,
         )
+        self.watched = Gauge(
+            "deployworker_watched_deployments",
+            "Deployments the watcher followed in its last round.",
+            registry=r,
+        )
+        self.watch_calls = Counter(
+            "deployworker_watch_describe_calls",
+            "DescribeServices calls made by the watcher (10 services each at most).",
+            registry=r,
+        )
+        self.watch_cadence = Gauge(
+            "deployworker_watch_cadence_seconds",
+            "Seconds between watch rounds: the interval, stretched to the describe budget.",
+            registry=r,
+        )
         Info("deployworker_build", "Build information.", registry=r).info({"version": __version__})
 
     def aws_request(self, service: str, operation: str, result: str) -> None:
         """Adapter observer: count one AWS API attempt."""
         self.aws_requests.labels(service, operation, result).inc()
+
+    def watch_round(self, watched: int, calls: int, cadence: float) -> None:
+        """Watcher observer: one round of DescribeServices finished."""
+        self.watched.set(watched)
+        self.watch_calls.inc(calls)
+        self.watch_cadence.set(cadence)
 
     def message_received(self, sent_at: float) -> None:
         """A message arrived; `sent_at` is its SentTimestamp (0 when unknown)."""

@@ -41,7 +41,18 @@ class Settings(BaseSettings):
     )
     allowlist_reload_seconds: float = Field(default=5.0, gt=0)
 
-    max_in_flight: int = Field(default=8, ge=1, le=10_000)
+    max_in_flight: int = Field(
+        default=1000, ge=1, le=10_000, description="deploys (message groups) held at once"
+    )
+    deploy_threads: int = Field(
+        default=16, ge=1, le=256, description="threads for the active part of deploys"
+    )
+    resume_threads: int = Field(
+        default=8, ge=1, le=256, description="threads that finish deploys after their verdicts"
+    )
+    receivers: int = Field(
+        default=4, ge=1, le=32, description="concurrent receives while the queue has a backlog"
+    )
     poll_wait_seconds: int = Field(default=20, ge=0, le=20)
     visibility_timeout: int = Field(default=60, ge=5, le=43_200)
     heartbeat_seconds: float | None = Field(
@@ -67,8 +78,8 @@ class Settings(BaseSettings):
     )
 
     # Client-side ECS budgets (calls per second, burst); AWS's account limits are shared.
-    register_rate: float = Field(default=0.95, gt=0)
-    register_burst: float = Field(default=18, ge=1)
+    register_rate: float = Field(default=0.98, gt=0)
+    register_burst: float = Field(default=19, ge=1)
     update_rate: float = Field(default=4.0, gt=0)
     describe_rate: float = Field(default=5.0, gt=0)
 

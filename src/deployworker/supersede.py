@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from deployworker.aws.sqs import Message
 from deployworker.message import DeployRequest
+from deployworker.outcome import Outcome, Result
+from deployworker.reporting import deploy_id_of
 
 
 def _service(request: DeployRequest) -> tuple[str, str]:
@@ -35,3 +38,15 @@ def superseded(batch: Sequence[tuple[str, DeployRequest | None]]) -> dict[str, s
                 replaced[message_id] = newer_id
                 break
     return replaced
+
+
+def superseded_result(message: Message, request: DeployRequest, newer: Message) -> Result:
+    """The outcome of `message`'s deploy, replaced before it ran by `newer`'s."""
+    return Result(
+        Outcome.SUPERSEDED,
+        f"superseded by message {newer.message_id}",
+        deploy_id_of(request, message),
+        request.cluster_ref.name,
+        request.service_ref.name,
+        {k: str(v) for k, v in request.targets.items()},
+    )

@@ -1,9 +1,12 @@
 """Stage 5, watch: one thread follows every in-flight deployment with batched DescribeServices.
 
-A deploy registers what it waits for and blocks on an event; the watcher polls
-once per interval, at most 10 services per call, grouped by cluster, and hands
-each waiter its verdict from the pure `assess`. Transient AWS errors skip a round
-rather than fail a deploy: only the deploy's own deadline ends the wait.
+A deploy registers what it waits for with a callback and gives its thread back:
+an in-flight deploy is an entry in a set, not a blocked thread. The watcher
+polls once per round, at most 10 services per call, grouped by cluster, and
+calls each callback with its verdict from the pure `assess`. Callbacks run on
+the watcher's thread, so they must only hand the verdict on (to a pool).
+Transient AWS errors skip a round rather than fail a deploy: only the deploy's
+own deadline ends the wait.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import structlog
 
@@ -24,14 +27,17 @@ from deployworker.failpoints import failpoint
 log = structlog.get_logger("deployworker.watch")
 
 
+# Called once with the final verdict, or with None when the watcher stops first.
+OnVerdict = Callable[[Assessment | None], None]
+
+
 @dataclass(eq=False)
 class _Watch:
     cluster: str
     service: str
     deployment_id: str
     deadline: float
-    done: threading.Event = field(default_factory=threading.Event)
-    verdict: Assessment | None = None
+    on_verdict: OnVerdict
 
 
 class Watcher:
@@ -43,10 +49,12 @@ class Watcher:
         interval: float,
         clock: Callable[[], float] = time.monotonic,
         describe_rate: float | None = None,
+        on_round: Callable[[int, int, float], None] = lambda *_: None,
     ) -> None:
         self._ecs = ecs
         self._interval = interval
         self._describe_rate = describe_rate
+        self._on_round = on_round  # (deployments watched, DescribeServices calls, cadence)
         self._next_wait = interval
         self._clock = clock
         self._watches: set[_Watch] = set()
@@ -60,34 +68,64 @@ class Watcher:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop polling and wake every waiter with no verdict."""
+        """Stop polling and call every pending callback with no verdict."""
         self._stop.set()
-        with self._lock:
-            for watch in self._watches:
-                watch.done.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        with self._lock:
+            pending, self._watches = self._watches, set()
+        for watch in pending:
+            watch.on_verdict(None)
+
+    @property
+    def watching(self) -> int:
+        """Deployments currently followed."""
+        with self._lock:
+            return len(self._watches)
+
+    def follow(
+        self,
+        cluster: str,
+        service: str,
+        deployment_id: str,
+        timeout: float,
+        on_verdict: OnVerdict,
+    ) -> None:
+        """Follow a deployment; `on_verdict` gets its final verdict, exactly once.
+
+        Returns at once. If the watcher has stopped, `on_verdict(None)` runs here.
+        """
+        watch = _Watch(cluster, service, deployment_id, self._clock() + timeout, on_verdict)
+        with self._lock:
+            stopped = self._stop.is_set()
+            if not stopped:
+                self._watches.add(watch)
+        if stopped:
+            on_verdict(None)
 
     def wait(
         self, cluster: str, service: str, deployment_id: str, timeout: float
     ) -> Assessment | None:
-        """Block until the deployment has a final verdict; None if the watcher stopped first."""
-        watch = _Watch(cluster, service, deployment_id, self._clock() + timeout)
-        with self._lock:
-            if self._stop.is_set():
-                return None
-            self._watches.add(watch)
-        try:
-            watch.done.wait()
-        finally:
-            with self._lock:
-                self._watches.discard(watch)
-        return watch.verdict
+        """Block until the deployment has a final verdict; None if the watcher stopped first.
+        (`follow` without a callback, for callers that own a thread anyway.)"""
+        done = threading.Event()
+        verdicts: list[Assessment | None] = []
+
+        def deliver(verdict: Assessment | None) -> None:
+            verdicts.append(verdict)
+            done.set()
+
+        self.follow(cluster, service, deployment_id, timeout, deliver)
+        done.wait()
+        return verdicts[0]
 
     def _loop(self) -> None:
         while not self._stop.wait(self._next_wait):
             try:
-                self._next_wait = self.cadence(self.poll())
+                watched = self.watching
+                calls = self.poll()
+                self._next_wait = self.cadence(calls)
+                self._on_round(watched, calls, self._next_wait)
             except Exception:  # the watcher must outlive any single bad round
                 log.exception("watch.poll_failed")
 
@@ -138,6 +176,12 @@ class Watcher:
                     verdict = assess(found, watch.deployment_id, timed_out)
                 if verdict.state == State.IN_PROGRESS:
                     failpoint("watching")
-                else:
-                    watch.verdict = verdict
-                    watch.done.set()
+                    continue
+                with self._lock:
+                    if watch not in self._watches:
+                        continue  # stop() already answered it
+                    self._watches.discard(watch)
+                try:
+                    watch.on_verdict(verdict)
+                except Exception:  # one bad callback must not cost the others their verdicts
+                    log.exception("watch.callback_failed", service=name)

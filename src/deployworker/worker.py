@@ -1,12 +1,18 @@
 """The poll loop: receive, fan out by message group, settle, repeat.
 
-Messages of one group are handled in order by one job; different groups run in
-parallel, up to `max_in_flight` jobs (deploys) at once. A slot is a group, not a
+Messages of one group are handled in order; different groups run in parallel,
+up to `max_in_flight` groups (deploys) at once. A slot is a group, not a
 message: a batch of ten messages for one service is one deploy at a time, and
 must not keep nine other services waiting. When a message is retried or
 released, the rest of its group's batch is released behind it, so order holds
 and nothing waits on a group that cannot progress. A failure in one group never
 blocks another.
+
+A slot holds no thread: a small pool runs the active part of each deploy, and
+the pipeline calls back when the deploy has an outcome. Several receivers poll
+at once while the queue has a backlog and slots are free; when the queue is
+quiet only the first one long-polls, so an idle worker costs one ReceiveMessage
+per `poll_wait` seconds.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from deployworker.supersede import superseded
 
 log = structlog.get_logger("deployworker.worker")
 RECEIVE_ERROR_PAUSE = 2.0
+BATCH = 10  # ReceiveMessage returns at most 10 messages
 
 
 def group_in_order(messages: list[Message]) -> list[list[Message]]:
@@ -58,6 +65,8 @@ class Worker:
         on_received: Callable[[Message], None] = lambda _: None,
         on_in_flight: Callable[[int], None] = lambda _: None,
         supersede: bool = True,
+        deploy_threads: int = 16,
+        receivers: int = 4,
     ) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
@@ -72,19 +81,26 @@ class Worker:
         self._on_received = on_received
         self._on_in_flight = on_in_flight
         self._supersede = supersede
+        self._receivers = max(1, receivers)
         self._held: dict[str, Message] = {}
         self._jobs = 0
+        self._reserved = 0  # slots promised to receives under way
+        self._backlog = False  # the last receive came back full: the queue has more
         self._released: list[str] = []
         self._cond = threading.Condition()
         self._stopping = threading.Event()
-        self._pool = ThreadPoolExecutor(max_in_flight, thread_name_prefix="deploy")
-        self._thread: threading.Thread | None = None
+        self._pool = ThreadPoolExecutor(deploy_threads, thread_name_prefix="deploy")
+        self._threads: list[threading.Thread] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the poll loop on its own thread."""
-        self._thread = threading.Thread(target=self._loop, name="poller", daemon=True)
-        self._thread.start()
+        """Start the receivers, each on its own thread."""
+        for index in range(self._receivers):
+            thread = threading.Thread(
+                target=self._loop, args=(index,), name=f"poller-{index}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
 
     def stop_receiving(self) -> None:
         """Receive nothing more; jobs under way carry on."""
@@ -116,13 +132,30 @@ class Worker:
             return len(self._held)
 
     # -- polling -----------------------------------------------------------------------------
-    def _loop(self) -> None:
+    def _loop(self, index: int) -> None:
         while not self._stopping.is_set():
             try:
-                self.poll(self._poll_wait)
+                if index == 0 or self._wait_for_backlog(index):
+                    self.poll(self._poll_wait)
             except Exception:  # the loop must survive anything one round throws
                 log.exception("poll.crashed")
                 time.sleep(RECEIVE_ERROR_PAUSE)
+
+    def _wait_for_backlog(self, index: int) -> bool:
+        """Extra receiver `index` runs only while the queue has a backlog and there are
+        slots for every receiver up to it; True when it should receive now."""
+        with self._cond:
+            ready = self._cond.wait_for(
+                lambda: (
+                    self._stopping.is_set()
+                    or (self._backlog and self._free() >= BATCH * (index + 1))
+                ),
+                timeout=1.0,
+            )
+            return bool(ready) and not self._stopping.is_set()
+
+    def _free(self) -> int:
+        return self._max_in_flight - self._jobs - self._reserved
 
     def run_once(self, wait_seconds: int = 0) -> int:
         """Receive one batch and process it to the end (for tests and one-shot runs)."""
@@ -131,31 +164,29 @@ class Worker:
         return len(futures)
 
     def poll(self, wait_seconds: int) -> list[Future[None]]:
-        """One receive, dispatched to the pool; returns the jobs started (one per group)."""
+        """One receive, dispatched; returns a future per group started, done when the
+        group has settled."""
         self._allowlist.refresh()
         with self._cond:
-            while self._jobs >= self._max_in_flight and not self._stopping.is_set():
+            while self._free() <= 0 and not self._stopping.is_set():
                 self._cond.wait(timeout=1.0)
                 self._health.waiting()
             # At most `free` messages, so a receive can never start more than `free` groups.
-            free = self._max_in_flight - self._jobs
-        if self._stopping.is_set():
-            return []
+            asked = min(BATCH, self._free())
+            self._reserved += asked
         try:
-            messages = self._sqs.receive(
-                self._queue_url, min(10, free), wait_seconds, self._visibility
-            )
-        except AwsError as exc:
-            log.warning("poll.receive_failed", error=str(exc))
-            time.sleep(RECEIVE_ERROR_PAUSE)
-            return []
-        self._health.polled()
+            messages = self._receive(asked, wait_seconds)
+        finally:
+            with self._cond:
+                self._reserved -= asked
         for message in messages:
             self._heartbeat.track(message.message_id, message.receipt_handle)
             self._on_received(message)
         with self._cond:
+            self._backlog = len(messages) == asked == BATCH
             self._held.update((m.message_id, m) for m in messages)
             self._on_in_flight(len(self._held))
+            self._cond.notify_all()
         if self._stopping.is_set():
             for message in messages:
                 self._finish(message, None)
@@ -163,30 +194,64 @@ class Worker:
         groups = group_in_order(messages)
         with self._cond:
             self._jobs += len(groups)
-        return [self._pool.submit(self._run_group, group) for group in groups]
+        futures: list[Future[None]] = []
+        for group in groups:
+            future: Future[None] = Future()
+            futures.append(future)
+            self._start_group(group, future)
+        return futures
 
-    def _run_group(self, messages: list[Message]) -> None:
+    def _receive(self, asked: int, wait_seconds: int) -> list[Message]:
+        if self._stopping.is_set():
+            return []
         try:
-            self._run_in_order(messages)
-        finally:
+            messages = self._sqs.receive(self._queue_url, asked, wait_seconds, self._visibility)
+        except AwsError as exc:
+            log.warning("poll.receive_failed", error=str(exc))
+            time.sleep(RECEIVE_ERROR_PAUSE)
+            return []
+        self._health.polled()
+        return messages
+
+    # -- one group, in order, without holding a thread between deploys ----------------------
+    def _start_group(self, messages: list[Message], future: Future[None]) -> None:
+        try:
+            if self._supersede and len(messages) > 1:
+                messages = self._drop_superseded(messages)
+        except Exception:  # superseding is an optimisation: on a bug, deploy them all
+            log.exception("poll.supersede_failed")
+        self._step(messages, 0, future)
+
+    def _step(self, messages: list[Message], index: int, future: Future[None]) -> None:
+        """Start message `index` of a group, or end the group."""
+        if index < len(messages) and self._stopping.is_set():
+            self._release_rest(messages, index)
+            index = len(messages)
+        if index == len(messages):
             with self._cond:
                 self._jobs -= 1
                 self._cond.notify_all()
+            future.set_result(None)
+            return
+        message = messages[index]
 
-    def _run_in_order(self, messages: list[Message]) -> None:
-        if self._supersede and len(messages) > 1:
-            messages = self._drop_superseded(messages)
-        for index, message in enumerate(messages):
-            if self._stopping.is_set():
-                for rest in messages[index:]:
-                    self._finish(rest, None)
-                return
-            result = self._pipeline.handle(message)
+        def done(result: Result) -> None:
             self._finish(message, result)
             if result.outcome in (Outcome.RETRIED, Outcome.RELEASED):
-                for rest in messages[index + 1 :]:
-                    self._finish(rest, None)
-                return
+                self._release_rest(messages, index + 1)
+                self._step(messages, len(messages), future)
+            else:
+                self._step(messages, index + 1, future)
+
+        try:
+            self._pool.submit(self._pipeline.start, message, done)
+        except RuntimeError:  # the pool is shut down: the worker is stopping
+            self._release_rest(messages, index)
+            self._step(messages, len(messages), future)
+
+    def _release_rest(self, messages: list[Message], start: int) -> None:
+        for rest in messages[start:]:
+            self._finish(rest, None)
 
     def _drop_superseded(self, messages: list[Message]) -> list[Message]:
         """Settle the deploys a newer message in this batch replaces; return the rest."""

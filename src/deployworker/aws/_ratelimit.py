@@ -24,7 +24,7 @@ class Budget:
 
 
 DEFAULT_ECS_BUDGETS: Mapping[str, Budget] = {
-    "RegisterTaskDefinition": Budget(0.95, 18),
+    "RegisterTaskDefinition": Budget(0.98, 19),
     "UpdateService": Budget(4.0, 8),
     "DescribeServices": Budget(5.0, 10),
     "DescribeTaskDefinition": Budget(10.0, 20),

@@ -1,11 +1,30 @@
-"""boto3 client construction: one place that sets endpoints, timeouts and retries."""
+"""boto3 client construction: one place that sets endpoints, timeouts and retries.
+
+Every client comes from one shared botocore session, so the SDK's endpoint and
+service data are loaded once: a session per client cost about 7 MB each.
+"""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
+
+# Re-entrant: `make_client` holds it while `shared_session` may create the session.
+_lock = threading.RLock()
+_session: botocore.session.Session | None = None
+
+
+def shared_session() -> botocore.session.Session:
+    """The process's one botocore session (created on first use)."""
+    global _session  # noqa: PLW0603 - a lazily created, process-wide cache
+    with _lock:
+        if _session is None:
+            _session = botocore.session.get_session()
+        return _session
 
 
 def make_client(
@@ -27,5 +46,7 @@ def make_client(
         read_timeout=read_timeout,
         max_pool_connections=pool_size,
     )
-    session = boto3.session.Session()
-    return session.client(service, endpoint_url=endpoint_url, config=config)  # type: ignore[call-overload]
+    # botocore does not promise thread-safe client creation from one session.
+    with _lock:
+        session = boto3.session.Session(botocore_session=shared_session())
+        return session.client(service, endpoint_url=endpoint_url, config=config)  # type: ignore[call-overload]

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-import botocore.session
 from botocore.model import Shape
 
 from deployworker.aws._retry import Caller
+from deployworker.aws.clients import shared_session
 from deployworker.errors import NotFoundError, PermanentAwsError
 
 MAX_DESCRIBE_SERVICES = 10
@@ -18,7 +18,7 @@ MAX_DESCRIBE_SERVICES = 10
 @cache
 def register_input_shape() -> Shape:
     """botocore's input shape for RegisterTaskDefinition (loaded once, from the SDK's model)."""
-    model = botocore.session.get_session().get_service_model("ecs")
+    model = shared_session().get_service_model("ecs")
     shape = model.operation_model("RegisterTaskDefinition").input_shape
     assert shape is not None
     return shape

@@ -78,7 +78,7 @@ variable "memory" {
 variable "max_in_flight" {
   description = "Deploys one worker runs at once (DEPLOYWORKER_MAX_IN_FLIGHT)."
   type        = number
-  default     = 8
+  default     = 1000
 }
 
 variable "visibility_timeout_seconds" {

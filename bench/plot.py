@@ -1,0 +1,46 @@
+"""Scenario 1's plot: deploys in flight and ECS call rates over (simulated) time."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+
+mpl.use("Agg")  # no display here, and none needed
+import matplotlib.pyplot as plt
+
+OPS = ("RegisterTaskDefinition", "UpdateService", "DescribeServices", "DescribeTaskDefinition")
+BIN = 10.0  # seconds per rate bucket
+
+
+def plot(raw: dict[str, Any], path: Path) -> None:
+    """Write a two-panel PNG: in-flight counts on top, call rates below."""
+    samples = raw["samples"]
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    times = [s["at"] for s in samples]
+    top.plot(times, [s["held"] for s in samples], label="messages held (deploys in flight)")
+    top.plot(times, [s["watched"] for s in samples], "--", label="deployments being watched")
+    top.set_ylabel("count")
+    top.legend(loc="upper right")
+    top.set_title(
+        f"Burst of {raw['spec']['deploys']} deploys (simulated time, scale {raw['spec']['scale']:g})"
+    )
+    end = max(times, default=0.0)
+    edges = [i * BIN for i in range(int(end // BIN) + 1)]
+    for op in OPS:
+        counts = Counter(
+            int(c["at"] // BIN) for c in raw["calls"] if c["op"] == op and not c["throttled"]
+        )
+        bottom.step(edges, [counts[i] / BIN for i in range(len(edges))], where="post", label=op)
+    budget = raw["settings"]["describe_rate"] / raw["spec"]["scale"]
+    bottom.axhline(
+        budget, linestyle="--", color="grey", label=f"DescribeServices budget {budget:g}/s"
+    )
+    bottom.set_ylabel(f"calls per second ({BIN:g} s bins)")
+    bottom.set_xlabel("seconds since the burst arrived")
+    bottom.legend(loc="upper right", fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)

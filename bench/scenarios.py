@@ -1,0 +1,257 @@
+"""One benchmark scenario: the real worker against the in-memory fakes, measured.
+
+`run(spec)` seeds services and messages, builds the worker with `app.build`
+(only the boto3 clients and the rate limiter are swapped for scaled ones),
+runs it until every message has settled, and returns raw measurements; the
+figures are computed in `bench.figures`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bench.fake_ecs import FakeEcs
+from bench.fake_sqs import DLQ_URL, QUEUE_URL, FakeSqs
+from bench.fakeaws import REGION, Ledger, SimClock
+from deployworker.app import build
+from deployworker.aws._ratelimit import Budget, Limiter
+from deployworker.aws.clients import make_client
+from deployworker.logs import configure_logging
+from deployworker.outcome import Outcome, Result
+from deployworker.settings import Settings
+
+IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app"
+SAMPLE_EVERY = 0.25  # real seconds
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What to run. Times are simulated seconds; `scale` compresses them all."""
+
+    name: str
+    deploys: int
+    services: int
+    fail_share: float = 0.0
+    idle_seconds: float = 0.0
+    scale: float = 10.0
+    latency: float = 0.040
+    converge: tuple[float, float] = (90.0, 150.0)
+    supersede: bool = True
+    deploy_threads: int = 16
+    timeout: float = 900.0  # real seconds before giving up
+
+
+@dataclass
+class Raw:
+    """What one run measured (simulated seconds unless named otherwise)."""
+
+    spec: dict[str, Any]
+    wall: float = 0.0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    settled: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    rss_before_mb: float = 0.0
+    rss_peak_mb: float = 0.0
+    worker_cpu: float = 0.0
+    fake_cpu: float = 0.0
+    in_order: bool = True
+    last_rollout: float = 0.0
+    longest_chain: float = 0.0
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def _rss_peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def scaled_settings(spec: Spec) -> Settings:
+    """Production defaults, with every real-time quantity divided by `scale`.
+
+    SQS waits and visibility are passed to the fake as they are: it reads them
+    on the simulated clock already.
+    """
+    defaults = Settings()
+    f = spec.scale
+    entries = [
+        {"cluster": "bench", "service": service_name(s), "containers": ["app"], "images": [IMAGE]}
+        for s in range(spec.services)
+    ]
+    allowlist = {"version": 1, "services": entries}
+    return Settings(
+        queue_url=QUEUE_URL,
+        dlq_url=DLQ_URL,
+        region=REGION,
+        allowlist_yaml=json.dumps(allowlist),
+        supersede=spec.supersede,
+        deploy_threads=spec.deploy_threads,
+        register_rate=defaults.register_rate * f,
+        update_rate=defaults.update_rate * f,
+        describe_rate=defaults.describe_rate * f,
+        watch_interval_seconds=defaults.watch_interval_seconds / f,
+        heartbeat_seconds=defaults.heartbeat_interval / f,
+        deploy_timeout_seconds=max(1, round(defaults.deploy_timeout_seconds / f)),
+        aws_retry_max_seconds=defaults.aws_retry_max_seconds / f,
+        allowlist_reload_seconds=3600,
+        metrics_port=0,
+    )
+
+
+def scaled_limiter(scale: float) -> Limiter:
+    """The worker's default ECS budgets in real time: rates multiplied by `scale`;
+    bursts are counts of calls and stay as they are."""
+    budgets = Settings().ecs_budgets()
+    return Limiter({op: Budget(b.rate * scale, b.burst) for op, b in budgets.items()})
+
+
+def _messages(spec: Spec) -> list[tuple[str, int, str]]:
+    """(service, version, body) in send order. Several deploys of one service are
+    interleaved with the others', as CI would publish them; `fail_share` of them,
+    spread evenly, carry an image whose rollout fails."""
+    out: list[tuple[str, int, str]] = []
+    for n in range(spec.deploys):
+        name, version = service_name(n % spec.services), n // spec.services + 1
+        fails = int(n * spec.fail_share) != int((n + 1) * spec.fail_share)
+        tag = f"{name}-v{version}" + ("-fail" if fails else "")
+        body = {
+            "cluster": "bench",
+            "service": name,
+            "container": "app",
+            "image": f"{IMAGE}:{tag}",
+            "deploy_id": f"{name}-{version}",
+        }
+        out.append((name, version, json.dumps(body)))
+    return out
+
+
+def run(spec: Spec) -> dict[str, Any]:
+    """Run one scenario to the end; returns `Raw` as a dict (it crosses processes)."""
+    clock = SimClock(spec.scale)
+    ledger = Ledger()
+    ecs = FakeEcs(clock, ledger, spec.latency, spec.converge)
+    sqs = FakeSqs(clock, ledger, spec.latency)
+    for s in range(spec.services):
+        ecs.seed_service("bench", service_name(s), f"{IMAGE}:{service_name(s)}-v0")
+    sent = _messages(spec)
+    for name, version, body in sent:
+        sqs.enqueue(body, group=name, dedup=f"{name}-{version}")
+    # The real clients are built (and left unused) so their memory counts, as in production.
+    real_clients = [
+        make_client(service, REGION, "http://127.0.0.1:9") for service in ("ecs", "sqs", "ecr")
+    ]
+    settings = scaled_settings(spec)
+    fakes = {"ecs": ecs, "sqs": sqs}
+    app = build(
+        settings,
+        clients=lambda service: fakes.get(service) or real_clients[2],
+        limiter=scaled_limiter(spec.scale),
+    )
+    raw = Raw(spec=asdict(spec), settings=settings.model_dump(mode="json", exclude={"signing_key"}))
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def settled(message: Any, result: Result) -> None:
+        now = clock.now()
+        final = ecs.last_finished("bench", result.service, now) if result.service else None
+        with lock:
+            raw.settled.append(
+                {
+                    "at": now,
+                    "outcome": result.outcome.value,
+                    "service": result.service,
+                    "rollout_end": final.finish_at if final else None,
+                }
+            )
+            if result.outcome not in (Outcome.RETRIED, Outcome.RELEASED) and len(
+                raw.settled
+            ) >= len(sent):
+                done.set()
+
+    app.settler.add_listener(settled)  # type: ignore[union-attr]
+    raw.rss_before_mb = _rss_peak_mb()
+    cpu_before = _cpu()
+    sampler_cpu = [0.0]
+    start = clock.now()
+
+    def sample() -> None:
+        begin = time.thread_time()
+        while not done.wait(SAMPLE_EVERY):
+            with ledger.lock:
+                counts = len(ledger.calls)
+            raw.samples.append(
+                {
+                    "at": clock.now() - start,
+                    "held": app.worker.in_flight,
+                    "watched": app.watcher.watching,
+                    "calls": counts,
+                }
+            )
+        sampler_cpu[0] = time.thread_time() - begin
+
+    # The worker logs as in production (JSON lines at info), to nowhere.
+    configure_logging("info", open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the process
+    app.start(serve_http=False)
+    sampler = threading.Thread(target=sample, name="sampler", daemon=True)
+    sampler.start()
+    if spec.idle_seconds:
+        clock.sleep(spec.idle_seconds)
+        done.set()
+    else:
+        done.wait(spec.timeout)
+    raw.wall = clock.now() - start
+    raw.rss_peak_mb = _rss_peak_mb()
+    worker_cpu = _cpu() - cpu_before
+    app.shutdown()
+    sampler.join()
+    raw.fake_cpu = ledger.cpu
+    raw.worker_cpu = worker_cpu - ledger.cpu - sampler_cpu[0]
+    raw.calls = [asdict(c) | {"at": c.at - start} for c in ledger.calls]
+    raw.outcomes = dict(sorted(_count(r["outcome"] for r in raw.settled).items()))
+    for r in raw.settled:
+        r["at"] -= start
+        if r["rollout_end"] is not None:
+            r["rollout_end"] -= start
+    # Every deploy of a service applied, each exactly once, in the order sent.
+    expected: dict[str, list[int]] = {}
+    for name, version, _ in sent:
+        expected.setdefault(name, []).append(version)
+    raw.in_order = all(
+        [_version(image) for image in ecs.image_history("bench", name)] == versions
+        for name, versions in expected.items()
+    )
+    # The service whose first deploy registered last: its rollouts (a rollback included)
+    # follow the last registration AWS's limit allows, whoever runs the deploys.
+    chains = {
+        key: sum(d.finish_at - d.created for d in s.history) for key, s in ecs.services.items()
+    }
+    started = {key: s.history[0].created for key, s in ecs.services.items() if s.history}
+    raw.last_rollout = chains[max(started, key=started.__getitem__)] if started else 0.0
+    # A service's deploys run one after another: the longest such chain is a floor too.
+    raw.longest_chain = max(chains.values(), default=0.0)
+    return asdict(raw)
+
+
+def service_name(index: int) -> str:
+    return f"svc{index:04d}"
+
+
+def _version(image: str) -> int:
+    return int(image.rsplit("-v", 1)[-1].split("-", 1)[0])
+
+
+def _count(values: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return out

@@ -1,0 +1,142 @@
+"""Scale: the benchmark's scenarios at a small size, as correctness checks, and its fakes.
+
+The full-size benchmark is `make bench`; these run the same code on 50 deploys so
+that `make test` proves every deploy converges without a throttle and within the
+per-deploy call bounds, that in-flight deploys hold no thread, that several
+receivers work a backlog, and that an idle worker costs one poller's long polls.
+"""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from bench.fake_ecs import FakeEcs
+from bench.fake_sqs import QUEUE_URL, FakeSqs
+from bench.fakeaws import Ledger, SimClock
+from bench.figures import bucket_violations, cadence, compute, percentile
+from bench.scenarios import Spec, run
+
+
+@pytest.fixture(scope="module")
+def burst() -> dict[str, object]:
+    """Scenario 1 at 50 deploys, with only 4 deploy threads."""
+    return compute(run(Spec("burst", deploys=50, services=50, scale=20, deploy_threads=4)))
+
+
+def test_burst_every_deploy_converges_without_throttles(burst: dict[str, object]) -> None:
+    assert burst["outcomes"] == {"deployed": 50}
+    assert burst["throttles"] == 0
+    assert burst["describe_violations"] == 0
+
+
+def test_burst_calls_per_deploy_stay_within_bounds(burst: dict[str, object]) -> None:
+    ecs = burst["ecs_per_deploy"]
+    sqs = burst["sqs_per_deploy"]
+    assert isinstance(ecs, dict) and isinstance(sqs, dict)
+    # One read, one registration, one update per deploy; the watch adds a share of a call.
+    assert ecs["RegisterTaskDefinition"] == 1
+    assert ecs["UpdateService"] == 1
+    assert ecs["DescribeTaskDefinition"] == 1
+    assert 1 < ecs["DescribeServices"] <= 6
+    assert sqs["DeleteMessage"] == 1
+    assert sqs["ReceiveMessage"] <= 1
+    assert burst["services_per_watch_describe"] >= 5  # type: ignore[operator]
+
+
+def test_burst_in_flight_deploys_hold_no_thread(burst: dict[str, object]) -> None:
+    # 4 deploy threads, yet dozens of rollouts were followed at once.
+    assert burst["peak_watched"] >= 30  # type: ignore[operator]
+
+
+def test_burst_detection_is_within_two_watch_rounds(burst: dict[str, object]) -> None:
+    assert burst["detect_p99_s"] <= 2 * burst["cadence_at_peak_s"]  # type: ignore[operator]
+
+
+def test_several_receivers_work_a_backlog() -> None:
+    raw = run(Spec("burst", deploys=60, services=60, scale=40, converge=(5.0, 10.0)))
+    pollers = {c["thread"] for c in raw["calls"] if c["op"] == "ReceiveMessage"}
+    assert len(pollers) >= 2
+
+
+def test_deploys_of_one_service_apply_in_order() -> None:
+    spec = Spec("ordered", deploys=12, services=3, supersede=False, scale=40, converge=(10, 20))
+    figures = compute(run(spec))
+    assert figures["outcomes"] == {"deployed": 12}
+    assert figures["in_order"] is True
+
+
+def test_idle_worker_long_polls_on_one_receiver_and_calls_no_ecs() -> None:
+    figures = compute(run(Spec("idle", deploys=0, services=1, idle_seconds=600, scale=240)))
+    assert figures["ecs_calls"] == 0
+    assert figures["pollers"] == 1
+    assert figures["idle_receives_per_min_per_poller"] <= 3
+
+
+# -- the fakes -------------------------------------------------------------------------------
+def test_fake_ecs_throttles_past_the_register_burst() -> None:
+    ecs = FakeEcs(SimClock(1.0), Ledger(), latency=0.0)
+    ecs.seed_service("c", "s", "repo:1")
+    given = {"family": "f", "containerDefinitions": [{"name": "app", "image": "repo:2"}]}
+    for _ in range(20):
+        ecs.register_task_definition(**given)
+    with pytest.raises(ClientError) as raised:
+        ecs.register_task_definition(**given)
+    assert raised.value.response["Error"]["Code"] == "ThrottlingException"
+
+
+def test_fake_ecs_rollout_converges_after_its_duration() -> None:
+    clock = SimClock(1000.0)
+    ecs = FakeEcs(clock, Ledger(), latency=0.0, converge=(50.0, 50.0))
+    ecs.seed_service("c", "s", "repo:1")
+    arn = ecs.register_task_definition(
+        family="f", containerDefinitions=[{"name": "app", "image": "repo:2"}]
+    )["taskDefinition"]["taskDefinitionArn"]
+    deployments = ecs.update_service("c", "s", arn)["service"]["deployments"]
+    assert [(d["status"], d["rolloutState"]) for d in deployments] == [
+        ("PRIMARY", "IN_PROGRESS"),
+        ("ACTIVE", "COMPLETED"),
+    ]
+    clock.sleep(60)
+    (service,) = ecs.describe_services("c", ["s"])["services"]
+    assert [(d["status"], d["rolloutState"]) for d in service["deployments"]] == [
+        ("PRIMARY", "COMPLETED")
+    ]
+
+
+def test_fake_sqs_keeps_a_group_exclusive_until_deleted() -> None:
+    sqs = FakeSqs(SimClock(1000.0), Ledger(), latency=0.0)
+    sqs.enqueue("first", "g", "1")
+    sqs.enqueue("second", "g", "2")
+    (first,) = sqs.receive_message(QUEUE_URL, 1, 0, 30)["Messages"]
+    assert first["Body"] == "first"
+    assert sqs.receive_message(QUEUE_URL, 10, 0, 30) == {}
+    sqs.delete_message(QUEUE_URL, first["ReceiptHandle"])
+    (second,) = sqs.receive_message(QUEUE_URL, 10, 0, 30)["Messages"]
+    assert second["Body"] == "second"
+
+
+# -- the figures (pure) ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("values", "q", "expected"),
+    [
+        ([], 50, 0.0),
+        ([3.0], 99, 3.0),
+        ([1.0, 2.0, 3.0, 4.0], 50, 2.0),
+        ([1.0] * 99 + [9.0], 99, 1.0),
+    ],
+)
+def test_percentile(values: list[float], q: float, expected: float) -> None:
+    assert percentile(values, q) == expected
+
+
+@pytest.mark.parametrize(
+    ("watched", "expected"), [(0, 5.0), (100, 5.0), (250, 5.0), (251, 5.2), (1000, 20.0)]
+)
+def test_cadence_stretches_with_the_describe_budget(watched: int, expected: float) -> None:
+    assert cadence(watched, interval=5.0, rate=5.0) == pytest.approx(expected)
+
+
+def test_bucket_violations_counts_calls_over_the_budget() -> None:
+    assert bucket_violations([i * 0.2 for i in range(100)], rate=5, burst=10) == 0
+    assert bucket_violations([0.0] * 12, rate=5, burst=10) == 2
