@@ -25,6 +25,10 @@ from bench.fakeaws import (
 PREFIX = f"arn:aws:ecs:{REGION}:{ACCOUNT}"
 
 
+def _revision(arn: str) -> int:
+    return int(arn.rsplit(":", 1)[-1])
+
+
 @dataclass
 class Service:
     cluster: str
@@ -166,6 +170,7 @@ class FakeEcs(_Fake):
             now,
             now + duration,
             "fail" in image.rsplit(":", 1)[-1],
+            registered=_revision(target) > _revision(service.task_definition),
         )
         service.deployments.insert(0, deployment)
         service.history.append(deployment)

@@ -164,6 +164,7 @@ class Deployment:
     created: float
     finish_at: float
     fails: bool
+    registered: bool = True  # False: back to an older revision (a rollback)
     status: str = "PRIMARY"
     state: str = "IN_PROGRESS"
 

@@ -72,9 +72,10 @@ def targets(key: str, f: dict[str, Any]) -> list[tuple[str, bool, str]]:
     )
     if key == "2":
         out.append(("each service's deploys applied in order", f["in_order"], str(f["in_order"])))
+    if key == "1":  # the issue sets the wall-time target for the burst
+        out.append(("wall <= 1.1 x floor", f["floor_ratio"] <= 1.1, f"{f['floor_ratio']:.3f}"))
     if key in ("1", "4"):
         out += [
-            ("wall <= 1.1 x floor", f["floor_ratio"] <= 1.1, f"{f['floor_ratio']:.3f}"),
             (
                 "registration <= 1.1 x AWS floor",
                 f["register_ratio"] <= 1.1,

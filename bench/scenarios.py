@@ -230,16 +230,26 @@ def run(spec: Spec) -> dict[str, Any]:
         [_version(image) for image in ecs.image_history("bench", name)] == versions
         for name, versions in expected.items()
     )
-    # The service whose first deploy registered last: its rollouts (a rollback included)
-    # follow the last registration AWS's limit allows, whoever runs the deploys.
-    chains = {
-        key: sum(d.finish_at - d.created for d in s.history) for key, s in ecs.services.items()
-    }
-    started = {key: s.history[0].created for key, s in ecs.services.items() if s.history}
-    raw.last_rollout = chains[max(started, key=started.__getitem__)] if started else 0.0
-    # A service's deploys run one after another: the longest such chain is a floor too.
-    raw.longest_chain = max(chains.values(), default=0.0)
+    raw.last_rollout, raw.longest_chain = _floors(ecs)
     return asdict(raw)
+
+
+def _floors(ecs: FakeEcs) -> tuple[float, float]:
+    """(rollout time after the last registration, longest chain of one service's rollouts).
+
+    The rollouts that follow the last registration (its own, and a rollback after
+    it) cannot start before AWS's limit allows that registration, whoever runs the
+    deploys; and a service's deploys run one after another.
+    """
+    tails: dict[float, float] = {}
+    chains = []
+    for service in ecs.services.values():
+        chains.append(sum(d.finish_at - d.created for d in service.history))
+        registered = [i for i, d in enumerate(service.history) if d.registered]
+        if registered:
+            tail = service.history[registered[-1] :]
+            tails[tail[0].created] = sum(d.finish_at - d.created for d in tail)
+    return (tails[max(tails)] if tails else 0.0), max(chains, default=0.0)
 
 
 def service_name(index: int) -> str:

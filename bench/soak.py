@@ -271,6 +271,7 @@ def run(args: argparse.Namespace, endpoint: str, rng: random.Random) -> int:
         ("deployed", outcomes["deployed"]),
         ("noop", outcomes["noop"]),
         ("rolled back", outcomes["rolled_back"]),
+        ("superseded (a newer deploy of its service ran)", outcomes["superseded"]),
         ("failed", outcomes["failed"]),
         ("rejected", outcomes["rejected_invalid"] + outcomes["rejected_not_allowed"]),
         ("retried (left for redelivery)", outcomes["retried"]),

@@ -140,3 +140,19 @@ def test_cadence_stretches_with_the_describe_budget(watched: int, expected: floa
 def test_bucket_violations_counts_calls_over_the_budget() -> None:
     assert bucket_violations([i * 0.2 for i in range(100)], rate=5, burst=10) == 0
     assert bucket_violations([0.0] * 12, rate=5, burst=10) == 2
+
+
+def test_floor_counts_the_rollouts_after_the_last_registration() -> None:
+    from bench.scenarios import _floors
+
+    clock = SimClock(1000.0)
+    ecs = FakeEcs(clock, Ledger(), latency=0.0, converge=(30.0, 30.0))
+    ecs.seed_service("c", "s", "repo:1")
+    first = ecs.describe_services("c", ["s"])["services"][0]["taskDefinition"]
+    given = {"family": "c-s", "containerDefinitions": [{"name": "app", "image": "repo:2-fail"}]}
+    failing = ecs.register_task_definition(**given)["taskDefinition"]["taskDefinitionArn"]
+    ecs.update_service("c", "s", failing)
+    ecs.update_service("c", "s", first)  # the rollback: no registration
+    last_rollout, longest_chain = _floors(ecs)
+    assert last_rollout == pytest.approx(60.0)  # the failing rollout and its rollback
+    assert longest_chain == pytest.approx(60.0)
