@@ -19,7 +19,7 @@ from typing import Any
 from bench.fake_ecs import FakeEcs
 from bench.fake_sqs import DLQ_URL, QUEUE_URL, FakeSqs
 from bench.fakeaws import REGION, Ledger, SimClock
-from deployworker.app import build
+from deployworker.app import App, build
 from deployworker.aws._ratelimit import Budget, Limiter
 from deployworker.aws.clients import make_client
 from deployworker.logs import configure_logging
@@ -135,8 +135,21 @@ def _messages(spec: Spec) -> list[tuple[str, int, str]]:
     return out
 
 
-def run(spec: Spec) -> dict[str, Any]:
-    """Run one scenario to the end; returns `Raw` as a dict (it crosses processes)."""
+@dataclass
+class World:
+    """A worker, built but not started, and the fakes it runs against."""
+
+    clock: SimClock
+    ledger: Ledger
+    ecs: FakeEcs
+    sqs: FakeSqs
+    app: App
+    settings: Settings
+    sent: list[tuple[str, int, str]]
+
+
+def build_world(spec: Spec) -> World:
+    """Seed the fakes with the scenario's services and messages and build the worker."""
     clock = SimClock(spec.scale)
     ledger = Ledger()
     ecs = FakeEcs(clock, ledger, spec.latency, spec.converge)
@@ -157,9 +170,26 @@ def run(spec: Spec) -> dict[str, Any]:
         clients=lambda service: fakes.get(service) or real_clients[2],
         limiter=scaled_limiter(spec.scale),
     )
+    # The worker logs as in production (JSON lines at info), to nowhere.
+    configure_logging("info", open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the process
+    return World(clock, ledger, ecs, sqs, app, settings, sent)
+
+
+def run(spec: Spec) -> dict[str, Any]:
+    """Run one scenario to the end; returns `Raw` as a dict (it crosses processes)."""
+    world = build_world(spec)
+    clock, ledger, ecs, app, settings, sent = (
+        world.clock,
+        world.ledger,
+        world.ecs,
+        world.app,
+        world.settings,
+        world.sent,
+    )
     raw = Raw(spec=asdict(spec), settings=settings.model_dump(mode="json", exclude={"signing_key"}))
     lock = threading.Lock()
     done = threading.Event()
+    finals = [0]
 
     def settled(message: Any, result: Result) -> None:
         now = clock.now()
@@ -173,10 +203,10 @@ def run(spec: Spec) -> dict[str, Any]:
                     "rollout_end": final.finish_at if final else None,
                 }
             )
-            if result.outcome not in (Outcome.RETRIED, Outcome.RELEASED) and len(
-                raw.settled
-            ) >= len(sent):
-                done.set()
+            if result.outcome not in (Outcome.RETRIED, Outcome.RELEASED):
+                finals[0] += 1
+                if finals[0] >= len(sent):
+                    done.set()
 
     app.settler.add_listener(settled)  # type: ignore[union-attr]
     raw.rss_before_mb = _rss_peak_mb()
@@ -199,8 +229,6 @@ def run(spec: Spec) -> dict[str, Any]:
             )
         sampler_cpu[0] = time.thread_time() - begin
 
-    # The worker logs as in production (JSON lines at info), to nowhere.
-    configure_logging("info", open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the process
     app.start(serve_http=False)
     sampler = threading.Thread(target=sample, name="sampler", daemon=True)
     sampler.start()

@@ -8,6 +8,8 @@ receivers work a backlog, and that an idle worker costs one poller's long polls.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -15,7 +17,7 @@ from bench.fake_ecs import FakeEcs
 from bench.fake_sqs import QUEUE_URL, FakeSqs
 from bench.fakeaws import Ledger, SimClock
 from bench.figures import bucket_violations, cadence, compute, percentile
-from bench.scenarios import Spec, run
+from bench.scenarios import Spec, build_world, run
 
 
 @pytest.fixture(scope="module")
@@ -156,3 +158,26 @@ def test_floor_counts_the_rollouts_after_the_last_registration() -> None:
     last_rollout, longest_chain = _floors(ecs)
     assert last_rollout == pytest.approx(60.0)  # the failing rollout and its rollback
     assert longest_chain == pytest.approx(60.0)
+
+
+def test_shutdown_in_a_burst_hands_queued_deploys_back_without_starting_them() -> None:
+    world = build_world(Spec("burst", deploys=200, services=200, scale=20, deploy_threads=4))
+    world.app.start(serve_http=False)
+    deadline = time.monotonic() + 30
+    while world.ledger.by_op()["RegisterTaskDefinition"] < 30:  # past the burst of 19
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    stopping_at = world.clock.now()
+    started = time.monotonic()
+    released = world.app.shutdown()
+    took = time.monotonic() - started
+    late = [
+        c for c in world.ledger.calls if c.op == "RegisterTaskDefinition" and c.at > stopping_at
+    ]
+    # At most the registrations the 4 deploy threads had already begun; the other 150-odd
+    # queued deploys were handed back untouched, not registered on the way out.
+    assert len(late) <= 4
+    assert len(released) >= 150
+    assert took < 8
+    visible = world.sqs.receive_message(QUEUE_URL, 10, 0, 30).get("Messages", [])
+    assert len(visible) == 10  # handed back at once (visibility 0), not after the timeout

@@ -244,10 +244,18 @@ class Worker:
                 self._step(messages, index + 1, future)
 
         try:
-            self._pool.submit(self._pipeline.start, message, done)
+            self._pool.submit(self._begin, message, done)
         except RuntimeError:  # the pool is shut down: the worker is stopping
             self._release_rest(messages, index)
             self._step(messages, len(messages), future)
+
+    def _begin(self, message: Message, done: Callable[[Result], None]) -> None:
+        # A burst queues hundreds of starts behind the deploy threads: once stopping,
+        # hand those back untouched instead of registering revisions on the way out.
+        if self._stopping.is_set():
+            done(Result(Outcome.RELEASED, "worker shutting down"))
+            return
+        self._pipeline.start(message, done)
 
     def _release_rest(self, messages: list[Message], start: int) -> None:
         for rest in messages[start:]:
