@@ -1,13 +1,15 @@
 """Superseding: of several deploys of one service waiting in one batch, only the newest runs.
 
-Pure. An older deploy is superseded only by a newer one that is itself valid and
-allowed, for the same service, covering at least the same containers, with no
-other action (a rollback, say) between them: order is kept wherever it matters.
+`superseded` is pure; `drop_superseded` applies it to a received batch. An older
+deploy is superseded only by a newer one that is itself valid and allowed, for the
+same service, covering at least the same containers, with no other action (a
+rollback, say) between them: order is kept wherever it matters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from deployworker.aws.sqs import Message
 from deployworker.message import DeployRequest
@@ -50,3 +52,33 @@ def superseded_result(message: Message, request: DeployRequest, newer: Message) 
         request.service_ref.name,
         {k: str(v) for k, v in request.targets.items()},
     )
+
+
+def group_in_order(messages: list[Message]) -> list[list[Message]]:
+    """Split a receive batch by MessageGroupId, keeping each group's order."""
+    groups: dict[str, list[Message]] = {}
+    for message in messages:
+        groups.setdefault(message.group_id or message.message_id, []).append(message)
+    return list(groups.values())
+
+
+class Judge(Protocol):
+    """What superseding needs from the pipeline."""
+
+    def admissible(self, message: Message) -> DeployRequest | None: ...
+
+    def supersede(self, message: Message, request: DeployRequest, newer: Message) -> Result: ...
+
+
+def drop_superseded(
+    messages: list[Message], judge: Judge, settle: Callable[[Message, Result], None]
+) -> list[Message]:
+    """Settle the deploys of one group's batch that a newer message replaces; return
+    the rest, in order."""
+    requests = [(m.message_id, judge.admissible(m)) for m in messages]
+    replaced = superseded(requests)
+    by_id = {m.message_id: m for m in messages}
+    for (message_id, request), message in zip(requests, messages, strict=True):
+        if message_id in replaced and request is not None:
+            settle(message, judge.supersede(message, request, by_id[replaced[message_id]]))
+    return [m for m in messages if m.message_id not in replaced]

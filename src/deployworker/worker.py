@@ -32,19 +32,11 @@ from deployworker.httpd import Health
 from deployworker.outcome import Outcome, Result
 from deployworker.pipeline import Pipeline
 from deployworker.settle import Settler
-from deployworker.supersede import superseded
+from deployworker.supersede import drop_superseded, group_in_order
 
 log = structlog.get_logger("deployworker.worker")
 RECEIVE_ERROR_PAUSE = 2.0
 BATCH = 10  # ReceiveMessage returns at most 10 messages
-
-
-def group_in_order(messages: list[Message]) -> list[list[Message]]:
-    """Split a receive batch by MessageGroupId, keeping each group's order."""
-    groups: dict[str, list[Message]] = {}
-    for message in messages:
-        groups.setdefault(message.group_id or message.message_id, []).append(message)
-    return list(groups.values())
 
 
 class Worker:
@@ -176,24 +168,28 @@ class Worker:
             self._reserved += asked
         try:
             messages = self._receive(asked, wait_seconds)
-        finally:
+        except BaseException:
             with self._cond:
                 self._reserved -= asked
+            raise
         for message in messages:
             self._heartbeat.track(message.message_id, message.receipt_handle)
             self._on_received(message)
+        groups = group_in_order(messages)
         with self._cond:
+            # Reservation and jobs change together, so no other receiver sees the
+            # slots free in between and over-receives.
+            self._reserved -= asked
+            starting = not self._stopping.is_set()
+            self._jobs += len(groups) if starting else 0
             self._backlog = len(messages) == asked == BATCH
             self._held.update((m.message_id, m) for m in messages)
             self._on_in_flight(len(self._held))
             self._cond.notify_all()
-        if self._stopping.is_set():
+        if not starting:
             for message in messages:
                 self._finish(message, None)
             return []
-        groups = group_in_order(messages)
-        with self._cond:
-            self._jobs += len(groups)
         futures: list[Future[None]] = []
         for group in groups:
             future: Future[None] = Future()
@@ -217,7 +213,7 @@ class Worker:
     def _start_group(self, messages: list[Message], future: Future[None]) -> None:
         try:
             if self._supersede and len(messages) > 1:
-                messages = self._drop_superseded(messages)
+                messages = drop_superseded(messages, self._pipeline, self._finish)
         except Exception:  # superseding is an optimisation: on a bug, deploy them all
             log.exception("poll.supersede_failed")
         self._step(messages, 0, future)
@@ -260,17 +256,6 @@ class Worker:
     def _release_rest(self, messages: list[Message], start: int) -> None:
         for rest in messages[start:]:
             self._finish(rest, None)
-
-    def _drop_superseded(self, messages: list[Message]) -> list[Message]:
-        """Settle the deploys a newer message in this batch replaces; return the rest."""
-        requests = [(m.message_id, self._pipeline.admissible(m)) for m in messages]
-        replaced = superseded(requests)
-        by_id = {m.message_id: m for m in messages}
-        for (message_id, request), message in zip(requests, messages, strict=True):
-            if message_id in replaced and request is not None:
-                newer = by_id[replaced[message_id]]
-                self._finish(message, self._pipeline.supersede(message, request, newer))
-        return [m for m in messages if m.message_id not in replaced]
 
     def _finish(self, message: Message, result: Result | None) -> None:
         """Settle one message (None: release it untouched) and free its slot."""
