@@ -23,7 +23,7 @@ def plot(raw: dict[str, Any], path: Path) -> None:
     top.plot(times, [s["held"] for s in samples], label="messages held (deploys in flight)")
     top.plot(times, [s["watched"] for s in samples], "--", label="deployments being watched")
     top.set_ylabel("count")
-    top.legend(loc="upper right")
+    top.legend(loc="center right")
     top.set_title(
         f"Burst of {raw['spec']['deploys']} deploys (simulated time, scale {raw['spec']['scale']:g})"
     )
@@ -38,9 +38,10 @@ def plot(raw: dict[str, Any], path: Path) -> None:
     bottom.axhline(
         budget, linestyle="--", color="grey", label=f"DescribeServices budget {budget:g}/s"
     )
+    bottom.set_ylim(0, budget * 1.8)  # headroom, so the legend covers no line
     bottom.set_ylabel(f"calls per second ({BIN:g} s bins)")
     bottom.set_xlabel("seconds since the burst arrived")
-    bottom.legend(loc="upper right", fontsize="small")
+    bottom.legend(loc="upper right", fontsize="small", ncol=2)
     figure.tight_layout()
     figure.savefig(path, dpi=90)
     plt.close(figure)

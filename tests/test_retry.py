@@ -142,6 +142,23 @@ def test_backoff_is_jittered_exponential_and_bounded() -> None:
     assert seen == ["throttled"] * 6
 
 
+def test_a_call_that_recovers_returns_its_value_after_its_retries() -> None:
+    sleeps: list[float] = []
+    seen: list[str] = []
+    caller = Caller("ecs", RetryPolicy(sleep=sleeps.append), lambda s, o, r: seen.append(r))
+    outcomes = iter([client_error("ThrottlingException", 400), client_error("Boom", 503)])
+
+    def flaky() -> str:
+        failure = next(outcomes, None)
+        if failure is not None:
+            raise failure
+        return "done"
+
+    assert caller.call("UpdateService", flaky) == "done"
+    assert seen == ["throttled", "error", "ok"]
+    assert len(sleeps) == 2
+
+
 def test_permanent_errors_are_not_retried() -> None:
     sleeps: list[float] = []
     caller = Caller("ecs", RetryPolicy(sleep=sleeps.append))
