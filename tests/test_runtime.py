@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from conftest import REPO, World, default_entry, deploy, drain, http_get, metric
+from deployworker.intake import Intake
 from deployworker.local.simulator import Rules
 
 SERVICES = ("web", "api", "jobs")
@@ -137,3 +140,23 @@ def test_inline_allowlist_from_the_environment(world: World) -> None:
     assert metric(app, "deployworker_allowlist_entries") == 1
     with pytest.raises(ConfigError, match="DEPLOYWORKER_ALLOWLIST_YAML is invalid: line 1"):
         world.app(allowlist_yaml="version: 2\nservices: []\n")
+
+
+def test_a_bug_before_the_deploy_starts_frees_the_slot_and_leaves_the_message_for_redelivery(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.service()
+    app = world.app()
+
+    def broken(self: Intake, message: object) -> None:
+        raise RuntimeError("a bug in parsing")
+
+    monkeypatch.setattr(Intake, "parse", broken)
+    world.send(deploy(f"{REPO}:2.0", deploy_id="bug-1"))
+    app.worker.poll(0)
+    deadline = time.monotonic() + 10
+    while app.worker.in_flight:
+        assert time.monotonic() < deadline, "the message is stranded in flight"
+        time.sleep(0.05)
+    assert metric(app, "deployworker_messages_total", outcome="retried") == 1
+    assert world.images()["app"] == f"{REPO}:1.0"

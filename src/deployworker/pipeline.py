@@ -120,6 +120,10 @@ class Pipeline:
                 self._emit_terminal(result, request)
                 report(done, result)
                 return
+            except Exception as exc:  # a bug must not strand the message (nor hold its slot)
+                log.exception("message.crashed")
+                report(done, Result(Outcome.RETRIED, f"internal error: {exc!r}"))
+                return
             deploy_id = deploy_id_of(request, message)
             cluster, service = request.cluster_ref.name, request.service_ref.name
             images = {name: str(ref) for name, ref in request.targets.items()}
