@@ -160,3 +160,22 @@ def test_a_bug_before_the_deploy_starts_frees_the_slot_and_leaves_the_message_fo
         time.sleep(0.05)
     assert metric(app, "deployworker_messages_total", outcome="retried") == 1
     assert world.images()["app"] == f"{REPO}:1.0"
+
+
+def test_a_bug_while_settling_frees_the_slot_and_the_group_goes_on(world: World) -> None:
+    world.service()
+    app = world.app(supersede=False)
+
+    def broken(message: object, result: object) -> None:
+        raise RuntimeError("a bug in a settle listener")
+
+    assert app.settler is not None
+    app.settler.add_listener(broken)
+    world.send(deploy(f"{REPO}:2.0", deploy_id="s-1"), dedup="1")
+    world.send(deploy(f"{REPO}:3.0", deploy_id="s-2"), dedup="2")
+    app.start(serve_http=False)
+    deadline = time.monotonic() + 20
+    while world.images()["app"] != f"{REPO}:3.0" or app.worker.in_flight:
+        assert time.monotonic() < deadline, "the group stopped after the first settle"
+        time.sleep(0.1)
+    assert metric(app, "deployworker_messages_total", outcome="deployed") == 2

@@ -260,10 +260,13 @@ class Worker:
     def _finish(self, message: Message, result: Result | None) -> None:
         """Settle one message (None: release it untouched) and free its slot."""
         self._heartbeat.untrack(message.message_id)
-        if result is not None:
-            self._settler.settle(message, result)
-        else:
-            self._settler.release(message)
+        try:
+            if result is not None:
+                self._settler.settle(message, result)
+            else:
+                self._settler.release(message)
+        except Exception:  # a bug here must not hold the slot: the message reappears anyway
+            log.exception("message.settle_crashed", message_id=message.message_id)
         with self._cond:
             handed_back = result is None or result.outcome == Outcome.RELEASED
             if handed_back and self._stopping.is_set():
