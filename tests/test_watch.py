@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import threading
-import time
 from typing import Any
 
 from deployworker.assess import State
@@ -36,19 +35,9 @@ def test_one_round_batches_by_cluster_ten_at_a_time() -> None:
     watcher = Watcher(ecs, interval=60, describe_rate=5)  # type: ignore[arg-type]
     verdicts: list[Any] = []
     names = [("a", f"s{i}") for i in range(23)] + [("b", f"s{i}") for i in range(4)]
-    threads = [
-        threading.Thread(target=lambda c=c, s=s: verdicts.append(watcher.wait(c, s, f"d-{s}", 60)))
-        for c, s in names
-    ]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + 10
-    while len(watcher._watches) < len(names):
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    for c, s in names:
+        watcher.follow(c, s, f"d-{s}", 60, verdicts.append)
     calls = watcher.poll()
-    for thread in threads:
-        thread.join(timeout=5)
     assert calls == 4  # a: 10 + 10 + 3, b: 4
     assert sorted(len(s) for _, s in ecs.calls) == [3, 4, 10, 10]
     assert all(v is not None and v.state == State.CONVERGED for v in verdicts)

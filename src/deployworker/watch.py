@@ -103,22 +103,6 @@ class Watcher:
         if stopped:
             on_verdict(None)
 
-    def wait(
-        self, cluster: str, service: str, deployment_id: str, timeout: float
-    ) -> Assessment | None:
-        """Block until the deployment has a final verdict; None if the watcher stopped first.
-        (`follow` without a callback, for callers that own a thread anyway.)"""
-        done = threading.Event()
-        verdicts: list[Assessment | None] = []
-
-        def deliver(verdict: Assessment | None) -> None:
-            verdicts.append(verdict)
-            done.set()
-
-        self.follow(cluster, service, deployment_id, timeout, deliver)
-        done.wait()
-        return verdicts[0]
-
     def _loop(self) -> None:
         while not self._stop.wait(self._next_wait):
             try:
