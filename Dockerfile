@@ -16,11 +16,8 @@ LABEL org.opencontainers.image.title="deployworker" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.source="https://github.com/deployworker/deployworker"
 
-# MALLOC_ARENA_MAX: glibc gives each thread its own malloc arena by default; two keep
-# the worker's resident memory flat with its deploy and resume threads (docs/benchmarks.md).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    MALLOC_ARENA_MAX=2 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH=/opt/deployworker/bin:$PATH \

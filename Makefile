@@ -46,7 +46,7 @@ soak: $(STAMP)
 # Scale benchmark (about 8 minutes): in-memory ECS and SQS at AWS's limits, 4 scenarios.
 BENCH_ARGS ?= --check --json docs/benchmarks.json --plot docs/benchmarks-burst.png
 bench: $(STAMP)
-	MALLOC_ARENA_MAX=2 $(BIN)/python -m bench.scale $(BENCH_ARGS)
+	$(BIN)/python -m bench.scale $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS_VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

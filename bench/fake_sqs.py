@@ -60,10 +60,6 @@ class FakeSqs(_Fake):
         self._changed.notify_all()
         return message_id
 
-    def depth(self, url: str = QUEUE_URL) -> int:
-        with self.lock:
-            return len(self._queues[url])
-
     # -- the API -----------------------------------------------------------------------------
     @accounted
     def receive_message(

@@ -13,6 +13,7 @@ import os
 import resource
 import threading
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -245,7 +246,7 @@ def run(spec: Spec) -> dict[str, Any]:
     raw.fake_cpu = ledger.cpu
     raw.worker_cpu = worker_cpu - ledger.cpu - sampler_cpu[0]
     raw.calls = [asdict(c) | {"at": c.at - start} for c in ledger.calls]
-    raw.outcomes = dict(sorted(_count(r["outcome"] for r in raw.settled).items()))
+    raw.outcomes = dict(sorted(Counter(r["outcome"] for r in raw.settled).items()))
     for r in raw.settled:
         r["at"] -= start
         if r["rollout_end"] is not None:
@@ -286,10 +287,3 @@ def service_name(index: int) -> str:
 
 def _version(image: str) -> int:
     return int(image.rsplit("-v", 1)[-1].split("-", 1)[0])
-
-
-def _count(values: Any) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for v in values:
-        out[v] = out.get(v, 0) + 1
-    return out

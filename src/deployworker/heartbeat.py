@@ -1,10 +1,10 @@
 """Keeps in-flight messages invisible while their deploys run.
 
 One thread extends every tracked message with ChangeMessageVisibilityBatch (10
-per call) well before its visibility runs out. Untracking takes the same lock
-as a call, so a message released or deleted is never extended afterwards; the
-lock is held per call, not per round, so with a thousand messages held a settle
-waits for one call at most, not a hundred.
+per call) well before its visibility runs out. A message released or deleted is
+never extended afterwards: untracking waits while a call that includes the
+message is under way, and only then, so with a thousand messages held a settle
+waits for one call at most, not for a round of a hundred.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ class Heartbeat:
         self._visibility = visibility
         self._interval = interval
         self._receipts: dict[str, str] = {}
-        self._lock = threading.Lock()
+        self._calling: set[str] = set()  # ids in the call under way
+        self._lock = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -39,9 +40,10 @@ class Heartbeat:
             self._receipts[message_id] = receipt_handle
 
     def untrack(self, message_id: str) -> None:
-        """Stop extending a message; returns only once no round can still touch it."""
+        """Stop extending a message; returns only once no call can still touch it."""
         with self._lock:
             self._receipts.pop(message_id, None)
+            self._lock.wait_for(lambda: message_id not in self._calling)
 
     def tracked(self) -> dict[str, str]:
         """A copy of what is being extended (message id to receipt handle)."""
@@ -72,14 +74,20 @@ class Heartbeat:
                 chunk = {
                     i: self._receipts[i] for i in ids[start : start + BATCH] if i in self._receipts
                 }
-                if not chunk:
-                    continue
-                try:
-                    failed = self._sqs.change_visibility_batch(
-                        self._queue_url, chunk, self._visibility, retry=False
-                    )
-                except AwsError as exc:
-                    log.warning("heartbeat.failed", count=len(chunk), error=str(exc))
-                    continue
-                if failed:
-                    log.warning("heartbeat.partial", failed_message_ids=failed)
+                self._calling = set(chunk)
+            if chunk:
+                self._extend(chunk)
+            with self._lock:
+                self._calling = set()
+                self._lock.notify_all()
+
+    def _extend(self, chunk: dict[str, str]) -> None:
+        try:
+            failed = self._sqs.change_visibility_batch(
+                self._queue_url, chunk, self._visibility, retry=False
+            )
+        except AwsError as exc:
+            log.warning("heartbeat.failed", count=len(chunk), error=str(exc))
+            return
+        if failed:
+            log.warning("heartbeat.partial", failed_message_ids=failed)

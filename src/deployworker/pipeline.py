@@ -45,7 +45,7 @@ from deployworker.reporting import (
     log_fields,
     rejected_outcome,
 )
-from deployworker.serial import Dispatch, KeyedSerial, thread_dispatch
+from deployworker.serial import Dispatch, KeyedSerial
 from deployworker.supersede import superseded_result
 from deployworker.watch import Watcher
 
@@ -62,12 +62,12 @@ class Pipeline:
         watcher: Watcher,
         allowlist: Callable[[], Allowlist],
         default_timeout: float,
+        dispatch: Dispatch,
         region: str | None = None,
         account: str | None = None,
         emit: Emit = discard,
         signing_key: bytes | None = None,
         signing_max_age: float = 86_400,
-        dispatch: Dispatch = thread_dispatch,
     ) -> None:
         self._ecs = ecs
         self._watcher = watcher

@@ -15,11 +15,6 @@ from typing import Any
 Dispatch = Callable[[Callable[[], None]], Any]
 
 
-def thread_dispatch(fn: Callable[[], None]) -> None:
-    """The default `dispatch`: a thread per continuation (fine outside the worker)."""
-    threading.Thread(target=fn, name="continuation", daemon=True).start()
-
-
 class KeyedSerial:
     """Runs at most one deploy per key; later ones queue (no thread) until `release`."""
 

@@ -1,7 +1,7 @@
 """boto3 client construction: one place that sets endpoints, timeouts and retries.
 
 Every client comes from one shared botocore session, so the SDK's endpoint and
-service data are loaded once: a session per client cost about 7 MB each.
+service data are loaded once, not again for every client.
 """
 
 from __future__ import annotations

@@ -1,0 +1,84 @@
+"""The heartbeat: batched visibility extensions, and untracking that never waits a round."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+
+from deployworker.heartbeat import Heartbeat
+
+
+class GatedSqs:
+    """ChangeMessageVisibilityBatch that blocks each call until the test lets it go."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+        self.entered = threading.Semaphore(0)
+        self.release = threading.Semaphore(0)
+
+    def change_visibility_batch(
+        self, queue_url: str, receipts: Mapping[str, str], seconds: int, retry: bool = True
+    ) -> list[str]:
+        self.calls.append(list(receipts))
+        self.entered.release()
+        assert self.release.acquire(timeout=10)
+        return []
+
+
+def test_untrack_does_not_wait_for_the_round() -> None:
+    sqs = GatedSqs()
+    heartbeat = Heartbeat(sqs, "q", visibility=60, interval=3600)  # type: ignore[arg-type]
+    ids = [f"m{i:02d}" for i in range(30)]
+    for message_id in ids:
+        heartbeat.track(message_id, f"r-{message_id}")
+    beat = threading.Thread(target=heartbeat.beat)
+    beat.start()
+    assert sqs.entered.acquire(timeout=10)  # the first of three calls is under way
+    untracked = threading.Event()
+
+    def untrack() -> None:
+        heartbeat.untrack("m25")  # in the third call's range
+        untracked.set()
+
+    threading.Thread(target=untrack).start()
+    assert untracked.wait(timeout=10)  # not in the call under way: no wait at all
+    sqs.release.release()  # let the first call finish
+    assert sqs.entered.acquire(timeout=10)
+    sqs.release.release()
+    sqs.release.release()
+    beat.join(timeout=10)
+    assert [len(c) for c in sqs.calls] == [10, 10, 9]
+    assert all("m25" not in call for call in sqs.calls)
+
+
+def test_every_tracked_message_is_extended_ten_per_call() -> None:
+    sqs = GatedSqs()
+    for _ in range(3):
+        sqs.release.release()
+    heartbeat = Heartbeat(sqs, "q", visibility=60, interval=3600)  # type: ignore[arg-type]
+    for i in range(25):
+        heartbeat.track(f"m{i}", f"r{i}")
+    heartbeat.beat()
+    assert sorted(len(c) for c in sqs.calls) == [5, 10, 10]
+    assert sorted(m for c in sqs.calls for m in c) == sorted(f"m{i}" for i in range(25))
+
+
+def test_untrack_of_a_message_in_the_call_under_way_waits_for_that_call() -> None:
+    sqs = GatedSqs()
+    heartbeat = Heartbeat(sqs, "q", visibility=60, interval=3600)  # type: ignore[arg-type]
+    heartbeat.track("m1", "r1")
+    beat = threading.Thread(target=heartbeat.beat)
+    beat.start()
+    assert sqs.entered.acquire(timeout=10)
+    untracked = threading.Event()
+
+    def untrack() -> None:
+        heartbeat.untrack("m1")
+        untracked.set()
+
+    threading.Thread(target=untrack).start()
+    # The extension may still land after the settle's own call: untrack must wait.
+    assert not untracked.wait(timeout=0.3)
+    sqs.release.release()
+    assert untracked.wait(timeout=10)
+    beat.join(timeout=10)
