@@ -23,7 +23,7 @@ from bench.fakeaws import REGION, Ledger, SimClock
 from deployworker.app import App, build
 from deployworker.aws._ratelimit import Budget, Limiter
 from deployworker.aws.clients import make_client
-from deployworker.logs import configure_logging
+from deployworker.observe.logs import configure_logging
 from deployworker.outcome import Outcome, Result
 from deployworker.settings import Settings
 

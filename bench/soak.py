@@ -26,12 +26,12 @@ from typing import Any
 from deployworker.app import build
 from deployworker.aws.clients import make_client
 from deployworker.aws.sqs import Message
+from deployworker.deploy.plan import DEPLOY_ID_TAG
 from deployworker.local import use_fake_credentials
 from deployworker.local.faults import FaultInjector
 from deployworker.local.seed import container_definition, create_queues
-from deployworker.logs import configure_logging
+from deployworker.observe.logs import configure_logging
 from deployworker.outcome import Result
-from deployworker.plan import DEPLOY_ID_TAG
 from deployworker.settings import Settings
 
 REGION = "eu-west-1"

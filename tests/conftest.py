@@ -19,7 +19,7 @@ from deployworker.aws.clients import make_client
 from deployworker.local.environment import LocalAws
 from deployworker.local.seed import Resources, container_definition, create_queues
 from deployworker.local.simulator import RolloutSimulator, Rules
-from deployworker.logs import configure_logging
+from deployworker.observe.logs import configure_logging
 from deployworker.settings import Settings
 
 REGION = "eu-west-1"

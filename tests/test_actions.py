@@ -10,8 +10,8 @@ import pytest
 
 from conftest import REPO, World, default_entry, deploy, drain, metric
 from deployworker.aws.clients import make_client
-from deployworker.migrate import started_by
-from deployworker.plan import DEPLOY_ID_TAG
+from deployworker.deploy.migrate import started_by
+from deployworker.deploy.plan import DEPLOY_ID_TAG
 
 MIGRATE = {"container": "app", "command": ["./manage.py", "migrate"], "timeout": "30s"}
 

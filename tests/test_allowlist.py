@@ -10,15 +10,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deployworker.allowlist import (
+from deployworker.errors import Rejection, RejectionKind
+from deployworker.intake.allowlist import (
     AllowlistError,
     check_scope,
     decide,
     load_allowlist,
     parse_duration,
 )
-from deployworker.errors import Rejection, RejectionKind
-from deployworker.parse import parse_message
+from deployworker.intake.parse import parse_message
 
 REPO = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web"
 GOOD = textwrap.dedent(

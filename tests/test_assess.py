@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from deployworker.assess import State, assess
+from deployworker.rollout.assess import State, assess
 
 
 def dep(

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, World, drain
-from deployworker.cli import main
+from deployworker.cli.main import main
 
 
 def test_check_allowlist_ok(capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,8 +10,8 @@ from itertools import pairwise
 import pytest
 
 from conftest import REPO, World, default_entry, deploy
+from deployworker.deploy.plan import DEPLOY_ID_TAG
 from deployworker.local.simulator import Rules
-from deployworker.plan import DEPLOY_ID_TAG
 from workers import WorkerProcess, stop_all, wait_until
 
 

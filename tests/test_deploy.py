@@ -187,7 +187,7 @@ def test_every_deploy_log_line_carries_its_fields_and_no_secrets(world: World) -
     import io
     import json
 
-    from deployworker.logs import configure_logging
+    from deployworker.observe.logs import configure_logging
 
     world.service()
     app = world.app()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 
-from deployworker.heartbeat import Heartbeat
+from deployworker.queue.heartbeat import Heartbeat
 
 
 class GatedSqs:

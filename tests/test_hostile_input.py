@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from conftest import OTHER_REPO, REPO, World, default_entry, deploy, drain
-from deployworker.logs import configure_logging
+from deployworker.observe.logs import configure_logging
 
 CORPUS = Path(__file__).parent / "corpus"
 SQS_MAX = 256 * 1024
@@ -104,9 +104,9 @@ def test_bad_messages_go_to_the_dlq_and_valid_ones_deploy(world: World) -> None:
 def test_each_corpus_message_is_rejected_by_the_pure_stages(name: str) -> None:
     """Fast feedback per file: parse + scope + allowlist reject it, with its reason,
     except the one that needs the task definition to be refused."""
-    from deployworker.allowlist import check_scope, decide, load_allowlist
     from deployworker.errors import Rejection
-    from deployworker.parse import parse_message
+    from deployworker.intake.allowlist import check_scope, decide, load_allowlist
+    from deployworker.intake.parse import parse_message
 
     _, case, body = next(c for c in load_corpus() if c[0] == name)
     allowlist = load_allowlist(

@@ -17,7 +17,7 @@ import pytest
 
 from conftest import REPO, World, default_entry, deploy, drain, http_get, metric
 from deployworker.aws.sqs import Message
-from deployworker.cli import main
+from deployworker.cli.main import main
 from deployworker.local.simulator import Rules
 
 
@@ -190,7 +190,7 @@ def test_readyz_waits_for_allowlist_and_queue(world: World) -> None:
 
 
 def test_readyz_fails_until_the_queue_answers(world: World) -> None:
-    from deployworker.httpd import Health
+    from deployworker.observe.httpd import Health
 
     health = Health(60, allowlist_loaded=lambda: True)
     assert health.ready() == (False, "queue has not answered yet")
@@ -365,7 +365,7 @@ def test_publish_wait_follows_the_deploy_to_its_end(
 
 
 def test_healthz_counts_waiting_for_a_free_slot_as_alive() -> None:
-    from deployworker.httpd import Health
+    from deployworker.observe.httpd import Health
 
     now = [0.0]
     health = Health(10, clock=lambda: now[0])

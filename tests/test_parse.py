@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from deployworker.errors import Rejection, RejectionKind
-from deployworker.message import DeployRequest
-from deployworker.parse import parse_message
+from deployworker.intake.message import DeployRequest
+from deployworker.intake.parse import parse_message
 
 REPO = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web"
 DIGEST = "sha256:" + "a" * 64

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from deployworker.aws.ecs import register_input_shape
+from deployworker.deploy.plan import DEPLOY_ID_TAG, PREVIOUS_TAG, merge_tags, plan_deploy, tag_value
 from deployworker.errors import Rejection
-from deployworker.plan import DEPLOY_ID_TAG, PREVIOUS_TAG, merge_tags, plan_deploy, tag_value
 
 SHAPE = register_input_shape()
 TAGS = [{"key": "team", "value": "platform"}, {"key": DEPLOY_ID_TAG, "value": "old"}]

@@ -171,8 +171,8 @@ def test_permanent_errors_are_not_retried() -> None:
 
 
 def test_thirty_percent_faults_on_ecs_and_sqs_still_deploy_everything_once(world: World) -> None:
+    from deployworker.deploy.plan import DEPLOY_ID_TAG
     from deployworker.local.faults import FaultInjector
-    from deployworker.plan import DEPLOY_ID_TAG
 
     services = [f"svc{i}" for i in range(4)]
     for name in services:

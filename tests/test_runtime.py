@@ -7,7 +7,7 @@ import time
 import pytest
 
 from conftest import REPO, World, default_entry, deploy, drain, http_get, metric
-from deployworker.intake import Intake
+from deployworker.intake.admit import Intake
 from deployworker.local.simulator import Rules
 
 SERVICES = ("web", "api", "jobs")

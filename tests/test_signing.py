@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import REPO, World, deploy, drain
+from deployworker.cli.publish import publish
 from deployworker.errors import Rejection, RejectionKind
-from deployworker.publish import publish
-from deployworker.signing import SIGNATURE_ATTRIBUTE, sign, verify
+from deployworker.intake.signing import SIGNATURE_ATTRIBUTE, sign, verify
 
 KEY = b"s3cret-key"
 

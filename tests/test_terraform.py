@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from deployworker.allowlist import load_allowlist
-from deployworker.iam import Scope, worker_policy
+from deployworker.cli.iam import Scope, worker_policy
+from deployworker.intake.allowlist import load_allowlist
 
 ROOT = Path(__file__).resolve().parent.parent
 TF = ROOT / "deploy" / "terraform"

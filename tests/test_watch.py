@@ -6,8 +6,8 @@ import functools
 import threading
 from typing import Any
 
-from deployworker.assess import State
-from deployworker.watch import Watcher
+from deployworker.rollout.assess import State
+from deployworker.rollout.watch import Watcher
 
 
 class FakeEcs:

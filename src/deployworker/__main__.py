@@ -1,5 +1,5 @@
 """`python -m deployworker`."""
 
-from deployworker.cli import main
+from deployworker.cli.main import main
 
 raise SystemExit(main())

@@ -16,9 +16,6 @@ from typing import Any
 
 import structlog
 
-from deployworker.act import Actor
-from deployworker.allowlist import AllowlistError
-from deployworker.allowlist_file import AllowlistFile, AllowlistSource, InlineAllowlist
 from deployworker.aws._ratelimit import Limiter
 from deployworker.aws._retry import Caller, RetryPolicy
 from deployworker.aws.clients import make_client
@@ -27,17 +24,20 @@ from deployworker.aws.ecs import Ecs
 from deployworker.aws.secrets import Secrets
 from deployworker.aws.sns import Sns
 from deployworker.aws.sqs import Sqs
+from deployworker.deploy.act import Actor
+from deployworker.deploy.migrate import Migrator
+from deployworker.deploy.pipeline import Pipeline
 from deployworker.errors import AwsError, ConfigError
-from deployworker.events import SnsEvents, discard
-from deployworker.heartbeat import Heartbeat
-from deployworker.httpd import Health, serve
-from deployworker.metrics import Metrics
-from deployworker.migrate import Migrator
-from deployworker.pipeline import Pipeline
+from deployworker.intake.allowlist import AllowlistError
+from deployworker.intake.allowlist_file import AllowlistFile, AllowlistSource, InlineAllowlist
+from deployworker.observe.events import SnsEvents, discard
+from deployworker.observe.httpd import Health, serve
+from deployworker.observe.metrics import Metrics
+from deployworker.queue.heartbeat import Heartbeat
+from deployworker.queue.settle import Settler
+from deployworker.queue.worker import Worker
+from deployworker.rollout.watch import Watcher
 from deployworker.settings import Settings
-from deployworker.settle import Settler
-from deployworker.watch import Watcher
-from deployworker.worker import Worker
 
 log = structlog.get_logger("deployworker.app")
 

@@ -1,7 +1,8 @@
 """Local mode: an emulated AWS endpoint (moto) with simulated ECS rollouts, and its seed data.
 
 This package's `__init__` imports nothing from moto, so `publish --local` works
-without the `local` extra installed.
+without the `local` extra installed. May import `intake` (to seed from an allowlist),
+`aws` and the base modules; only `cli` (and the tests) import it.
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from deployworker.allowlist import Allowlist
 from deployworker.aws.clients import make_client
+from deployworker.intake.allowlist import Allowlist
 
 ACCOUNT_ID = "123456789012"
 QUEUE_NAME = "deployworker-deploys.fifo"

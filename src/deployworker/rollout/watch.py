@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import structlog
 
-from deployworker.assess import Assessment, State, assess
 from deployworker.aws.ecs import MAX_DESCRIBE_SERVICES, Ecs
 from deployworker.errors import AwsError
 from deployworker.failpoints import failpoint
+from deployworker.rollout.assess import Assessment, State, assess
 
 log = structlog.get_logger("deployworker.watch")
 

@@ -9,7 +9,7 @@ from typing import Literal
 
 from deployworker.aws.ecr import Ecr
 from deployworker.errors import NotFoundError, invalid, not_allowed
-from deployworker.imageref import ImageRef, parse_image
+from deployworker.intake.imageref import ImageRef, parse_image
 
 _ECR = re.compile(
     r"(?P<account>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"

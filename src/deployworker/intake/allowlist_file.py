@@ -18,7 +18,7 @@ from typing import Protocol
 
 import structlog
 
-from deployworker.allowlist import Allowlist, AllowlistError, load_allowlist
+from deployworker.intake.allowlist import Allowlist, AllowlistError, load_allowlist
 
 log = structlog.get_logger("deployworker.allowlist")
 # (ok, entries or None) after every load attempt.

@@ -13,20 +13,20 @@ from typing import Any
 
 import structlog
 
-from deployworker.actions import (
+from deployworker.aws.ecr import Ecr
+from deployworker.aws.ecs import Ecs
+from deployworker.deploy.actions import (
     apply_forced_redeploy,
     apply_rollback,
     promote_images,
     promoted_from_tag,
     redeploy_images,
 )
-from deployworker.allowlist import Entry
-from deployworker.apply import Applied, apply_deploy, deploy_tags, read_current
-from deployworker.aws.ecr import Ecr
-from deployworker.aws.ecs import Ecs
-from deployworker.message import DeployRequest
-from deployworker.migrate import Migrator
-from deployworker.pin import NonEcr, pin_images
+from deployworker.deploy.apply import Applied, apply_deploy, deploy_tags, read_current
+from deployworker.deploy.migrate import Migrator
+from deployworker.deploy.pin import NonEcr, pin_images
+from deployworker.intake.allowlist import Entry
+from deployworker.intake.message import DeployRequest
 
 Log = structlog.typing.FilteringBoundLogger
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from deployworker.imageref import ImageRef, parse_image
+from deployworker.intake.imageref import ImageRef, parse_image
 
 # ECS names: letters, digits, hyphens and underscores, 1..255.
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$", re.ASCII)

@@ -13,10 +13,10 @@ from typing import Any
 
 import structlog
 
-from deployworker.allowlist import Entry
-from deployworker.apply import Applied
 from deployworker.aws.sqs import Message
-from deployworker.message import DeployRequest
+from deployworker.deploy.apply import Applied
+from deployworker.intake.allowlist import Entry
+from deployworker.intake.message import DeployRequest
 from deployworker.outcome import Result
 
 log = structlog.get_logger("deployworker.pipeline")

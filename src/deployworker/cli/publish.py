@@ -16,9 +16,9 @@ from deployworker.aws._retry import Caller, RetryPolicy
 from deployworker.aws.clients import make_client
 from deployworker.aws.sns import Sns
 from deployworker.aws.sqs import Sqs
-from deployworker.message import DeployRequest
-from deployworker.parse import parse_message
-from deployworker.signing import SIGNATURE_ATTRIBUTE, sign
+from deployworker.intake.message import DeployRequest
+from deployworker.intake.parse import parse_message
+from deployworker.intake.signing import SIGNATURE_ATTRIBUTE, sign
 
 
 @dataclass(frozen=True)

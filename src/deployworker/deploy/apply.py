@@ -14,9 +14,7 @@ from typing import Any
 import structlog
 
 from deployworker.aws.ecs import Ecs, register_input_shape
-from deployworker.failpoints import failpoint
-from deployworker.message import Source
-from deployworker.plan import (
+from deployworker.deploy.plan import (
     DEPLOY_ID_TAG,
     PREVIOUS_TAG,
     current_images,
@@ -24,6 +22,8 @@ from deployworker.plan import (
     tag_map,
     tag_value,
 )
+from deployworker.failpoints import failpoint
+from deployworker.intake.message import Source
 
 
 @dataclass(frozen=True, slots=True)

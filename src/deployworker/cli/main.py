@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from deployworker import __version__
-from deployworker.allowlist import AllowlistError, load_allowlist
-from deployworker.cli_ci import add_ci_commands
+from deployworker.cli.ci import add_ci_commands
 from deployworker.errors import ConfigError
-from deployworker.logs import configure_logging
+from deployworker.intake.allowlist import AllowlistError, load_allowlist
+from deployworker.observe.logs import configure_logging
 from deployworker.settings import Settings
 
 
@@ -43,7 +43,7 @@ def cmd_run(_: argparse.Namespace) -> int:
 def cmd_local(args: argparse.Namespace) -> int:
     """Run everything locally on an emulated AWS endpoint."""
     try:
-        from deployworker.local.run import run_local
+        from deployworker.cli.local import run_local
     except ImportError as exc:
         print(f"error: local mode needs the 'local' extra ({exc})", file=sys.stderr)
         return 2
@@ -59,7 +59,7 @@ def cmd_local(args: argparse.Namespace) -> int:
 
 def cmd_iam_policy(args: argparse.Namespace) -> int:
     """Print the least-privilege IAM policy for the services an allowlist opts in."""
-    from deployworker.iam import Scope, worker_policy
+    from deployworker.cli.iam import Scope, worker_policy
 
     try:
         allowlist = load_allowlist(args.allowlist.read_text(encoding="utf-8"))

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from deployworker.aws.ecs import Ecs
-from deployworker.plan import DEPLOY_ID_TAG, PREVIOUS_TAG, current_images, tag_map, tag_value
+from deployworker.deploy.plan import DEPLOY_ID_TAG, PREVIOUS_TAG, current_images, tag_map, tag_value
 
 
 class DeployState(StrEnum):

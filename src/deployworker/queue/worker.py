@@ -24,15 +24,15 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 import structlog
 
-from deployworker.allowlist_file import AllowlistSource
 from deployworker.aws.sqs import Message, Sqs
+from deployworker.deploy.pipeline import Pipeline
+from deployworker.deploy.supersede import drop_superseded, group_in_order
 from deployworker.errors import AwsError
-from deployworker.heartbeat import Heartbeat
-from deployworker.httpd import Health
+from deployworker.intake.allowlist_file import AllowlistSource
+from deployworker.observe.httpd import Health
 from deployworker.outcome import Outcome, Result
-from deployworker.pipeline import Pipeline
-from deployworker.settle import Settler
-from deployworker.supersede import drop_superseded, group_in_order
+from deployworker.queue.heartbeat import Heartbeat
+from deployworker.queue.settle import Settler
 
 log = structlog.get_logger("deployworker.worker")
 RECEIVE_ERROR_PAUSE = 2.0

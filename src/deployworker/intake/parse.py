@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from deployworker.errors import invalid
-from deployworker.message import DeployRequest
+from deployworker.intake.message import DeployRequest
 
 MAX_BODY_BYTES = 256 * 1024
 MAX_NESTING = 8

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import structlog
 
-from deployworker.allowlist import Entry, check_images
-from deployworker.apply import Applied, Current, deployment_on, family_of
 from deployworker.aws.ecs import Ecs
+from deployworker.deploy.apply import Applied, Current, deployment_on, family_of
+from deployworker.deploy.pin import unpinned
+from deployworker.deploy.plan import DEPLOY_ID_TAG, PREVIOUS_TAG, tag_value
 from deployworker.errors import invalid
-from deployworker.message import DeployRequest
-from deployworker.pin import unpinned
-from deployworker.plan import DEPLOY_ID_TAG, PREVIOUS_TAG, tag_value
+from deployworker.intake.allowlist import Entry, check_images
+from deployworker.intake.message import DeployRequest
 
 Log = structlog.typing.FilteringBoundLogger
 # How far back a rollback to a deploy_id searches the family.

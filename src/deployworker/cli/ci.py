@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from deployworker.aws.ecs import Ecs
+from deployworker.cli.status import Status
 from deployworker.errors import AwsError, Rejection
 from deployworker.local import DEFAULT_REGION, use_fake_credentials
 from deployworker.settings import Settings
-from deployworker.status import Status
 
 LOCAL_TOPIC_ARN = "arn:aws:sns:{region}:123456789012:deployworker-deploys.fifo"
 
@@ -39,7 +39,7 @@ def _target(args: argparse.Namespace, settings: Settings) -> tuple[str | None, s
 
 def cmd_publish(args: argparse.Namespace) -> int:
     """Publish one deploy message (and with --wait, follow it to its outcome)."""
-    from deployworker.publish import publish
+    from deployworker.cli.publish import publish
 
     settings = Settings()
     region, endpoint = _target(args, settings)
@@ -113,7 +113,7 @@ def _wait_and_report(
     interval: float,
 ) -> int:
     """Print the deploy's state (each change of it, with --wait); exit code by state."""
-    from deployworker.status import EXIT_CODES, lookup, wait_for
+    from deployworker.cli.status import EXIT_CODES, lookup, wait_for
 
     def report(status: Status) -> None:
         where = f"{cluster}/{service}" + (f" deploy {deploy_id}" if deploy_id else "")

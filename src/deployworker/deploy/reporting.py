@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from deployworker.aws.sqs import Message
 from deployworker.errors import Rejection, RejectionKind
-from deployworker.events import DeployEvent
-from deployworker.message import DeployRequest
+from deployworker.intake.message import DeployRequest
+from deployworker.observe.events import DeployEvent
 from deployworker.outcome import Outcome, Result
 
 

@@ -20,34 +20,34 @@ from typing import Any
 
 import structlog
 
-from deployworker.act import Actor
-from deployworker.allowlist import Allowlist
-from deployworker.apply import deployment_on
-from deployworker.assess import Assessment, State
 from deployworker.aws.ecs import Ecs
 from deployworker.aws.sqs import Message
-from deployworker.errors import (
-    PermanentAwsError,
-    Rejection,
-    RetryableAwsError,
-)
-from deployworker.events import Emit, discard
-from deployworker.failpoints import failpoint
-from deployworker.intake import Intake
-from deployworker.job import Done, Job, bound, report
-from deployworker.message import DeployRequest
-from deployworker.migrate import MigrationFailed
-from deployworker.outcome import Outcome, Result
-from deployworker.reporting import (
+from deployworker.deploy.act import Actor
+from deployworker.deploy.apply import deployment_on
+from deployworker.deploy.job import Done, Job, bound, report
+from deployworker.deploy.migrate import MigrationFailed
+from deployworker.deploy.reporting import (
     TERMINAL_EVENTS,
     deploy_id_of,
     event_of,
     log_fields,
     rejected_outcome,
 )
-from deployworker.serial import Dispatch, KeyedSerial
-from deployworker.supersede import superseded_result
-from deployworker.watch import Watcher
+from deployworker.deploy.serial import Dispatch, KeyedSerial
+from deployworker.deploy.supersede import superseded_result
+from deployworker.errors import (
+    PermanentAwsError,
+    Rejection,
+    RetryableAwsError,
+)
+from deployworker.failpoints import failpoint
+from deployworker.intake.admit import Intake
+from deployworker.intake.allowlist import Allowlist
+from deployworker.intake.message import DeployRequest
+from deployworker.observe.events import Emit, discard
+from deployworker.outcome import Outcome, Result
+from deployworker.rollout.assess import Assessment, State
+from deployworker.rollout.watch import Watcher
 
 log = structlog.get_logger("deployworker.pipeline")
 

@@ -6,13 +6,13 @@ import threading
 
 import structlog
 
-from deployworker.allowlist import load_allowlist
 from deployworker.app import build
+from deployworker.cli.publish import publish
+from deployworker.intake.allowlist import load_allowlist
 from deployworker.local import DEFAULT_REGION, use_fake_credentials
 from deployworker.local.environment import LocalAws
 from deployworker.local.seed import create_queues, create_services
 from deployworker.local.simulator import Rules
-from deployworker.publish import publish
 from deployworker.settings import Settings
 
 log = structlog.get_logger("deployworker.local")

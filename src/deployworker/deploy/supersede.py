@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from deployworker.aws.sqs import Message
-from deployworker.message import DeployRequest
+from deployworker.deploy.reporting import deploy_id_of
+from deployworker.intake.message import DeployRequest
 from deployworker.outcome import Outcome, Result
-from deployworker.reporting import deploy_id_of
 
 
 def _service(request: DeployRequest) -> tuple[str, str]:

@@ -11,12 +11,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from deployworker.allowlist import Allowlist, Decision, check_scope, decide
 from deployworker.aws.sqs import Message
 from deployworker.errors import Rejection
-from deployworker.message import DeployRequest
-from deployworker.parse import parse_request, unwrap
-from deployworker.signing import SIGNATURE_ATTRIBUTE, verify
+from deployworker.intake.allowlist import Allowlist, Decision, check_scope, decide
+from deployworker.intake.message import DeployRequest
+from deployworker.intake.parse import parse_request, unwrap
+from deployworker.intake.signing import SIGNATURE_ATTRIBUTE, verify
 
 
 @dataclass(frozen=True)

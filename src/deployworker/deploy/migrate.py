@@ -15,8 +15,8 @@ from typing import Any
 
 import structlog
 
-from deployworker.allowlist import Migrate
 from deployworker.aws.ecs import Ecs
+from deployworker.intake.allowlist import Migrate
 
 ESSENTIAL_EXIT = "EssentialContainerExited"
 

@@ -23,8 +23,8 @@ from pydantic import (
 )
 
 from deployworker.errors import not_allowed
-from deployworker.imageref import is_repository, parse_image
-from deployworker.message import DeployRequest
+from deployworker.intake.imageref import is_repository, parse_image
+from deployworker.intake.message import DeployRequest
 
 _DURATION = re.compile(r"^(?P<value>[0-9]+)(?P<unit>s|m|h)?$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, None: 1}
