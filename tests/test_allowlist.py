@@ -16,8 +16,8 @@ from deployworker.intake.allowlist import (
     check_scope,
     decide,
     load_allowlist,
-    parse_duration,
 )
+from deployworker.intake.entries import parse_duration
 from deployworker.intake.parse import parse_message
 
 REPO = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web"

@@ -132,7 +132,7 @@ def test_flood_of_unknown_services_does_not_grow_series(world: World) -> None:
     drain(app)
     before = series_count(app.metrics.registry)
     rng = random.Random(7)
-    pipeline = app.worker._pipeline
+    pipeline = app.worker._groups._pipeline
     for i in range(1000):
         cluster = "".join(rng.choices("abcdefghijklmnopqrstuvwxyz-", k=rng.randint(1, 20)))
         service = "".join(

@@ -21,15 +21,14 @@ from deployworker.aws._retry import Caller, RetryPolicy
 from deployworker.aws.clients import make_client
 from deployworker.aws.ecr import Ecr
 from deployworker.aws.ecs import Ecs
-from deployworker.aws.secrets import Secrets
 from deployworker.aws.sns import Sns
 from deployworker.aws.sqs import Sqs
 from deployworker.deploy.act import Actor
 from deployworker.deploy.migrate import Migrator
 from deployworker.deploy.pipeline import Pipeline
 from deployworker.errors import AwsError, ConfigError
-from deployworker.intake.allowlist import AllowlistError
-from deployworker.intake.allowlist_file import AllowlistFile, AllowlistSource, InlineAllowlist
+from deployworker.intake.allowlist_file import AllowlistSource, open_allowlist
+from deployworker.intake.keys import load_signing_key
 from deployworker.observe.events import SnsEvents, discard
 from deployworker.observe.httpd import Health, serve
 from deployworker.observe.metrics import Metrics
@@ -106,19 +105,6 @@ class App:
         return released
 
 
-def _signing_key(settings: Settings, caller: Caller) -> bytes | None:
-    """The HMAC key messages must be signed with, or None when signing is off."""
-    if settings.signing_key is not None:
-        return settings.signing_key.get_secret_value().encode()
-    if settings.signing_key_secret_arn:
-        client = make_client("secretsmanager", settings.region, settings.endpoint_url)
-        try:
-            return Secrets(client, caller).value(settings.signing_key_secret_arn).encode()
-        except AwsError as exc:
-            raise ConfigError(f"cannot read the signing key secret: {exc}") from exc
-    return None
-
-
 # Makes the boto3-shaped client for an AWS service name ("ecs", "sqs", ...).
 ClientFactory = Callable[[str], Any]
 
@@ -162,17 +148,12 @@ def build(
             f"the work queue {queue_url} has no redrive policy and DEPLOYWORKER_DLQ_URL is "
             "not set: rejected messages need a dead-letter queue"
         )
-    allowlist: AllowlistSource
-    if settings.allowlist_yaml:
-        try:
-            allowlist = InlineAllowlist(settings.allowlist_yaml, metrics.allowlist_loaded)
-        except AllowlistError as exc:
-            raise ConfigError(f"DEPLOYWORKER_ALLOWLIST_YAML is invalid: {exc}") from exc
-    else:
-        allowlist = AllowlistFile(
-            settings.allowlist_path, settings.allowlist_reload_seconds, metrics.allowlist_loaded
-        )
-    allowlist.refresh(force=True)
+    allowlist = open_allowlist(
+        settings.allowlist_yaml,
+        settings.allowlist_path,
+        settings.allowlist_reload_seconds,
+        metrics.allowlist_loaded,
+    )
     health = Health(
         settings.health_poll_window_seconds,
         allowlist_loaded=lambda: allowlist.loaded,
@@ -191,7 +172,7 @@ def build(
     # Deploys resume here after their verdicts, never on the watcher's own thread.
     resumes = ThreadPoolExecutor(settings.resume_threads, thread_name_prefix="resume")
     heartbeat = Heartbeat(sqs, queue_url, settings.visibility_timeout, settings.heartbeat_interval)
-    signing_key = _signing_key(settings, caller("secretsmanager"))
+    signing_key = load_signing_key(settings, caller("secretsmanager"))
     actor = Actor(
         ecs,
         Migrator(ecs, settings.watch_interval_seconds),

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from deployworker.intake.allowlist import Allowlist
+from deployworker.intake.entries import Allowlist
 
 
 @dataclass(frozen=True)

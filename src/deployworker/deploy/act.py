@@ -25,7 +25,7 @@ from deployworker.deploy.actions import (
 from deployworker.deploy.apply import Applied, apply_deploy, deploy_tags, read_current
 from deployworker.deploy.migrate import Migrator
 from deployworker.deploy.pin import NonEcr, pin_images
-from deployworker.intake.allowlist import Entry
+from deployworker.intake.entries import Entry
 from deployworker.intake.message import DeployRequest
 
 Log = structlog.typing.FilteringBoundLogger

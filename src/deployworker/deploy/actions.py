@@ -15,7 +15,8 @@ from deployworker.deploy.apply import Applied, Current, deployment_on, family_of
 from deployworker.deploy.pin import unpinned
 from deployworker.deploy.plan import DEPLOY_ID_TAG, PREVIOUS_TAG, tag_value
 from deployworker.errors import invalid
-from deployworker.intake.allowlist import Entry, check_images
+from deployworker.intake.allowlist import check_images
+from deployworker.intake.entries import Entry
 from deployworker.intake.message import DeployRequest
 
 Log = structlog.typing.FilteringBoundLogger

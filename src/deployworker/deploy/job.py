@@ -1,4 +1,5 @@
-"""A deploy between its stages, and how each stage runs with its log context.
+"""A deploy between its stages, how each stage runs with its log context, and what
+an error in a stage means for the deploy.
 
 A deploy that waits for its rollout is this record in a watcher callback, not a
 thread: any pool thread can run its next stage.
@@ -8,16 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
 
 from deployworker.aws.sqs import Message
 from deployworker.deploy.apply import Applied
-from deployworker.intake.allowlist import Entry
+from deployworker.deploy.migrate import MigrationFailed
+from deployworker.deploy.reporting import rejected_outcome
+from deployworker.errors import PermanentAwsError, Rejection, RetryableAwsError
+from deployworker.intake.entries import Entry
 from deployworker.intake.message import DeployRequest
-from deployworker.outcome import Result
+from deployworker.outcome import Outcome, Result
 
 log = structlog.get_logger("deployworker.pipeline")
 
@@ -58,3 +62,27 @@ def report(done: Done, result: Result) -> None:
         done(result)
     except Exception:
         log.exception("pipeline.done_failed", outcome=result.outcome.value)
+
+
+def result_of_error(base: Result, exc: Exception) -> Result:
+    """The outcome of a stage that raised `exc`; call it from the `except` block.
+
+    Rejections end the deploy with their kind, a failed migration as
+    `migration_failed`, a transient AWS error as `retried` (redelivery resumes it),
+    a permanent one in the DLQ. Anything else is a bug: it must not kill the worker,
+    so the message is retried and redrive is the backstop.
+    """
+    if isinstance(exc, Rejection):
+        log.warning("deploy.rejected", reason=exc.reason)
+        return replace(base, outcome=rejected_outcome(exc), reason=exc.reason)
+    if isinstance(exc, MigrationFailed):
+        reason = f"{exc.reason} (task {exc.task_arn}, exit code {exc.exit_code})"
+        return replace(base, outcome=Outcome.MIGRATION_FAILED, reason=reason)
+    if isinstance(exc, RetryableAwsError):
+        log.warning("deploy.retry_later", error=str(exc))
+        return replace(base, outcome=Outcome.RETRIED, reason=str(exc))
+    if isinstance(exc, PermanentAwsError):
+        log.error("deploy.aws_error", error=str(exc))
+        return replace(base, outcome=Outcome.FAILED, reason=str(exc), dead_letter=True)
+    log.exception("deploy.crashed")
+    return replace(base, outcome=Outcome.RETRIED, reason=f"internal error: {exc!r}")

@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 
 from deployworker.aws.ecs import Ecs
-from deployworker.intake.allowlist import Migrate
+from deployworker.intake.entries import Migrate
 
 ESSENTIAL_EXIT = "EssentialContainerExited"
 

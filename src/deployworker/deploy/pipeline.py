@@ -24,8 +24,7 @@ from deployworker.aws.ecs import Ecs
 from deployworker.aws.sqs import Message
 from deployworker.deploy.act import Actor
 from deployworker.deploy.apply import deployment_on
-from deployworker.deploy.job import Done, Job, bound, report
-from deployworker.deploy.migrate import MigrationFailed
+from deployworker.deploy.job import Done, Job, bound, report, result_of_error
 from deployworker.deploy.reporting import (
     TERMINAL_EVENTS,
     deploy_id_of,
@@ -36,13 +35,11 @@ from deployworker.deploy.reporting import (
 from deployworker.deploy.serial import Dispatch, KeyedSerial
 from deployworker.deploy.supersede import superseded_result
 from deployworker.errors import (
-    PermanentAwsError,
     Rejection,
-    RetryableAwsError,
 )
 from deployworker.failpoints import failpoint
 from deployworker.intake.admit import Intake
-from deployworker.intake.allowlist import Allowlist
+from deployworker.intake.entries import Allowlist
 from deployworker.intake.message import DeployRequest
 from deployworker.observe.events import Emit, discard
 from deployworker.outcome import Outcome, Result
@@ -151,26 +148,8 @@ class Pipeline:
         with bound(job.fields):
             try:
                 result = stage(job)
-            except Rejection as rejection:
-                log.warning("deploy.rejected", reason=rejection.reason)
-                outcome = rejected_outcome(rejection)
-                result = replace(job.base, outcome=outcome, reason=rejection.reason)
-            except MigrationFailed as failed:
-                reason = f"{failed.reason} (task {failed.task_arn}, exit code {failed.exit_code})"
-                result = replace(job.base, outcome=Outcome.MIGRATION_FAILED, reason=reason)
-            except RetryableAwsError as exc:
-                log.warning("deploy.retry_later", error=str(exc))
-                result = replace(job.base, outcome=Outcome.RETRIED, reason=str(exc))
-            except PermanentAwsError as exc:
-                log.error("deploy.aws_error", error=str(exc))
-                result = replace(
-                    job.base, outcome=Outcome.FAILED, reason=str(exc), dead_letter=True
-                )
-            except Exception as exc:  # a bug must not kill the worker; redrive is the backstop
-                log.exception("deploy.crashed")
-                result = replace(
-                    job.base, outcome=Outcome.RETRIED, reason=f"internal error: {exc!r}"
-                )
+            except Exception as exc:
+                result = result_of_error(job.base, exc)
             if result is not None:
                 self._end(job, result)
 

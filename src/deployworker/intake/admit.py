@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from deployworker.aws.sqs import Message
 from deployworker.errors import Rejection
-from deployworker.intake.allowlist import Allowlist, Decision, check_scope, decide
+from deployworker.intake.allowlist import Decision, check_scope, decide
+from deployworker.intake.entries import Allowlist
 from deployworker.intake.message import DeployRequest
 from deployworker.intake.parse import parse_request, unwrap
 from deployworker.intake.signing import SIGNATURE_ATTRIBUTE, verify

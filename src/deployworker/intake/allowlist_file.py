@@ -18,7 +18,9 @@ from typing import Protocol
 
 import structlog
 
-from deployworker.intake.allowlist import Allowlist, AllowlistError, load_allowlist
+from deployworker.errors import ConfigError
+from deployworker.intake.allowlist import AllowlistError, load_allowlist
+from deployworker.intake.entries import Allowlist
 
 log = structlog.get_logger("deployworker.allowlist")
 # (ok, entries or None) after every load attempt.
@@ -134,3 +136,23 @@ class AllowlistFile:
         )
         if self._observer:
             self._observer(False, None)
+
+
+def open_allowlist(
+    inline: str | None, path: Path, reload_seconds: float, observer: LoadObserver
+) -> AllowlistSource:
+    """The worker's allowlist, loaded once: inline text when given, else the file.
+
+    Raises `ConfigError` when inline text is invalid (it cannot be fixed under a
+    running worker); a bad file is reported by `refresh` and retried on change.
+    """
+    source: AllowlistSource
+    if inline:
+        try:
+            source = InlineAllowlist(inline, observer)
+        except AllowlistError as exc:
+            raise ConfigError(f"DEPLOYWORKER_ALLOWLIST_YAML is invalid: {exc}") from exc
+    else:
+        source = AllowlistFile(path, reload_seconds, observer)
+    source.refresh(force=True)
+    return source

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from deployworker.aws.clients import make_client
-from deployworker.intake.allowlist import Allowlist
+from deployworker.intake.entries import Allowlist
 
 ACCOUNT_ID = "123456789012"
 QUEUE_NAME = "deployworker-deploys.fifo"

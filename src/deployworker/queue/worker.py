@@ -1,6 +1,6 @@
 """The poll loop: receive, fan out by message group, settle, repeat.
 
-Messages of one group are handled in order; different groups run in parallel,
+Messages of one group are handled in order (`groups`); different groups run in parallel,
 up to `max_in_flight` groups (deploys) at once. A slot is a group, not a
 message: a batch of ten messages for one service is one deploy at a time, and
 must not keep nine other services waiting. When a message is retried or
@@ -20,17 +20,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 
 import structlog
 
 from deployworker.aws.sqs import Message, Sqs
 from deployworker.deploy.pipeline import Pipeline
-from deployworker.deploy.supersede import drop_superseded, group_in_order
+from deployworker.deploy.supersede import group_in_order
 from deployworker.errors import AwsError
 from deployworker.intake.allowlist_file import AllowlistSource
 from deployworker.observe.httpd import Health
 from deployworker.outcome import Outcome, Result
+from deployworker.queue.groups import GroupRunner
 from deployworker.queue.heartbeat import Heartbeat
 from deployworker.queue.settle import Settler
 
@@ -62,7 +63,6 @@ class Worker:
     ) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
-        self._pipeline = pipeline
         self._settler = settler
         self._heartbeat = heartbeat
         self._allowlist = allowlist
@@ -72,7 +72,6 @@ class Worker:
         self._visibility = visibility
         self._on_received = on_received
         self._on_in_flight = on_in_flight
-        self._supersede = supersede
         self._receivers = max(1, receivers)
         self._held: dict[str, Message] = {}
         self._jobs = 0
@@ -81,7 +80,9 @@ class Worker:
         self._released: list[str] = []
         self._cond = threading.Condition()
         self._stopping = threading.Event()
-        self._pool = ThreadPoolExecutor(deploy_threads, thread_name_prefix="deploy")
+        self._groups = GroupRunner(
+            pipeline, self._finish, self._stopping, self._group_ended, deploy_threads, supersede
+        )
         self._threads: list[threading.Thread] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -113,7 +114,7 @@ class Worker:
             leftover = list(self._held.values())
         for message in leftover:
             self._finish(message, None)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._groups.shutdown()
         with self._cond:
             return list(self._released)
 
@@ -194,7 +195,7 @@ class Worker:
         for group in groups:
             future: Future[None] = Future()
             futures.append(future)
-            self._start_group(group, future)
+            self._groups.run(group, future)
         return futures
 
     def _receive(self, asked: int, wait_seconds: int) -> list[Message]:
@@ -209,53 +210,10 @@ class Worker:
         self._health.polled()
         return messages
 
-    # -- one group, in order, without holding a thread between deploys ----------------------
-    def _start_group(self, messages: list[Message], future: Future[None]) -> None:
-        try:
-            if self._supersede and len(messages) > 1:
-                messages = drop_superseded(messages, self._pipeline, self._finish)
-        except Exception:  # superseding is an optimisation: on a bug, deploy them all
-            log.exception("poll.supersede_failed")
-        self._step(messages, 0, future)
-
-    def _step(self, messages: list[Message], index: int, future: Future[None]) -> None:
-        """Start message `index` of a group, or end the group."""
-        if index < len(messages) and self._stopping.is_set():
-            self._release_rest(messages, index)
-            index = len(messages)
-        if index == len(messages):
-            with self._cond:
-                self._jobs -= 1
-                self._cond.notify_all()
-            future.set_result(None)
-            return
-        message = messages[index]
-
-        def done(result: Result) -> None:
-            self._finish(message, result)
-            if result.outcome in (Outcome.RETRIED, Outcome.RELEASED):
-                self._release_rest(messages, index + 1)
-                self._step(messages, len(messages), future)
-            else:
-                self._step(messages, index + 1, future)
-
-        try:
-            self._pool.submit(self._begin, message, done)
-        except RuntimeError:  # the pool is shut down: the worker is stopping
-            self._release_rest(messages, index)
-            self._step(messages, len(messages), future)
-
-    def _begin(self, message: Message, done: Callable[[Result], None]) -> None:
-        # A burst queues hundreds of starts behind the deploy threads: once stopping,
-        # hand those back untouched instead of registering revisions on the way out.
-        if self._stopping.is_set():
-            done(Result(Outcome.RELEASED, "worker shutting down"))
-            return
-        self._pipeline.start(message, done)
-
-    def _release_rest(self, messages: list[Message], start: int) -> None:
-        for rest in messages[start:]:
-            self._finish(rest, None)
+    def _group_ended(self) -> None:
+        with self._cond:
+            self._jobs -= 1
+            self._cond.notify_all()
 
     def _finish(self, message: Message, result: Result | None) -> None:
         """Settle one message (None: release it untouched) and free its slot."""

@@ -1,0 +1,155 @@
+"""The allowlist's schema: what each entry may say, validated as it is loaded (pure).
+
+The models are frozen and reject unknown fields, so a typo in the file is an error
+with its line (see `allowlist.load_allowlist`), never a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
+
+from deployworker.intake.imageref import is_repository
+
+_DURATION = re.compile(r"^(?P<value>[0-9]+)(?P<unit>s|m|h)?$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, None: 1}
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+
+
+def parse_duration(value: str | int) -> int:
+    """Seconds in `value`: an integer, or a string like `90`, `90s`, `15m`, `1h`."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        seconds = value
+    else:
+        match = _DURATION.fullmatch(str(value))
+        if match is None:
+            raise ValueError(f"{value!r} is not a duration such as 90s, 15m or 1h")
+        seconds = int(match["value"]) * _UNITS[match["unit"]]
+    if not 1 <= seconds <= 24 * 3600:
+        raise ValueError("a timeout must be between 1 second and 24 hours")
+    return seconds
+
+
+class Migrate(BaseModel):
+    """A task run once per deploy, from the new revision, before the service moves."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    container: str
+    command: tuple[str, ...] = Field(min_length=1)
+    timeout: int = 600
+
+    @field_validator("container")
+    @classmethod
+    def _check_container(cls, value: str) -> str:
+        if not _NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not a valid container name")
+        return value
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _check_timeout(cls, value: Any) -> int:
+        return parse_duration(value)
+
+
+class Source(BaseModel):
+    """A service whose running images may be promoted to this one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cluster: str
+    service: str
+
+
+class Entry(BaseModel):
+    """One opted-in service and what may change in it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cluster: str
+    service: str
+    containers: tuple[str, ...] = Field(min_length=1)
+    images: tuple[str, ...] = Field(min_length=1)
+    timeout: int | None = None
+    rollback: bool = True
+    migrate: Migrate | None = None
+    pin_digest: bool = False
+    promote_from: tuple[Source, ...] = ()
+
+    @field_validator("cluster", "service")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not _NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not a valid ECS name (use the name, not an ARN)")
+        return value
+
+    @field_validator("containers")
+    @classmethod
+    def _check_containers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not _NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a valid container name")
+        return value
+
+    @field_validator("images")
+    @classmethod
+    def _check_images(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for repository in value:
+            if not is_repository(repository):
+                raise ValueError(
+                    f"{repository!r} is not a repository (give it without a tag or digest)"
+                )
+        return value
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _check_timeout(cls, value: Any) -> int | None:
+        return None if value is None else parse_duration(value)
+
+    @model_validator(mode="after")
+    def _migrate_container_is_listed(self) -> Entry:
+        if self.migrate is not None and self.migrate.container not in self.containers:
+            raise ValueError(f"migrate.container {self.migrate.container!r} is not in containers")
+        return self
+
+
+class Allowlist(BaseModel):
+    """The whole file, version 1."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int
+    services: tuple[Entry, ...] = ()
+    # Looked up once per deploy: a dict, not a scan of a thousand entries.
+    _index: dict[tuple[str, str], Entry] = PrivateAttr(default_factory=dict)
+
+    @field_validator("version")
+    @classmethod
+    def _check_version(cls, value: int) -> int:
+        if value != 1:
+            raise ValueError(f"unsupported allowlist version {value}; this worker reads version 1")
+        return value
+
+    @model_validator(mode="after")
+    def _unique(self) -> Allowlist:
+        seen: set[tuple[str, str]] = set()
+        for entry in self.services:
+            key = (entry.cluster, entry.service)
+            if key in seen:
+                raise ValueError(f"{entry.cluster}/{entry.service} is listed more than once")
+            seen.add(key)
+            self._index[key] = entry
+        return self
+
+    def entry(self, cluster: str, service: str) -> Entry | None:
+        """The entry for a cluster and service name, if any."""
+        return self._index.get((cluster, service))
