@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -77,8 +78,12 @@ class World:
         containers: tuple[str, ...] = ("app",),
         image: str = f"{REPO}:1.0",
         circuit_breaker: bool = False,
+        **create: Any,
     ) -> str:
-        """Create a cluster, a task definition and a 2-task service; returns the TD ARN."""
+        """Create a cluster, a task definition and a 2-task service; returns the TD ARN.
+
+        `create` goes to CreateService as is (deploymentConfiguration, deploymentController).
+        """
         self.ecs.create_cluster(clusterName=cluster)
         definitions = [container_definition(c, image) for c in containers]
         if len(containers) > 1:
@@ -93,7 +98,7 @@ class World:
             tags=[{"key": "team", "value": "platform"}],
         )["taskDefinition"]["taskDefinitionArn"]
         self.ecs.create_service(
-            cluster=cluster, serviceName=name, taskDefinition=arn, desiredCount=2
+            cluster=cluster, serviceName=name, taskDefinition=arn, desiredCount=2, **create
         )
         if circuit_breaker:
             self.ecs.update_service(
@@ -104,6 +109,32 @@ class World:
                 },
             )
         return arn
+
+    def register(self, image: str, family: str = "prod-web") -> str:
+        """A new revision of `family` with its first container on `image`; returns its ARN."""
+        td = self.ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
+        containers = [{**td["containerDefinitions"][0], "image": image}]
+        arn: str = self.ecs.register_task_definition(
+            family=family, containerDefinitions=containers
+        )["taskDefinition"]["taskDefinitionArn"]
+        return arn
+
+    def service_deployment(self, arn: str) -> dict[str, Any]:
+        """A service deployment as DescribeServiceDeployments returns it."""
+        found: dict[str, Any] = self.ecs.describe_service_deployments(serviceDeploymentArns=[arn])[
+            "serviceDeployments"
+        ][0]
+        return found
+
+    def wait_deployment(self, arn: str, predicate: Any, limit: float = 20) -> dict[str, Any]:
+        """Poll a service deployment until `predicate(deployment)` holds (bounded)."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            found = self.service_deployment(arn)
+            if predicate(found):
+                return found
+            time.sleep(0.02)
+        raise AssertionError(f"service deployment never got there: {found}")
 
     def describe(self, cluster: str = "prod", name: str = "web") -> dict[str, Any]:
         """The service as DescribeServices returns it."""

@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     local_converge_seconds: float = Field(default=3.0, ge=0)
     local_fail_pattern: str = Field(default=r":.*fail", description="images whose rollout fails")
     local_hang_pattern: str = Field(default=r":.*hang", description="images that never converge")
+    local_minute_seconds: float = Field(
+        default=1.0, gt=0, description="real seconds one simulated minute (bakes, hooks) takes"
+    )
 
     def ecs_budgets(self) -> dict[str, Budget]:
         """Token-bucket budgets per ECS operation."""

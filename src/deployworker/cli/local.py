@@ -24,7 +24,11 @@ def run_local(settings: Settings, stop: threading.Event, sample: bool = True) ->
     region = settings.region or DEFAULT_REGION
     allowlist = load_allowlist(settings.allowlist_path.read_text(encoding="utf-8"))
     rules = Rules(
-        settings.local_converge_seconds, settings.local_fail_pattern, settings.local_hang_pattern
+        settings.local_converge_seconds,
+        settings.local_fail_pattern,
+        settings.local_hang_pattern,
+        # DEPLOYWORKER_LOCAL_MINUTE_SECONDS: bakes and hook timeouts are given in minutes.
+        minute_seconds=settings.local_minute_seconds,
     )
     aws = LocalAws(settings.local_port, rules)
     endpoint = aws.start()

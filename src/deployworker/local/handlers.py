@@ -84,8 +84,10 @@ def _describe_service_revisions(self: Any) -> ActionResult:
 
 
 def _utc(value: datetime) -> datetime:
-    # moto keeps naive UTC datetimes; a filter may arrive aware.
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    # moto keeps naive UTC datetimes; a filter may arrive aware. Clients see milliseconds,
+    # so a deployment's own createdAt must match it as a bound.
+    value = value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
 def _list_service_deployments(self: Any) -> ActionResult:
@@ -104,8 +106,8 @@ def _list_service_deployments(self: Any) -> ActionResult:
             shapes.brief(t.deployment)
             for t in store(self.ecs_backend).of_service(service.arn)
             if (not statuses or t.deployment.status in statuses)
-            and (after is None or t.deployment.created_at >= _utc(after))
-            and (before is None or t.deployment.created_at <= _utc(before))
+            and (after is None or _utc(t.deployment.created_at) >= _utc(after))
+            and (before is None or _utc(t.deployment.created_at) <= _utc(before))
         ]
     start = int(token)
     result: dict[str, Any] = {"serviceDeployments": picked[start : start + limit]}
