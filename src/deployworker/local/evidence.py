@@ -76,7 +76,9 @@ def failed_tasks(
             "stopped_at": stopped,
         }.items():
             setattr(task, name, value)
-        backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
+        # Copies, never updates in place: moto's request threads may be iterating them.
+        tasks = {**backend.tasks.get(cluster.name, {}), task.task_arn: task}
+        backend.tasks = {**backend.tasks, cluster.name: tasks}
         event(service, f"(service {service.name}) has started 1 tasks: (task {task.id}).")
         arns.append(task.task_arn)
     ids = " ".join(f"(task {arn.split('/')[-1]})" for arn in arns)
