@@ -1,19 +1,25 @@
-"""The in-memory ECS fake: task definitions, services, and simulated rollouts."""
+"""The in-memory ECS fake: task definitions, services, and simulated rollouts.
+
+A rollout shows both as the service's legacy `deployments` and as a service
+deployment (`bench.fake_deployments_api`); a rollback, whether the circuit
+breaker's or StopServiceDeployment's, adds a legacy deployment of the previous
+revision and keeps the service deployment's ARN.
+"""
 
 from __future__ import annotations
 
-import copy
 import random
-import time
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.fake_deployments import ServiceDeployment, deployment_configuration
+from bench.fake_deployments_api import DeploymentsApi
+from bench.fake_task_definitions import TaskDefinitionsApi
+from bench.fake_tasks import TasksApi
 from bench.fakeaws import (
-    ACCOUNT,
+    ECS_ARN,
     ECS_LIMITS,
-    REGION,
     Deployment,
     Ledger,
     SimClock,
@@ -21,8 +27,6 @@ from bench.fakeaws import (
     accounted,
     client_error,
 )
-
-PREFIX = f"arn:aws:ecs:{REGION}:{ACCOUNT}"
 
 
 def _revision(arn: str) -> int:
@@ -35,11 +39,14 @@ class Service:
     name: str
     task_definition: str
     desired: int = 2
+    rollback: bool = False  # the circuit breaker rolls a failed rollout back
     deployments: list[Deployment] = field(default_factory=list)
     history: list[Deployment] = field(default_factory=list)  # every deployment, in order
+    current: ServiceDeployment | None = None  # the latest service deployment
+    revision: str | None = None  # the service revision it runs (or is rolling out)
 
 
-class FakeEcs(_Fake):
+class FakeEcs(TaskDefinitionsApi, DeploymentsApi, TasksApi, _Fake):
     """The ECS client methods the worker calls, on in-memory state."""
 
     def __init__(
@@ -53,14 +60,15 @@ class FakeEcs(_Fake):
         super().__init__(clock, ledger, latency, ECS_LIMITS)
         self._converge = converge
         self._random = random.Random(seed)
-        self._task_definitions: dict[str, dict[str, Any]] = {}
-        self._tags: dict[str, list[dict[str, str]]] = {}
-        self._latest: dict[str, str] = {}
-        self._revisions: defaultdict[str, int] = defaultdict(int)
+        self._rollbacks = random.Random(seed + 1)  # apart, so rollouts draw as they always did
+        self._init_deployments(seed)
+        self._init_task_definitions()
         self.services: dict[tuple[str, str], Service] = {}
 
     # -- seeding (not counted as calls) ------------------------------------------------------
-    def seed_service(self, cluster: str, name: str, image: str, container: str = "app") -> None:
+    def seed_service(
+        self, cluster: str, name: str, image: str, container: str = "app", rollback: bool = False
+    ) -> None:
         arn = self._register(
             {
                 "family": f"{cluster}-{name}",
@@ -69,57 +77,13 @@ class FakeEcs(_Fake):
                 ],
             }
         )
-        service = Service(cluster, name, arn)
+        service = Service(cluster, name, arn, rollback=rollback)
         service.deployments.append(Deployment("ecs-svc/0", arn, 0.0, 0.0, False, state="COMPLETED"))
         self.services[(cluster, name)] = service
-
-    def _register(self, given: dict[str, Any]) -> str:
-        family = str(given["family"])
-        self._revisions[family] += 1
-        revision = self._revisions[family]
-        arn = f"{PREFIX}:task-definition/{family}:{revision}"
-        document = {k: copy.deepcopy(v) for k, v in given.items() if k != "tags"}
-        document.update(
-            taskDefinitionArn=arn,
-            revision=revision,
-            status="ACTIVE",
-            compatibilities=["EC2"],
-            registeredAt=time.time(),
-        )
-        self._task_definitions[arn] = document
-        self._tags[arn] = list(given.get("tags") or [])
-        self._latest[family] = arn
-        return arn
+        now = self.clock.now()
+        service.current = self._deploy(service, arn, "ecs-svc/0", now, now, fails=False)
 
     # -- the API -----------------------------------------------------------------------------
-    @accounted
-    def register_task_definition(self, **given: Any) -> dict[str, Any]:
-        self._enter("RegisterTaskDefinition")
-        with self.lock:
-            arn = self._register(given)
-            document = copy.deepcopy(self._task_definitions[arn])
-        return {"taskDefinition": document, "tags": given.get("tags") or []}
-
-    @accounted
-    def describe_task_definition(
-        self, taskDefinition: str, include: list[str] | None = None
-    ) -> dict[str, Any]:
-        self._enter("DescribeTaskDefinition")
-        with self.lock:
-            arn = self._latest.get(taskDefinition, taskDefinition)
-            if arn not in self._task_definitions:
-                raise client_error(
-                    "DescribeTaskDefinition",
-                    "ClientException",
-                    "Unable to describe task definition.",
-                )
-            response: dict[str, Any] = {
-                "taskDefinition": copy.deepcopy(self._task_definitions[arn])
-            }
-            if include and "TAGS" in include:
-                response["tags"] = [dict(t) for t in self._tags[arn]]
-        return response
-
     @accounted
     def update_service(
         self,
@@ -150,7 +114,7 @@ class FakeEcs(_Fake):
                 service = self.services.get((cluster, name))
                 if service is None:
                     failures.append(
-                        {"arn": f"{PREFIX}:service/{cluster}/{name}", "reason": "MISSING"}
+                        {"arn": f"{ECS_ARN}:service/{cluster}/{name}", "reason": "MISSING"}
                     )
                 else:
                     found.append(self._document(service))
@@ -174,10 +138,44 @@ class FakeEcs(_Fake):
         )
         service.deployments.insert(0, deployment)
         service.history.append(deployment)
+        service.current = self._deploy(
+            service, target, deployment.id, now, now + duration, deployment.fails
+        )
         service.task_definition = target
+
+    def _deploy(
+        self, service: Service, target: str, legacy_id: str, now: float, end: float, fails: bool
+    ) -> ServiceDeployment:
+        sd = self._new_deployment(
+            service.cluster,
+            service.name,
+            target,
+            self._images(target),
+            source=service.revision,
+            created=now,
+            finish_at=end,
+            fails=fails,
+            auto_rollback=service.rollback,
+            desired=service.desired,
+            rollback_seconds=self._rollbacks.uniform(*self._converge),
+            legacy_id=legacy_id,
+        )
+        service.revision = sd.target
+        return sd
+
+    def _advance_service(self, cluster: str, name: str, now: float) -> None:
+        self._advance(self.services[(cluster, name)], now)
 
     def _advance(self, service: Service, now: float) -> None:
         """Finish rollouts whose time has come: ECS drops the old deployments on success."""
+        sd = service.current
+        if (
+            sd
+            and sd.rollback_at is not None
+            and sd.rollback_at <= now
+            and not sd.legacy_rolled_back
+        ):
+            self._roll_back(service, sd, sd.rollback_at)
         for deployment in service.deployments:
             if deployment.state == "IN_PROGRESS" and now >= deployment.finish_at:
                 deployment.state = "FAILED" if deployment.fails else "COMPLETED"
@@ -185,23 +183,56 @@ class FakeEcs(_Fake):
         if primary.state == "COMPLETED":
             service.deployments = [primary]
 
+    def _roll_back(self, service: Service, sd: ServiceDeployment, at: float) -> None:
+        """The rollback of `sd` (begun at `at`) as the legacy deployments show it."""
+        sd.legacy_rolled_back = True
+        for old in service.deployments:
+            old.status = "ACTIVE"
+            if old.id == sd.legacy_id and old.state == "IN_PROGRESS":
+                old.state, old.finish_at = "FAILED", min(old.finish_at, at)
+                old.reason = sd.rollback_reason
+        service.revision = sd.source or sd.target
+        source = self._service_revisions[service.revision].task_definition
+        back = Deployment(
+            f"ecs-svc/{uuid.uuid4().int % 10**19:019d}",
+            source,
+            at,
+            at + sd.rollback_seconds,
+            False,
+            registered=False,
+        )
+        service.deployments.insert(0, back)
+        service.history.append(back)
+        service.task_definition = source
+
     def _document(self, service: Service) -> dict[str, Any]:
         self._advance(service, self.clock.now())
+        assert service.current is not None  # seeding starts one
         return {
             "serviceName": service.name,
-            "serviceArn": f"{PREFIX}:service/{service.cluster}/{service.name}",
-            "clusterArn": f"{PREFIX}:cluster/{service.cluster}",
+            "serviceArn": f"{ECS_ARN}:service/{service.cluster}/{service.name}",
+            "clusterArn": f"{ECS_ARN}:cluster/{service.cluster}",
             "status": "ACTIVE",
             "taskDefinition": service.task_definition,
             "desiredCount": service.desired,
             "runningCount": service.desired,
             "deployments": [d.document(service.desired) for d in service.deployments],
+            "deploymentConfiguration": deployment_configuration(service.rollback),
+            "currentServiceDeployment": service.current.arn,
         }
 
     # -- for the report ----------------------------------------------------------------------
+    def catch_up(self) -> None:
+        """Bring every service's deployments up to now: a worker that follows service
+        deployments may not describe the services that ECS rolled back itself."""
+        with self.lock:
+            for service in self.services.values():
+                self._advance(service, self.clock.now())
+
     def last_finished(self, cluster: str, service: str, now: float) -> Deployment | None:
         """The service's most recent deployment whose rollout had ended by `now`."""
         with self.lock:
+            self._advance(self.services[(cluster, service)], now)
             ended = [d for d in self.services[(cluster, service)].history if d.finish_at <= now]
         return max(ended, key=lambda d: d.finish_at) if ended else None
 

@@ -8,7 +8,8 @@ in simulated seconds, so a run at scale 10 is a 10x time-lapse of the real one.
 
 ECS enforces AWS's account-wide token buckets per operation and answers
 `ThrottlingException` when one is empty. Rollouts converge (or fail, for images
-whose tag contains "fail") after a random duration. Every call is counted, with
+whose tag contains "fail") after a random duration; each is visible both as a
+legacy deployment of the service and as a service deployment with its revisions. Every call is counted, with
 its simulated time, its caller's thread and the CPU the fake itself spent, so
 the benchmark can subtract the fake's CPU from the worker's.
 """
@@ -25,17 +26,27 @@ from typing import Any, TypeVar, cast
 
 from botocore.exceptions import ClientError
 
-# AWS's published ECS limits (sustained per second, burst); one bucket per operation.
+# ECS limits (sustained per second, burst); one bucket per operation. The first four are
+# AWS's published limits. AWS does not publish limits for the service-deployment calls
+# nor for ListTasks/DescribeTasks: the rest are assumptions (the published read limit
+# for the reads, UpdateService's for StopServiceDeployment).
 ECS_LIMITS: dict[str, tuple[float, float]] = {
     "RegisterTaskDefinition": (1.0, 20),
     "UpdateService": (5.0, 10),
     "DescribeServices": (20.0, 50),
     "DescribeTaskDefinition": (20.0, 50),
+    "DescribeServiceDeployments": (20.0, 50),  # assumed
+    "ListServiceDeployments": (20.0, 50),  # assumed
+    "DescribeServiceRevisions": (20.0, 50),  # assumed
+    "StopServiceDeployment": (5.0, 10),  # assumed
+    "ListTasks": (20.0, 50),  # assumed
+    "DescribeTasks": (20.0, 50),  # assumed
 }
 # SQS FIFO: 300 transactions per second per API action (without high throughput mode).
 SQS_LIMIT = (300.0, 300)
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
+ECS_ARN = f"arn:aws:ecs:{REGION}:{ACCOUNT}"  # the prefix of every ECS ARN
 
 
 def client_error(op: str, code: str, message: str) -> ClientError:
@@ -167,6 +178,7 @@ class Deployment:
     registered: bool = True  # False: back to an older revision (a rollback)
     status: str = "PRIMARY"
     state: str = "IN_PROGRESS"
+    reason: str = "ECS deployment circuit breaker: tasks failed to start."
 
     def document(self, desired: int) -> dict[str, Any]:
         done = self.state == "COMPLETED"
@@ -179,5 +191,5 @@ class Deployment:
             "rolloutState": self.state,
         }
         if self.state == "FAILED":
-            doc["rolloutStateReason"] = "ECS deployment circuit breaker: tasks failed to start."
+            doc["rolloutStateReason"] = self.reason
         return doc

@@ -44,6 +44,7 @@ class Spec:
     latency: float = 0.040
     converge: tuple[float, float] = (90.0, 150.0)
     supersede: bool = True
+    rollback: bool = False  # the services' circuit breakers roll failed rollouts back
     deploy_threads: int = 16
     timeout: float = 900.0  # real seconds before giving up
 
@@ -90,6 +91,9 @@ def scaled_settings(spec: Spec) -> Settings:
         for s in range(spec.services)
     ]
     allowlist = {"version": 1, "services": entries}
+    # The service-deployment watcher's budget, once the worker has one.
+    deployments_rate = getattr(defaults, "describe_deployments_rate", None)
+    extra = {} if deployments_rate is None else {"describe_deployments_rate": deployments_rate * f}
     return Settings(
         queue_url=QUEUE_URL,
         dlq_url=DLQ_URL,
@@ -106,6 +110,7 @@ def scaled_settings(spec: Spec) -> Settings:
         aws_retry_max_seconds=defaults.aws_retry_max_seconds / f,
         allowlist_reload_seconds=3600,
         metrics_port=0,
+        **extra,
     )
 
 
@@ -156,7 +161,9 @@ def build_world(spec: Spec) -> World:
     ecs = FakeEcs(clock, ledger, spec.latency, spec.converge)
     sqs = FakeSqs(clock, ledger, spec.latency)
     for s in range(spec.services):
-        ecs.seed_service("bench", service_name(s), f"{IMAGE}:{service_name(s)}-v0")
+        ecs.seed_service(
+            "bench", service_name(s), f"{IMAGE}:{service_name(s)}-v0", rollback=spec.rollback
+        )
     sent = _messages(spec)
     for name, version, body in sent:
         sqs.enqueue(body, group=name, dedup=f"{name}-{version}")
@@ -251,6 +258,7 @@ def run(spec: Spec) -> dict[str, Any]:
         r["at"] -= start
         if r["rollout_end"] is not None:
             r["rollout_end"] -= start
+    ecs.catch_up()
     # Every deploy of a service applied, each exactly once, in the order sent.
     expected: dict[str, list[int]] = {}
     for name, version, _ in sent:
