@@ -5,6 +5,7 @@ Pure: takes the dict `bench.scenarios.run` returns. Times are simulated seconds.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from collections import Counter
@@ -12,7 +13,20 @@ from typing import Any
 
 # AWS's account limit on RegisterTaskDefinition: the floor of any burst of deploys.
 REGISTER_RATE, REGISTER_BURST = 1.0, 20
-ECS_OPS = ("DescribeServices", "DescribeTaskDefinition", "RegisterTaskDefinition", "UpdateService")
+ECS_OPS = (
+    "DescribeServices",
+    "DescribeTaskDefinition",
+    "RegisterTaskDefinition",
+    "UpdateService",
+    "DescribeServiceDeployments",
+    "ListServiceDeployments",
+    "DescribeServiceRevisions",
+    "StopServiceDeployment",
+    "ListTasks",
+    "DescribeTasks",
+)
+BUSY = 100  # "at >= 100 in flight": watched services
+OP_DSD = "DescribeServiceDeployments"  # the service-deployment watcher's call
 SQS_OPS = (
     "ReceiveMessage",
     "DeleteMessage",
@@ -60,13 +74,32 @@ def _peak_window(times: list[float], window: float) -> float:
     return best / window
 
 
-def _watched_at(samples: list[dict[str, Any]], t: float) -> int:
-    best = 0
-    for s in samples:
-        if s["at"] > t:
-            break
-        best = s["watched"]
-    return best
+def _mean_size(calls: list[dict[str, Any]]) -> float | None:
+    return sum(c["size"] for c in calls) / len(calls) if calls else None
+
+
+def _watch(
+    op: str, calls: list[dict[str, Any]], samples: list[dict[str, Any]]
+) -> dict[str, float | None]:
+    """How the watcher thread used `op`: calls per watched service-minute and items
+    (services, ARNs) per call, over the run and while >= BUSY services were watched."""
+    step = [b["at"] - a["at"] for a, b in itertools.pairwise(samples)]
+    spans = list(zip(samples, step, strict=False))
+    minutes = sum(s["watched"] * dt for s, dt in spans) / 60
+    busy_minutes = sum(s["watched"] * dt for s, dt in spans if s["watched"] >= BUSY) / 60
+    watcher = [c for c in calls if c["op"] == op and c["thread"] == "watcher"]
+    ats = [s["at"] for s in samples]
+    busy = [
+        c
+        for c in watcher
+        if (i := bisect.bisect_right(ats, c["at"])) and samples[i - 1]["watched"] >= BUSY
+    ]
+    return {
+        "per_service_minute": len(watcher) / minutes if minutes else 0.0,
+        "per_service_minute_at_100": len(busy) / busy_minutes if busy_minutes else None,
+        "size_watch": _mean_size(watcher),
+        "size_at_100": _mean_size(busy),
+    }
 
 
 def compute(raw: dict[str, Any]) -> dict[str, Any]:
@@ -77,11 +110,8 @@ def compute(raw: dict[str, Any]) -> dict[str, Any]:
     deploys = max(1, spec["deploys"])
     by_op = Counter(c["op"] for c in calls)
     describe = [c for c in calls if c["op"] == "DescribeServices"]
-    watcher = [c for c in describe if c["thread"] == "watcher"]
     samples = raw["samples"]
-    step = [b["at"] - a["at"] for a, b in itertools.pairwise(samples)]
-    service_minutes = sum(s["watched"] * dt for s, dt in zip(samples, step, strict=False)) / 60
-    busy = [c for c in watcher if _watched_at(samples, c["at"]) >= 100]
+    old, new = _watch("DescribeServices", calls, samples), _watch(OP_DSD, calls, samples)
     rate = settings["describe_rate"] / scale
     interval = settings["watch_interval_seconds"] * scale
     peak_watched = max((s["watched"] for s in samples), default=0)
@@ -113,19 +143,17 @@ def compute(raw: dict[str, Any]) -> dict[str, Any]:
         "ecs_calls": sum(by_op[op] for op in ECS_OPS),
         "sqs_per_deploy": {op: by_op[op] / deploys for op in SQS_OPS},
         "sqs_calls": sum(by_op[op] for op in SQS_OPS),
-        "describe_per_service_minute": len(watcher) / service_minutes if service_minutes else 0.0,
-        "services_per_describe": sum(c["size"] for c in describe) / len(describe)
-        if describe
-        else 0.0,
-        "services_per_watch_describe": sum(c["size"] for c in watcher) / len(watcher)
-        if watcher
-        else 0.0,
-        "services_per_describe_at_100": sum(c["size"] for c in busy) / len(busy) if busy else None,
+        "describe_per_service_minute": old["per_service_minute"],
+        "describe_per_service_minute_at_100": old["per_service_minute_at_100"],
+        "services_per_describe": _mean_size(describe) or 0.0,
+        "services_per_watch_describe": old["size_watch"] or 0.0,
+        "services_per_describe_at_100": old["size_at_100"],
         "describe_peak_10s": _peak_window([c["at"] for c in describe], 10.0),
         "describe_budget": rate,
         "describe_violations": bucket_violations(
             [c["at"] for c in describe], rate, max(1.0, 2 * rate)
         ),
+        **_deployment_describes(raw, new),
         "throttles": sum(1 for c in raw["calls"] if c["throttled"]),
         "detect_p50_s": percentile(latencies, 50),
         "detect_p99_s": percentile(latencies, 99),
@@ -145,4 +173,28 @@ def compute(raw: dict[str, Any]) -> dict[str, Any]:
         else 0.0,
         "idle_receives_per_min": by_op["ReceiveMessage"] / idle_minutes if idle_minutes else 0.0,
         "pollers": len(pollers),
+    }
+
+
+def _deployment_describes(raw: dict[str, Any], watch: dict[str, float | None]) -> dict[str, Any]:
+    """DescribeServiceDeployments, the service-deployment watcher's call, beside the
+    DescribeServices figures. Its budget is the worker's `describe_deployments_rate`
+    (burst as DescribeServices': twice the rate), when the worker has one."""
+    made = [c for c in raw["calls"] if c["op"] == OP_DSD]
+    times = [c["at"] for c in made if not c["throttled"]]
+    budget = raw["settings"].get("describe_deployments_rate")
+    rate = budget / raw["spec"]["scale"] if budget else None
+    return {
+        "deployment_describe_calls": len(made),
+        "deployment_describe_throttles": sum(1 for c in made if c["throttled"]),
+        "deployment_describes_per_service_minute": watch["per_service_minute"],
+        "deployment_describes_per_service_minute_at_100": watch["per_service_minute_at_100"],
+        "arns_per_deployment_describe": _mean_size([c for c in made if not c["throttled"]]),
+        "arns_per_watch_deployment_describe": watch["size_watch"],
+        "arns_per_deployment_describe_at_100": watch["size_at_100"],
+        "deployment_describe_peak_10s": _peak_window(times, 10.0),
+        "deployment_describe_budget": rate,
+        "deployment_describe_violations": None
+        if rate is None
+        else bucket_violations(times, rate, max(1.0, 2 * rate)),
     }

@@ -24,6 +24,7 @@ from typing import Any
 
 from bench.figures import compute
 from bench.scenarios import Spec, run
+from bench.table import table
 
 IDLE_SCALE = 240.0  # one simulated hour in 15 real seconds
 
@@ -96,6 +97,7 @@ def targets(key: str, f: dict[str, Any]) -> list[tuple[str, bool, str]]:
                 f"{f['services_per_describe_at_100']:.2f}",
             )
         )
+    out += _deployment_targets(f)
     if f["peak_watched"]:
         bound = 2 * f["cadence_at_peak_s"]
         out.append(
@@ -108,66 +110,36 @@ def targets(key: str, f: dict[str, Any]) -> list[tuple[str, bool, str]]:
     return out
 
 
-ROWS: list[tuple[str, str]] = [
-    ("deploys", "{deploys}"),
-    ("outcomes", "{outcomes}"),
-    ("wall time, simulated (real)", "{wall_s:.0f} s ({wall_real_s:.0f} s)"),
-    ("AWS registration floor", "{register_floor_s:.0f} s"),
-    ("last registration / floor", "{register_ratio_text}"),
-    ("wall / floor incl. final rollout", "{floor_ratio:.3f}"),
-    ("ECS calls per deploy", "{ecs_total:.2f}"),
-    ("  DescribeServices", "{ecs_per_deploy[DescribeServices]:.2f}"),
-    ("  DescribeTaskDefinition", "{ecs_per_deploy[DescribeTaskDefinition]:.2f}"),
-    ("  RegisterTaskDefinition", "{ecs_per_deploy[RegisterTaskDefinition]:.2f}"),
-    ("  UpdateService", "{ecs_per_deploy[UpdateService]:.2f}"),
-    ("DescribeServices / watched service-min", "{describe_per_service_minute:.2f}"),
-    ("services per DescribeServices (watch)", "{services_per_watch_describe:.2f}"),
-    ("  ... at >= 100 in flight", "{at_100}"),
-    ("services per DescribeServices (all)", "{services_per_describe:.2f}"),
-    ("peak DescribeServices rate (10 s)", "{describe_peak_10s:.2f}/s"),
-    ("throttles", "{throttles}"),
-    ("peak held / watched", "{peak_held} / {peak_watched}"),
-    ("detection p50 / p99", "{detect_p50_s:.1f} s / {detect_p99_s:.1f} s"),
-    ("cadence at peak watched", "{cadence_at_peak_s:.1f} s"),
-    ("peak RSS", "{rss_peak_mb:.0f} MB"),
-    ("worker CPU per deploy", "{cpu_ms_per_deploy:.2f} ms"),
-    ("SQS calls per deploy", "{sqs_total:.2f}"),
-    ("idle ReceiveMessage / min / poller", "{idle}"),
-]
-
-
-IDLE_ROWS = ("throttles", "idle ReceiveMessage / min / poller", "ECS calls per deploy", "peak RSS")
-
-
-def _view(f: dict[str, Any]) -> dict[str, Any]:
-    """The figures plus the derived, preformatted cells `ROWS` refers to."""
-    view = dict(f)
-    view["ecs_total"] = sum(f["ecs_per_deploy"].values())
-    view["sqs_total"] = sum(f["sqs_per_deploy"].values())
-    at_100 = f["services_per_describe_at_100"]
-    view["at_100"] = "n/a" if at_100 is None else f"{at_100:.2f}"
-    idle = f["idle_receives_per_min_per_poller"]
-    view["idle"] = f"{idle:.2f}" if f["deploys"] == 0 else "-"
-    view["outcomes"] = ", ".join(f"{k} {v}" for k, v in f["outcomes"].items()) or "-"
-    # A ratio to the registration floor means something only where registration binds.
-    binds = f["register_floor_s"] >= f["floor_s"] / 2
-    view["register_ratio_text"] = f"{f['register_ratio']:.3f}" if binds else "-"
-    return view
-
-
-def table(results: dict[str, dict[str, Any]], names: dict[str, str]) -> str:
-    """A markdown table: one row per figure, one column per scenario."""
-    lines = [
-        "| figure | " + " | ".join(names[k] for k in results) + " |",
-        "|---" * (len(results) + 1) + "|",
+def _deployment_targets(f: dict[str, Any]) -> list[tuple[str, bool, str]]:
+    """The service-deployment watcher's targets: only for a worker that calls
+    DescribeServiceDeployments (today's follows DescribeServices)."""
+    if not f["deployment_describe_calls"]:
+        return []
+    out = [
+        (
+            "DescribeServiceDeployments: 0 throttles",
+            f["deployment_describe_throttles"] == 0,
+            str(f["deployment_describe_throttles"]),
+        )
     ]
-    views = [_view(f) for f in results.values()]
-    for label, fmt in ROWS:
-        cells = [
-            "-" if v["deploys"] == 0 and label not in IDLE_ROWS else fmt.format(**v) for v in views
-        ]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    if f["deployment_describe_violations"] is not None:
+        out.append(
+            (
+                "DescribeServiceDeployments within budget",
+                f["deployment_describe_violations"] == 0,
+                f"{f['deployment_describe_violations']} over; peak {f['deployment_describe_peak_10s']:.2f}/s over 10 s, budget {f['deployment_describe_budget']:g}/s",
+            )
+        )
+    at_100 = f["deployment_describes_per_service_minute_at_100"]
+    if at_100 is not None:
+        out.append(
+            (
+                "watch: <= 0.65 DescribeServiceDeployments per watched service-minute at >= 100 in flight",
+                at_100 <= 0.65,
+                f"{at_100:.2f}",
+            )
+        )
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

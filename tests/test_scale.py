@@ -9,6 +9,7 @@ receivers work a backlog, and that an idle worker costs one poller's long polls.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -17,6 +18,7 @@ from bench.fake_ecs import FakeEcs
 from bench.fake_sqs import QUEUE_URL, FakeSqs
 from bench.fakeaws import Ledger, SimClock
 from bench.figures import bucket_violations, cadence, compute, percentile
+from bench.scale import targets
 from bench.scenarios import Spec, build_world, run
 
 
@@ -30,20 +32,26 @@ def test_burst_every_deploy_converges_without_throttles(burst: dict[str, object]
     assert burst["outcomes"] == {"deployed": 50}
     assert burst["throttles"] == 0
     assert burst["describe_violations"] == 0
+    assert burst["deployment_describe_violations"] in (None, 0)  # None: no budget to check
 
 
 def test_burst_calls_per_deploy_stay_within_bounds(burst: dict[str, object]) -> None:
     ecs = burst["ecs_per_deploy"]
     sqs = burst["sqs_per_deploy"]
     assert isinstance(ecs, dict) and isinstance(sqs, dict)
-    # One read, one registration, one update per deploy; the watch adds a share of a call.
+    # One read, one registration, one update per deploy; the watch adds a share of a call,
+    # of DescribeServices or, for a worker following service deployments, of
+    # DescribeServiceDeployments.
     assert ecs["RegisterTaskDefinition"] == 1
     assert ecs["UpdateService"] == 1
     assert ecs["DescribeTaskDefinition"] == 1
-    assert 1 < ecs["DescribeServices"] <= 6
+    assert 1 < ecs["DescribeServices"] + ecs["DescribeServiceDeployments"] <= 6
     assert sqs["DeleteMessage"] == 1
     assert sqs["ReceiveMessage"] <= 1
-    assert burst["services_per_watch_describe"] >= 5  # type: ignore[operator]
+    if burst["deployment_describe_calls"]:
+        assert burst["arns_per_watch_deployment_describe"] >= 5  # type: ignore[operator]
+    else:
+        assert burst["services_per_watch_describe"] >= 5  # type: ignore[operator]
 
 
 def test_burst_in_flight_deploys_hold_no_thread(burst: dict[str, object]) -> None:
@@ -142,6 +150,58 @@ def test_cadence_stretches_with_the_describe_budget(watched: int, expected: floa
 def test_bucket_violations_counts_calls_over_the_budget() -> None:
     assert bucket_violations([i * 0.2 for i in range(100)], rate=5, burst=10) == 0
     assert bucket_violations([0.0] * 12, rate=5, burst=10) == 2
+
+
+def _raw(op: str, watched: int, calls_per_s: float, size: int) -> dict[str, Any]:
+    """A minute of a made-up run: `watched` services, the watcher calling `op`."""
+    calls = [
+        {"op": op, "at": i / calls_per_s, "thread": "watcher", "size": size, "throttled": False}
+        for i in range(int(60 * calls_per_s))
+    ]
+    return {
+        "spec": {"scale": 10.0, "deploys": 1},
+        "settings": {
+            "describe_rate": 50.0,
+            "watch_interval_seconds": 0.5,
+            "describe_deployments_rate": 50.0,
+        },
+        "calls": calls,
+        "samples": [{"at": float(t), "watched": watched, "held": 0} for t in range(61)],
+        "settled": [],
+        "outcomes": {},
+        "wall": 60.0,
+        "last_rollout": 0.0,
+        "longest_chain": 0.0,
+        **dict.fromkeys(("rss_before_mb", "rss_peak_mb", "worker_cpu", "fake_cpu"), 0.0),
+        "in_order": True,
+    }
+
+
+def test_deployment_describes_are_counted_per_watched_service_minute() -> None:
+    # 120 watched for a minute, one call of 20 ARNs a second: 60 / 120 per service-minute.
+    figures = compute(_raw("DescribeServiceDeployments", 120, 1.0, 20))
+    assert figures["deployment_describes_per_service_minute"] == pytest.approx(0.5)
+    assert figures["deployment_describes_per_service_minute_at_100"] == pytest.approx(0.5)
+    assert figures["arns_per_deployment_describe_at_100"] == 20
+    assert figures["deployment_describe_budget"] == 5.0
+    assert figures["deployment_describe_violations"] == 0
+    assert figures["describe_per_service_minute"] == 0.0
+    # Under 100 watched, there is no figure at >= 100 in flight.
+    quiet = compute(_raw("DescribeServiceDeployments", 50, 1.0, 20))
+    assert quiet["deployment_describes_per_service_minute_at_100"] is None
+
+
+def test_service_deployment_targets_apply_only_when_the_call_was_made() -> None:
+    def labels(raw: dict[str, Any]) -> dict[str, bool]:
+        return {label: ok for label, ok, _ in targets("1", compute(raw))}
+
+    watch = (
+        "watch: <= 0.65 DescribeServiceDeployments per watched service-minute at >= 100 in flight"
+    )
+    assert labels(_raw("DescribeServiceDeployments", 120, 1.0, 20))[watch] is True
+    assert labels(_raw("DescribeServiceDeployments", 120, 2.0, 20))[watch] is False
+    old = labels(_raw("DescribeServices", 120, 2.0, 10))
+    assert not any("DescribeServiceDeployments" in label for label in old)
 
 
 def test_floor_counts_the_rollouts_after_the_last_registration() -> None:
