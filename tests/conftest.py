@@ -319,3 +319,27 @@ def world(endpoint: str, tmp_path: Path, local_aws: LocalAws) -> Iterator[World]
     yield w
     for app in w.apps:
         app.shutdown()
+
+
+def events_queue(world: World) -> tuple[str, str]:
+    """An SNS topic for deploy events and the SQS queue subscribed to it (raw delivery)."""
+    topic: str = world.sns.create_topic(Name="deploy-events")["TopicArn"]
+    url: str = world.sqs.create_queue(QueueName="events")["QueueUrl"]
+    arn = world.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    world.sns.subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    return topic, url
+
+
+def read_events(world: World, url: str) -> list[dict[str, Any]]:
+    """Every event on the queue so far, oldest first."""
+    events: list[dict[str, Any]] = []
+    for _ in range(20):
+        got = world.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not got:
+            break
+        events.extend(json.loads(m["Body"]) for m in got)
+    return sorted(events, key=lambda e: e["time"])

@@ -156,8 +156,17 @@ def test_task_role_is_least_privilege() -> None:
     assert actions(statements["DeployAllowlistedServices"]) == {
         "ecs:DescribeServices",
         "ecs:UpdateService",
+        "ecs:ListServiceDeployments",
     }
     assert resources(statements["DeployAllowlistedServices"]) == "${var.service_arns}"
+    # Service deployments and revisions: only those of the allowlisted services.
+    assert actions(statements["FollowServiceDeployments"]) == {
+        "ecs:DescribeServiceDeployments",
+        "ecs:StopServiceDeployment",
+    }
+    assert ":service-deployment/" in str(resources(statements["FollowServiceDeployments"]))
+    assert actions(statements["ReadServiceRevisions"]) == {"ecs:DescribeServiceRevisions"}
+    assert ":service-revision/" in str(resources(statements["ReadServiceRevisions"]))
     # "*" only where AWS has no resource-level permission, and ListTasks only per cluster.
     star = {sid for sid, s in statements.items() if resources(s) == ["*"]}
     assert star == {"ReadTaskDefinitions", "RegisterTaskDefinitions", "FindMigrationTasks"}

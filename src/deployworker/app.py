@@ -166,8 +166,9 @@ def build(
     watcher = Watcher(
         ecs,
         settings.watch_interval_seconds,
-        describe_rate=settings.describe_rate,
+        describe_rate=settings.describe_deployments_rate,
         on_round=metrics.watch_round,
+        on_paused=metrics.paused.set,
     )
     # Deploys resume here after their verdicts, never on the watcher's own thread.
     resumes = ThreadPoolExecutor(settings.resume_threads, thread_name_prefix="resume")

@@ -13,6 +13,9 @@ class Outcome(StrEnum):
     NOOP = "noop"
     FAILED = "failed"
     ROLLED_BACK = "rolled_back"
+    # A newer service deployment that the worker did not create replaced ours; the
+    # worker changed nothing after seeing it.
+    OVERTAKEN = "overtaken"
     REJECTED_INVALID = "rejected_invalid"
     REJECTED_NOT_ALLOWED = "rejected_not_allowed"
     MIGRATION_FAILED = "migration_failed"
@@ -24,7 +27,7 @@ class Outcome(StrEnum):
 
 # Outcomes after which the message is deleted from the work queue.
 FINAL = frozenset(
-    {Outcome.DEPLOYED, Outcome.NOOP, Outcome.FAILED, Outcome.ROLLED_BACK}
+    {Outcome.DEPLOYED, Outcome.NOOP, Outcome.FAILED, Outcome.ROLLED_BACK, Outcome.OVERTAKEN}
     | {Outcome.MIGRATION_FAILED, Outcome.SUPERSEDED}
     | {Outcome.REJECTED_INVALID, Outcome.REJECTED_NOT_ALLOWED}
 )
@@ -47,6 +50,9 @@ class Result:
     task_definition: str | None = None
     dead_letter: bool = False
     source: dict[str, str] | None = None
+    # Why a deploy failed, as ECS tells it: its reason, recent service events and the
+    # stopped tasks of the new revision (see `deploy.evidence`). Never holds secrets.
+    evidence: dict[str, object] | None = None
 
     @property
     def deletes(self) -> bool:

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     register_burst: float = Field(default=19, ge=1)
     update_rate: float = Field(default=4.0, gt=0)
     describe_rate: float = Field(default=5.0, gt=0)
+    # The watcher's DescribeServiceDeployments (20 deployments a call); its cadence
+    # stretches so that a round stays inside this.
+    describe_deployments_rate: float = Field(default=5.0, gt=0)
 
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9102, ge=0, le=65535)
@@ -104,6 +107,8 @@ class Settings(BaseSettings):
         budgets["RegisterTaskDefinition"] = Budget(self.register_rate, self.register_burst)
         budgets["UpdateService"] = Budget(self.update_rate, max(1.0, 2 * self.update_rate))
         budgets["DescribeServices"] = Budget(self.describe_rate, max(1.0, 2 * self.describe_rate))
+        rate = self.describe_deployments_rate
+        budgets["DescribeServiceDeployments"] = Budget(rate, max(1.0, 2 * rate))
         return budgets
 
     @property

@@ -3,49 +3,16 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from botocore.awsrequest import AWSResponse, HTTPHeaders
+from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from conftest import REPO, World, default_entry, deploy, drain, metric
 from deployworker.aws._retry import Caller, RetryPolicy, classify
 from deployworker.errors import NotFoundError, PermanentAwsError, RetryableAwsError
-
-
-class FakeRaw:
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self._body
-
-
-def error_response(status: int, code: str) -> AWSResponse:
-    body = ('{"__type": "%s", "message": "injected"}' % code).encode()
-    headers = HTTPHeaders()
-    headers["content-type"] = "application/x-amz-json-1.1"
-    return AWSResponse("http://127.0.0.1", status, headers, FakeRaw(body))
-
-
-def inject(client: Any, operation: str, faults: list[AWSResponse | Exception]) -> list[int]:
-    """Fail the next len(faults) calls of `operation`; returns a list counting every call."""
-    calls: list[int] = []
-    pending = iter(faults)
-
-    def hook(**_: Any) -> AWSResponse | None:
-        calls.append(1)
-        fault = next(pending, None)
-        if isinstance(fault, Exception):
-            raise fault
-        return fault
-
-    client.meta.events.register_first(
-        f"before-send.{client.meta.service_model.endpoint_prefix}.{operation}", hook
-    )
-    return calls
+from injected import error_response, inject
 
 
 def test_throttling_and_5xx_are_retried_and_counted(world: World) -> None:
@@ -217,6 +184,9 @@ def test_thirty_percent_faults_on_ecs_and_sqs_still_deploy_everything_once(world
                     "DescribeTaskDefinition",
                     "RegisterTaskDefinition",
                     "UpdateService",
+                    "DescribeServiceDeployments",
+                    "ListServiceDeployments",
+                    "DescribeServiceRevisions",
                 ),
             ),
             ("sqs", ("ReceiveMessage", "DeleteMessage", "ChangeMessageVisibilityBatch")),

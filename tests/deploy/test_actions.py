@@ -83,7 +83,7 @@ def test_failed_migration_leaves_the_service_untouched(world: World) -> None:
 
 
 def test_migration_is_not_run_twice_on_redelivery(world: World) -> None:
-    from test_retry import error_response
+    from injected import error_response
 
     before = fargate_service(world)
     app = world.app(
@@ -306,7 +306,7 @@ def test_promote_is_refused(world: World, entries: list[dict[str, Any]], reason:
 
 
 def test_older_deploys_in_a_batch_are_superseded_by_the_newest(world: World) -> None:
-    from test_observability import events_queue, read_events
+    from conftest import events_queue, read_events
 
     topic, events_url = events_queue(world)
     world.service()

@@ -15,7 +15,17 @@ from typing import Any
 
 import pytest
 
-from conftest import REPO, World, default_entry, deploy, drain, http_get, metric
+from conftest import (
+    REPO,
+    World,
+    default_entry,
+    deploy,
+    drain,
+    events_queue,
+    http_get,
+    metric,
+    read_events,
+)
 from deployworker.aws.sqs import Message
 from deployworker.cli.main import main
 from deployworker.local.simulator import Rules
@@ -196,28 +206,6 @@ def test_readyz_fails_until_the_queue_answers(world: World) -> None:
     assert health.ready() == (False, "queue has not answered yet")
     health.polled()
     assert health.ready() == (True, "ok")
-
-
-def events_queue(world: World) -> tuple[str, str]:
-    topic: str = world.sns.create_topic(Name="deploy-events")["TopicArn"]
-    url: str = world.sqs.create_queue(QueueName="events")["QueueUrl"]
-    arn = world.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    world.sns.subscribe(
-        TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
-    )
-    return topic, url
-
-
-def read_events(world: World, url: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    for _ in range(20):
-        got = world.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        if not got:
-            break
-        events.extend(json.loads(m["Body"]) for m in got)
-    return sorted(events, key=lambda e: e["time"])
 
 
 def test_every_event_type_is_published(world: World) -> None:

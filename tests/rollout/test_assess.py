@@ -1,109 +1,145 @@
-"""Rollout assessment, table-driven over the brief's rules."""
+"""Assessment of one service deployment: the verdict is ECS's own status, for every
+strategy and every rollback, whoever started it."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from deployworker.rollout.assess import State, assess
+from deployworker.rollout.assess import FINISHED_STATUSES, State, assess
 
-
-def dep(
-    id_: str,
-    status: str = "PRIMARY",
-    rollout: str | None = "IN_PROGRESS",
-    running: int = 0,
-    desired: int = 2,
-    td: str = "td:2",
-) -> dict[str, Any]:
-    d: dict[str, Any] = {
-        "id": id_,
-        "status": status,
-        "runningCount": running,
-        "desiredCount": desired,
-        "taskDefinition": td,
-    }
-    if rollout is not None:
-        d["rolloutState"] = rollout
-        d["rolloutStateReason"] = f"reason {rollout}"
-    return d
-
-
-CASES = [
-    (
-        "in progress",
-        [dep("d2"), dep("d1", "ACTIVE", "COMPLETED", 2, td="td:1")],
-        False,
-        State.IN_PROGRESS,
-        None,
-    ),
-    ("completed", [dep("d2", rollout="COMPLETED", running=2)], False, State.CONVERGED, None),
-    (
-        "completed beats timeout",
-        [dep("d2", rollout="COMPLETED", running=2)],
-        True,
-        State.CONVERGED,
-        None,
-    ),
-    ("failed, no breaker rollback", [dep("d2", rollout="FAILED")], False, State.FAILED, None),
-    (
-        "failed, breaker rolled back",
-        [dep("d3", td="td:1"), dep("d2", "ACTIVE", "FAILED")],
-        False,
-        State.FAILED,
-        "d3",
-    ),
-    ("disappeared", [dep("d9")], False, State.FAILED, None),
-    ("superseded", [dep("d3", td="td:3"), dep("d2", "ACTIVE")], False, State.FAILED, None),
-    ("timed out", [dep("d2")], True, State.FAILED, None),
-    (
-        "no rolloutState, settled",
-        [dep("d2", rollout=None, running=2)],
-        False,
-        State.CONVERGED,
-        None,
-    ),
-    (
-        "no rolloutState, draining old",
-        [dep("d2", rollout=None, running=2), dep("d1", "ACTIVE", None, 1)],
-        False,
-        State.IN_PROGRESS,
-        None,
-    ),
-    (
-        "no rolloutState, short",
-        [dep("d2", rollout=None, running=1)],
-        False,
-        State.IN_PROGRESS,
-        None,
-    ),
+STATUSES = [
+    "PENDING",
+    "SUCCESSFUL",
+    "STOPPED",
+    "STOP_REQUESTED",
+    "IN_PROGRESS",
+    "ROLLBACK_REQUESTED",
+    "ROLLBACK_IN_PROGRESS",
+    "ROLLBACK_SUCCESSFUL",
+    "ROLLBACK_FAILED",
 ]
 
 
+def deployment(status: str, **extra: Any) -> dict[str, Any]:
+    return {"serviceDeploymentArn": "arn:sd/1", "status": status, **extra}
+
+
 @pytest.mark.parametrize(
-    ("name", "deployments", "timed_out", "state", "rollback"), CASES, ids=[c[0] for c in CASES]
+    ("doc", "state", "reason"),
+    [
+        (deployment("SUCCESSFUL"), State.CONVERGED, "service deployment successful"),
+        (
+            deployment(
+                "ROLLBACK_SUCCESSFUL",
+                rollback={"reason": "ECS deployment circuit breaker: tasks failed to start."},
+            ),
+            State.ROLLED_BACK,
+            "ECS deployment circuit breaker: tasks failed to start.",
+        ),
+        (
+            deployment(
+                "ROLLBACK_SUCCESSFUL",
+                rollback={"reason": "alarm triggered"},
+                alarms={"triggeredAlarmNames": ["web-5xx"]},
+            ),
+            State.ROLLED_BACK,
+            "alarm triggered; alarms in ALARM: web-5xx",
+        ),
+        (
+            deployment("ROLLBACK_FAILED", statusReason="no capacity"),
+            State.FAILED,
+            "ECS could not roll back: no capacity",
+        ),
+        (
+            deployment("STOPPED", statusReason="stopped by a newer deployment"),
+            State.STOPPED,
+            "stopped by a newer deployment",
+        ),
+        (deployment("STOPPED"), State.STOPPED, "stopped"),
+        (deployment("IN_PROGRESS"), State.IN_PROGRESS, "in_progress"),
+        (deployment("PENDING"), State.IN_PROGRESS, "pending"),
+        (deployment("ROLLBACK_IN_PROGRESS"), State.IN_PROGRESS, "rollback_in_progress"),
+    ],
 )
-def test_assess(
-    name: str,
-    deployments: list[dict[str, Any]],
-    timed_out: bool,
-    state: State,
-    rollback: str | None,
+def test_status_decides(doc: dict[str, Any], state: State, reason: str) -> None:
+    verdict = assess(doc, timed_out=False)
+    assert (verdict.state, verdict.reason) == (state, reason)
+
+
+@pytest.mark.parametrize(
+    ("doc", "progress"),
+    [
+        (deployment("PENDING"), "PENDING"),
+        (deployment("IN_PROGRESS", lifecycleStage="SCALE_UP"), "SCALE_UP"),
+        (
+            deployment(
+                "IN_PROGRESS",
+                lifecycleStage="PRODUCTION_TRAFFIC_SHIFT",
+                targetServiceRevision={"arn": "r", "requestedProductionTrafficWeight": 25.0},
+            ),
+            "PRODUCTION_TRAFFIC_SHIFT 25%",
+        ),
+        (
+            deployment(
+                "IN_PROGRESS",
+                lifecycleStage="BAKE_TIME",
+                targetServiceRevision={"arn": "r", "requestedProductionTrafficWeight": 100.0},
+            ),
+            "BAKE_TIME",
+        ),
+        (
+            deployment(
+                "IN_PROGRESS",
+                lifecycleStage="POST_TEST_TRAFFIC_SHIFT",
+                lifecycleHookDetails=[
+                    {
+                        "hookId": "h1",
+                        "targetType": "PAUSE",
+                        "status": "AWAITING_ACTION",
+                        "expiresAt": datetime(2026, 11, 24, 14, 5, tzinfo=UTC),
+                        "timeoutAction": "CONTINUE",
+                    }
+                ],
+            ),
+            "paused at POST_TEST_TRAFFIC_SHIFT until 14:05Z (then CONTINUE)",
+        ),
+        (
+            deployment(
+                "IN_PROGRESS",
+                lifecycleStage="POST_SCALE_UP",
+                lifecycleHookDetails=[
+                    {"hookId": "h1", "targetType": "AWS_LAMBDA", "status": "IN_PROGRESS"}
+                ],
+            ),
+            "POST_SCALE_UP",  # a Lambda hook runs; nothing waits for a human
+        ),
+        (deployment("ROLLBACK_IN_PROGRESS", lifecycleStage="SCALE_UP"), "rolling back (SCALE_UP)"),
+    ],
+)
+def test_progress_of_an_unfinished_deployment(doc: dict[str, Any], progress: str) -> None:
+    verdict = assess(doc, timed_out=False)
+    assert verdict.state == State.IN_PROGRESS
+    assert verdict.progress == progress
+
+
+@given(st.sampled_from(STATUSES), st.booleans())
+def test_a_finished_deployment_keeps_its_ending_at_the_deadline(
+    status: str, timed_out: bool
 ) -> None:
-    verdict = assess({"deployments": deployments}, "d2", timed_out)
-    assert verdict.state == state
-    assert verdict.rollback_deployment == rollback
-    assert verdict.reason
+    verdict = assess(deployment(status), timed_out)
+    if status in FINISHED_STATUSES:
+        assert verdict.state not in (State.IN_PROGRESS, State.TIMED_OUT)
+    elif timed_out:
+        assert verdict.state == State.TIMED_OUT
+    else:
+        assert verdict.state == State.IN_PROGRESS
 
 
-def test_reasons_are_specific() -> None:
-    assert (
-        assess({"deployments": [dep("d2")]}, "d2", True).reason
-        == "timed out waiting for the rollout to converge"
-    )
-    assert "disappeared" in assess({"deployments": []}, "d2", False).reason
-    assert (
-        assess({"deployments": [dep("d2", rollout="FAILED")]}, "d2", False).reason
-        == "reason FAILED"
-    )
+@given(st.dictionaries(st.text(max_size=20), st.text(max_size=20), max_size=5))
+def test_any_document_gets_a_verdict(doc: dict[str, Any]) -> None:
+    assert assess(doc, timed_out=False).state in set(State)

@@ -1,70 +1,79 @@
-"""The watcher: one batched DescribeServices per cluster and 10 services, paced to a budget."""
+"""The watcher: one DescribeServiceDeployments per 20 followed deployments, paced to a
+budget, with paused time kept off the deploy's deadline."""
 
 from __future__ import annotations
 
 import functools
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
-from deployworker.rollout.assess import State
-from deployworker.rollout.watch import Watcher
+from deployworker.errors import RetryableAwsError
+from deployworker.rollout.assess import Assessment, State
+from deployworker.rollout.watch import MISSING_ROUNDS, Watcher
 
 
 class FakeEcs:
-    """Records DescribeServices calls; every deployment is COMPLETED."""
+    """Records DescribeServiceDeployments calls; answers each ARN with `status`."""
 
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, list[str]]] = []
+    def __init__(self, status: str = "SUCCESSFUL", **extra: Any) -> None:
+        self.calls: list[list[str]] = []
+        self.status = status
+        self.extra = extra
+        self.missing: set[str] = set()
+        self.fail = False
 
-    def describe_services(
-        self, cluster: str, services: list[str]
-    ) -> tuple[list[dict[str, Any]], list[Any]]:
-        self.calls.append((cluster, list(services)))
+    def describe_service_deployments(
+        self, arns: list[str]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        self.calls.append(list(arns))
+        if self.fail:
+            raise RetryableAwsError("DescribeServiceDeployments", "ThrottlingException", "slow")
         found = [
-            {
-                "serviceName": s,
-                "deployments": [{"id": f"d-{s}", "status": "PRIMARY", "rolloutState": "COMPLETED"}],
-            }
-            for s in services
+            {"serviceDeploymentArn": a, "status": self.status, **self.extra}
+            for a in arns
+            if a not in self.missing
         ]
-        return found, []
+        return found, [{"arn": a, "reason": "MISSING"} for a in arns if a in self.missing]
 
 
-def test_one_round_batches_by_cluster_ten_at_a_time() -> None:
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_one_round_batches_twenty_deployments_a_call_across_clusters() -> None:
     ecs = FakeEcs()
     watcher = Watcher(ecs, interval=60, describe_rate=5)  # type: ignore[arg-type]
     verdicts: list[Any] = []
-    names = [("a", f"s{i}") for i in range(23)] + [("b", f"s{i}") for i in range(4)]
-    for c, s in names:
-        watcher.follow(c, s, f"d-{s}", 60, verdicts.append)
-    calls = watcher.poll()
-    assert calls == 4  # a: 10 + 10 + 3, b: 4
-    assert sorted(len(s) for _, s in ecs.calls) == [3, 4, 10, 10]
-    assert all(v is not None and v.state == State.CONVERGED for v in verdicts)
-    assert len(verdicts) == len(names)
+    arns = [f"arn:sd/{c}/s{i}/x" for c in "ab" for i in range(23)]
+    for arn in arns:
+        watcher.follow(arn, 60, verdicts.append)
+    assert watcher.poll() == 3  # 46 deployments: 20 + 20 + 6, clusters mixed
+    assert sorted(len(c) for c in ecs.calls) == [6, 20, 20]
+    assert sorted(a for c in ecs.calls for a in c) == sorted(arns)
+    assert [v.state for v in verdicts] == [State.CONVERGED] * len(arns)
 
 
 def test_cadence_stretches_to_stay_inside_the_describe_budget() -> None:
     watcher = Watcher(FakeEcs(), interval=1.0, describe_rate=5)  # type: ignore[arg-type]
-    assert watcher.cadence(3) == 1.0  # 3 calls a second is inside 5/s
-    assert watcher.cadence(100) == 20.0  # 1,000 services: 100 calls, 20 s apart at 5/s
+    assert watcher.cadence(3) == 1.0
+    assert watcher.cadence(50) == 10.0  # 1,000 deployments: 50 calls, 10 s apart at 5/s
     assert Watcher(FakeEcs(), interval=1.0).cadence(100) == 1.0  # type: ignore[arg-type]
 
 
 def test_a_thousand_deployments_are_followed_without_a_thread_each() -> None:
-    ecs = FakeEcs()
-    watcher = Watcher(ecs, interval=60, describe_rate=5)  # type: ignore[arg-type]
-    verdicts: dict[str, Any] = {}
+    watcher = Watcher(FakeEcs(), interval=60, describe_rate=5)  # type: ignore[arg-type]
+    verdicts: dict[int, Any] = {}
     before = threading.active_count()
     for i in range(1000):
-        watcher.follow(
-            "a", f"s{i}", f"d-s{i}", 60, functools.partial(verdicts.__setitem__, f"s{i}")
-        )
+        watcher.follow(f"sd-{i}", 60, functools.partial(verdicts.__setitem__, i))
     assert threading.active_count() == before
-    assert watcher.watching == 1000
-    assert watcher.poll() == 100  # 1,000 services, 10 per call
+    assert watcher.poll() == 50
     assert len(verdicts) == 1000
-    assert all(v.state == State.CONVERGED for v in verdicts.values())
     assert watcher.watching == 0
 
 
@@ -75,28 +84,76 @@ def test_a_failing_callback_does_not_cost_the_others_their_verdicts() -> None:
     def explode(_: Any) -> None:
         raise RuntimeError("bug in a callback")
 
-    watcher.follow("a", "s1", "d-s1", 60, explode)
-    watcher.follow("a", "s2", "d-s2", 60, got.append)
+    watcher.follow("sd-1", 60, explode)
+    watcher.follow("sd-2", 60, got.append)
     watcher.poll()
     assert [v.state for v in got] == [State.CONVERGED]
 
 
 def test_stop_answers_every_pending_deployment_with_no_verdict() -> None:
-    class Pending(FakeEcs):
-        def describe_services(
-            self, cluster: str, services: list[str]
-        ) -> tuple[list[dict[str, Any]], list[Any]]:
-            found, _ = super().describe_services(cluster, services)
-            for service in found:
-                service["deployments"][0]["rolloutState"] = "IN_PROGRESS"
-            return found, []
-
-    watcher = Watcher(Pending(), interval=60)  # type: ignore[arg-type]
+    watcher = Watcher(FakeEcs("IN_PROGRESS"), interval=60)  # type: ignore[arg-type]
     got: list[Any] = []
-    watcher.follow("a", "s1", "d-s1", 60, got.append)
+    watcher.follow("sd-1", 60, got.append)
     watcher.poll()
     assert got == []
     watcher.stop()
     assert got == [None]
-    watcher.follow("a", "s2", "d-s2", 60, got.append)  # after stop: answered at once
+    watcher.follow("sd-2", 60, got.append)  # after stop: answered at once
     assert got == [None, None]
+
+
+def test_a_failed_describe_round_is_skipped_until_the_deadline() -> None:
+    ecs, clock = FakeEcs("IN_PROGRESS"), Clock()
+    watcher = Watcher(ecs, interval=5, clock=clock)  # type: ignore[arg-type]
+    got: list[Assessment | None] = []
+    watcher.follow("sd-1", 30, got.append)
+    ecs.fail = True
+    watcher.poll()
+    assert got == []
+    clock.now += 31
+    watcher.poll()
+    assert [v.state for v in got if v] == [State.TIMED_OUT]
+
+
+def test_missing_ends_only_after_ecs_had_time_to_show_a_new_deployment() -> None:
+    ecs = FakeEcs("IN_PROGRESS")
+    ecs.missing.add("sd-1")
+    watcher = Watcher(ecs, interval=5)  # type: ignore[arg-type]
+    got: list[Assessment | None] = []
+    watcher.follow("sd-1", 600, got.append)
+    for _ in range(MISSING_ROUNDS - 1):
+        watcher.poll()
+    assert got == []
+    watcher.poll()
+    assert [v.state for v in got if v] == [State.FAILED]
+    assert "cannot be found" in got[0].reason  # type: ignore[union-attr]
+
+
+def test_paused_time_does_not_count_against_the_deadline() -> None:
+    hook = {
+        "hookId": "h-1",
+        "targetType": "PAUSE",
+        "status": "AWAITING_ACTION",
+        "expiresAt": datetime(2026, 11, 24, 14, 5, tzinfo=UTC),
+        "timeoutAction": "ROLLBACK",
+    }
+    ecs, clock = FakeEcs("IN_PROGRESS", lifecycleStage="POST_TEST_TRAFFIC_SHIFT"), Clock()
+    ecs.extra["lifecycleHookDetails"] = [hook]
+    paused: list[int] = []
+    progress: list[str] = []
+    watcher = Watcher(ecs, interval=5, clock=clock, on_paused=paused.append)  # type: ignore[arg-type]
+    got: list[Assessment | None] = []
+    watcher.follow("sd-1", 60, got.append, lambda a: progress.append(a.progress))
+    for _ in range(10):  # 10 minutes paused against a 60 s deadline
+        watcher.poll()
+        clock.now += 60
+    assert got == []
+    assert paused[-1] == 1
+    assert progress == ["paused at POST_TEST_TRAFFIC_SHIFT until 14:05Z (then ROLLBACK)"]
+    ecs.extra["lifecycleHookDetails"] = []  # continued; the deadline runs again
+    ecs.extra["lifecycleStage"] = "PRODUCTION_TRAFFIC_SHIFT"
+    watcher.poll()
+    clock.now += 61
+    watcher.poll()
+    assert [v.state for v in got if v] == [State.TIMED_OUT]
+    assert paused[-1] == 0

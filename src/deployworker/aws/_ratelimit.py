@@ -30,6 +30,12 @@ DEFAULT_ECS_BUDGETS: Mapping[str, Budget] = {
     "DescribeTaskDefinition": Budget(10.0, 20),
     "RunTask": Budget(4.0, 8),
     "DescribeTasks": Budget(5.0, 10),
+    # AWS publishes no limits for the service-deployment APIs: kept as modest as
+    # DescribeServices, since the watcher's cadence stretches to fit anyway.
+    "DescribeServiceDeployments": Budget(5.0, 10),
+    "ListServiceDeployments": Budget(5.0, 10),
+    "DescribeServiceRevisions": Budget(5.0, 10),
+    "StopServiceDeployment": Budget(2.0, 4),
 }
 
 

@@ -57,6 +57,7 @@ TRANSIENT_CODES = frozenset(
 NOT_FOUND_CODES = frozenset(
     {
         "ServiceNotFoundException",
+        "ServiceDeploymentNotFoundException",
         "ClusterNotFoundException",
         "AWS.SimpleQueueService.NonExistentQueue",
         "QueueDoesNotExist",

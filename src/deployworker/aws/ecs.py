@@ -13,6 +13,8 @@ from deployworker.aws.clients import shared_session
 from deployworker.errors import NotFoundError, PermanentAwsError
 
 MAX_DESCRIBE_SERVICES = 10
+MAX_DESCRIBE_SERVICE_DEPLOYMENTS = 20
+MAX_DESCRIBE_TASKS = 100
 
 
 @cache
@@ -84,6 +86,70 @@ class Ecs:
             kwargs["forceNewDeployment"] = True
         response = self._caller.call("UpdateService", lambda: self._client.update_service(**kwargs))
         return dict(response["service"])
+
+    def describe_service_deployments(
+        self, arns: Sequence[str]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Describe up to 20 service deployments, of any cluster; returns (found, failures)."""
+        if len(arns) > MAX_DESCRIBE_SERVICE_DEPLOYMENTS:
+            raise ValueError("DescribeServiceDeployments takes at most 20 ARNs")
+        response = self._caller.call(
+            "DescribeServiceDeployments",
+            lambda: self._client.describe_service_deployments(serviceDeploymentArns=list(arns)),
+        )
+        return list(response.get("serviceDeployments") or []), list(response.get("failures") or [])
+
+    def list_service_deployments(
+        self, cluster: str, service: str, max_results: int = 20
+    ) -> list[dict[str, Any]]:
+        """The service's newest service deployments (briefs), newest first."""
+        response = self._caller.call(
+            "ListServiceDeployments",
+            lambda: self._client.list_service_deployments(
+                cluster=cluster, service=service, maxResults=max_results
+            ),
+        )
+        briefs = list(response.get("serviceDeployments") or [])
+        briefs.sort(key=lambda b: b.get("createdAt") or 0, reverse=True)
+        return briefs
+
+    def describe_service_revisions(self, arns: Sequence[str]) -> list[dict[str, Any]]:
+        """Describe up to 20 service revisions (each names its task definition)."""
+        if not arns:
+            return []
+        response = self._caller.call(
+            "DescribeServiceRevisions",
+            lambda: self._client.describe_service_revisions(serviceRevisionArns=list(arns)[:20]),
+        )
+        return list(response.get("serviceRevisions") or [])
+
+    def stop_service_deployment(self, arn: str) -> None:
+        """StopServiceDeployment(ROLLBACK): ECS's own rollback of an unfinished deployment.
+
+        Raises `PermanentAwsError` with code ConflictException when it has finished.
+        """
+        self._caller.call(
+            "StopServiceDeployment",
+            lambda: self._client.stop_service_deployment(
+                serviceDeploymentArn=arn, stopType="ROLLBACK"
+            ),
+        )
+
+    def stopped_tasks(self, cluster: str, family: str, limit: int = 3) -> list[dict[str, Any]]:
+        """Up to `limit` recently stopped tasks of a task-definition family."""
+        listed = self._caller.call(
+            "ListTasks",
+            lambda: self._client.list_tasks(
+                cluster=cluster, family=family, desiredStatus="STOPPED", maxResults=limit
+            ),
+        )
+        arns = list(listed.get("taskArns") or [])[:limit]
+        if not arns:
+            return []
+        response = self._caller.call(
+            "DescribeTasks", lambda: self._client.describe_tasks(cluster=cluster, tasks=arns)
+        )
+        return list(response.get("tasks") or [])
 
     def run_task(self, **kwargs: Any) -> dict[str, Any]:
         """RunTask one task; returns it. Raises `PermanentAwsError` on a placement failure."""

@@ -114,11 +114,15 @@ def _wait_and_report(
 ) -> int:
     """Print the deploy's state (each change of it, with --wait); exit code by state."""
     from deployworker.cli.status import EXIT_CODES, lookup, wait_for
+    from deployworker.deploy.evidence import brief
 
     def report(status: Status) -> None:
         where = f"{cluster}/{service}" + (f" deploy {deploy_id}" if deploy_id else "")
         revision = f" [{status.task_definition}]" if status.task_definition else ""
         print(f"{where}: {status.state.value}: {status.detail}{revision}", flush=True)
+        why = brief(status.evidence)
+        if why:
+            print(f"{where}: {why}", flush=True)
 
     def check() -> Status:
         return lookup(ecs, cluster, service, deploy_id, images)

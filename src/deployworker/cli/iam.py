@@ -58,7 +58,20 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
     create_action = {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}}
     statements = [
         _statement(
-            "DeployAllowlistedServices", ["ecs:DescribeServices", "ecs:UpdateService"], services
+            "DeployAllowlistedServices",
+            ["ecs:DescribeServices", "ecs:UpdateService", "ecs:ListServiceDeployments"],
+            services,
+        ),
+        # Following, and natively rolling back, the service deployments of those services.
+        _statement(
+            "FollowServiceDeployments",
+            ["ecs:DescribeServiceDeployments", "ecs:StopServiceDeployment"],
+            [s.replace(":service/", ":service-deployment/") + "/*" for s in services],
+        ),
+        _statement(
+            "ReadServiceRevisions",
+            ["ecs:DescribeServiceRevisions"],
+            [s.replace(":service/", ":service-revision/") + "/*" for s in services],
         ),
         # No resource-level permissions exist for these two: AWS requires "*".
         _statement("ReadTaskDefinitions", ["ecs:DescribeTaskDefinition"], ["*"]),

@@ -1,20 +1,25 @@
 """`deployworker status`: did deploy <deploy_id> succeed? Answered from ECS alone.
 
-No database: the revision tagged with the deploy_id, its `previous` tag, and the
-service's deployments tell the whole story. `classify` is pure; `lookup` does
-the few DescribeServices/DescribeTaskDefinition calls it needs.
+No database: the revision tagged with the deploy_id and the service deployment that
+rolls it out tell the whole story. A revision registered but not yet rolled out (the
+pre-deploy migration runs then) is `in_progress`, never a terminal state. `classify`
+is pure; `lookup` makes the few describe calls it needs.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from deployworker.aws.ecs import Ecs
+from deployworker.deploy.evidence import collect
 from deployworker.deploy.plan import DEPLOY_ID_TAG, PREVIOUS_TAG, current_images, tag_map, tag_value
+from deployworker.rollout.assess import State, assess
+from deployworker.rollout.locate import Newer, current_deployment, find_deployment, newer_than
 
 
 class DeployState(StrEnum):
@@ -25,6 +30,7 @@ class DeployState(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     ROLLED_BACK = "rolled_back"
+    OVERTAKEN = "overtaken"
 
 
 EXIT_CODES = {
@@ -33,73 +39,89 @@ EXIT_CODES = {
     DeployState.ROLLED_BACK: 2,
     DeployState.PENDING: 3,
     DeployState.IN_PROGRESS: 4,
+    DeployState.OVERTAKEN: 6,
 }
-FINAL = frozenset({DeployState.SUCCEEDED, DeployState.FAILED, DeployState.ROLLED_BACK})
+FINAL = frozenset(
+    {DeployState.SUCCEEDED, DeployState.FAILED, DeployState.ROLLED_BACK, DeployState.OVERTAKEN}
+)
 
 
 @dataclass(frozen=True)
 class Status:
-    """A deploy's state and a one-line explanation."""
+    """A deploy's state and a one-line explanation (with ECS's evidence when it failed)."""
 
     state: DeployState
     detail: str
     task_definition: str | None = None
-
-
-def _settled(deployment: Mapping[str, Any], count: int) -> bool:
-    rollout = deployment.get("rolloutState")
-    if rollout is not None:
-        return bool(rollout == "COMPLETED")
-    return count == 1 and deployment.get("runningCount") == deployment.get("desiredCount")
+    evidence: dict[str, object] | None = None
 
 
 def classify(
-    service: Mapping[str, Any], ours: str | None, previous: str | None, superseded: bool
+    deployment: Mapping[str, Any] | None,
+    ours: str | None,
+    newer: Newer | None,
+    previous: str | None = None,
 ) -> Status:
-    """The state of the deploy whose revision is `ours` (None: none registered yet).
-
-    `previous` is the revision ours replaced; `superseded` says the service now runs
-    a later revision that itself replaced ours.
-    """
+    """The state of the deploy whose revision is `ours` (None: none registered yet),
+    from the service deployment that rolls it out (None: not rolled out yet), the
+    newest service deployment after it, if any, and the revision ours replaced."""
     if ours is None:
         return Status(DeployState.PENDING, "no revision registered for this deploy yet")
-    deployments: list[Mapping[str, Any]] = list(service.get("deployments") or [])
-    count = len(deployments)
-    primary = next((d for d in deployments if d.get("status") == "PRIMARY"), None)
-    mine = next((d for d in deployments if d.get("taskDefinition") == ours), None)
-    rolling_back = primary is not None and previous and primary.get("taskDefinition") == previous
-    if mine is not None and mine.get("status") == "PRIMARY":
-        if mine.get("rolloutState") == "FAILED":
-            return Status(DeployState.FAILED, str(mine.get("rolloutStateReason", "")), ours)
-        if _settled(mine, count):
-            return Status(DeployState.SUCCEEDED, "rollout completed", ours)
-        return Status(DeployState.IN_PROGRESS, f"rollout {mine.get('rolloutState', '')}", ours)
-    if rolling_back and primary is not None:
-        if primary.get("rolloutState") == "FAILED":
-            return Status(DeployState.FAILED, "the rollback failed too", ours)
-        if mine is None and _settled(primary, count):
-            return Status(DeployState.ROLLED_BACK, f"back on {previous}", ours)
-        return Status(DeployState.IN_PROGRESS, f"rolling back to {previous}", ours)
-    if superseded or (mine is not None and mine.get("rolloutState") == "COMPLETED"):
-        return Status(DeployState.SUCCEEDED, "succeeded, since replaced by a later deploy", ours)
-    current = service.get("taskDefinition")
-    return Status(
-        DeployState.FAILED, f"the service runs {current}, not this deploy's revision", ours
+    if deployment is None:
+        # Between RegisterTaskDefinition and UpdateService (the migration runs here).
+        return Status(DeployState.IN_PROGRESS, "registered, not yet rolled out", ours)
+    verdict = assess(deployment, timed_out=False)
+    state = verdict.state
+    if state == State.CONVERGED:
+        return Status(DeployState.SUCCEEDED, "service deployment successful", ours)
+    if state == State.ROLLED_BACK:
+        return Status(DeployState.ROLLED_BACK, verdict.reason, ours)
+    if state == State.STOPPED and newer is not None and newer.task_definition == previous:
+        # Stopped, then the previous revision deployed again: the worker's rollback.
+        if newer.status == "SUCCESSFUL":
+            return Status(DeployState.ROLLED_BACK, f"{verdict.reason}; back on {previous}", ours)
+        if newer.status in ("PENDING", "IN_PROGRESS"):
+            return Status(DeployState.IN_PROGRESS, f"rolling back to {previous}", ours)
+        return Status(DeployState.FAILED, f"{verdict.reason}; the rollback failed too", ours)
+    if state == State.STOPPED and newer is not None:
+        detail = f"overtaken by {newer.arn} (target {newer.task_definition or 'unknown'})"
+        return Status(DeployState.OVERTAKEN, detail, ours)
+    if state in (State.STOPPED, State.FAILED):
+        return Status(DeployState.FAILED, verdict.reason, ours)
+    return Status(DeployState.IN_PROGRESS, verdict.progress, ours)
+
+
+def _ours(
+    ecs: Ecs, described: Mapping[str, Any], key: str
+) -> tuple[str | None, dict[str, tuple[dict[str, Any], dict[str, str]]]]:
+    """The revision tagged with the deploy key among those the service runs or ran
+    last, or the family's newest (registered, not yet deployed)."""
+    current = str(described["taskDefinition"])
+    candidates = dict.fromkeys(
+        [current, *(str(d["taskDefinition"]) for d in described.get("deployments") or [])]
     )
+    seen: dict[str, tuple[dict[str, Any], dict[str, str]]] = {}
+    for arn in candidates:
+        td, tags = ecs.describe_task_definition(arn)
+        seen[arn] = (td, tag_map(tags))
+        if seen[arn][1].get(DEPLOY_ID_TAG) == key:
+            return arn, seen
+    td, tags = ecs.describe_task_definition(str(seen[current][0]["family"]))
+    if tag_map(tags).get(DEPLOY_ID_TAG) == key:
+        return str(td["taskDefinitionArn"]), seen
+    return None, seen
 
 
-def service_status(service: Mapping[str, Any]) -> Status:
-    """Without a deploy_id: the state of the service's newest deployment."""
-    deployments: list[Mapping[str, Any]] = list(service.get("deployments") or [])
-    primary = next((d for d in deployments if d.get("status") == "PRIMARY"), None)
-    if primary is None:
-        return Status(DeployState.PENDING, "the service has no deployment")
-    arn = primary.get("taskDefinition")
-    if primary.get("rolloutState") == "FAILED":
-        return Status(DeployState.FAILED, str(primary.get("rolloutStateReason", "")), arn)
-    if _settled(primary, len(deployments)):
-        return Status(DeployState.SUCCEEDED, "rollout completed", arn)
-    return Status(DeployState.IN_PROGRESS, f"rollout {primary.get('rolloutState', '')}", arn)
+def _previous(
+    ecs: Ecs, ours: str | None, seen: dict[str, tuple[dict[str, Any], dict[str, str]]]
+) -> str | None:
+    """The revision ours replaced, from its `previous` tag."""
+    if ours is None:
+        return None
+    if ours not in seen:
+        _, tags = ecs.describe_task_definition(ours)
+        return tag_map(tags).get(PREVIOUS_TAG)
+    return seen[ours][1].get(PREVIOUS_TAG)
 
 
 def lookup(
@@ -109,36 +131,42 @@ def lookup(
     deploy_id: str | None,
     images: Mapping[str, str] | None = None,
 ) -> Status:
-    """Read the deploy's state from ECS. `images`, when known, recognises a noop deploy."""
+    """Read the deploy's state from ECS. `images`, when known, recognises a noop deploy.
+    Without a deploy_id: the service's current service deployment."""
     described = ecs.describe_service(cluster, service)
-    if deploy_id is None:
-        return service_status(described)
     current = str(described["taskDefinition"])
-    candidates = dict.fromkeys(
-        [current, *(str(d["taskDefinition"]) for d in described.get("deployments") or [])]
-    )
-    key = tag_value(deploy_id)
-    seen: dict[str, tuple[dict[str, Any], dict[str, str]]] = {}
-    ours: str | None = None
-    for arn in candidates:
-        td, tags = ecs.describe_task_definition(arn)
-        seen[arn] = (td, tag_map(tags))
-        if seen[arn][1].get(DEPLOY_ID_TAG) == key:
-            ours = arn
-    if ours is None:
-        # Registered but not yet deployed: the family's newest revision.
-        td, tags = ecs.describe_task_definition(str(seen[current][0]["family"]))
-        latest_tags = tag_map(tags)
-        if latest_tags.get(DEPLOY_ID_TAG) == key:
-            ours = str(td["taskDefinitionArn"])
-            seen[ours] = (td, latest_tags)
+    if deploy_id is None:
+        arn = current_deployment(described)
+        found = ecs.describe_service_deployments([arn])[0] if arn else []
+        if not found:
+            return Status(DeployState.PENDING, "the service has no service deployment")
+        return _with_evidence(ecs, cluster, service, classify(found[0], current, None), found[0])
+    ours, seen = _ours(ecs, described, tag_value(deploy_id))
+    previous = _previous(ecs, ours, seen)
     if ours is None and images:
         running = current_images(seen[current][0])
         if all(running.get(name) == image for name, image in images.items()):
             return Status(DeployState.SUCCEEDED, "the service already runs these images", current)
-    previous = seen[ours][1].get(PREVIOUS_TAG) if ours else None
-    superseded = ours is not None and seen[current][1].get(PREVIOUS_TAG) == ours
-    return classify(described, ours, previous, superseded)
+    if ours is None:
+        return classify(None, None, None)
+    deployment = find_deployment(ecs, cluster, service, ours)
+    newer = None
+    if deployment is not None and deployment.get("status") == "STOPPED":
+        newer = newer_than(ecs, cluster, service, str(deployment["serviceDeploymentArn"]))
+    status = classify(deployment, ours, newer, previous)
+    return _with_evidence(ecs, cluster, service, status, deployment)
+
+
+def _with_evidence(
+    ecs: Ecs, cluster: str, service: str, status: Status, deployment: Mapping[str, Any] | None
+) -> Status:
+    """A failed or rolled-back status carries ECS's evidence, as the deploy event does."""
+    if status.state not in (DeployState.FAILED, DeployState.ROLLED_BACK) or deployment is None:
+        return status
+    created = deployment.get("createdAt")
+    since = created.timestamp() if isinstance(created, datetime) else 0.0
+    found = collect(ecs, cluster, service, status.task_definition, since, status.detail)
+    return replace(status, evidence=found)
 
 
 def wait_for(

@@ -8,7 +8,7 @@ and the pre-deploy migration hook in here, so every path gets them alike.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
@@ -22,13 +22,29 @@ from deployworker.deploy.actions import (
     promoted_from_tag,
     redeploy_images,
 )
-from deployworker.deploy.apply import Applied, apply_deploy, deploy_tags, read_current
+from deployworker.deploy.apply import Applied, Current, apply_deploy, deploy_tags, read_current
 from deployworker.deploy.migrate import Migrator
 from deployworker.deploy.pin import NonEcr, pin_images
+from deployworker.errors import not_allowed
 from deployworker.intake.entries import Entry
 from deployworker.intake.message import DeployRequest
 
 Log = structlog.typing.FilteringBoundLogger
+
+
+def check_controller(service: Mapping[str, Any]) -> None:
+    """Refuse services whose deployments ECS does not run itself, before anything is
+    registered, migrated or updated: UpdateService with a task definition fails for
+    them, so starting would only half-deploy. Raises `Rejection` (not_allowed)."""
+    kind = str((service.get("deploymentController") or {}).get("type") or "ECS")
+    if kind == "ECS":
+        return
+    name = f"{str(service.get('clusterArn', '')).rsplit('/', 1)[-1]}/{service.get('serviceName')}"
+    raise not_allowed(
+        f"service {name} uses the {kind} deployment controller, which deployworker does not "
+        "drive; use the ECS controller (strategy ROLLING, or BLUE_GREEN, LINEAR or CANARY "
+        "for blue/green traffic shifting) to deploy it with deployworker"
+    )
 
 
 @dataclass
@@ -52,6 +68,21 @@ class Actor:
         """
         cluster, service = request.cluster_ref.name, request.service_ref.name
         current = read_current(self.ecs, cluster, service)
+        check_controller(current.service)
+        applied = self._apply(request, entry, deploy_id, sent_at, log, current)
+        if applied is None:
+            return None
+        return replace(applied, configuration=current.service.get("deploymentConfiguration"))
+
+    def _apply(
+        self,
+        request: DeployRequest,
+        entry: Entry,
+        deploy_id: str,
+        sent_at: float,
+        log: Log,
+        current: Current,
+    ) -> Applied | None:
         extra: Mapping[str, str] = {}
         if request.action == "rollback":
             return apply_rollback(self.ecs, request, current, sent_at, log)

@@ -1,38 +1,53 @@
 """The actions besides a plain deploy: rollback, redeploy and promote.
 
 Each works out *what* to run (a revision, or images) from the service's tags and
-deployments; `apply.py` and the watch do the rest. Rollback and a forced redeploy
-change no task definition, so their redelivery guard is the deployment itself: a
-PRIMARY deployment created after the message was sent is taken as their own.
+service deployments; `apply.py` and the watch do the rest. Rollback and a forced
+redeploy change no task definition, so their redelivery guard is the service
+deployment itself: one created (or, for a rollback, stopped) after the message was
+sent is taken as their own.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 import structlog
 
 from deployworker.aws.ecs import Ecs
-from deployworker.deploy.apply import Applied, Current, deployment_on, family_of
+from deployworker.deploy.apply import Applied, Current, deployment_of, family_of
 from deployworker.deploy.pin import unpinned
 from deployworker.deploy.plan import DEPLOY_ID_TAG, PREVIOUS_TAG, tag_value
 from deployworker.errors import invalid
 from deployworker.intake.allowlist import check_images
 from deployworker.intake.entries import Entry
 from deployworker.intake.message import DeployRequest
+from deployworker.rollout.locate import current_deployment
 
 Log = structlog.typing.FilteringBoundLogger
+# Service deployment statuses StopServiceDeployment(ROLLBACK) can still act on.
+UNFINISHED = frozenset({"PENDING", "IN_PROGRESS"})
 # How far back a rollback to a deploy_id searches the family.
 ROLLBACK_SEARCH_DEPTH = 50
 
 
-def _own_deployment(current: Current, sent_at: float) -> str | None:
-    """The PRIMARY deployment, if it was created after the message was sent."""
-    primary = next(
-        (d for d in current.service.get("deployments") or [] if d.get("status") == "PRIMARY"),
-        None,
-    )
-    created = primary.get("createdAt") if primary else None
-    if primary is not None and created is not None and created.timestamp() >= sent_at > 0:
-        return str(primary["id"])
+def _live(ecs: Ecs, current: Current) -> dict[str, Any] | None:
+    """The service's current service deployment, described (None when it has none)."""
+    arn = current_deployment(current.service)
+    if arn is None:
+        return None
+    found, _ = ecs.describe_service_deployments([arn])
+    return found[0] if found else None
+
+
+def _since(value: Any, sent_at: float) -> bool:
+    return isinstance(value, datetime) and sent_at > 0 and value.timestamp() >= sent_at
+
+
+def _own_deployment(live: dict[str, Any] | None, sent_at: float) -> str | None:
+    """The current service deployment, if it was created after the message was sent."""
+    if live is not None and _since(live.get("createdAt"), sent_at):
+        return str(live["serviceDeploymentArn"])
     return None
 
 
@@ -72,16 +87,31 @@ def rollback_target(ecs: Ecs, request: DeployRequest, current: Current) -> str:
 def apply_rollback(
     ecs: Ecs, request: DeployRequest, current: Current, sent_at: float, log: Log
 ) -> Applied:
-    """UpdateService to the rollback target (once, across redeliveries)."""
-    own = _own_deployment(current, sent_at)
-    if own is not None:
-        log.info("rollback.resumed", task_definition=current.arn, deployment_id=own)
-        return Applied(current.arn, None, own, True)
+    """Roll back once, across redeliveries: ECS's own rollback (StopServiceDeployment)
+    of an unfinished deployment, else UpdateService to the rollback target.
+
+    A named target (`to_revision`, `to_deploy_id`) always takes UpdateService.
+    """
+    live = _live(ecs, current)
+    previous = current.tags.get(PREVIOUS_TAG)
+    if live is not None:
+        arn = str(live["serviceDeploymentArn"])
+        if _since((live.get("rollback") or {}).get("startedAt"), sent_at):
+            log.info("rollback.resumed", deployment=arn)
+            return Applied(previous or current.arn, current.arn, arn, True, stopped=True)
+        if _own_deployment(live, sent_at) is not None:
+            log.info("rollback.resumed", task_definition=current.arn, deployment=arn)
+            return Applied(current.arn, None, arn, True)
+        named = request.to_revision is not None or request.to_deploy_id is not None
+        if not named and live.get("status") in UNFINISHED:
+            ecs.stop_service_deployment(arn)
+            log.info("rollback.stopped", deployment=arn, task_definition=current.arn)
+            return Applied(previous or current.arn, current.arn, arn, stopped=True)
     target = rollback_target(ecs, request, current)
     cluster, service = request.cluster_ref.name, request.service_ref.name
     updated = ecs.update_service(cluster, service, target)
-    deployment = deployment_on(updated, target)
-    log.info("rollback.updated", task_definition=target, deployment_id=deployment)
+    deployment = deployment_of(ecs, updated, target)
+    log.info("rollback.updated", task_definition=target, deployment=deployment)
     return Applied(target, current.arn, deployment)
 
 
@@ -89,15 +119,15 @@ def apply_forced_redeploy(
     ecs: Ecs, request: DeployRequest, current: Current, sent_at: float, log: Log
 ) -> Applied:
     """UpdateService with forceNewDeployment on the current revision (once)."""
-    own = _own_deployment(current, sent_at)
+    own = _own_deployment(_live(ecs, current), sent_at)
     if own is not None:
-        log.info("redeploy.resumed", deployment_id=own)
+        log.info("redeploy.resumed", deployment=own)
         return Applied(current.arn, None, own, True)
     cluster, service = request.cluster_ref.name, request.service_ref.name
     updated = ecs.update_service(cluster, service, None, force=True)
-    primary = next(d for d in updated.get("deployments") or [] if d.get("status") == "PRIMARY")
-    log.info("redeploy.forced", task_definition=current.arn, deployment_id=primary["id"])
-    return Applied(current.arn, None, str(primary["id"]))
+    deployment = deployment_of(ecs, updated, current.arn)
+    log.info("redeploy.forced", task_definition=current.arn, deployment=deployment)
+    return Applied(current.arn, None, deployment)
 
 
 def redeploy_images(entry: Entry, current: Current) -> dict[str, str]:

@@ -24,16 +24,22 @@ from deployworker.deploy.plan import (
 )
 from deployworker.failpoints import failpoint
 from deployworker.intake.message import Source
+from deployworker.rollout.locate import current_deployment, find_deployment
 
 
 @dataclass(frozen=True, slots=True)
 class Applied:
-    """A service now moving to `target`; `deployment_id` is the deployment to watch."""
+    """A service now moving to `target`; `deployment_arn` is the service deployment to
+    follow. `stopped` says the worker asked ECS to roll that deployment back (the
+    `rollback` action on an unfinished deployment)."""
 
     target: str
     previous: str | None
-    deployment_id: str | None
+    deployment_arn: str | None
     resumed: bool = False
+    stopped: bool = False
+    # The service's deploymentConfiguration: what its strategy needs sets the deadline.
+    configuration: Mapping[str, Any] | None = None
 
 
 def deploy_tags(
@@ -49,13 +55,16 @@ def deploy_tags(
     return tags
 
 
-def deployment_on(service: Mapping[str, Any], task_definition: str) -> str | None:
-    """Id of the newest deployment running `task_definition`, preferring PRIMARY."""
-    candidates = [
-        d for d in service.get("deployments") or [] if d.get("taskDefinition") == task_definition
-    ]
-    candidates.sort(key=lambda d: d.get("status") != "PRIMARY")
-    return str(candidates[0]["id"]) if candidates else None
+def deployment_of(ecs: Ecs, service: Mapping[str, Any], task_definition: str) -> str | None:
+    """The service deployment rolling out `task_definition`: the service's current one,
+    as UpdateService returns it, else found with ListServiceDeployments."""
+    cluster = str(service.get("clusterArn", "")).rsplit("/", 1)[-1]
+    name = str(service.get("serviceName", ""))
+    arn = current_deployment(service)
+    if arn is not None and service.get("taskDefinition") == task_definition:
+        return arn
+    found = find_deployment(ecs, cluster, name, task_definition)
+    return str(found["serviceDeploymentArn"]) if found else None
 
 
 def family_of(task_definition_arn: str) -> str:
@@ -118,7 +127,7 @@ def apply_deploy(
     key = tag_value(deploy_id)
     if current.tags.get(DEPLOY_ID_TAG) == key:
         log.info("deploy.resumed", task_definition=current.arn)
-        deployment = deployment_on(current.service, current.arn)
+        deployment = deployment_of(ecs, current.service, current.arn)
         return Applied(current.arn, current.tags.get(PREVIOUS_TAG), deployment, True)
     plan = plan_deploy(
         current.task_definition,
@@ -145,6 +154,6 @@ def apply_deploy(
         before_update(current.service, target)
     updated = ecs.update_service(cluster, service, target)
     failpoint("updated")
-    deployment = deployment_on(updated, target)
-    log.info("deploy.updated", task_definition=target, deployment_id=deployment)
+    deployment = deployment_of(ecs, updated, target)
+    log.info("deploy.updated", task_definition=target, deployment=deployment)
     return Applied(target, current.arn, deployment)

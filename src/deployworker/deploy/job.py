@@ -42,6 +42,7 @@ class Job:
     key: tuple[str, str]
     applied: Applied | None = None
     failed: Result | None = None
+    timeout: float = 0.0  # the rollout's deadline, set once the deploy is applied
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -23,7 +23,6 @@ import structlog
 from deployworker.aws.ecs import Ecs
 from deployworker.aws.sqs import Message
 from deployworker.deploy.act import Actor
-from deployworker.deploy.apply import deployment_on
 from deployworker.deploy.job import Done, Job, bound, report, result_of_error
 from deployworker.deploy.reporting import (
     TERMINAL_EVENTS,
@@ -34,16 +33,16 @@ from deployworker.deploy.reporting import (
 )
 from deployworker.deploy.serial import Dispatch, KeyedSerial
 from deployworker.deploy.supersede import superseded_result
-from deployworker.errors import (
-    Rejection,
-)
+from deployworker.deploy.verdicts import Then, Verdicts
+from deployworker.errors import Rejection
 from deployworker.failpoints import failpoint
 from deployworker.intake.admit import Intake
 from deployworker.intake.entries import Allowlist
 from deployworker.intake.message import DeployRequest
 from deployworker.observe.events import Emit, discard
 from deployworker.outcome import Outcome, Result
-from deployworker.rollout.assess import Assessment, State
+from deployworker.rollout.assess import Assessment
+from deployworker.rollout.deadline import minimum
 from deployworker.rollout.watch import Watcher
 
 log = structlog.get_logger("deployworker.pipeline")
@@ -74,6 +73,7 @@ class Pipeline:
         self._actor = actor
         self._dispatch = dispatch
         self._serial = KeyedSerial(dispatch)
+        self._verdicts = Verdicts(ecs, self._follow)
 
     # -- entry points ------------------------------------------------------------------------
     def handle(self, message: Message) -> Result:
@@ -164,78 +164,60 @@ class Pipeline:
         job.base = replace(job.base, task_definition=applied.target)
         if not applied.resumed and job.request.action in ("deploy", "promote"):
             self._emit(event_of("registered", job.base, job.request))
-        if applied.deployment_id is None:
-            return replace(job.base, reason="no deployment found for the new revision")
-        self._follow(job, applied.deployment_id, self._after_deploy)
+        if applied.deployment_arn is None:
+            return replace(job.base, reason="no service deployment found for the new revision")
+        job.timeout = self._timeout(job, applied.configuration)
+        self._follow(job, applied.deployment_arn, self._verdicts.after_deploy)
         return None
 
-    def _follow(
-        self,
-        job: Job,
-        deployment_id: str,
-        then: Callable[[Job, Assessment | None], Result | None],
-    ) -> None:
+    def _timeout(self, job: Job, configuration: Mapping[str, Any] | None) -> float:
+        """The entry's timeout (or the default), raised to what the strategy needs."""
+        configured = float(job.entry.timeout or self._default_timeout)
+        need = minimum(configuration)
+        if need.seconds > configured:
+            log.warning(
+                "deploy.timeout_raised",
+                configured_seconds=configured,
+                minimum_seconds=need.seconds,
+                parts=need.parts,
+            )
+        return max(configured, need.seconds)
+
+    def _follow(self, job: Job, arn: str, then: Then) -> None:
         """Hand the deployment to the watcher; its verdict resumes `then` on `dispatch`."""
-        timeout = float(job.entry.timeout or self._default_timeout)
-        cluster, service = job.key
 
         def resume(verdict: Assessment | None) -> None:
             self._dispatch(lambda: self._guarded(job, lambda j: then(j, verdict)))
 
-        self._watcher.follow(cluster, service, deployment_id, timeout, resume)
+        def progress(now: Assessment) -> None:
+            with bound(job.fields):
+                if now.pause is not None:
+                    log.info(
+                        "deploy.paused",
+                        deployment=arn,
+                        stage=now.pause.stage,
+                        hook_id=now.pause.hook_id,
+                        expires_at=now.pause.expires_at.isoformat()
+                        if now.pause.expires_at
+                        else None,
+                        timeout_action=now.pause.timeout_action,
+                    )
+                else:
+                    log.info("deploy.progress", deployment=arn, progress=now.progress)
 
-    def _after_deploy(self, job: Job, verdict: Assessment | None) -> Result | None:
-        """The deployment's verdict: done, or start rolling back."""
-        base, applied = job.base, job.applied
-        assert applied is not None
-        if verdict is None:
-            return replace(base, outcome=Outcome.RELEASED, reason="worker shutting down")
-        if verdict.state == State.CONVERGED:
-            log.info("deploy.converged", deployment_id=applied.deployment_id)
-            failpoint("converged")
-            return replace(base, outcome=Outcome.DEPLOYED, reason=verdict.reason)
-        log.warning("deploy.failed", deployment_id=applied.deployment_id, reason=verdict.reason)
-        failed = replace(base, outcome=Outcome.FAILED, reason=verdict.reason)
-        if job.request.action == "rollback":
-            return failed
-        cluster, service = job.key
-        if verdict.rollback_deployment is not None:
-            log.info("rollback.by_circuit_breaker", deployment_id=verdict.rollback_deployment)
-            rollback_id: str | None = verdict.rollback_deployment
-        elif job.entry.rollback and applied.previous:
-            updated = self._ecs.update_service(cluster, service, applied.previous)
-            rollback_id = deployment_on(updated, applied.previous)
-            log.info(
-                "rollback.started", task_definition=applied.previous, deployment_id=rollback_id
-            )
-        else:
-            return failed
-        if rollback_id is None:
-            return replace(failed, reason=f"{verdict.reason}; rollback deployment not found")
-        job.failed = failed
-        self._follow(job, rollback_id, self._after_rollback)
-        return None
-
-    def _after_rollback(self, job: Job, back: Assessment | None) -> Result:
-        """The rollback's verdict."""
-        failed = job.failed
-        assert failed is not None
-        if back is None:
-            return replace(job.base, outcome=Outcome.RELEASED, reason="worker shutting down")
-        if back.state == State.CONVERGED:
-            log.info("rollback.converged")
-            return replace(job.base, outcome=Outcome.ROLLED_BACK, reason=failed.reason)
-        return replace(failed, reason=f"{failed.reason}; rollback failed: {back.reason}")
+        self._watcher.follow(arn, job.timeout, resume, progress)
 
     def _end(self, job: Job, result: Result) -> None:
         """Finish a deploy: log, emit its event, free its service, report."""
         result = replace(result, duration=time.monotonic() - job.started)
         level = "info" if result.outcome in (Outcome.DEPLOYED, Outcome.NOOP) else "warning"
+        evidence = {"evidence": result.evidence} if result.evidence else {}
         getattr(log, level)(
             "deploy.finished",
             outcome=result.outcome.value,
             reason=result.reason,
             duration_seconds=round(result.duration, 3),
+            **evidence,
         )
         self._emit_terminal(result, job.request)
         self._serial.release(job.key)

@@ -34,6 +34,7 @@ TERMINAL_EVENTS = {
     Outcome.NOOP: "noop",
     Outcome.FAILED: "failed",
     Outcome.ROLLED_BACK: "rolled_back",
+    Outcome.OVERTAKEN: "overtaken",
     Outcome.MIGRATION_FAILED: "migration_failed",
     Outcome.SUPERSEDED: "superseded",
     Outcome.REJECTED_INVALID: "rejected",
@@ -57,6 +58,7 @@ def event_of(kind: str, result: Result, request: DeployRequest | None = None) ->
         duration=round(result.duration, 3) if result.duration else None,
         task_definition=result.task_definition,
         source=request.source.model_dump(exclude_none=True) if request and request.source else None,
+        evidence=result.evidence,
     )
 
 

@@ -37,6 +37,8 @@ class DeployEvent:
     duration: float | None = None
     task_definition: str | None = None
     source: dict[str, str] | None = None
+    # Failed and rolled-back deploys: ECS's reason, service events, stopped tasks.
+    evidence: dict[str, object] | None = None
     time: float = field(default_factory=time.time)
 
     def to_json(self) -> str:

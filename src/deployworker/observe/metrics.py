@@ -88,12 +88,17 @@ class Metrics:
         )
         self.watch_calls = Counter(
             "deployworker_watch_describe_calls",
-            "DescribeServices calls made by the watcher (10 services each at most).",
+            "DescribeServiceDeployments calls made by the watcher (20 deployments each at most).",
             registry=r,
         )
         self.watch_cadence = Gauge(
             "deployworker_watch_cadence_seconds",
             "Seconds between watch rounds: the interval, stretched to the describe budget.",
+            registry=r,
+        )
+        self.paused = Gauge(
+            "deployworker_deploys_paused",
+            "Deploys whose service deployment waits at a PAUSE lifecycle hook.",
             registry=r,
         )
         Info("deployworker_build", "Build information.", registry=r).info({"version": __version__})
@@ -103,7 +108,7 @@ class Metrics:
         self.aws_requests.labels(service, operation, result).inc()
 
     def watch_round(self, watched: int, calls: int, cadence: float) -> None:
-        """Watcher observer: one round of DescribeServices finished."""
+        """Watcher observer: one round of DescribeServiceDeployments finished."""
         self.watched.set(watched)
         self.watch_calls.inc(calls)
         self.watch_cadence.set(cadence)

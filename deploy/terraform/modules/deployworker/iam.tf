@@ -24,8 +24,24 @@ data "aws_iam_policy_document" "worker" {
   statement {
     sid       = "DeployAllowlistedServices"
     effect    = "Allow"
-    actions   = ["ecs:DescribeServices", "ecs:UpdateService"]
+    actions   = ["ecs:DescribeServices", "ecs:UpdateService", "ecs:ListServiceDeployments"]
     resources = var.service_arns
+  }
+
+  # Following, and natively rolling back (StopServiceDeployment), the service
+  # deployments of exactly those services.
+  statement {
+    sid       = "FollowServiceDeployments"
+    effect    = "Allow"
+    actions   = ["ecs:DescribeServiceDeployments", "ecs:StopServiceDeployment"]
+    resources = [for arn in var.service_arns : "${replace(arn, ":service/", ":service-deployment/")}/*"]
+  }
+
+  statement {
+    sid       = "ReadServiceRevisions"
+    effect    = "Allow"
+    actions   = ["ecs:DescribeServiceRevisions"]
+    resources = [for arn in var.service_arns : "${replace(arn, ":service/", ":service-revision/")}/*"]
   }
 
   # DescribeTaskDefinition and RegisterTaskDefinition support no resource-level
