@@ -273,3 +273,47 @@ def test_the_rollback_action_stops_an_unfinished_deployment_through_ecs(world: W
     found = deployments(world)
     assert len(found) == 2
     assert found[0]["status"] == "ROLLBACK_SUCCESSFUL"
+
+
+def test_a_deploy_paused_at_a_hook_is_in_progress_and_ecs_timeout_action_applies(
+    world: World, capfd: pytest.CaptureFixture[str]
+) -> None:
+    world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=3.0)
+    hook = {
+        "targetType": "PAUSE",
+        "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"],
+        "timeoutConfiguration": {"timeoutInMinutes": 1, "action": "CONTINUE"},
+    }
+    service(world, {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 0, "lifecycleHooks": [hook]})
+    app = world.app()
+    world.send(deploy(f"{REPO}:2.0", deploy_id="paused"))
+    jobs = app.worker.poll(0)
+    wait_until(lambda: metric(app, "deployworker_deploys_paused") == 1)
+    code = main(
+        [
+            "status",
+            "--cluster",
+            "prod",
+            "--service",
+            "web",
+            "--deploy-id",
+            "paused",
+            "--endpoint-url",
+            world.endpoint,
+            "--region",
+            "eu-west-1",
+        ]
+    )
+    first = capfd.readouterr()
+    out = first.out
+    assert code == 4  # in progress
+    assert "in_progress: paused at POST_TEST_TRAFFIC_SHIFT until" in out
+    assert "(then CONTINUE)" in out
+    for job in jobs:
+        job.result(timeout=30)
+    assert metric(app, "deployworker_messages_total", outcome="deployed") == 1
+    assert metric(app, "deployworker_deploys_paused") == 0
+    err = first.err + capfd.readouterr().err
+    assert '"event": "deploy.paused"' in err
+    assert '"timeout_action": "CONTINUE"' in err
+    assert '"stage": "POST_TEST_TRAFFIC_SHIFT"' in err
