@@ -11,7 +11,13 @@ import matplotlib as mpl
 mpl.use("Agg")  # no display here, and none needed
 import matplotlib.pyplot as plt
 
-OPS = ("RegisterTaskDefinition", "UpdateService", "DescribeServices", "DescribeTaskDefinition")
+OPS = (
+    "RegisterTaskDefinition",
+    "UpdateService",
+    "DescribeServices",
+    "DescribeTaskDefinition",
+    "DescribeServiceDeployments",
+)
 BIN = 10.0  # seconds per rate bucket
 
 
@@ -34,10 +40,10 @@ def plot(raw: dict[str, Any], path: Path) -> None:
             int(c["at"] // BIN) for c in raw["calls"] if c["op"] == op and not c["throttled"]
         )
         bottom.step(edges, [counts[i] / BIN for i in range(len(edges))], where="post", label=op)
-    budget = raw["settings"]["describe_rate"] / raw["spec"]["scale"]
-    bottom.axhline(
-        budget, linestyle="--", color="grey", label=f"DescribeServices budget {budget:g}/s"
-    )
+    settings = raw["settings"]
+    rate = settings.get("describe_deployments_rate", settings["describe_rate"])
+    budget = rate / raw["spec"]["scale"]
+    bottom.axhline(budget, linestyle="--", color="grey", label=f"describe budget {budget:g}/s")
     bottom.set_ylim(0, budget * 1.8)  # headroom, so the legend covers no line
     bottom.set_ylabel(f"calls per second ({BIN:g} s bins)")
     bottom.set_xlabel("seconds since the burst arrived")

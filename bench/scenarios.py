@@ -91,9 +91,6 @@ def scaled_settings(spec: Spec) -> Settings:
         for s in range(spec.services)
     ]
     allowlist = {"version": 1, "services": entries}
-    # The service-deployment watcher's budget, once the worker has one.
-    deployments_rate = getattr(defaults, "describe_deployments_rate", None)
-    extra = {} if deployments_rate is None else {"describe_deployments_rate": deployments_rate * f}
     return Settings(
         queue_url=QUEUE_URL,
         dlq_url=DLQ_URL,
@@ -104,13 +101,13 @@ def scaled_settings(spec: Spec) -> Settings:
         register_rate=defaults.register_rate * f,
         update_rate=defaults.update_rate * f,
         describe_rate=defaults.describe_rate * f,
+        describe_deployments_rate=defaults.describe_deployments_rate * f,
         watch_interval_seconds=defaults.watch_interval_seconds / f,
         heartbeat_seconds=defaults.heartbeat_interval / f,
         deploy_timeout_seconds=max(1, round(defaults.deploy_timeout_seconds / f)),
         aws_retry_max_seconds=defaults.aws_retry_max_seconds / f,
         allowlist_reload_seconds=3600,
         metrics_port=0,
-        **extra,
     )
 
 
