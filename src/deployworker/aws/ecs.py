@@ -15,6 +15,7 @@ from deployworker.errors import NotFoundError, PermanentAwsError
 MAX_DESCRIBE_SERVICES = 10
 MAX_DESCRIBE_SERVICE_DEPLOYMENTS = 20
 MAX_DESCRIBE_TASKS = 100
+UNDESCRIBABLE = "Unable to describe task definition"
 
 
 @cache
@@ -57,13 +58,22 @@ class Ecs:
     def describe_task_definition(
         self, task_definition: str
     ) -> tuple[dict[str, Any], list[dict[str, str]]]:
-        """The task definition and its tags."""
-        response = self._caller.call(
-            "DescribeTaskDefinition",
-            lambda: self._client.describe_task_definition(
-                taskDefinition=task_definition, include=["TAGS"]
-            ),
-        )
+        """The task definition and its tags.
+
+        Raises `NotFoundError` for a revision that does not exist or was deleted: ECS
+        says so with the generic ClientException, "Unable to describe task definition".
+        """
+        try:
+            response = self._caller.call(
+                "DescribeTaskDefinition",
+                lambda: self._client.describe_task_definition(
+                    taskDefinition=task_definition, include=["TAGS"]
+                ),
+            )
+        except PermanentAwsError as exc:
+            if exc.code == "ClientException" and UNDESCRIBABLE in exc.message:
+                raise NotFoundError(exc.operation, exc.code, exc.message) from None
+            raise
         return dict(response["taskDefinition"]), list(response.get("tags") or [])
 
     def register_task_definition(self, register_input: dict[str, Any]) -> str:

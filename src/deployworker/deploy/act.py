@@ -85,7 +85,7 @@ class Actor:
     ) -> Applied | None:
         extra: Mapping[str, str] = {}
         if request.action == "rollback":
-            return apply_rollback(self.ecs, request, current, sent_at, log)
+            return apply_rollback(self.ecs, request, entry, current, sent_at, log)
         if request.action == "redeploy" and not entry.pin_digest:
             return apply_forced_redeploy(self.ecs, request, current, sent_at, log)
         if request.action == "redeploy":
