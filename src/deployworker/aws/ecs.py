@@ -27,6 +27,14 @@ def register_input_shape() -> Shape:
     return shape
 
 
+@cache
+def input_shape(operation: str) -> Shape:
+    """botocore's input shape for an ECS operation (from the SDK's model)."""
+    shape = shared_session().get_service_model("ecs").operation_model(operation).input_shape
+    assert shape is not None
+    return shape
+
+
 class Ecs:
     """ECS calls used by the pipeline. Holds no state besides the client."""
 
@@ -162,7 +170,10 @@ class Ecs:
         return list(response.get("tasks") or [])
 
     def run_task(self, **kwargs: Any) -> dict[str, Any]:
-        """RunTask one task; returns it. Raises `PermanentAwsError` on a placement failure."""
+        """RunTask one task; returns it. Raises `PermanentAwsError` on a placement failure.
+
+        Give `clientToken`: every retry here sends the same input, so ECS starts one task;
+        without it botocore makes up a new token for each attempt."""
         response = self._caller.call("RunTask", lambda: self._client.run_task(count=1, **kwargs))
         failures = response.get("failures") or []
         tasks = response.get("tasks") or []
@@ -170,6 +181,15 @@ class Ecs:
             reason = failures[0].get("reason", "no task started") if failures else "no task started"
             raise PermanentAwsError("RunTask", "TaskNotStarted", str(reason))
         return dict(tasks[0])
+
+    def tag_resource(self, arn: str, tags: dict[str, str]) -> None:
+        """Add tags to a resource (a task definition revision)."""
+        self._caller.call(
+            "TagResource",
+            lambda: self._client.tag_resource(
+                resourceArn=arn, tags=[{"key": k, "value": v} for k, v in tags.items()]
+            ),
+        )
 
     def tasks_started_by(self, cluster: str, started_by: str) -> list[str]:
         """ARNs of running and stopped tasks started with this `startedBy`."""
