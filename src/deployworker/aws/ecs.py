@@ -204,6 +204,22 @@ class Ecs:
             arns.extend(response.get("taskArns") or [])
         return arns
 
+    def running_tasks(self, cluster: str, service: str) -> list[dict[str, Any]]:
+        """The service's RUNNING tasks, described (first 100)."""
+        listed = self._caller.call(
+            "ListTasks",
+            lambda: self._client.list_tasks(
+                cluster=cluster, serviceName=service, desiredStatus="RUNNING"
+            ),
+        )
+        arns = list(listed.get("taskArns") or [])[:MAX_DESCRIBE_TASKS]
+        if not arns:
+            return []
+        response = self._caller.call(
+            "DescribeTasks", lambda: self._client.describe_tasks(cluster=cluster, tasks=arns)
+        )
+        return list(response.get("tasks") or [])
+
     def describe_task(self, cluster: str, task_arn: str) -> dict[str, Any]:
         """One task, as DescribeTasks returns it."""
         response = self._caller.call(

@@ -41,6 +41,8 @@ class Applied:
     stopped: bool = False
     # The service's deploymentConfiguration: what its strategy needs sets the deadline.
     configuration: Mapping[str, Any] | None = None
+    # Why a deploy that changes no image string still deployed (a re-resolved tag).
+    note: str = ""
 
 
 def deploy_tags(
