@@ -73,7 +73,8 @@ def plan_messages(total: int, services: list[str], rng: random.Random) -> list[d
             messages.append({"body": rng.choice(bad), "group": f"soak/{name}", "kind": "bad"})
             continue
         if roll < 0.32:
-            # the image the service already runs, or will by then: a noop
+            # the image string the service already runs (or will by then): without a provable
+            # digest (local mode has none) it is re-resolved, a forced deployment, not a noop
             tag, deploy_id, kind = str(version[name]), f"{name}-again-{i}", "repeat"
         else:
             version[name] += 1

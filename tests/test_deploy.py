@@ -79,9 +79,11 @@ def test_images_form_changes_both_containers(world: World) -> None:
 
 
 def test_same_image_is_a_noop(world: World) -> None:
-    world.service(image=f"{REPO}:1.0")
+    # A digest proves itself; a tag is a noop only when proven (tests/deploy/test_mutable_tags).
+    pinned = f"{REPO}@sha256:{'1' * 64}"
+    world.service(image=pinned)
     app = world.app()
-    world.send(deploy(f"{REPO}:1.0", deploy_id="same"))
+    world.send(deploy(pinned, deploy_id="same"))
     drain(app)
     assert len(world.revisions()) == 1
     assert world.queue_depth() == 0

@@ -174,12 +174,16 @@ def test_task_role_is_least_privilege() -> None:
     assert {c[1] for c in conditions(statements["FindMigrationTasks"])} == {"ecs:cluster"}
     assert actions(statements["ReadTaskDefinitions"]) == {"ecs:DescribeTaskDefinition"}
     assert actions(statements["RegisterTaskDefinitions"]) == {"ecs:RegisterTaskDefinition"}
-    # Tagging only while registering.
+    # Tagging only while registering, and afterwards only the migrated mark.
     taggers = {sid for sid, s in statements.items() if "ecs:TagResource" in actions(s)}
-    assert taggers == {"TagOnlyNewRevisions"}
+    assert taggers == {"TagOnlyNewRevisions", "MarkMigratedRevisions"}
     assert conditions(statements["TagOnlyNewRevisions"]) == {
         ("StringEquals", "ecs:CreateAction", json.dumps(["RegisterTaskDefinition"]))
     }
+    assert conditions(statements["MarkMigratedRevisions"]) == {
+        ("ForAllValues:StringEquals", "aws:TagKeys", json.dumps(["deployworker:migrated"]))
+    }
+    assert resources(statements["MarkMigratedRevisions"]) == "${local.family_arns}"
     pass_role = statements["PassServiceRoles"]
     assert actions(pass_role) == {"iam:PassRole"}
     assert resources(pass_role) == "${var.pass_role_arns}"

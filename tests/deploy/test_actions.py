@@ -29,7 +29,7 @@ def migration_tasks(world: World, deploy_id: str) -> list[dict[str, Any]]:
     arns = []
     for status in ("RUNNING", "STOPPED"):
         arns += world.ecs.list_tasks(
-            cluster="prod", startedBy=started_by(deploy_id), desiredStatus=status
+            cluster="prod", startedBy=started_by("prod", "web2", deploy_id), desiredStatus=status
         )["taskArns"]
     if not arns:
         return []

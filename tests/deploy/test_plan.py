@@ -147,6 +147,21 @@ def test_tags_are_sanitised_and_bounded() -> None:
         merge_tags(crowded + crowded[:2], ours)
 
 
+@pytest.mark.parametrize(
+    ("aws_keys", "users"),
+    [(0, 48), (3, 48), (30, 40), (5, 47)],
+)
+def test_aws_tags_are_neither_copied_nor_counted(aws_keys: int, users: int) -> None:
+    existing = [{"key": f"k{i}", "value": "v"} for i in range(users)] + [
+        {"key": f"{'aws' if i % 2 else 'AWS'}:cloudformation:{i}", "value": "s"}
+        for i in range(aws_keys)
+    ]
+    merged = merge_tags(existing, OURS)
+    keys = [t["key"] for t in merged]
+    assert not [k for k in keys if k.lower().startswith("aws:")]
+    assert keys == [f"k{i}" for i in range(users)] + [DEPLOY_ID_TAG, PREVIOUS_TAG][: 50 - users]
+
+
 container_names = st.lists(
     st.text(alphabet="abcdefghij", min_size=1, max_size=6), min_size=1, max_size=5, unique=True
 )

@@ -101,6 +101,8 @@ INVALID = [
     (body(action="rollback"), "a rollback names no container"),
     (body(deploy_id="has space"), "deploy_id"),
     (body(deploy_id=""), "deploy_id"),
+    (body(deploy_id="aws:build-1"), "starts with 'aws:', which AWS reserves"),
+    (body(deploy_id="AWS:build-1"), "starts with 'aws:', which AWS reserves"),
     (body(version=2), "version"),
     (body(cluster="arn:aws:ecs:eu-west-1:123456789012:service/prod/web"), "nor a cluster ARN"),
     (

@@ -214,8 +214,10 @@ def test_every_event_type_is_published(world: World) -> None:
     world.service(cluster="staging", name="api")
     entries = [default_entry(), default_entry(cluster="staging", service="api", rollback=False)]
     app = world.app(world.allowlist(entries), events_topic_arn=topic, supersede=False)
-    world.send(deploy(f"{REPO}:2.0", deploy_id="ok", source={"commit": "abc"}), dedup="1")
-    world.send(deploy(f"{REPO}:2.0", deploy_id="same"), dedup="2")
+    # Pinned, so running it again is a proven noop (a bare tag would be re-resolved).
+    two = f"{REPO}:2.0@sha256:{'2' * 64}"
+    world.send(deploy(two, deploy_id="ok", source={"commit": "abc"}), dedup="1")
+    world.send(deploy(two, deploy_id="same"), dedup="2")
     world.send(deploy(f"{REPO}:3-fail", deploy_id="rb"), dedup="3")
     world.send(
         deploy(f"{REPO}:3-fail", deploy_id="nrb", cluster="staging", service="api"),
@@ -237,7 +239,7 @@ def test_every_event_type_is_published(world: World) -> None:
     assert by_deploy["denied"] == ["received", "rejected"]
     assert [e["type"] for e in events if "deploy_id" not in e] == ["rejected"]
     ok = next(e for e in events if e.get("deploy_id") == "ok" and e["type"] == "converged")
-    assert ok["cluster"] == "prod" and ok["service"] == "web" and ok["image"] == f"{REPO}:2.0"
+    assert ok["cluster"] == "prod" and ok["service"] == "web" and ok["image"] == two
     assert ok["outcome"] == "deployed" and ok["source"] == {"commit": "abc"} and ok["duration"] > 0
     assert ok["task_definition"].endswith("prod-web:2") and ok["version"] == 1
     denied = next(e for e in events if e.get("deploy_id") == "denied" and e["type"] == "rejected")
@@ -332,7 +334,7 @@ def test_publish_wait_follows_the_deploy_to_its_end(
     assert states[-1] == "succeeded"
     assert "in_progress" in states
     assert len(states) == len(lines[1:])  # one line per state change, no repeats
-    # Waiting for a noop deploy ends too: the service already runs the image.
+    # Waiting ends too when the service already runs the image (a re-resolved tag).
     code = main(
         [
             *world.publish_args(),

@@ -15,6 +15,7 @@ from deployworker.errors import NotFoundError, PermanentAwsError
 MAX_DESCRIBE_SERVICES = 10
 MAX_DESCRIBE_SERVICE_DEPLOYMENTS = 20
 MAX_DESCRIBE_TASKS = 100
+UNDESCRIBABLE = "Unable to describe task definition"
 
 
 @cache
@@ -22,6 +23,14 @@ def register_input_shape() -> Shape:
     """botocore's input shape for RegisterTaskDefinition (loaded once, from the SDK's model)."""
     model = shared_session().get_service_model("ecs")
     shape = model.operation_model("RegisterTaskDefinition").input_shape
+    assert shape is not None
+    return shape
+
+
+@cache
+def input_shape(operation: str) -> Shape:
+    """botocore's input shape for an ECS operation (from the SDK's model)."""
+    shape = shared_session().get_service_model("ecs").operation_model(operation).input_shape
     assert shape is not None
     return shape
 
@@ -57,13 +66,22 @@ class Ecs:
     def describe_task_definition(
         self, task_definition: str
     ) -> tuple[dict[str, Any], list[dict[str, str]]]:
-        """The task definition and its tags."""
-        response = self._caller.call(
-            "DescribeTaskDefinition",
-            lambda: self._client.describe_task_definition(
-                taskDefinition=task_definition, include=["TAGS"]
-            ),
-        )
+        """The task definition and its tags.
+
+        Raises `NotFoundError` for a revision that does not exist or was deleted: ECS
+        says so with the generic ClientException, "Unable to describe task definition".
+        """
+        try:
+            response = self._caller.call(
+                "DescribeTaskDefinition",
+                lambda: self._client.describe_task_definition(
+                    taskDefinition=task_definition, include=["TAGS"]
+                ),
+            )
+        except PermanentAwsError as exc:
+            if exc.code == "ClientException" and UNDESCRIBABLE in exc.message:
+                raise NotFoundError(exc.operation, exc.code, exc.message) from None
+            raise
         return dict(response["taskDefinition"]), list(response.get("tags") or [])
 
     def register_task_definition(self, register_input: dict[str, Any]) -> str:
@@ -152,7 +170,10 @@ class Ecs:
         return list(response.get("tasks") or [])
 
     def run_task(self, **kwargs: Any) -> dict[str, Any]:
-        """RunTask one task; returns it. Raises `PermanentAwsError` on a placement failure."""
+        """RunTask one task; returns it. Raises `PermanentAwsError` on a placement failure.
+
+        Give `clientToken`: every retry here sends the same input, so ECS starts one task;
+        without it botocore makes up a new token for each attempt."""
         response = self._caller.call("RunTask", lambda: self._client.run_task(count=1, **kwargs))
         failures = response.get("failures") or []
         tasks = response.get("tasks") or []
@@ -160,6 +181,15 @@ class Ecs:
             reason = failures[0].get("reason", "no task started") if failures else "no task started"
             raise PermanentAwsError("RunTask", "TaskNotStarted", str(reason))
         return dict(tasks[0])
+
+    def tag_resource(self, arn: str, tags: dict[str, str]) -> None:
+        """Add tags to a resource (a task definition revision)."""
+        self._caller.call(
+            "TagResource",
+            lambda: self._client.tag_resource(
+                resourceArn=arn, tags=[{"key": k, "value": v} for k, v in tags.items()]
+            ),
+        )
 
     def tasks_started_by(self, cluster: str, started_by: str) -> list[str]:
         """ARNs of running and stopped tasks started with this `startedBy`."""
@@ -173,6 +203,22 @@ class Ecs:
             )
             arns.extend(response.get("taskArns") or [])
         return arns
+
+    def running_tasks(self, cluster: str, service: str) -> list[dict[str, Any]]:
+        """The service's RUNNING tasks, described (first 100)."""
+        listed = self._caller.call(
+            "ListTasks",
+            lambda: self._client.list_tasks(
+                cluster=cluster, serviceName=service, desiredStatus="RUNNING"
+            ),
+        )
+        arns = list(listed.get("taskArns") or [])[:MAX_DESCRIBE_TASKS]
+        if not arns:
+            return []
+        response = self._caller.call(
+            "DescribeTasks", lambda: self._client.describe_tasks(cluster=cluster, tasks=arns)
+        )
+        return list(response.get("tasks") or [])
 
     def describe_task(self, cluster: str, task_arn: str) -> dict[str, Any]:
         """One task, as DescribeTasks returns it."""

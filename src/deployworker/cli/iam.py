@@ -77,6 +77,13 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
         _statement("ReadTaskDefinitions", ["ecs:DescribeTaskDefinition"], ["*"]),
         _statement("RegisterTaskDefinitions", ["ecs:RegisterTaskDefinition"], ["*"]),
         _statement("TagOnlyNewRevisions", ["ecs:TagResource"], families, create_action),
+        # After a migration: the one tag that keeps a redrive from migrating again.
+        _statement(
+            "MarkMigratedRevisions",
+            ["ecs:TagResource"],
+            families,
+            {"ForAllValues:StringEquals": {"aws:TagKeys": ["deployworker:migrated"]}},
+        ),
         _statement(
             "RunMigrationTasks", ["ecs:RunTask"], families, {"ArnEquals": {"ecs:cluster": clusters}}
         ),

@@ -15,6 +15,7 @@ import structlog
 
 from deployworker.aws.ecr import Ecr
 from deployworker.aws.ecs import Ecs
+from deployworker.deploy import retag
 from deployworker.deploy.actions import (
     apply_forced_redeploy,
     apply_rollback,
@@ -85,7 +86,7 @@ class Actor:
     ) -> Applied | None:
         extra: Mapping[str, str] = {}
         if request.action == "rollback":
-            return apply_rollback(self.ecs, request, current, sent_at, log)
+            return apply_rollback(self.ecs, request, entry, current, sent_at, log)
         if request.action == "redeploy" and not entry.pin_digest:
             return apply_forced_redeploy(self.ecs, request, current, sent_at, log)
         if request.action == "redeploy":
@@ -107,4 +108,13 @@ class Actor:
             if entry.migrate is not None:
                 self.migrator.run(service_doc, target, entry.migrate, deploy_id)
 
-        return apply_deploy(self.ecs, current, images, tags, deploy_id, log, migrate)
+        applied = apply_deploy(self.ecs, current, images, tags, deploy_id, log, migrate)
+        if applied is not None:
+            return applied
+        why = retag.check(self.ecs, self.ecr, current, images, self.region)
+        if not why:
+            return None
+        log.info("deploy.tag_re_resolved", containers=why)
+        forced = apply_forced_redeploy(self.ecs, request, current, sent_at, log)
+        detail = "; ".join(f"{name}: {reason}" for name, reason in why.items())
+        return replace(forced, note=f"{retag.REASON} ({detail})")

@@ -14,6 +14,7 @@ from typing import Any
 import structlog
 
 from deployworker.aws.ecs import Ecs, register_input_shape
+from deployworker.deploy import tagtext
 from deployworker.deploy.plan import (
     DEPLOY_ID_TAG,
     PREVIOUS_TAG,
@@ -40,6 +41,8 @@ class Applied:
     stopped: bool = False
     # The service's deploymentConfiguration: what its strategy needs sets the deadline.
     configuration: Mapping[str, Any] | None = None
+    # Why a deploy that changes no image string still deployed (a re-resolved tag).
+    note: str = ""
 
 
 def deploy_tags(
@@ -48,9 +51,9 @@ def deploy_tags(
     """The tags a new revision carries: the idempotency key, lineage and source."""
     tags = {DEPLOY_ID_TAG: deploy_id, PREVIOUS_TAG: previous}
     if source is not None:
-        tags["deployworker:source-commit"] = source.commit or ""
-        tags["deployworker:source-url"] = source.url or ""
-        tags["deployworker:source-actor"] = source.actor or ""
+        # Encoded, not sanitised: a URL's `?` and `&` must survive (see `tagtext`).
+        for field in ("commit", "url", "actor"):
+            tags.update(tagtext.split(f"deployworker:source-{field}", getattr(source, field) or ""))
     tags.update(extra or {})
     return tags
 

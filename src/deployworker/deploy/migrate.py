@@ -1,8 +1,11 @@
 """Pre-deploy migration: one task from the new revision, run once per deploy.
 
-The task starts with `startedBy` derived from the deploy_id, and an earlier task
-with that value is looked for first, so a redelivered message waits for the
-migration already under way (or done) instead of running it twice.
+Three guards keep a migration from running twice. RunTask carries a `clientToken`
+derived from the deploy's key (cluster, service, deploy_id), so a retried call starts
+no second task. Its `startedBy` derives from the same key, so a redelivered message
+waits for the migration already under way instead of starting one. And a migration
+that succeeded tags its revision `deployworker:migrated`: ListTasks forgets stopped
+tasks within hours, the tag does not, so a DLQ redrive days later skips it.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ from typing import Any
 
 import structlog
 
-from deployworker.aws.ecs import Ecs
+from deployworker.aws.ecs import Ecs, input_shape
+from deployworker.deploy.plan import project, tag_map
 from deployworker.intake.entries import Migrate
 
 ESSENTIAL_EXIT = "EssentialContainerExited"
+MIGRATED_TAG = "deployworker:migrated"
 
 
 class MigrationFailed(Exception):
@@ -31,9 +36,18 @@ class MigrationFailed(Exception):
         self.exit_code = exit_code
 
 
-def started_by(deploy_id: str) -> str:
-    """A valid, stable `startedBy` for a deploy_id (letters, digits, hyphens; ≤ 36)."""
-    return "dw-" + hashlib.sha256(deploy_id.encode()).hexdigest()[:32]
+def client_token(cluster: str, service: str, deploy_id: str) -> str:
+    """RunTask's `clientToken` for a deploy: 64 hex characters, as ECS allows (pure)."""
+    return hashlib.sha256("\0".join((cluster, service, deploy_id)).encode()).hexdigest()
+
+
+def started_by(cluster: str, service: str, deploy_id: str) -> str:
+    """A valid, stable `startedBy` for a deploy (letters, digits, hyphens; ≤ 36)."""
+    return "dw-" + client_token(cluster, service, deploy_id)[:32]
+
+
+def _names(service: Mapping[str, Any]) -> tuple[str, str]:
+    return str(service["clusterArn"]).rsplit("/", 1)[-1], str(service["serviceName"])
 
 
 def verdict(task: Mapping[str, Any], container: str) -> tuple[bool, str, int | None]:
@@ -54,14 +68,25 @@ def verdict(task: Mapping[str, Any], container: str) -> tuple[bool, str, int | N
     return True, "exited with code 0", 0
 
 
+def launch_volumes(service: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The service's `configuredAtLaunch` volumes (its PRIMARY deployment's
+    ServiceVolumeConfigurations) as RunTask's TaskVolumeConfigurations (pure)."""
+    deployments: list[dict[str, Any]] = list(service.get("deployments") or [])
+    primary = next((d for d in deployments if d.get("status") == "PRIMARY"), {})
+    volumes = primary.get("volumeConfigurations") or []
+    shape = input_shape("RunTask").members["volumeConfigurations"]  # type: ignore[attr-defined]
+    return list(project(volumes, shape))
+
+
 def run_kwargs(
-    service: Mapping[str, Any], target: str, migrate: Migrate, tag: str
+    service: Mapping[str, Any], target: str, migrate: Migrate, tag: str, token: str
 ) -> dict[str, Any]:
     """RunTask input: the new revision, placed as the service places its tasks (pure)."""
     kwargs: dict[str, Any] = {
         "cluster": service["clusterArn"],
         "taskDefinition": target,
         "startedBy": tag,
+        "clientToken": token,
         "overrides": {
             "containerOverrides": [{"name": migrate.container, "command": list(migrate.command)}]
         },
@@ -70,10 +95,14 @@ def run_kwargs(
         kwargs["capacityProviderStrategy"] = service["capacityProviderStrategy"]
     elif service.get("launchType"):
         kwargs["launchType"] = service["launchType"]
-    if service.get("networkConfiguration"):
-        kwargs["networkConfiguration"] = service["networkConfiguration"]
+    for field in ("networkConfiguration", "placementConstraints", "placementStrategy"):
+        if service.get(field):
+            kwargs[field] = service[field]
     if service.get("platformVersion") and service.get("launchType") == "FARGATE":
         kwargs["platformVersion"] = service["platformVersion"]
+    volumes = launch_volumes(service)
+    if volumes:
+        kwargs["volumeConfigurations"] = volumes
     return kwargs
 
 
@@ -92,15 +121,20 @@ class Migrator:
         """Run (or rejoin) the migration for `deploy_id`; raises `MigrationFailed`."""
         log = structlog.get_logger("deployworker.migrate")
         cluster = str(service["clusterArn"])
-        tag = started_by(deploy_id)
+        _, tags = self.ecs.describe_task_definition(target)
+        done = tag_map(tags).get(MIGRATED_TAG)
+        if done is not None:
+            log.info("migrate.skipped", task_definition=target, task_arn=done)
+            return
+        key = (*_names(service), deploy_id)
+        tag = started_by(*key)
         earlier = self.ecs.tasks_started_by(cluster, tag)
         if earlier:
             task_arn = earlier[0]
             log.info("migrate.resumed", task_arn=task_arn, started_by=tag)
         else:
-            task_arn = str(
-                self.ecs.run_task(**run_kwargs(service, target, migrate, tag))["taskArn"]
-            )
+            kwargs = run_kwargs(service, target, migrate, tag, client_token(*key))
+            task_arn = str(self.ecs.run_task(**kwargs)["taskArn"])
             log.info("migrate.started", task_arn=task_arn, started_by=tag, task_definition=target)
         deadline = self.clock() + migrate.timeout
         while True:
@@ -112,6 +146,8 @@ class Migrator:
                         "migrate.failed", task_arn=task_arn, reason=reason, exit_code=exit_code
                     )
                     raise MigrationFailed(reason, task_arn, exit_code)
+                # Before UpdateService: a redelivery from here on finds the tag.
+                self.ecs.tag_resource(target, {MIGRATED_TAG: task_arn})
                 log.info("migrate.succeeded", task_arn=task_arn)
                 return
             if self.clock() >= deadline:

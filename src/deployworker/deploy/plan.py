@@ -22,6 +22,7 @@ TAG_PREFIX = "deployworker:"
 DEPLOY_ID_TAG = "deployworker:deploy-id"
 PREVIOUS_TAG = "deployworker:previous"
 MAX_TAGS = 50
+AWS_PREFIX = "aws:"
 _TAG_VALUE_UNSAFE = re.compile(r"[^\w .:/=+\-@]", re.UNICODE)
 
 
@@ -66,12 +67,15 @@ def merge_tags(
 ) -> list[dict[str, str]]:
     """Existing tags minus any earlier deployworker tags, plus ours (sanitised).
 
+    `aws:` tags are AWS's own: RegisterTaskDefinition refuses them and they do not
+    count toward the 50, so they are neither copied nor counted.
+
     Raises `Rejection` when the user's own tags leave no room for the deploy-id tag.
     """
     kept = [
         {"key": t["key"], "value": t["value"]}
         for t in existing
-        if not t["key"].startswith(TAG_PREFIX)
+        if not t["key"].startswith(TAG_PREFIX) and not t["key"].lower().startswith(AWS_PREFIX)
     ]
     added = [{"key": k, "value": tag_value(v)} for k, v in ours.items() if v]
     # Over ECS's limit, drop our optional metadata before ever dropping a user's tag;

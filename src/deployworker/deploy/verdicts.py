@@ -55,7 +55,8 @@ class Verdicts:
         if state == State.CONVERGED:
             log.info("deploy.converged", deployment=arn)
             failpoint("converged")
-            return replace(base, outcome=Outcome.DEPLOYED, reason=verdict.reason)
+            reason = f"{applied.note}; {verdict.reason}" if applied.note else verdict.reason
+            return replace(base, outcome=Outcome.DEPLOYED, reason=reason)
         if applied.stopped:  # the `rollback` action asked ECS to roll this deployment back
             if state == State.ROLLED_BACK:
                 reason = f"ECS rolled back service deployment {arn}: {verdict.reason}"

@@ -154,6 +154,9 @@ class DeployRequest(BaseModel):
                 "deploy_id must be 1-128 characters of letters, digits and ._:/@+=- "
                 "and start with a letter or digit"
             )
+        # AWS reserves the prefix in every case: ECS refuses tag values that start with it.
+        if value is not None and value[:4].lower() == "aws:":
+            raise ValueError(f"deploy_id {value!r} starts with 'aws:', which AWS reserves")
         return value
 
     @model_validator(mode="after")

@@ -17,7 +17,7 @@ from moto.core.utils import utcnow
 from moto.ecs.exceptions import InvalidParameterException
 from moto.ecs.models import EC2ContainerServiceBackend
 
-from deployworker.local import evidence, legacy
+from deployworker.local import digests, evidence, legacy
 from deployworker.local.effects import (
     FAILED,
     FAILED_TASKS,
@@ -136,6 +136,7 @@ def _run_task(self: Any, *args: Any, **kwargs: Any) -> Any:
     # moto reports exit code 0 for every task; a command override matching the fail
     # pattern exits 1, so migrations can fail in local mode and in tests.
     tasks = _ORIGINAL["run_task"](self, *args, **kwargs)
+    digests.fill(tasks)
     overrides = kwargs.get("overrides") or (args[3] if len(args) > 3 else None) or {}
     pattern = _active.rules.task_fail_pattern if _active is not None else None
     commands = [" ".join(o.get("command") or []) for o in overrides.get("containerOverrides") or []]

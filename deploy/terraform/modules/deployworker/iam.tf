@@ -73,6 +73,21 @@ data "aws_iam_policy_document" "worker" {
     }
   }
 
+  # After a successful migration, its revision is tagged deployworker:migrated (and
+  # nothing else), so a redrive long after ListTasks forgot the task skips it.
+  statement {
+    sid       = "MarkMigratedRevisions"
+    effect    = "Allow"
+    actions   = ["ecs:TagResource"]
+    resources = local.family_arns
+
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "aws:TagKeys"
+      values   = ["deployworker:migrated"]
+    }
+  }
+
   statement {
     sid       = "RunMigrationTasks"
     effect    = "Allow"
