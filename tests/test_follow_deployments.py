@@ -273,3 +273,18 @@ def test_the_rollback_action_stops_an_unfinished_deployment_through_ecs(world: W
     found = deployments(world)
     assert len(found) == 2
     assert found[0]["status"] == "ROLLBACK_SUCCESSFUL"
+
+
+def test_a_service_scaled_to_zero_says_nothing_was_started_or_verified(world: World) -> None:
+    topic, url = events_queue(world)
+    service(world)
+    world.ecs.update_service(cluster="prod", service="web", desiredCount=0)
+    app = world.app(events_topic_arn=topic)
+    world.send(deploy(f"{REPO}:2.0", deploy_id="empty"))
+    drain(app)
+    app.events.stop()  # type: ignore[union-attr]
+    assert world.images()["app"] == f"{REPO}:2.0"
+    assert metric(app, "deployworker_messages_total", outcome="deployed") == 1
+    (event,) = [e for e in read_events(world, url) if e["type"] == "converged"]
+    assert event["outcome"] == "deployed"
+    assert event["reason"] == "desiredCount is 0: nothing was started, nothing verified"

@@ -72,7 +72,12 @@ class Actor:
         applied = self._apply(request, entry, deploy_id, sent_at, log, current)
         if applied is None:
             return None
-        return replace(applied, configuration=current.service.get("deploymentConfiguration"))
+        desired = current.service.get("desiredCount")
+        return replace(
+            applied,
+            configuration=current.service.get("deploymentConfiguration"),
+            desired_count=int(desired) if desired is not None else None,
+        )
 
     def _apply(
         self,

@@ -40,6 +40,8 @@ class Applied:
     stopped: bool = False
     # The service's deploymentConfiguration: what its strategy needs sets the deadline.
     configuration: Mapping[str, Any] | None = None
+    # The service's desiredCount: at 0 a "successful" rollout started and verified nothing.
+    desired_count: int | None = None
 
 
 def deploy_tags(

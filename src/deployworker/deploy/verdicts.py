@@ -31,6 +31,8 @@ from deployworker.rollout.locate import newer_than
 
 log = structlog.get_logger("deployworker.pipeline")
 
+NOTHING_STARTED = "desiredCount is 0: nothing was started, nothing verified"
+
 Then = Callable[[Job, Assessment | None], Result | None]
 # Hand a service deployment (ARN) to the watcher; its verdict resumes `Then`.
 Follow = Callable[[Job, str, Then], None]
@@ -55,6 +57,10 @@ class Verdicts:
         if state == State.CONVERGED:
             log.info("deploy.converged", deployment=arn)
             failpoint("converged")
+            if applied.desired_count == 0:
+                # ECS calls it successful at once, but no task ran the new revision.
+                log.warning("deploy.nothing_started", deployment=arn, desired_count=0)
+                return replace(base, outcome=Outcome.DEPLOYED, reason=NOTHING_STARTED)
             return replace(base, outcome=Outcome.DEPLOYED, reason=verdict.reason)
         if applied.stopped:  # the `rollback` action asked ECS to roll this deployment back
             if state == State.ROLLED_BACK:
