@@ -187,6 +187,7 @@ def build(
         region=own[0],
         account=own[1],
         non_ecr=settings.non_ecr_pinning,
+        default_timeout=settings.deploy_timeout_seconds,
     )
     pipeline = Pipeline(
         ecs,
