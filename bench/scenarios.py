@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.fake_ecs import FakeEcs
 from bench.fake_sqs import DLQ_URL, QUEUE_URL, FakeSqs
-from bench.fakeaws import REGION, Ledger, SimClock
+from bench.fakeaws import ACCOUNT, REGION, Ledger, SimClock
 from deployworker.app import App, build
 from deployworker.aws._ratelimit import Budget, Limiter
 from deployworker.aws.clients import make_client
@@ -95,6 +95,7 @@ def scaled_settings(spec: Spec) -> Settings:
         queue_url=QUEUE_URL,
         dlq_url=DLQ_URL,
         region=REGION,
+        account_id=ACCOUNT,  # the fakes serve no STS
         allowlist_yaml=json.dumps(allowlist),
         supersede=spec.supersede,
         deploy_threads=spec.deploy_threads,

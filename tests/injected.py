@@ -3,6 +3,7 @@ error parsing run as they would against AWS."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,9 +18,9 @@ class FakeRaw:
         yield self._body
 
 
-def error_response(status: int, code: str) -> AWSResponse:
-    """An AWS JSON error response with `status` and error `code`."""
-    body = ('{"__type": "%s", "message": "injected"}' % code).encode()
+def error_response(status: int, code: str, message: str = "injected") -> AWSResponse:
+    """An AWS JSON error response with `status`, error `code` and `message`."""
+    body = json.dumps({"__type": code, "message": message}).encode()
     headers = HTTPHeaders()
     headers["content-type"] = "application/x-amz-json-1.1"
     return AWSResponse("http://127.0.0.1", status, headers, FakeRaw(body))

@@ -317,3 +317,55 @@ def test_a_deploy_paused_at_a_hook_is_in_progress_and_ecs_timeout_action_applies
     assert '"event": "deploy.paused"' in err
     assert '"timeout_action": "CONTINUE"' in err
     assert '"stage": "POST_TEST_TRAFFIC_SHIFT"' in err
+
+
+def test_a_service_scaled_to_zero_says_nothing_was_started_or_verified(world: World) -> None:
+    topic, url = events_queue(world)
+    service(world)
+    world.ecs.update_service(cluster="prod", service="web", desiredCount=0)
+    app = world.app(events_topic_arn=topic)
+    world.send(deploy(f"{REPO}:2.0", deploy_id="empty"))
+    drain(app)
+    app.events.stop()  # type: ignore[union-attr]
+    assert world.images()["app"] == f"{REPO}:2.0"
+    assert metric(app, "deployworker_messages_total", outcome="deployed") == 1
+    (event,) = [e for e in read_events(world, url) if e["type"] == "converged"]
+    assert event["outcome"] == "deployed"
+    assert event["reason"] == "desiredCount is 0: nothing was started, nothing verified"
+
+
+def test_a_service_deleted_mid_deploy_fails_at_once_without_a_rollback(world: World) -> None:
+    topic, url = events_queue(world)
+    service(world)
+    # A deadline far beyond the test's bound: only noticing the deletion can end it.
+    app = world.app(deploy_timeout_seconds=3600, events_topic_arn=topic)
+    calls = Calls(app)
+    world.send(deploy(f"{REPO}:2-hang", deploy_id="orphaned"))
+    (group,) = app.worker.poll(0)
+    hanging = wait_for(
+        lambda: [d for d in deployments(world) if d["status"] == "IN_PROGRESS"] or None
+    )
+    world.ecs.delete_service(cluster="prod", service="web", force=True)
+    group.result(timeout=60)  # a bound against hanging, far below the deadline
+    assert metric(app, "deployworker_messages_total", outcome="failed") == 1
+    assert calls.writes() == ["RegisterTaskDefinition", "UpdateService"]  # no rollback call
+    assert world.queue_depth() == 0
+    assert world.dead_letters() == []
+    assert hanging[0]["serviceDeploymentArn"]
+    app.events.stop()  # type: ignore[union-attr]
+    (event,) = [e for e in read_events(world, url) if e["type"] == "failed"]
+    assert event["reason"] == (
+        "service prod/web is INACTIVE: it was deleted during the deploy, "
+        "so there is nothing to follow or roll back"
+    )
+
+
+def wait_for(probe: Callable[[], Any], limit: float = 20) -> Any:
+    """Poll `probe` until it returns something truthy (bounded)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.02)
+    raise AssertionError("never happened")

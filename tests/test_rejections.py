@@ -6,11 +6,14 @@ import json
 from typing import Any
 
 import pytest
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 
-from conftest import OTHER_REPO, REPO, World, deploy, drain, metric
+from conftest import OTHER_REPO, REGION, REPO, World, deploy, drain, metric
 from deployworker.app import build
+from deployworker.aws.clients import make_client
 from deployworker.errors import ConfigError
 from deployworker.settings import Settings
+from injected import FakeRaw, inject
 
 NOT_ALLOWED = [
     (deploy(cluster="staging"), "service staging/web is not in the allowlist"),
@@ -25,6 +28,10 @@ NOT_ALLOWED = [
         "image repository 'docker.io/library/nginx' is not allowlisted",
     ),
     (deploy(cluster="arn:aws:ecs:us-east-1:123456789012:cluster/prod"), "is in region us-east-1"),
+    (
+        deploy(service="arn:aws:ecs:eu-west-1:999999999999:service/prod/web"),
+        "is in account 999999999999, not 123456789012",
+    ),
 ]
 
 INVALID: list[tuple[str | dict[str, Any], str]] = [
@@ -131,3 +138,41 @@ def test_explicit_dlq_setting_wins(world: World) -> None:
     app = world.app(dlq_url=other)
     assert app.dlq_url == other
     assert world.app().dlq_url == world.resources.dlq_url
+
+
+def test_the_worker_learns_its_account_from_sts_and_denies_foreign_arns(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DEPLOYWORKER_ACCOUNT_ID", raising=False)
+    before = world.service()
+    app = world.app()
+    assert app.settings.account_id is None
+    foreign = "arn:aws:ecs:eu-west-1:210987654321:service/prod/web"
+    world.send(deploy(f"{REPO}:6.0", service=foreign, deploy_id="foreign"))
+    drain(app)
+    (reason,) = dead_letter_reasons(world)
+    assert reason == f"{foreign!r} is in account 210987654321, not 123456789012"
+    assert world.revisions() == [before]
+    assert world.describe()["taskDefinition"] == before
+    assert world.queue_depth() == 0
+
+
+def test_an_account_sts_cannot_tell_is_a_startup_error(world: World) -> None:
+    sts = make_client("sts", REGION, world.endpoint)
+    # STS speaks the query protocol: its errors are XML.
+    body = b"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
+    body += b"<Message>injected</Message></Error></ErrorResponse>"
+    inject(
+        sts,
+        "GetCallerIdentity",
+        [AWSResponse("http://127.0.0.1", 403, HTTPHeaders(), FakeRaw(body))],
+    )
+
+    def clients(service: str) -> Any:
+        return sts if service == "sts" else make_client(service, REGION, world.endpoint)
+
+    settings = Settings(
+        queue_url=world.resources.queue_url, region=REGION, endpoint_url=world.endpoint
+    )
+    with pytest.raises(ConfigError, match="set DEPLOYWORKER_ACCOUNT_ID"):
+        build(settings, clients=clients)

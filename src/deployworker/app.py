@@ -21,6 +21,7 @@ from deployworker.aws._retry import Caller, RetryPolicy
 from deployworker.aws.clients import make_client
 from deployworker.aws.ecr import Ecr
 from deployworker.aws.ecs import Ecs
+from deployworker.aws.identity import Sts, own_scope
 from deployworker.aws.sns import Sns
 from deployworker.aws.sqs import Sqs
 from deployworker.deploy.act import Actor
@@ -136,7 +137,12 @@ def build(
         return make_client(service, region, endpoint, pool)
 
     ecs_limiter = limiter or Limiter(settings.ecs_budgets())
-    ecs = Ecs(client("ecs"), caller("ecs", ecs_limiter))
+    ecs_client = client("ecs")
+    ecs = Ecs(ecs_client, caller("ecs", ecs_limiter))
+    # Messages may name ARNs: the worker must know its own account and region to deny others.
+    own = own_scope(
+        region, settings.account_id, ecs_client, lambda: Sts(client("sts"), caller("sts"))
+    )
     sqs = Sqs(client("sqs"), caller("sqs"))
     queue_url = settings.queue_url
     try:
@@ -178,9 +184,10 @@ def build(
         ecs,
         Migrator(ecs, settings.watch_interval_seconds),
         Ecr(client("ecr"), caller("ecr")),
-        region=settings.region,
-        account=settings.account_id,
+        region=own[0],
+        account=own[1],
         non_ecr=settings.non_ecr_pinning,
+        default_timeout=settings.deploy_timeout_seconds,
     )
     pipeline = Pipeline(
         ecs,
@@ -188,8 +195,8 @@ def build(
         watcher,
         allowlist.current,
         settings.deploy_timeout_seconds,
-        region=settings.region,
-        account=settings.account_id,
+        region=own[0],
+        account=own[1],
         emit=events.emit if events is not None else discard,
         signing_key=signing_key,
         signing_max_age=settings.signing_max_age_seconds,

@@ -22,7 +22,8 @@ class Settings(BaseSettings):
     )
     region: str | None = Field(default=None, description="AWS region; default: the SDK's")
     account_id: str | None = Field(
-        default=None, description="the account ARNs in messages must name; unchecked when unset"
+        default=None,
+        description="the account ARNs in messages must name; default: STS GetCallerIdentity's",
     )
     endpoint_url: str | None = Field(default=None, description="AWS endpoint override")
     events_topic_arn: str | None = Field(

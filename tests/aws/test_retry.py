@@ -60,9 +60,31 @@ def test_exhausted_retries_leave_the_message_for_redelivery(world: World) -> Non
     assert world.queue_depth() == 0
 
 
-def client_error(code: str, status: int) -> ClientError:
+CONCURRENT_REVISIONS = (
+    "Too many concurrent attempts to create a new revision of the specified family."
+)
+
+
+def test_concurrent_revision_registrations_are_retried_and_deploy_once(world: World) -> None:
+    world.service()
+    app = world.app(aws_attempts=4, retry_backoff_seconds=0)
+    calls = inject(
+        app.ecs._client,
+        "RegisterTaskDefinition",
+        [error_response(400, "ClientException", CONCURRENT_REVISIONS)] * 2,
+    )
+    world.send(deploy(f"{REPO}:2.0", deploy_id="crowded"))
+    drain(app)
+    assert world.images()["app"] == f"{REPO}:2.0"
+    assert len(calls) == 3
+    assert len(world.revisions()) == 2  # registered once, after the two refusals
+    assert world.dead_letters() == []
+    assert metric(app, "deployworker_messages_total", outcome="deployed") == 1
+
+
+def client_error(code: str, status: int, message: str = "m") -> ClientError:
     response: Any = {
-        "Error": {"Code": code, "Message": "m"},
+        "Error": {"Code": code, "Message": message},
         "ResponseMetadata": {"HTTPStatusCode": status},
     }
     return ClientError(response, "Op")
@@ -80,6 +102,12 @@ def client_error(code: str, status: int) -> ClientError:
         (client_error("ClusterNotFoundException", 400), NotFoundError),
         (client_error("AccessDeniedException", 400), PermanentAwsError),
         (client_error("InvalidParameterException", 400), PermanentAwsError),
+        (client_error("ClientException", 400, CONCURRENT_REVISIONS), RetryableAwsError),
+        (
+            client_error("ClientException", 400, "Container.image should not be null"),
+            PermanentAwsError,
+        ),
+        (client_error("InvalidParameterException", 400, CONCURRENT_REVISIONS), PermanentAwsError),
         (EndpointConnectionError(endpoint_url="x"), RetryableAwsError),
     ],
 )

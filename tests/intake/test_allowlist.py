@@ -142,6 +142,22 @@ SCOPES = [
 ]
 
 
+@pytest.mark.parametrize(
+    ("region", "account", "reason"),
+    [
+        (None, "123456789012", "names a region, and this worker's is unknown"),
+        ("eu-west-1", None, "names an account, and this worker's is unknown"),
+    ],
+)
+def test_an_arn_the_worker_cannot_check_is_denied(
+    region: str | None, account: str | None, reason: str
+) -> None:
+    request = parse_message(message(cluster="arn:aws:ecs:eu-west-1:123456789012:cluster/prod"))
+    with pytest.raises(Rejection, match=reason):
+        check_scope(request, region, account)
+    check_scope(parse_message(message(cluster="prod")), region, account)  # a name: nothing to check
+
+
 @pytest.mark.parametrize(("cluster", "reason"), SCOPES)
 def test_arns_must_be_in_the_workers_region_and_account(cluster: str, reason: str | None) -> None:
     request = parse_message(message(cluster=cluster))

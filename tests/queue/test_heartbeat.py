@@ -18,11 +18,11 @@ class GatedSqs:
 
     def change_visibility_batch(
         self, queue_url: str, receipts: Mapping[str, str], seconds: int, retry: bool = True
-    ) -> list[str]:
+    ) -> dict[str, tuple[str, bool]]:
         self.calls.append(list(receipts))
         self.entered.release()
         assert self.release.acquire(timeout=10)
-        return []
+        return {}
 
 
 def test_untrack_does_not_wait_for_the_round() -> None:
@@ -30,7 +30,7 @@ def test_untrack_does_not_wait_for_the_round() -> None:
     heartbeat = Heartbeat(sqs, "q", visibility=60, interval=3600)  # type: ignore[arg-type]
     ids = [f"m{i:02d}" for i in range(30)]
     for message_id in ids:
-        heartbeat.track(message_id, f"r-{message_id}")
+        heartbeat.track(message_id)  # its receipt handle
     beat = threading.Thread(target=heartbeat.beat)
     beat.start()
     assert sqs.entered.acquire(timeout=10)  # the first of three calls is under way
@@ -57,7 +57,7 @@ def test_every_tracked_message_is_extended_ten_per_call() -> None:
         sqs.release.release()
     heartbeat = Heartbeat(sqs, "q", visibility=60, interval=3600)  # type: ignore[arg-type]
     for i in range(25):
-        heartbeat.track(f"m{i}", f"r{i}")
+        heartbeat.track(f"m{i}")
     heartbeat.beat()
     assert sorted(len(c) for c in sqs.calls) == [5, 10, 10]
     assert sorted(m for c in sqs.calls for m in c) == sorted(f"m{i}" for i in range(25))
@@ -66,7 +66,7 @@ def test_every_tracked_message_is_extended_ten_per_call() -> None:
 def test_untrack_of_a_message_in_the_call_under_way_waits_for_that_call() -> None:
     sqs = GatedSqs()
     heartbeat = Heartbeat(sqs, "q", visibility=60, interval=3600)  # type: ignore[arg-type]
-    heartbeat.track("m1", "r1")
+    heartbeat.track("m1")
     beat = threading.Thread(target=heartbeat.beat)
     beat.start()
     assert sqs.entered.acquire(timeout=10)

@@ -68,6 +68,12 @@ NOT_FOUND_CODES = frozenset(
         "ImageNotFoundException",
     }
 )
+# Errors whose code is generic but whose message names a transient condition. ECS
+# answers a burst of RegisterTaskDefinition calls on one family with a plain
+# ClientException; the same call succeeds once the other registrations land.
+TRANSIENT_MESSAGES: dict[str, tuple[str, ...]] = {
+    "ClientException": ("Too many concurrent attempts to create a new revision",),
+}
 
 # Observer signature: (aws service, operation, result) with result ok | throttled | error.
 Observer = Callable[[str, str, str], None]
@@ -81,6 +87,8 @@ def classify(operation: str, exc: Exception) -> AwsError:
         message = str(error.get("Message", ""))
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         if code in THROTTLE_CODES or code in TRANSIENT_CODES or status >= 500 or status == 429:
+            return RetryableAwsError(operation, code, message)
+        if any(text in message for text in TRANSIENT_MESSAGES.get(code, ())):
             return RetryableAwsError(operation, code, message)
         if code in NOT_FOUND_CODES:
             return NotFoundError(operation, code, message)

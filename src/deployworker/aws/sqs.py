@@ -85,8 +85,10 @@ class Sqs:
 
     def change_visibility_batch(
         self, queue_url: str, receipts: Mapping[str, str], seconds: int, retry: bool = True
-    ) -> list[str]:
-        """Extend up to 10 messages at once (id to receipt); returns the ids that failed.
+    ) -> dict[str, tuple[str, bool]]:
+        """Extend up to 10 messages at once (key to receipt handle); returns the keys
+        that failed, each with its error code and whether SQS blames the sender (a
+        receipt handle no longer valid, visibility past its 12-hour cap).
 
         `retry=False` makes one attempt: a heartbeat beats again soon anyway, and must
         not sit in a backoff while the messages it extends run out of time.
@@ -95,7 +97,7 @@ class Sqs:
             {"Id": str(i), "ReceiptHandle": receipt, "VisibilityTimeout": seconds}
             for i, receipt in enumerate(receipts.values())
         ]
-        ids = list(receipts)
+        keys = list(receipts)
         call = self._caller.call if retry else self._caller.once
         response = call(
             "ChangeMessageVisibilityBatch",
@@ -103,7 +105,10 @@ class Sqs:
                 QueueUrl=queue_url, Entries=entries
             ),
         )
-        return [ids[int(f["Id"])] for f in response.get("Failed", [])]
+        return {
+            keys[int(f["Id"])]: (str(f.get("Code", "")), bool(f.get("SenderFault")))
+            for f in response.get("Failed", [])
+        }
 
     def send(
         self,

@@ -2,7 +2,9 @@
 
 Pure. The statements (ids, actions, conditions) are the same as the Terraform
 module's `data.aws_iam_policy_document.worker`; tests hold the two together, so
-the allowlist and IAM cannot drift apart.
+the allowlist and IAM cannot drift apart. The worker's one STS call,
+GetCallerIdentity, needs no permission (no policy can deny it), so no statement
+grants it.
 """
 
 from __future__ import annotations

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,16 +19,32 @@ from deployworker.intake.allowlist import AllowlistError, load_allowlist
 from deployworker.observe.logs import configure_logging
 from deployworker.settings import Settings
 
+# Seconds local mode may take, past the shutdown grace, to stop its emulator and threads.
+LOCAL_STOP_MARGIN = 5.0
 
-def _stop_on_signals() -> threading.Event:
+
+def _stop_on_signals(exit_after: float | None = None) -> threading.Event:
+    """An event set by SIGTERM or SIGINT. With `exit_after`, the process also exits
+    (status 1) that many seconds after the first signal if it has not ended by then,
+    and at once on a second signal."""
     stop = threading.Event()
 
     def handler(signum: int, _frame: object) -> None:
+        if exit_after is not None and stop.is_set():
+            os._exit(1)
         stop.set()
+        if exit_after is not None:
+            threading.Thread(target=_exit_later, args=(exit_after,), daemon=True).start()
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
     return stop
+
+
+def _exit_later(seconds: float) -> None:
+    time.sleep(seconds)
+    print(f"error: still running {seconds:g} s after the stop signal; exiting", file=sys.stderr)
+    os._exit(1)
 
 
 def cmd_run(_: argparse.Namespace) -> int:
@@ -53,7 +71,10 @@ def cmd_local(args: argparse.Namespace) -> int:
     if args.allowlist is not None:
         settings = settings.model_copy(update={"allowlist_path": args.allowlist})
     configure_logging(settings.log_level)
-    run_local(settings, _stop_on_signals(), sample=not args.no_sample)
+    # Local mode's state lives in this process and dies with it, so a stop that
+    # overruns the shutdown grace (plus time for the emulator) can end it outright.
+    stop = _stop_on_signals(exit_after=settings.shutdown_grace_seconds + LOCAL_STOP_MARGIN)
+    run_local(settings, stop, sample=not args.no_sample)
     return 0
 
 

@@ -27,8 +27,10 @@ from deployworker.deploy.apply import Applied, Current, apply_deploy, deploy_tag
 from deployworker.deploy.migrate import Migrator
 from deployworker.deploy.pin import NonEcr, pin_images
 from deployworker.errors import not_allowed
+from deployworker.intake.budget import duration_text, over_budget
 from deployworker.intake.entries import Entry
 from deployworker.intake.message import DeployRequest
+from deployworker.rollout.deadline import minimum
 
 Log = structlog.typing.FilteringBoundLogger
 
@@ -58,6 +60,29 @@ class Actor:
     region: str | None = None
     account: str | None = None
     non_ecr: NonEcr = "reject"
+    default_timeout: float = 900.0  # DEPLOY_TIMEOUT_SECONDS, for entries without a timeout
+
+    def check_budget(
+        self, request: DeployRequest, entry: Entry, configuration: Mapping[str, Any] | None
+    ) -> None:
+        """Refuse, before any write, a deploy whose deadline (raised to what the service's
+        strategy needs) cannot fit in the time SQS holds one message. Raises `Rejection`."""
+        configured = float(entry.timeout or self.default_timeout)
+        need = minimum(configuration)
+        deadline = max(configured, need.seconds)
+        undoing = request.action == "rollback"  # no migration, and no rollback of a rollback
+        migration = entry.migrate.timeout if entry.migrate is not None and not undoing else 0
+        reason = over_budget(deadline, migration, entry.rollback and not undoing)
+        if reason is None:
+            return
+        if need.seconds > configured:
+            parts = ", ".join(f"{k} {duration_text(v)}" for k, v in need.parts.items())
+            raised = duration_text(need.seconds)
+            reason = (
+                f"its deploymentConfiguration raises the deadline to {raised} ({parts}); "
+                f"the deploy {reason}"
+            )
+        raise not_allowed(f"{request.cluster_ref.name}/{request.service_ref.name}: {reason}")
 
     def apply(
         self, request: DeployRequest, entry: Entry, deploy_id: str, sent_at: float, log: Log
@@ -70,10 +95,16 @@ class Actor:
         cluster, service = request.cluster_ref.name, request.service_ref.name
         current = read_current(self.ecs, cluster, service)
         check_controller(current.service)
+        self.check_budget(request, entry, current.service.get("deploymentConfiguration"))
         applied = self._apply(request, entry, deploy_id, sent_at, log, current)
         if applied is None:
             return None
-        return replace(applied, configuration=current.service.get("deploymentConfiguration"))
+        desired = current.service.get("desiredCount")
+        return replace(
+            applied,
+            configuration=current.service.get("deploymentConfiguration"),
+            desired_count=int(desired) if desired is not None else None,
+        )
 
     def _apply(
         self,

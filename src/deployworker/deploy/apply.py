@@ -43,6 +43,8 @@ class Applied:
     configuration: Mapping[str, Any] | None = None
     # Why a deploy that changes no image string still deployed (a re-resolved tag).
     note: str = ""
+    # The service's desiredCount: at 0 a "successful" rollout started and verified nothing.
+    desired_count: int | None = None
 
 
 def deploy_tags(

@@ -43,6 +43,8 @@ class Job:
     applied: Applied | None = None
     failed: Result | None = None
     timeout: float = 0.0  # the rollout's deadline, set once the deploy is applied
+    watch: object | None = None  # the watcher's handle on the deployment it follows now
+    lost: str | None = None  # why this copy of the message is no longer ours to act on
 
 
 @contextmanager

@@ -74,6 +74,8 @@ class Pipeline:
         self._dispatch = dispatch
         self._serial = KeyedSerial(dispatch)
         self._verdicts = Verdicts(ecs, self._follow)
+        self._lock = threading.Lock()
+        self._jobs: dict[str, Job] = {}  # by receipt handle: each copy of a message is its own
 
     # -- entry points ------------------------------------------------------------------------
     def handle(self, message: Message) -> Result:
@@ -128,7 +130,20 @@ class Pipeline:
             base = Result(Outcome.FAILED, "", deploy_id, cluster, service, images, source=source)
             log.info("deploy.accepted")
         job = Job(message, request, decision.entry, base, started, fields, done, (cluster, service))
+        with self._lock:
+            self._jobs[message.receipt_handle] = job
         self._serial.run(job.key, lambda: self._guarded(job, self._apply))
+
+    def abandon(self, message: Message, reason: str) -> None:
+        """This copy of `message` is no longer ours (its heartbeat failed): its deploy
+        ends as `released` at once, and makes no further AWS write."""
+        with self._lock:
+            job = self._jobs.get(message.receipt_handle)
+        if job is None:
+            return
+        job.lost = reason
+        if job.watch is not None:
+            self._watcher.cancel(job.watch)
 
     def admissible(self, message: Message) -> DeployRequest | None:
         """The request in `message` if it is valid and allowed now; None otherwise.
@@ -147,7 +162,8 @@ class Pipeline:
         """Run one stage with the deploy's log context; a `Result` (or an error) ends it."""
         with bound(job.fields):
             try:
-                result = stage(job)
+                lost = replace(job.base, outcome=Outcome.RELEASED, reason=job.lost or "")
+                result = stage(job) if job.lost is None else lost
             except Exception as exc:
                 result = result_of_error(job.base, exc)
             if result is not None:
@@ -205,7 +221,9 @@ class Pipeline:
                 else:
                     log.info("deploy.progress", deployment=arn, progress=now.progress)
 
-        self._watcher.follow(arn, job.timeout, resume, progress)
+        job.watch = self._watcher.follow(arn, job.timeout, resume, progress)
+        if job.lost is not None:  # lost while the watch began: end it now
+            self._watcher.cancel(job.watch)
 
     def _end(self, job: Job, result: Result) -> None:
         """Finish a deploy: log, emit its event, free its service, report."""
@@ -220,6 +238,8 @@ class Pipeline:
             **evidence,
         )
         self._emit_terminal(result, job.request)
+        with self._lock:
+            self._jobs.pop(job.message.receipt_handle, None)
         self._serial.release(job.key)
         report(job.done, result)
 

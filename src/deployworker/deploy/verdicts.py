@@ -8,7 +8,9 @@ write of ours, and a deployment stopped because someone else started a newer one
 `overtaken`, with no write of ours either. With `rollback: true` we act only when
 ECS has not: at our deadline with StopServiceDeployment(ROLLBACK), ECS's native
 rollback followed on the same ARN, and, for a deployment that already finished
-without rolling back, with UpdateService to the previous revision.
+without rolling back, with UpdateService to the previous revision. Any other ending
+first asks whether the service still exists: one deleted mid-deploy is `failed` at
+once, with no write (its service deployments went with it).
 """
 
 from __future__ import annotations
@@ -23,13 +25,15 @@ from deployworker.aws.ecs import Ecs
 from deployworker.deploy.apply import deployment_of
 from deployworker.deploy.evidence import collect
 from deployworker.deploy.job import Job
-from deployworker.errors import PermanentAwsError
+from deployworker.errors import NotFoundError, PermanentAwsError
 from deployworker.failpoints import failpoint
 from deployworker.outcome import Outcome, Result
 from deployworker.rollout.assess import Assessment, State
 from deployworker.rollout.locate import newer_than
 
 log = structlog.get_logger("deployworker.pipeline")
+
+NOTHING_STARTED = "desiredCount is 0: nothing was started, nothing verified"
 
 Then = Callable[[Job, Assessment | None], Result | None]
 # Hand a service deployment (ARN) to the watcher; its verdict resumes `Then`.
@@ -55,8 +59,18 @@ class Verdicts:
         if state == State.CONVERGED:
             log.info("deploy.converged", deployment=arn)
             failpoint("converged")
+            if applied.desired_count == 0:
+                # ECS calls it successful at once, but no task ran the new revision.
+                log.warning("deploy.nothing_started", deployment=arn, desired_count=0)
+                return replace(base, outcome=Outcome.DEPLOYED, reason=NOTHING_STARTED)
             reason = f"{applied.note}; {verdict.reason}" if applied.note else verdict.reason
             return replace(base, outcome=Outcome.DEPLOYED, reason=reason)
+        gone = self._service_gone(job)
+        if gone is not None:
+            # Deleted mid-deploy: ECS deleted its service deployments too, so there is
+            # nothing left to wait for, and every rollback call could only fail.
+            log.warning("deploy.service_gone", deployment=arn, reason=gone)
+            return replace(base, outcome=Outcome.FAILED, reason=gone)
         if applied.stopped:  # the `rollback` action asked ECS to roll this deployment back
             if state == State.ROLLED_BACK:
                 reason = f"ECS rolled back service deployment {arn}: {verdict.reason}"
@@ -87,6 +101,24 @@ class Verdicts:
         if state != State.TIMED_OUT or not self._may_roll_back(job):
             return self._bad(job, Outcome.FAILED, verdict.reason)
         return self._roll_back(job, verdict)
+
+    def _service_gone(self, job: Job) -> str | None:
+        """Why the deploy's service no longer exists (MISSING, INACTIVE, DRAINING), or
+        None while it is ACTIVE."""
+        cluster, service = job.key
+        try:
+            found, failures = self._ecs.describe_services(cluster, [service])
+        except NotFoundError as exc:  # the cluster itself is gone
+            return f"service {cluster}/{service} cannot be found during the deploy ({exc.code})"
+        status = str(found[0].get("status")) if found else None
+        if status is None:
+            status = str(failures[0].get("reason", "MISSING")) if failures else "MISSING"
+        if status == "ACTIVE":
+            return None
+        return (
+            f"service {cluster}/{service} is {status}: it was deleted during the deploy, "
+            "so there is nothing to follow or roll back"
+        )
 
     @staticmethod
     def _may_roll_back(job: Job) -> bool:

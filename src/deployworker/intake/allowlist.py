@@ -127,11 +127,16 @@ def check_scope(request: DeployRequest, region: str | None, account: str | None)
     """Deny ARNs that point outside the worker's own region or account.
 
     Names carry no region, so the allowlist alone cannot tell `prod` in another
-    region from ours; an ARN can, and must agree. Unknown region or account skips
-    that half of the check.
+    region from ours; an ARN can, and must agree. Reduced to its name, a foreign ARN
+    would deploy the same-named service here, so an ARN that cannot be checked (the
+    worker's region or account unknown) is denied too.
     """
     for ref in (request.cluster_ref, request.service_ref):
-        if region and ref.region and ref.region != region:
+        if ref.region and ref.region != region:
+            if not region:
+                raise not_allowed(f"{ref.raw!r} names a region, and this worker's is unknown")
             raise not_allowed(f"{ref.raw!r} is in region {ref.region}, this worker serves {region}")
-        if account and ref.account and ref.account != account:
+        if ref.account and ref.account != account:
+            if not account:
+                raise not_allowed(f"{ref.raw!r} names an account, and this worker's is unknown")
             raise not_allowed(f"{ref.raw!r} is in account {ref.account}, not {account}")

@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from deployworker.intake.budget import over_budget
 from deployworker.intake.imageref import is_repository
 
 _DURATION = re.compile(r"^(?P<value>[0-9]+)(?P<unit>s|m|h)?$")
@@ -119,6 +120,16 @@ class Entry(BaseModel):
     def _migrate_container_is_listed(self) -> Entry:
         if self.migrate is not None and self.migrate.container not in self.containers:
             raise ValueError(f"migrate.container {self.migrate.container!r} is not in containers")
+        return self
+
+    @model_validator(mode="after")
+    def _fits_one_message(self) -> Entry:
+        # Without its own timeout the entry gets DEPLOY_TIMEOUT_SECONDS, checked at deploy.
+        migration = self.migrate.timeout if self.migrate is not None else 0
+        reason = over_budget(self.timeout or 0, migration, self.rollback)
+        if reason is not None:
+            what = "timeout" if self.timeout else "migrate.timeout"
+            raise ValueError(f"{what}: {self.cluster}/{self.service} {reason}")
         return self
 
 

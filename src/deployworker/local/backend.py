@@ -5,7 +5,8 @@ deployment) records a service revision and starts a `ServiceDeployment`, stoppin
 any older one still under way, and starts a legacy PRIMARY deployment beside it;
 CODE_DEPLOY and EXTERNAL services refuse a new task definition, as ECS does. `tick`
 moves every deployment on and `apply` carries out the effects on moto's service.
-RunTask and ListTasks are patched too (see `_run_task`, `_list_tasks`).
+RunTask and ListTasks are patched too (see `_run_task`, `_list_tasks`), and
+DeleteService deletes the service's service deployments, as ECS does.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class Simulation(Protocol):
 
 
 _active: Simulation | None = None
-_PATCHED = ("update_service", "run_task", "list_tasks")
+_PATCHED = ("update_service", "run_task", "list_tasks", "delete_service")
 _ORIGINAL: dict[str, Any] = {name: getattr(EC2ContainerServiceBackend, name) for name in _PATCHED}
 
 
@@ -158,6 +159,17 @@ def _list_tasks(self: Any, *args: Any, **kwargs: Any) -> Any:
     return tasks
 
 
+def _delete_service(self: Any, *args: Any, **kwargs: Any) -> Any:
+    # ECS deletes a service's service deployments with it: afterwards they are MISSING
+    # to DescribeServiceDeployments, finished or not.
+    service = _ORIGINAL["delete_service"](self, *args, **kwargs)
+    with LOCK:
+        found = store(self)
+        for arn in [a for a, t in found.deployments.items() if t.service is service]:
+            del found.deployments[arn]
+    return service
+
+
 def apply(backend: Any, found: Store, tracked: Tracked, effects: list[Effect]) -> None:
     """Carry out a deployment's effects on its moto service. Callers hold LOCK."""
     service, deployment = tracked.service, tracked.deployment
@@ -203,7 +215,8 @@ def install(simulation: Simulation) -> None:
     """Patch moto's backend; `simulation.rules` is read at every use."""
     global _active  # noqa: PLW0603 - moto's backend is process-wide, so is the patch
     _active = simulation
-    for name, patch in zip(_PATCHED, (_update_service, _run_task, _list_tasks), strict=True):
+    patches = (_update_service, _run_task, _list_tasks, _delete_service)
+    for name, patch in zip(_PATCHED, patches, strict=True):
         setattr(EC2ContainerServiceBackend, name, patch)
 
 

@@ -5,11 +5,20 @@ per call) well before its visibility runs out. A message released or deleted is
 never extended afterwards: untracking waits while a call that includes the
 message is under way, and only then, so with a thousand messages held a settle
 waits for one call at most, not for a round of a hundred.
+
+Messages are tracked by receipt handle, not message id: one replica may hold two
+copies of a message (the first one's visibility lapsed and SQS delivered it again),
+and each copy is extended, and untracked, on its own. When SQS refuses to extend a
+copy for a reason that is the sender's (its receipt handle is no longer valid, or
+its visibility would pass the 12-hour cap), the copy is lost: it is untracked and
+its `on_lost` is told, so its deploy stops acting and the redelivery takes over.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import structlog
 
@@ -18,6 +27,15 @@ from deployworker.errors import AwsError
 
 log = structlog.get_logger("deployworker.heartbeat")
 BATCH = 10
+
+# Told why the copy was lost, e.g. "ReceiptHandleIsInvalid". Runs on the heartbeat's thread.
+OnLost = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Tracked:
+    message_id: str
+    on_lost: OnLost | None
 
 
 class Heartbeat:
@@ -28,27 +46,29 @@ class Heartbeat:
         self._queue_url = queue_url
         self._visibility = visibility
         self._interval = interval
-        self._receipts: dict[str, str] = {}
-        self._calling: set[str] = set()  # ids in the call under way
+        self._tracked: dict[str, _Tracked] = {}  # receipt handle -> the copy it names
+        self._calling: set[str] = set()  # receipt handles in the call under way
         self._lock = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def track(self, message_id: str, receipt_handle: str) -> None:
-        """Start extending a message."""
+    def track(
+        self, receipt_handle: str, message_id: str = "", on_lost: OnLost | None = None
+    ) -> None:
+        """Start extending the copy of a message that `receipt_handle` names."""
         with self._lock:
-            self._receipts[message_id] = receipt_handle
+            self._tracked[receipt_handle] = _Tracked(message_id, on_lost)
 
-    def untrack(self, message_id: str) -> None:
-        """Stop extending a message; returns only once no call can still touch it."""
+    def untrack(self, receipt_handle: str) -> None:
+        """Stop extending a copy; returns only once no call can still touch it."""
         with self._lock:
-            self._receipts.pop(message_id, None)
-            self._lock.wait_for(lambda: message_id not in self._calling)
+            self._tracked.pop(receipt_handle, None)
+            self._lock.wait_for(lambda: receipt_handle not in self._calling)
 
     def tracked(self) -> dict[str, str]:
-        """A copy of what is being extended (message id to receipt handle)."""
+        """A copy of what is being extended (receipt handle to message id)."""
         with self._lock:
-            return dict(self._receipts)
+            return {receipt: t.message_id for receipt, t in self._tracked.items()}
 
     def start(self) -> None:
         """Start the heartbeat thread."""
@@ -66,28 +86,46 @@ class Heartbeat:
             self.beat()
 
     def beat(self) -> None:
-        """Extend every tracked message once."""
+        """Extend every tracked copy once; tell the owners of copies SQS refused."""
         with self._lock:
-            ids = list(self._receipts)
-        for start in range(0, len(ids), BATCH):
+            receipts = list(self._tracked)
+        for start in range(0, len(receipts), BATCH):
             with self._lock:
-                chunk = {
-                    i: self._receipts[i] for i in ids[start : start + BATCH] if i in self._receipts
-                }
+                chunk = {r: r for r in receipts[start : start + BATCH] if r in self._tracked}
                 self._calling = set(chunk)
-            if chunk:
-                self._extend(chunk)
+            lost = self._extend(chunk) if chunk else []
             with self._lock:
                 self._calling = set()
                 self._lock.notify_all()
+            # Outside the lock and the call: an owner may untrack, settle, or stop a deploy.
+            for tell, code in lost:
+                try:
+                    tell(code)
+                except Exception:  # one owner's failure must not cost the others the news
+                    log.exception("heartbeat.on_lost_failed")
 
-    def _extend(self, chunk: dict[str, str]) -> None:
+    def _extend(self, chunk: dict[str, str]) -> list[tuple[OnLost, str]]:
         try:
             failed = self._sqs.change_visibility_batch(
                 self._queue_url, chunk, self._visibility, retry=False
             )
         except AwsError as exc:
             log.warning("heartbeat.failed", count=len(chunk), error=str(exc))
-            return
-        if failed:
-            log.warning("heartbeat.partial", failed_message_ids=failed)
+            return []
+        lost: list[tuple[OnLost, str]] = []
+        transient: list[str] = []
+        with self._lock:
+            for receipt, (code, sender_fault) in failed.items():
+                copy = self._tracked.get(receipt)
+                if copy is None:
+                    continue
+                if not sender_fault:  # SQS's own fault: the next beat tries again
+                    transient.append(copy.message_id)
+                    continue
+                del self._tracked[receipt]
+                log.warning("heartbeat.lost", message_id=copy.message_id, code=code)
+                if copy.on_lost is not None:
+                    lost.append((copy.on_lost, code))
+        if transient:
+            log.warning("heartbeat.partial", failed_message_ids=transient)
+        return lost

@@ -1,12 +1,11 @@
 """The poll loop: receive, fan out by message group, settle, repeat.
 
 Messages of one group are handled in order (`groups`); different groups run in parallel,
-up to `max_in_flight` groups (deploys) at once. A slot is a group, not a
-message: a batch of ten messages for one service is one deploy at a time, and
-must not keep nine other services waiting. When a message is retried or
-released, the rest of its group's batch is released behind it, so order holds
-and nothing waits on a group that cannot progress. A failure in one group never
-blocks another.
+up to `max_in_flight` groups (deploys) at once. A slot is a group, not a message: a
+batch of ten messages for one service is one deploy at a time, and must not keep nine
+other services waiting. When a message is retried or released, the rest of its group's
+batch is released behind it, so order holds and nothing waits on a group that cannot
+progress. A failure in one group never blocks another.
 
 A slot holds no thread: a small pool runs the active part of each deploy, and
 the pipeline calls back when the deploy has an outcome. Several receivers poll
@@ -21,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, wait
+from functools import partial
 
 import structlog
 
@@ -63,6 +63,7 @@ class Worker:
     ) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
+        self._pipeline = pipeline
         self._settler = settler
         self._heartbeat = heartbeat
         self._allowlist = allowlist
@@ -73,7 +74,8 @@ class Worker:
         self._on_received = on_received
         self._on_in_flight = on_in_flight
         self._receivers = max(1, receivers)
-        self._held: dict[str, Message] = {}
+        self._held: dict[str, Message] = {}  # by receipt handle: a replica may hold 2 copies
+        self._lost: set[str] = set()  # receipt handles SQS would not extend
         self._jobs = 0
         self._reserved = 0  # slots promised to receives under way
         self._backlog = False  # the last receive came back full: the queue has more
@@ -174,7 +176,9 @@ class Worker:
                 self._reserved -= asked
             raise
         for message in messages:
-            self._heartbeat.track(message.message_id, message.receipt_handle)
+            self._heartbeat.track(
+                message.receipt_handle, message.message_id, partial(self._lose, message)
+            )
             self._on_received(message)
         groups = group_in_order(messages)
         with self._cond:
@@ -184,7 +188,7 @@ class Worker:
             starting = not self._stopping.is_set()
             self._jobs += len(groups) if starting else 0
             self._backlog = len(messages) == asked == BATCH
-            self._held.update((m.message_id, m) for m in messages)
+            self._held.update((m.receipt_handle, m) for m in messages)
             self._on_in_flight(len(self._held))
             self._cond.notify_all()
         if not starting:
@@ -215,11 +219,22 @@ class Worker:
             self._jobs -= 1
             self._cond.notify_all()
 
+    def _lose(self, message: Message, code: str) -> None:
+        """SQS refused to extend this copy: its deploy stops acting; redelivery resumes it."""
+        with self._cond:
+            self._lost.add(message.receipt_handle)
+        log.warning("message.lost", message_id=message.message_id, code=code)
+        self._pipeline.abandon(message, f"lost the message ({code}): its redelivery resumes it")
+
     def _finish(self, message: Message, result: Result | None) -> None:
-        """Settle one message (None: release it untouched) and free its slot."""
-        self._heartbeat.untrack(message.message_id)
+        """Settle one message (None: release it; lost: leave it) and free its slot."""
+        self._heartbeat.untrack(message.receipt_handle)
+        with self._cond:
+            lost = message.receipt_handle in self._lost
         try:
-            if result is not None:
+            if lost:
+                log.info("message.not_settled", message_id=message.message_id, reason="lost")
+            elif result is not None:
                 self._settler.settle(message, result)
             else:
                 self._settler.release(message)
@@ -229,6 +244,7 @@ class Worker:
             handed_back = result is None or result.outcome == Outcome.RELEASED
             if handed_back and self._stopping.is_set():
                 self._released.append(message.message_id)
-            self._held.pop(message.message_id, None)
+            self._held.pop(message.receipt_handle, None)
+            self._lost.discard(message.receipt_handle)
             self._on_in_flight(len(self._held))
             self._cond.notify_all()

@@ -97,10 +97,11 @@ class Watcher:
         timeout: float,
         on_verdict: OnVerdict,
         on_progress: OnProgress | None = None,
-    ) -> None:
+    ) -> object:
         """Follow service deployment `arn`; `on_verdict` gets its final verdict, once.
 
-        Returns at once. If the watcher has stopped, `on_verdict(None)` runs here.
+        Returns at once, with a handle for `cancel`. If the watcher has stopped,
+        `on_verdict(None)` runs here.
         """
         now = self._clock()
         watch = _Watch(arn, now + timeout, on_verdict, on_progress, now)
@@ -110,6 +111,17 @@ class Watcher:
                 self._watches.add(watch)
         if stopped:
             on_verdict(None)
+        return watch
+
+    def cancel(self, handle: object) -> None:
+        """Stop following what `follow` returned `handle` for: its `on_verdict(None)`
+        runs here, unless a verdict already went out."""
+        with self._lock:
+            if handle not in self._watches:
+                return
+            self._watches.discard(handle)
+        assert isinstance(handle, _Watch)
+        handle.on_verdict(None)
 
     def _loop(self) -> None:
         while not self._stop.wait(self._next_wait):

@@ -1,0 +1,78 @@
+"""`deployworker local` as a real process: a busy port ends it with a clear error, and
+SIGTERM or SIGINT stop it within its shutdown grace."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# The installed console script (`deployworker.cli.main:main`), beside the interpreter.
+SCRIPT = str(Path(sys.executable).parent / "deployworker")
+
+
+@pytest.fixture
+def held_port() -> Iterator[int]:
+    """A port some other program listens on, on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        yield int(sock.getsockname()[1])
+
+
+def local(*args: str, **env: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [SCRIPT, "local", "--no-sample", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "DEPLOYWORKER_METRICS_PORT": "0", **env},
+    )
+
+
+def test_a_busy_port_ends_local_mode_with_the_port_and_the_setting(held_port: int) -> None:
+    process = local("--port", str(held_port))
+    try:
+        _, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 2
+    assert f"port {held_port} is in use" in err
+    assert "DEPLOYWORKER_LOCAL_PORT" in err
+
+
+def test_a_busy_default_port_names_it_too(held_port: int) -> None:
+    process = local(DEPLOYWORKER_LOCAL_PORT=str(held_port))
+    try:
+        _, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 2
+    assert f"127.0.0.1:{held_port}" in err and "DEPLOYWORKER_LOCAL_PORT" in err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_ends_local_mode_within_its_grace(signum: int) -> None:
+    process = local(
+        "--port",
+        "0",
+        DEPLOYWORKER_SHUTDOWN_GRACE_SECONDS="1",
+        DEPLOYWORKER_LOCAL_CONVERGE_SECONDS="1",
+    )
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if json.loads(line)["event"] == "local.ready":
+                break
+        process.send_signal(signum)
+        # The grace (1 s) plus the margin for the emulator, with room for a busy machine.
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()

@@ -1,0 +1,114 @@
+"""A worker acts for a message only while SQS lets it hold that copy: copies are kept
+apart by receipt handle, and a copy whose heartbeat SQS refuses stops acting at once,
+leaving its redelivered copy to resume the deploy."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from conftest import REPO, World, deploy, metric
+from deployworker.app import App
+
+WRITES = {"RegisterTaskDefinition", "UpdateService", "StopServiceDeployment", "RunTask"}
+
+
+def ecs_writes(app: App) -> list[str]:
+    """Every ECS write the worker's own client makes from now on, in order."""
+    made: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        if model.name in WRITES:
+            made.append(model.name)
+
+    app.ecs._client.meta.events.register("before-call.ecs", record)
+    return made
+
+
+def refuse_extending(app: App, receipt_handle: str) -> list[str]:
+    """SQS answers every ChangeMessageVisibilityBatch entry for `receipt_handle` with
+    ReceiptHandleIsInvalid (sender's fault), as it does for a copy it has redelivered.
+    moto honours old receipt handles, so the entry's failure is written into the reply."""
+    client, refused = app.sqs._client, []
+    sent: list[list[dict[str, Any]]] = []
+
+    def remember(params: dict[str, Any], **_: Any) -> None:
+        sent.append(list(params.get("Entries") or []))
+
+    def refuse(parsed: dict[str, Any], **_: Any) -> None:
+        for entry in sent.pop():
+            if entry["ReceiptHandle"] == receipt_handle:
+                ok = [s for s in parsed.get("Successful") or [] if s["Id"] != entry["Id"]]
+                parsed["Successful"] = ok
+                failure = {"Id": entry["Id"], "SenderFault": True, "Code": "ReceiptHandleIsInvalid"}
+                parsed.setdefault("Failed", []).append({**failure, "Message": "injected"})
+                refused.append(entry["Id"])
+
+    client.meta.events.register("before-parameter-build.sqs.ChangeMessageVisibilityBatch", remember)
+    client.meta.events.register("after-call.sqs.ChangeMessageVisibilityBatch", refuse)
+    return refused
+
+
+def wait_for(probe: Callable[[], Any], limit: float = 30) -> Any:
+    """Poll `probe` until it returns something truthy (bounded)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.02)
+    raise AssertionError("never happened")
+
+
+def in_progress(world: World) -> list[str]:
+    briefs = world.ecs.list_service_deployments(cluster="prod", service="web")
+    return [
+        b["serviceDeploymentArn"]
+        for b in briefs["serviceDeployments"]
+        if b["status"] == "IN_PROGRESS"
+    ]
+
+
+def test_a_copy_sqs_will_not_extend_stops_acting_and_its_redelivery_resumes(
+    world: World,
+) -> None:
+    world.service()
+    # Only losing the first copy can end its deploy within the test's bounds.
+    app = world.app(deploy_timeout_seconds=3600, heartbeat_seconds=0.1)
+    writes = ecs_writes(app)
+    world.send(deploy(f"{REPO}:2-hang", deploy_id="held-twice"))
+    (first,) = app.worker.poll(0)
+    (arn,) = wait_for(lambda: in_progress(world))
+    ((first_receipt, message_id),) = app.heartbeat.tracked().items()
+
+    # The first copy's visibility lapses and SQS delivers the message again, to this
+    # same worker: both copies are held, each under its own receipt handle.
+    world.sqs.change_message_visibility(
+        QueueUrl=world.resources.queue_url, ReceiptHandle=first_receipt, VisibilityTimeout=0
+    )
+    (second,) = app.worker.poll(0)
+    tracked = app.heartbeat.tracked()
+    assert len(tracked) == 2 and set(tracked.values()) == {message_id}
+    assert app.worker.in_flight == 2
+    (second_receipt,) = set(tracked) - {first_receipt}
+
+    # SQS no longer honours the first copy: its deploy ends without another write, is
+    # not settled (the second copy is not deleted in its stead), and the second copy
+    # resumes the same service deployment.
+    refused = refuse_extending(app, first_receipt)
+    first.result(timeout=60)
+    assert refused
+    wait_for(lambda: app.heartbeat.tracked() == {second_receipt: message_id})
+    wait_for(lambda: app.watcher.watching == 1)
+    assert app.worker.in_flight == 1
+    assert world.queue_depth() == 1
+    assert writes == ["RegisterTaskDefinition", "UpdateService"]
+
+    # Someone rolls the hung deployment back: the second copy settles with its own handle.
+    world.ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+    second.result(timeout=60)
+    assert metric(app, "deployworker_messages_total", outcome="rolled_back") == 1
+    assert world.queue_depth() == 0
+    assert world.dead_letters() == []
+    assert writes == ["RegisterTaskDefinition", "UpdateService"]
