@@ -82,3 +82,35 @@ def test_untrack_of_a_message_in_the_call_under_way_waits_for_that_call() -> Non
     sqs.release.release()
     assert untracked.wait(timeout=10)
     beat.join(timeout=10)
+
+
+class BrokenSqs:
+    """ChangeMessageVisibilityBatch that fails with something no adapter maps (a bug)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def change_visibility_batch(
+        self, queue_url: str, receipts: Mapping[str, str], seconds: int, retry: bool = True
+    ) -> dict[str, tuple[str, bool]]:
+        self.calls += 1
+        raise RuntimeError("a bug below the heartbeat")
+
+
+def test_a_beat_that_raises_frees_waiting_untracks_and_the_thread_beats_on() -> None:
+    sqs = BrokenSqs()
+    heartbeat = Heartbeat(sqs, "q", visibility=60, interval=0.01)  # type: ignore[arg-type]
+    heartbeat.track("r1", "m1")
+    heartbeat.start()
+    untracked = threading.Event()
+
+    def untrack() -> None:
+        heartbeat.untrack("r1")
+        untracked.set()
+
+    while sqs.calls < 3:  # bounded by the thread beating on after each failure
+        assert heartbeat._thread is not None and heartbeat._thread.is_alive()
+        threading.Event().wait(0.01)
+    threading.Thread(target=untrack, daemon=True).start()
+    assert untracked.wait(timeout=5)  # nothing left that could still touch the copy
+    heartbeat.stop()

@@ -83,7 +83,10 @@ class Heartbeat:
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
-            self.beat()
+            try:
+                self.beat()
+            except Exception:  # the heartbeat must outlive any single bad beat
+                log.exception("heartbeat.crashed")
 
     def beat(self) -> None:
         """Extend every tracked copy once; tell the owners of copies SQS refused."""
@@ -93,10 +96,13 @@ class Heartbeat:
             with self._lock:
                 chunk = {r: r for r in receipts[start : start + BATCH] if r in self._tracked}
                 self._calling = set(chunk)
-            lost = self._extend(chunk) if chunk else []
-            with self._lock:
-                self._calling = set()
-                self._lock.notify_all()
+            try:
+                lost = self._extend(chunk) if chunk else []
+            finally:
+                # Whatever the call did, no untrack may wait on it any longer.
+                with self._lock:
+                    self._calling = set()
+                    self._lock.notify_all()
             # Outside the lock and the call: an owner may untrack, settle, or stop a deploy.
             for tell, code in lost:
                 try:
