@@ -17,7 +17,7 @@ import structlog
 from deployworker.aws.ecs import Ecs
 from deployworker.deploy.apply import Applied, Current, deployment_of, family_of
 from deployworker.deploy.pin import unpinned
-from deployworker.deploy.plan import DEPLOY_ID_TAG, PREVIOUS_TAG, tag_value
+from deployworker.deploy.plan import DEPLOY_ID_TAG, DEPLOY_KEY_TAG, PREVIOUS_TAG, deploy_key
 from deployworker.errors import invalid
 from deployworker.intake.allowlist import check_images
 from deployworker.intake.entries import Entry
@@ -59,11 +59,12 @@ def _revision_arn(current: Current, revision: int) -> str:
 def _revision_with_deploy_id(ecs: Ecs, current: Current, deploy_id: str) -> str:
     family = family_of(current.arn)
     newest = int(str(current.latest_arn).rsplit(":", 1)[-1])
-    key = tag_value(deploy_id)
+    cluster = str(current.service["clusterArn"]).rsplit("/", 1)[-1]
+    key = deploy_key(cluster, str(current.service["serviceName"]), deploy_id)
     for revision in range(newest, max(0, newest - ROLLBACK_SEARCH_DEPTH), -1):
         arn = _revision_arn(current, revision)
         _, tags = ecs.describe_task_definition(arn)
-        if any(t["key"] == DEPLOY_ID_TAG and t["value"] == key for t in tags):
+        if any(t["key"] == DEPLOY_KEY_TAG and t["value"] == key for t in tags):
             return arn
     raise invalid(
         f"no revision of {family} among the newest {ROLLBACK_SEARCH_DEPTH} carries deploy_id "
