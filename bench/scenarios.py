@@ -164,7 +164,7 @@ def build_world(spec: Spec) -> World:
         )
     sent = _messages(spec)
     for name, version, body in sent:
-        sqs.enqueue(body, group=name, dedup=f"{name}-{version}")
+        sqs.enqueue(body, group=f"bench/{name}", dedup=f"{name}-{version}")
     # The real clients are built (and left unused) so their memory counts, as in production.
     real_clients = [
         make_client(service, REGION, "http://127.0.0.1:9") for service in ("ecs", "sqs", "ecr")

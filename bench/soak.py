@@ -2,8 +2,9 @@
 
 Runs the real worker in-process against moto (with the rollout simulator) on
 127.0.0.1, publishes a mix of valid deploys (some of which fail and roll back),
-noops and hostile messages from tests/corpus, injects faults into a share of ECS
-and SQS calls, and reports whether anything was lost or done twice.
+redeliveries of rolled-back deploys, deploy_ids reused by a service sharing the task
+family, noops and hostile messages from tests/corpus, injects faults into a share of
+ECS and SQS calls, and reports whether anything was lost or done twice.
 
     python bench/soak.py [--messages 1000] [--seconds 120] [--fault-rate 0.2]
 """
@@ -26,7 +27,7 @@ from typing import Any
 from deployworker.app import build
 from deployworker.aws.clients import make_client
 from deployworker.aws.sqs import Message
-from deployworker.deploy.plan import DEPLOY_ID_TAG
+from deployworker.deploy.plan import DEPLOY_KEY_TAG
 from deployworker.local import use_fake_credentials
 from deployworker.local.faults import FaultInjector
 from deployworker.local.seed import container_definition, create_queues
@@ -37,6 +38,9 @@ from deployworker.settings import Settings
 REGION = "eu-west-1"
 REPO = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web"
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "corpus"
+# Services svc000..svc019 run in pairs on one task family (svc001 on svc000's, ...), as
+# web and worker often do; deploy_id reuse is tried between partners.
+SHARED = 20
 
 
 def corpus_bodies() -> list[str]:
@@ -48,52 +52,99 @@ def corpus_bodies() -> list[str]:
     return bodies
 
 
+def family_of(index: int) -> str:
+    """The task family service `index` runs: its partner's for odd services below SHARED."""
+    owner = index - 1 if index < SHARED and index % 2 else index
+    return f"soak-svc{owner:03d}"
+
+
 def seed_services(ecs: Any, count: int) -> list[str]:
     ecs.create_cluster(clusterName="soak")
     names = []
+    first: dict[str, str] = {}
     for i in range(count):
         name = f"svc{i:03d}"
-        arn = ecs.register_task_definition(
-            family=f"soak-{name}", containerDefinitions=[container_definition("app", f"{REPO}:0")]
-        )["taskDefinition"]["taskDefinitionArn"]
-        ecs.create_service(cluster="soak", serviceName=name, taskDefinition=arn, desiredCount=2)
+        family = family_of(i)
+        if family not in first:
+            first[family] = ecs.register_task_definition(
+                family=family, containerDefinitions=[container_definition("app", f"{REPO}:0")]
+            )["taskDefinition"]["taskDefinitionArn"]
+        ecs.create_service(
+            cluster="soak", serviceName=name, taskDefinition=first[family], desiredCount=2
+        )
         names.append(name)
     return names
+
+
+def partner(name: str) -> str | None:
+    """The other service on `name`'s task family, if it shares one."""
+    index = int(name[3:])
+    if index >= SHARED:
+        return None
+    return f"svc{index ^ 1:03d}"
+
+
+def tag_of(name: str, version: int) -> str:
+    """The image tag of a service's version, naming the service: another service's image
+    on it (a reused deploy_id resolved to the wrong revision) is then visible."""
+    return f"{name}.{version}" if version else "0"
+
+
+def deploy_body(name: str, tag: str, deploy_id: str) -> str:
+    return json.dumps(
+        {
+            "cluster": "soak",
+            "service": name,
+            "container": "app",
+            "image": f"{REPO}:{tag}",
+            "deploy_id": deploy_id,
+        }
+    )
 
 
 def plan_messages(total: int, services: list[str], rng: random.Random) -> list[dict[str, str]]:
     """(body, group, kind) for each message, in publish order."""
     bad = corpus_bodies()
     version: Counter[str] = Counter()
-    messages = []
+    last_id: dict[str, str] = {}
+    reused: set[tuple[str, str]] = set()  # (service, deploy_id): one key, one image
+    messages: list[dict[str, str]] = []
     for i in range(total):
+        if len(messages) >= total:
+            break
         roll = rng.random()
-        name = rng.choice(services)
+        name = rng.choice(services[:SHARED] if 0.25 <= roll < 0.30 else services)
         if roll < 0.25:
             messages.append({"body": rng.choice(bad), "group": f"soak/{name}", "kind": "bad"})
             continue
-        if roll < 0.32:
+        other = partner(name)
+        reusable = last_id.get(other or "")
+        if roll < 0.30 and reusable is not None and (name, reusable) not in reused:
+            # deploy_id reuse: the id the partner (same task family) deployed last
+            reused.add((name, reusable))
+            version[name] += 1
+            body = deploy_body(name, tag_of(name, version[name]), reusable)
+            messages.append({"body": body, "group": f"soak/{name}", "kind": "reuse"})
+            continue
+        if roll < 0.37:
             # the image string the service already runs (or will by then): without a provable
             # digest (local mode has none) it is re-resolved, a forced deployment, not a noop
-            tag, deploy_id, kind = str(version[name]), f"{name}-again-{i}", "repeat"
+            tag, deploy_id, kind = tag_of(name, version[name]), f"{name}-again-{i}", "repeat"
         else:
             version[name] += 1
             fail = rng.random() < 0.1
-            tag = f"{version[name]}-fail" if fail else str(version[name])
+            tag = tag_of(name, version[name]) + ("-fail" if fail else "")
             if fail:
                 version[name] -= 1  # the rollback returns the service to the previous tag
             deploy_id, kind = f"{name}-{i}", "fail" if fail else "deploy"
-        body = json.dumps(
-            {
-                "cluster": "soak",
-                "service": name,
-                "container": "app",
-                "image": f"{REPO}:{tag}",
-                "deploy_id": deploy_id,
-            }
-        )
+        last_id[name] = deploy_id
+        body = deploy_body(name, tag, deploy_id)
         messages.append({"body": body, "group": f"soak/{name}", "kind": kind})
-    return messages
+        if kind == "fail" and rng.random() < 0.5:
+            # The same message again, next in its group: a redelivery after the rollback
+            # (a lost DeleteMessage, SIGTERM during the rollback watch, a lapsed heartbeat).
+            messages.append({"body": body, "group": f"soak/{name}", "kind": "redelivery"})
+    return messages[:total]
 
 
 def main() -> int:
@@ -184,19 +235,23 @@ def run(args: argparse.Namespace, endpoint: str, rng: random.Random) -> int:
     injector.attach(app.sqs._client)
     settled: Counter[str] = Counter()
     outcomes: Counter[str] = Counter()
+    published: dict[str, dict[str, str]] = {}
     lock = threading.Lock()
+
+    by_kind: Counter[tuple[str, str]] = Counter()
 
     def record(message: Message, result: Result) -> None:
         with lock:
             if result.deletes:
                 settled[message.message_id] += 1
             outcomes[result.outcome.value] += 1
+            kind = published.get(message.message_id, {}).get("kind", "?")
+            by_kind[(kind, result.outcome.value)] += 1
 
     assert app.settler is not None
     app.settler.add_listener(record)
 
     plan = plan_messages(args.messages, services, rng)
-    published: dict[str, dict[str, str]] = {}
     started = time.monotonic()
     deadline = started + args.seconds
     app.start(serve_http=False)
@@ -218,9 +273,10 @@ def run(args: argparse.Namespace, endpoint: str, rng: random.Random) -> int:
                 }
                 for i, m in enumerate(batch)
             ]
-            response = sqs.send_message_batch(QueueUrl=resources.queue_url, Entries=entries)
-            for ok in response.get("Successful", []):
-                published[ok["MessageId"]] = batch[int(ok["Id"])]
+            with lock:  # the worker may settle a message before this loop records it
+                response = sqs.send_message_batch(QueueUrl=resources.queue_url, Entries=entries)
+                for ok in response.get("Successful", []):
+                    published[ok["MessageId"]] = batch[int(ok["Id"])]
             sent += len(batch)
             continue
         if sent >= len(plan) and done >= len(published):
@@ -242,15 +298,66 @@ def run(args: argparse.Namespace, endpoint: str, rng: random.Random) -> int:
     )
     lost = len(published) - len(settled) - remaining
     twice = sum(1 for count in settled.values() if count > 1)
+    # A deploy key (cluster, service, deploy_id) registered twice is a deploy done twice.
     revisions: Counter[str] = Counter()
+    failing: set[str] = set()
+    for task_family in sorted({family_of(i) for i in range(len(services))}):
+        pages = ecs.get_paginator("list_task_definitions").paginate(familyPrefix=task_family)
+        for arn in (a for page in pages for a in page["taskDefinitionArns"]):
+            if arn.rsplit("/", 1)[-1].rsplit(":", 1)[0] != task_family:
+                continue
+            described = ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+            tags = described.get("tags", [])
+            revisions.update(t["value"] for t in tags if t["key"] == DEPLOY_KEY_TAG)
+            if described["taskDefinition"]["containerDefinitions"][0]["image"].endswith("-fail"):
+                failing.add(arn)
+    # A failing revision rolled out more than once is a rolled-back deploy done again.
+    rollouts: Counter[str] = Counter()
     for name in services:
-        for arn in ecs.list_task_definitions(familyPrefix=f"soak-{name}")["taskDefinitionArns"]:
-            tags = ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"]).get(
-                "tags", []
+        briefs = ecs.list_service_deployments(cluster="soak", service=name, maxResults=100)
+        targets = [b["targetServiceRevisionArn"] for b in briefs["serviceDeployments"]]
+        for start in range(0, len(targets), 20):
+            found = ecs.describe_service_revisions(serviceRevisionArns=targets[start : start + 20])
+            rollouts.update(
+                r["taskDefinition"]
+                for r in found["serviceRevisions"]
+                if r["taskDefinition"] in failing
             )
-            revisions.update(t["value"] for t in tags if t["key"] == DEPLOY_ID_TAG)
-    duplicated = twice + sum(1 for count in revisions.values() if count > 1)
+    rolled_out_twice = sum(1 for count in rollouts.values() if count > 1)
+    # A redelivery after a rollback must end rolled back again (or superseded by its
+    # own copy); anything else means the failed revision was deployed again or lost.
+    replays_wrong = sum(
+        n
+        for (kind, outcome), n in by_kind.items()
+        if kind == "redelivery" and outcome not in ("rolled_back", "superseded", "retried")
+    )
+    reuse_wrong = sum(
+        n
+        for (kind, outcome), n in by_kind.items()
+        if kind == "reuse" and outcome not in ("deployed", "superseded", "retried")
+    )
+    duplicated = (
+        twice
+        + sum(1 for count in revisions.values() if count > 1)
+        + replays_wrong
+        + rolled_out_twice
+    )
     kinds = Counter(m["kind"] for m in published.values())
+    # Each service must end on an image deployed to it that did not fail (not always the
+    # last: a failing deploy that supersedes a good one rolls back to the one before
+    # both), never on another service's (a reused deploy_id resolved to its revision).
+    allowed = {name: {f"{REPO}:0"} for name in services}
+    for m in plan[:sent]:
+        if m["kind"] in ("deploy", "reuse"):
+            body = json.loads(m["body"])
+            allowed[body["service"]].add(body["image"])
+    wrong_image = 0
+    for start in range(0, len(services), 10):
+        chunk = services[start : start + 10]
+        for svc in ecs.describe_services(cluster="soak", services=chunk)["services"]:
+            td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])
+            image = td["taskDefinition"]["containerDefinitions"][0]["image"]
+            wrong_image += image not in allowed[svc["serviceName"]]
 
     calls: Counter[str] = Counter()
     for family in app.metrics.registry.collect():
@@ -268,6 +375,10 @@ def run(args: argparse.Namespace, endpoint: str, rng: random.Random) -> int:
             "  valid deploys / failing deploys / repeats / hostile",
             f"{kinds['deploy']} / {kinds['fail']} / {kinds['repeat']} / {kinds['bad']}",
         ),
+        (
+            "  redeliveries after a rollback / deploy_id reused by the family's other service",
+            f"{kinds['redelivery']} / {kinds['reuse']}",
+        ),
         ("received (settled with an outcome)", len(settled)),
         ("deployed", outcomes["deployed"]),
         ("noop", outcomes["noop"]),
@@ -278,6 +389,17 @@ def run(args: argparse.Namespace, endpoint: str, rng: random.Random) -> int:
         ("retried (left for redelivery)", outcomes["retried"]),
         ("in the DLQ", dlq),
         ("still in the queue at the end", remaining),
+        (
+            "redeliveries: rolled back again / superseded / other (must be 0)",
+            f"{by_kind[('redelivery', 'rolled_back')]} / "
+            f"{by_kind[('redelivery', 'superseded')]} / {replays_wrong}",
+        ),
+        (
+            "reused deploy_ids: deployed / superseded / other (must be 0)",
+            f"{by_kind[('reuse', 'deployed')]} / {by_kind[('reuse', 'superseded')]} / "
+            f"{reuse_wrong}",
+        ),
+        ("services on an image not deployed to them (must be 0)", wrong_image),
         ("lost (must be 0)", lost),
         ("duplicated (must be 0)", duplicated),
         ("faults injected", f"{sum(injector.injected.values())} ({dict(injector.injected)})"),
@@ -292,7 +414,8 @@ def run(args: argparse.Namespace, endpoint: str, rng: random.Random) -> int:
     print("\nAPI attempts by operation (including injected faults)")
     for op, count in sorted(calls.items()):
         print(f"  {op:<{width}}  {count}")
-    return 0 if lost == 0 and duplicated == 0 else 1
+    ok = lost == 0 and duplicated == 0 and reuse_wrong == 0 and wrong_image == 0
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

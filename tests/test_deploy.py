@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from conftest import OTHER_REPO, REPO, World, default_entry, deploy, drain, metric
+from deployworker.deploy.plan import deploy_key
 from deployworker.local.simulator import Rules
 
 # Fields DescribeTaskDefinition adds that are not part of the definition itself.
@@ -45,6 +46,7 @@ def test_happy_path_changes_only_the_image(world: World) -> None:
     assert after["revision"] == before["revision"] + 1
     assert after_tags == {
         **before_tags,
+        "deployworker:deploy-key": deploy_key("prod", "web", "build-1"),
         "deployworker:deploy-id": "build-1",
         "deployworker:previous": before_arn,
         "deployworker:source-commit": "9f3c2d1",

@@ -221,6 +221,15 @@ def test_publisher_policy_is_only_publish_on_the_deploy_topic() -> None:
     assert "publisher_policy_json" in published
 
 
+def test_the_deploy_topic_deduplicates_per_message_group() -> None:
+    # Topic-wide deduplication would drop worker's message when a pipeline deploys web
+    # and worker with one deploy_id within five minutes.
+    resources = hcl(MODULE / "main.tf")["resource"]
+    topic = next(r["aws_sns_topic"]["deploys"] for r in resources if "aws_sns_topic" in r)
+    assert _one(topic["fifo_topic"]) is True
+    assert _one(topic["fifo_throughput_scope"]) == "MessageGroup"
+
+
 def test_queue_policy_admits_only_the_topic() -> None:
     main = hcl(MODULE / "main.tf")
     policy = next(

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from deployworker.cli.publish import dedup_id_for
+
 ROOT = Path(__file__).resolve().parents[2]
 CI = ROOT / "docs" / "ci"
 TOOLS_BIN = ROOT / ".venv-tools" / "bin"
@@ -37,6 +39,26 @@ def test_every_snippet_runs_the_same_publish_command() -> None:
     steps = github["jobs"]["deploy"]["steps"]
     assert steps[0]["uses"].startswith("aws-actions/configure-aws-credentials@")
     assert "--wait" in steps[-1]["run"]
+
+
+def test_snippets_deduplicate_per_service_as_publish_does() -> None:
+    """The snippet's deduplication id is `deployworker publish`'s: unique per message group
+    and deploy_id, so a pipeline deploying two services with one DEPLOY_ID sends both."""
+    command = publish_command((CI / "publish.sh").read_text())
+    match = re.search(r'--message-deduplication-id "(\$\(.*?\))" --message ', command)
+    assert match is not None, "the deduplication id must be derived, not the bare DEPLOY_ID"
+    ids = {}
+    for service in ("web", "worker"):
+        env = {"PATH": os.environ["PATH"], "CLUSTER": "prod", "SERVICE": service}
+        got = subprocess.run(
+            ["sh", "-c", f"printf %s {match.group(1)}"],
+            env={**env, "DEPLOY_ID": "build-42"},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        ids[service] = got.stdout
+    assert ids == {s: dedup_id_for(f"prod/{s}", "build-42") for s in ("web", "worker")}
 
 
 def test_shell_snippet_publishes_a_deploy_that_converges(tmp_path: Path) -> None:

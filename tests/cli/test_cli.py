@@ -14,6 +14,7 @@ import pytest
 
 from conftest import REPO, World, drain
 from deployworker.cli.main import main
+from deployworker.cli.publish import dedup_id_for
 
 
 def test_check_allowlist_ok(capsys: pytest.CaptureFixture[str]) -> None:
@@ -61,8 +62,43 @@ def test_publish_to_a_queue_sets_group_and_dedup(
     )["Messages"]
     assert len(got) == 1
     assert got[0]["Attributes"]["MessageGroupId"] == "prod/web"
-    assert got[0]["Attributes"]["MessageDeduplicationId"] == "build-7"
+    assert got[0]["Attributes"]["MessageDeduplicationId"] == dedup_id_for("prod/web", "build-7")
     assert json.loads(got[0]["Body"])["source"] == {"commit": "abc123"}
+
+
+def test_one_deploy_id_for_two_services_publishes_two_messages(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pipeline deploying web and worker as `build-8`: deduplication must not merge them
+    (SQS deduplicates queue-wide, SNS topic-wide unless scoped to the message group)."""
+    common = ["--container", "app", "--image", f"{REPO}:8.0", "--deploy-id", "build-8"]
+    assert main([*world.publish_args(), *common]) == 0
+    worker = [*world.publish_args()[:-1], "worker", *common]
+    assert main(worker) == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [p["group_id"] for p in printed] == ["prod/web", "prod/worker"]
+    got = world.sqs.receive_message(
+        QueueUrl=world.resources.queue_url,
+        MaxNumberOfMessages=10,
+        MessageSystemAttributeNames=["All"],
+    )["Messages"]
+    assert sorted(json.loads(m["Body"])["service"] for m in got) == ["web", "worker"]
+    assert {m["Attributes"]["MessageDeduplicationId"] for m in got} == {
+        dedup_id_for("prod/web", "build-8"),
+        dedup_id_for("prod/worker", "build-8"),
+    }
+
+
+def test_publish_names_the_deploy_id_it_generates_in_the_body(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*world.publish_args(), "--container", "app", "--image", f"{REPO}:9.0"]) == 0
+    deploy_id = json.loads(capsys.readouterr().out)["deploy_id"]
+    (got,) = world.sqs.receive_message(
+        QueueUrl=world.resources.queue_url, MessageSystemAttributeNames=["All"]
+    )["Messages"]
+    assert json.loads(got["Body"])["deploy_id"] == deploy_id  # what the worker keys it by
+    assert got["Attributes"]["MessageDeduplicationId"] == dedup_id_for("prod/web", deploy_id)
 
 
 def test_publish_through_the_topic_deploys(world: World) -> None:

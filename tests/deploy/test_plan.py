@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import pytest
@@ -10,7 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from deployworker.aws.ecs import register_input_shape
-from deployworker.deploy.plan import DEPLOY_ID_TAG, PREVIOUS_TAG, merge_tags, plan_deploy, tag_value
+from deployworker.deploy.plan import (
+    DEPLOY_ID_TAG,
+    DEPLOY_KEY_TAG,
+    PREVIOUS_TAG,
+    deploy_key,
+    merge_tags,
+    plan_deploy,
+    tag_value,
+)
 from deployworker.errors import Rejection
 
 SHAPE = register_input_shape()
@@ -130,18 +139,24 @@ def test_unknown_container_is_rejected_with_what_exists() -> None:
 def test_tags_are_sanitised_and_bounded() -> None:
     assert tag_value("https://ci.example/b?id=1&x=%20") == "https://ci.example/b_id=1_x=_20"
     assert len(tag_value("x" * 999)) == 256
-    ours = {DEPLOY_ID_TAG: "d", PREVIOUS_TAG: "p", "deployworker:source-url": "u"}
+    ours = {
+        DEPLOY_KEY_TAG: "k",
+        DEPLOY_ID_TAG: "d",
+        PREVIOUS_TAG: "p",
+        "deployworker:source-url": "u",
+    }
     roomy = merge_tags([{"key": "k", "value": "v"}], ours)
     assert [t["key"] for t in roomy] == [
         "k",
+        DEPLOY_KEY_TAG,
         DEPLOY_ID_TAG,
         PREVIOUS_TAG,
         "deployworker:source-url",
     ]
     crowded = [{"key": f"k{i}", "value": "v"} for i in range(48)]
-    assert [t["key"] for t in merge_tags(crowded, ours)][48:] == [DEPLOY_ID_TAG, PREVIOUS_TAG]
+    assert [t["key"] for t in merge_tags(crowded, ours)][48:] == [DEPLOY_KEY_TAG, PREVIOUS_TAG]
     assert [t["key"] for t in merge_tags(crowded[:-1] + crowded[:2], ours)][50 - 1 :] == [
-        DEPLOY_ID_TAG
+        DEPLOY_KEY_TAG
     ]
     with pytest.raises(Rejection, match="has 50 tags"):
         merge_tags(crowded + crowded[:2], ours)
@@ -160,6 +175,31 @@ def test_aws_tags_are_neither_copied_nor_counted(aws_keys: int, users: int) -> N
     keys = [t["key"] for t in merged]
     assert not [k for k in keys if k.lower().startswith("aws:")]
     assert keys == [f"k{i}" for i in range(users)] + [DEPLOY_ID_TAG, PREVIOUS_TAG][: 50 - users]
+
+
+# What an ECS tag value may hold (letters, digits, spaces and _ . : / = + - @), up to 256.
+LEGAL_TAG_VALUE = re.compile(r"[\w .:/=+\-@]{0,256}", re.ASCII)
+
+
+def test_deploy_keys_keep_apart_what_sanitising_merged() -> None:
+    # tag_value mapped both to "b_1"; a deploy_id defaults to SQS's deduplication id,
+    # which may hold any punctuation.
+    assert deploy_key("prod", "web", "b#1") != deploy_key("prod", "web", "b?1")
+    assert deploy_key("prod", "web", "build-1") != deploy_key("prod", "worker", "build-1")
+    assert deploy_key("a", "b/c", "d") != deploy_key("a/b", "c", "d")
+    assert deploy_key("prod", "web", "x" * 128) == deploy_key("prod", "web", "x" * 128)
+
+
+names = st.text(min_size=1, max_size=40)
+
+
+@given(st.tuples(names, names, names), st.tuples(names, names, names))
+def test_deploy_keys_are_legal_tag_values_and_distinct_for_distinct_deploys(
+    one: tuple[str, str, str], other: tuple[str, str, str]
+) -> None:
+    assert LEGAL_TAG_VALUE.fullmatch(deploy_key(*one))
+    assert tag_value(deploy_key(*one)) == deploy_key(*one)  # nothing to sanitise
+    assert (deploy_key(*one) == deploy_key(*other)) is (one == other)
 
 
 container_names = st.lists(

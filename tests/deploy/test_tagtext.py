@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from conftest import REPO, World, deploy, drain, metric
 from deployworker.deploy import tagtext
 from deployworker.deploy.apply import deploy_tags
+from deployworker.deploy.plan import deploy_key
 from deployworker.intake.message import Source
 
 # ECS's own rule for a tag value (with Python's \w standing in for \p{L}\p{N}_).
@@ -80,7 +81,7 @@ def test_no_piece_starts_with_the_reserved_prefix() -> None:
 
 def test_deploy_tags_store_the_source_so_it_reads_back() -> None:
     source = Source(commit="9f3c2d1", url="https://ci.example/b?id=1&run=2#log", actor="ci bot")
-    tags = deploy_tags(source, "build-1", "arn:previous")
+    tags = deploy_tags(source, deploy_key("prod", "web", "build-1"), "build-1", "arn:previous")
     assert tags["deployworker:source-url"] == "https://ci.example/b+3Fid=1+26run=2+23log"
     for field in ("commit", "url", "actor"):
         assert tagtext.read(tags, f"deployworker:source-{field}") == getattr(source, field)

@@ -170,7 +170,17 @@ def _add_wait_flags(command: argparse.ArgumentParser) -> None:
 
 def add_ci_commands(sub: Any) -> None:
     """Register `publish` and `status` on the top-level subparsers."""
-    pub = sub.add_parser("publish", help="publish a deploy message (for CI)")
+    pub = sub.add_parser(
+        "publish",
+        help="publish a deploy message (for CI)",
+        description=(
+            "Validate and send one deploy message. It is sent with MessageGroupId "
+            "<cluster>/<service> (names, not ARNs), the only group the worker accepts for "
+            "that service: FIFO order within one group is what keeps two replicas from "
+            "deploying a service at once. The deduplication id is the SHA-256 of "
+            "'<group>\\n<deploy_id>', so one deploy_id may deploy several services."
+        ),
+    )
     pub.add_argument("--cluster", required=True)
     pub.add_argument("--service", required=True)
     pub.add_argument("--container")

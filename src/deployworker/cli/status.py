@@ -17,7 +17,13 @@ from typing import Any
 
 from deployworker.aws.ecs import Ecs
 from deployworker.deploy.evidence import collect
-from deployworker.deploy.plan import DEPLOY_ID_TAG, PREVIOUS_TAG, current_images, tag_map, tag_value
+from deployworker.deploy.plan import (
+    DEPLOY_KEY_TAG,
+    PREVIOUS_TAG,
+    current_images,
+    deploy_key,
+    tag_map,
+)
 from deployworker.rollout.assess import State, assess
 from deployworker.rollout.locate import Newer, current_deployment, find_deployment, newer_than
 
@@ -104,10 +110,10 @@ def _ours(
     for arn in candidates:
         td, tags = ecs.describe_task_definition(arn)
         seen[arn] = (td, tag_map(tags))
-        if seen[arn][1].get(DEPLOY_ID_TAG) == key:
+        if seen[arn][1].get(DEPLOY_KEY_TAG) == key:
             return arn, seen
     td, tags = ecs.describe_task_definition(str(seen[current][0]["family"]))
-    if tag_map(tags).get(DEPLOY_ID_TAG) == key:
+    if tag_map(tags).get(DEPLOY_KEY_TAG) == key:
         return str(td["taskDefinitionArn"]), seen
     return None, seen
 
@@ -141,7 +147,8 @@ def lookup(
         if not found:
             return Status(DeployState.PENDING, "the service has no service deployment")
         return _with_evidence(ecs, cluster, service, classify(found[0], current, None), found[0])
-    ours, seen = _ours(ecs, described, tag_value(deploy_id))
+    names = (cluster.rsplit("/", 1)[-1], service.rsplit("/", 1)[-1])
+    ours, seen = _ours(ecs, described, deploy_key(*names, deploy_id))
     previous = _previous(ecs, ours, seen)
     if ours is None and images:
         running = current_images(seen[current][0])

@@ -26,6 +26,7 @@ from deployworker.deploy.actions import (
 from deployworker.deploy.apply import Applied, Current, apply_deploy, deploy_tags, read_current
 from deployworker.deploy.migrate import Migrator
 from deployworker.deploy.pin import NonEcr, pin_images
+from deployworker.deploy.plan import deploy_key
 from deployworker.errors import not_allowed
 from deployworker.intake.budget import duration_text, over_budget
 from deployworker.intake.entries import Entry
@@ -116,6 +117,7 @@ class Actor:
         current: Current,
     ) -> Applied | None:
         extra: Mapping[str, str] = {}
+        requested: dict[str, str] | None = None
         if request.action == "rollback":
             return apply_rollback(self.ecs, request, entry, current, sent_at, log)
         if request.action == "redeploy" and not entry.pin_digest:
@@ -130,16 +132,18 @@ class Actor:
             extra = promoted_from_tag(source)
         else:
             images = {name: str(ref) for name, ref in request.targets.items()}
+            requested = images
         if entry.pin_digest:
             images = pin_images(images, self.ecr, self.region, self.account, self.non_ecr)
             log.info("deploy.pinned", images=images)
-        tags = deploy_tags(request.source, deploy_id, current.arn, extra)
+        key = deploy_key(request.cluster_ref.name, request.service_ref.name, deploy_id)
+        tags = deploy_tags(request.source, key, deploy_id, current.arn, extra)
 
         def migrate(service_doc: Mapping[str, Any], target: str) -> None:
             if entry.migrate is not None:
                 self.migrator.run(service_doc, target, entry.migrate, deploy_id)
 
-        applied = apply_deploy(self.ecs, current, images, tags, deploy_id, log, migrate)
+        applied = apply_deploy(self.ecs, current, images, tags, log, migrate, requested, sent_at)
         if applied is not None:
             return applied
         why = retag.check(self.ecs, self.ecr, current, images, self.region)

@@ -17,7 +17,13 @@ import structlog
 from deployworker.aws.ecs import Ecs
 from deployworker.deploy.apply import Applied, Current, deployment_of, family_of
 from deployworker.deploy.pin import unpinned
-from deployworker.deploy.plan import DEPLOY_ID_TAG, PREVIOUS_TAG, current_images, tag_value
+from deployworker.deploy.plan import (
+    DEPLOY_ID_TAG,
+    DEPLOY_KEY_TAG,
+    PREVIOUS_TAG,
+    current_images,
+    deploy_key,
+)
 from deployworker.errors import NotFoundError, invalid
 from deployworker.intake.allowlist import check_images
 from deployworker.intake.entries import Entry
@@ -70,7 +76,8 @@ def _revision_with_deploy_id(ecs: Ecs, current: Current, deploy_id: str, log: Lo
     today must not make an older deploy unreachable."""
     family = family_of(current.arn)
     newest = int(str(current.latest_arn).rsplit(":", 1)[-1])
-    key = tag_value(deploy_id)
+    cluster = str(current.service["clusterArn"]).rsplit("/", 1)[-1]
+    key = deploy_key(cluster, str(current.service["serviceName"]), deploy_id)
     skipped: list[str] = []
     for revision in range(newest, max(0, newest - ROLLBACK_SEARCH_DEPTH), -1):
         arn = _revision_arn(current, revision)
@@ -80,7 +87,7 @@ def _revision_with_deploy_id(ecs: Ecs, current: Current, deploy_id: str, log: Lo
             skipped.append(f"{revision} ({status.lower()})")
             log.info("rollback.revision_skipped", task_definition=arn, status=status)
             continue
-        if any(t["key"] == DEPLOY_ID_TAG and t["value"] == key for t in found[1]):
+        if any(t["key"] == DEPLOY_KEY_TAG and t["value"] == key for t in found[1]):
             return arn
     note = f"; skipped revisions {', '.join(skipped)}" if skipped else ""
     raise invalid(

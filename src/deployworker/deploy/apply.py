@@ -1,8 +1,11 @@
 """Stage 4, apply: register the planned revision and point the service at it.
 
-Idempotent across redelivery, keyed by the deploy_id tag: a service already on a
-revision tagged with this deploy_id is resumed (watched, not updated again), and
-a revision registered earlier for this deploy_id is reused, not registered twice.
+Idempotent across redelivery, keyed by the deploy-key tag (cluster, service and
+deploy_id, hashed): a service already on a revision with this key is resumed (watched,
+not updated again); a revision with this key that a service deployment already rolled
+out is replayed, so that deployment's ending (a rollback, say) is the outcome again and
+nothing is written; a revision registered but never rolled out is reused, not
+registered twice. The same key with other images is rejected.
 """
 
 from __future__ import annotations
@@ -15,17 +18,25 @@ import structlog
 
 from deployworker.aws.ecs import Ecs, register_input_shape
 from deployworker.deploy import tagtext
+from deployworker.deploy.pin import unpinned
 from deployworker.deploy.plan import (
     DEPLOY_ID_TAG,
+    DEPLOY_KEY_TAG,
     PREVIOUS_TAG,
     current_images,
     plan_deploy,
     tag_map,
-    tag_value,
 )
+from deployworker.errors import invalid
 from deployworker.failpoints import failpoint
 from deployworker.intake.message import Source
-from deployworker.rollout.locate import current_deployment, find_deployment
+from deployworker.rollout.locate import current_deployment, find_deployment, rolled_out_since
+
+# A redelivery looks for its revision among the service deployments created since its
+# message was sent, less this allowance for the clocks of SQS and ECS, and describes at
+# most this many of their targets.
+CLOCK_SKEW_SECONDS = 5.0
+MAX_EARLIER_CANDIDATES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +59,14 @@ class Applied:
 
 
 def deploy_tags(
-    source: Source | None, deploy_id: str, previous: str, extra: Mapping[str, str] | None = None
+    source: Source | None,
+    key: str,
+    deploy_id: str,
+    previous: str,
+    extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The tags a new revision carries: the idempotency key, lineage and source."""
-    tags = {DEPLOY_ID_TAG: deploy_id, PREVIOUS_TAG: previous}
+    tags = {DEPLOY_KEY_TAG: key, DEPLOY_ID_TAG: deploy_id, PREVIOUS_TAG: previous}
     if source is not None:
         # Encoded, not sanitised: a URL's `?` and `&` must survive (see `tagtext`).
         for field in ("commit", "url", "actor"):
@@ -87,6 +102,7 @@ class Current:
     tags: dict[str, str]
     latest_arn: str
     latest_tags: dict[str, str]
+    latest_task_definition: dict[str, Any]
 
     @property
     def images(self) -> dict[str, str]:
@@ -108,7 +124,49 @@ def read_current(ecs: Ecs, cluster: str, service: str) -> Current:
         task_definition, tags = latest, latest_tags
     else:
         task_definition, tags = ecs.describe_task_definition(arn)
-    return Current(described, arn, task_definition, tag_map(tags), latest_arn, tag_map(latest_tags))
+    return Current(
+        described, arn, task_definition, tag_map(tags), latest_arn, tag_map(latest_tags), latest
+    )
+
+
+def earlier_revision(
+    ecs: Ecs, current: Current, key: str, sent_at: float
+) -> tuple[str, dict[str, Any], dict[str, str]] | None:
+    """The revision registered earlier with this deploy key, not the running one:
+    the family's newest, or one a service deployment created since the message was sent
+    rolls out (another service of a shared family may have registered after ours).
+    Returns (ARN, task definition, tags), or None."""
+    if current.latest_tags.get(DEPLOY_KEY_TAG) == key:
+        return current.latest_arn, current.latest_task_definition, current.latest_tags
+    if current.latest_arn == current.arn or sent_at <= 0:
+        return None  # the service runs its family's newest revision: none registered since
+    cluster = str(current.service["clusterArn"]).rsplit("/", 1)[-1]
+    service = str(current.service["serviceName"])
+    known = {current.arn, current.latest_arn}
+    since = rolled_out_since(ecs, cluster, service, sent_at - CLOCK_SKEW_SECONDS)
+    for arn in [a for a in since if a not in known][:MAX_EARLIER_CANDIDATES]:
+        task_definition, tags = ecs.describe_task_definition(arn)
+        if tag_map(tags).get(DEPLOY_KEY_TAG) == key:
+            return arn, task_definition, tag_map(tags)
+    return None
+
+
+def check_same_images(
+    task_definition: Mapping[str, Any], requested: Mapping[str, str] | None, where: str
+) -> None:
+    """Refuse a deploy key that comes back with other images than its revision runs.
+
+    A pinned digest may differ (the tag was resolved again); the tag may not. Raises
+    `Rejection` naming both images."""
+    ran = current_images(task_definition)
+    for name, image in sorted((requested or {}).items()):
+        had = ran.get(name, "")
+        if had != image and unpinned(had) != unpinned(image):
+            raise invalid(
+                f"{where} was already used for {name}={had}; this message asks for "
+                f"{name}={image}. A deploy_id names one deploy of a service: send the "
+                "corrected image with a new deploy_id"
+            )
 
 
 # Called with (service document, new revision ARN) between RegisterTaskDefinition and
@@ -121,19 +179,34 @@ def apply_deploy(
     current: Current,
     images: Mapping[str, str],
     tags: Mapping[str, str],
-    deploy_id: str,
     log: structlog.typing.FilteringBoundLogger,
     before_update: BeforeUpdate | None = None,
+    requested: Mapping[str, str] | None = None,
+    sent_at: float = 0.0,
 ) -> Applied | None:
     """Move the service to `images` (container name to image); None when it already
-    runs them (noop). `tags` are the deploy tags the new revision gets."""
+    runs them (noop). `tags` are the deploy tags the new revision gets, its key among
+    them; `requested`, the images the message named, must match an earlier revision
+    with that key. Raises `Rejection` when they do not."""
     cluster = str(current.service["clusterArn"]).rsplit("/", 1)[-1]
     service = str(current.service["serviceName"])
-    key = tag_value(deploy_id)
-    if current.tags.get(DEPLOY_ID_TAG) == key:
+    key = tags[DEPLOY_KEY_TAG]
+    where = f"deploy_id {tags.get(DEPLOY_ID_TAG)!r} of {cluster}/{service}"
+    if current.tags.get(DEPLOY_KEY_TAG) == key:
+        check_same_images(current.task_definition, requested, where)
         log.info("deploy.resumed", task_definition=current.arn)
         deployment = deployment_of(ecs, current.service, current.arn)
         return Applied(current.arn, current.tags.get(PREVIOUS_TAG), deployment, True)
+    earlier = earlier_revision(ecs, current, key, sent_at)
+    if earlier is not None:
+        check_same_images(earlier[1], requested, where)
+        found = find_deployment(ecs, cluster, service, earlier[0])
+        if found is not None:
+            # Rolled out before, and no longer running: it already ended (rolled back,
+            # overtaken, ...). Following it again reports that ending and writes nothing.
+            arn = str(found["serviceDeploymentArn"])
+            log.info("deploy.replayed", task_definition=earlier[0], deployment=arn)
+            return Applied(earlier[0], earlier[2].get(PREVIOUS_TAG), arn, True)
     plan = plan_deploy(
         current.task_definition,
         [{"key": k, "value": v} for k, v in current.tags.items()],
@@ -143,8 +216,8 @@ def apply_deploy(
     )
     if plan is None:
         return None
-    if current.latest_arn != current.arn and current.latest_tags.get(DEPLOY_ID_TAG) == key:
-        target = current.latest_arn
+    if earlier is not None:  # registered before a crash (or a failed migration)
+        target = earlier[0]
         log.info("deploy.reused_revision", task_definition=target)
     else:
         target = ecs.register_task_definition(plan.register_input)

@@ -110,7 +110,7 @@ class Pipeline:
                 structlog.contextvars.bind_contextvars(**fields)
                 received = Result(Outcome.RETRIED, "", deploy_id_of(request, message))
                 self._emit(event_of("received", received, request))
-                decision = self._intake.admit(request)
+                decision = self._intake.admit(request, message.group_id)
             except Rejection as rejection:
                 outcome = rejected_outcome(rejection)
                 log.warning("message.rejected", outcome=outcome.value, reason=rejection.reason)

@@ -9,6 +9,8 @@ and the deployworker tags are replaced.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +21,9 @@ from botocore.model import Shape
 from deployworker.errors import invalid
 
 TAG_PREFIX = "deployworker:"
+# The idempotency key: `deploy_key(cluster, service, deploy_id)`. Redelivery and
+# `status` match on it; the deploy-id tag beside it is for people to read.
+DEPLOY_KEY_TAG = "deployworker:deploy-key"
 DEPLOY_ID_TAG = "deployworker:deploy-id"
 PREVIOUS_TAG = "deployworker:previous"
 MAX_TAGS = 50
@@ -32,6 +37,17 @@ class Plan:
 
     register_input: dict[str, Any]
     changes: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+def deploy_key(cluster: str, service: str, deploy_id: str) -> str:
+    """The key of one deploy: (cluster name, service name, deploy_id), hashed.
+
+    SHA-256 over an unambiguous encoding (a JSON array), so distinct triples never share
+    a key (`b#1` and `b?1` stay apart, as do two services deploying one `build-42`), and
+    the value is always a legal ECS tag value whatever the deploy_id holds.
+    """
+    text = json.dumps([cluster, service, deploy_id], separators=(",", ":"), ensure_ascii=False)
+    return "v1:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def tag_value(text: str) -> str:
@@ -70,7 +86,7 @@ def merge_tags(
     `aws:` tags are AWS's own: RegisterTaskDefinition refuses them and they do not
     count toward the 50, so they are neither copied nor counted.
 
-    Raises `Rejection` when the user's own tags leave no room for the deploy-id tag.
+    Raises `Rejection` when the user's own tags leave no room for the deploy-key tag.
     """
     kept = [
         {"key": t["key"], "value": t["value"]}
@@ -79,15 +95,19 @@ def merge_tags(
     ]
     added = [{"key": k, "value": tag_value(v)} for k, v in ours.items() if v]
     # Over ECS's limit, drop our optional metadata before ever dropping a user's tag;
-    # the deploy-id tag is what makes redelivery safe, so it is never dropped.
-    for essential in ((DEPLOY_ID_TAG, PREVIOUS_TAG), (DEPLOY_ID_TAG,)):
+    # the deploy-key tag is what makes redelivery safe, so it is never dropped.
+    for essential in (
+        (DEPLOY_KEY_TAG, DEPLOY_ID_TAG, PREVIOUS_TAG),
+        (DEPLOY_KEY_TAG, PREVIOUS_TAG),
+        (DEPLOY_KEY_TAG,),
+    ):
         if len(kept) + len(added) <= MAX_TAGS:
             break
         added = [t for t in added if t["key"] in essential]
     if len(kept) + len(added) > MAX_TAGS:
         raise invalid(
             f"the task definition has {len(kept)} tags; deployworker needs one of ECS's "
-            f"{MAX_TAGS} for its deploy-id tag"
+            f"{MAX_TAGS} for its deploy-key tag"
         )
     return kept + added
 

@@ -29,7 +29,7 @@ from deployworker.errors import NotFoundError, PermanentAwsError
 from deployworker.failpoints import failpoint
 from deployworker.outcome import Outcome, Result
 from deployworker.rollout.assess import Assessment, State
-from deployworker.rollout.locate import newer_than
+from deployworker.rollout.locate import Newer, newer_than
 
 log = structlog.get_logger("deployworker.pipeline")
 
@@ -82,6 +82,8 @@ class Verdicts:
         if state == State.STOPPED:
             cluster, service = job.key
             newer = newer_than(self._ecs, cluster, service, arn)
+            if newer is not None and applied.resumed and newer.task_definition == applied.previous:
+                return self._restored(job, f"service deployment stopped: {verdict.reason}", newer)
             if newer is not None:
                 reason = (
                     f"overtaken by service deployment {newer.arn} "
@@ -136,6 +138,18 @@ class Verdicts:
             return self._bad(job, Outcome.FAILED, f"{reason}; rollback deployment not found")
         self._follow(job, restoring, self.after_restore)
         return None
+
+    def _restored(self, job: Job, reason: str, newer: Newer) -> Result | None:
+        """A redelivery finds its stopped deployment followed by one of the previous
+        revision: its own earlier restore (`_restore`), judged again, not an overtaking."""
+        log.info("rollback.resumed", deployment=newer.arn, status=newer.status)
+        job.failed = replace(job.base, outcome=Outcome.FAILED, reason=reason)
+        if newer.status == "SUCCESSFUL":
+            return self._bad(job, Outcome.ROLLED_BACK, reason)
+        if newer.status in ("PENDING", "IN_PROGRESS"):
+            self._follow(job, newer.arn, self.after_restore)
+            return None
+        return self._bad(job, Outcome.FAILED, f"{reason}; rollback failed: {newer.status}")
 
     def after_restore(self, job: Job, back: Assessment | None) -> Result | None:
         """The verdict on the new deployment of the previous revision."""

@@ -1,8 +1,8 @@
 """Stages 1 and 2, parse and allowlist: a message to an admitted request, or a `Rejection`.
 
 No AWS calls: unwrapping, the optional signature check, validation, the scope
-check (region and account) and the allowlist decision are all local, so the
-worker can also run them ahead of time to decide superseding.
+check (region and account), the allowlist decision and the message group check are
+all local, so the worker can also run them ahead of time to decide superseding.
 """
 
 from __future__ import annotations
@@ -12,12 +12,34 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from deployworker.aws.sqs import Message
-from deployworker.errors import Rejection
+from deployworker.errors import Rejection, not_allowed
 from deployworker.intake.allowlist import Decision, check_scope, decide
 from deployworker.intake.entries import Allowlist
 from deployworker.intake.message import DeployRequest
 from deployworker.intake.parse import parse_request, unwrap
 from deployworker.intake.signing import SIGNATURE_ATTRIBUTE, verify
+
+
+def canonical_group(request: DeployRequest) -> str:
+    """The one MessageGroupId for deploys of the request's target: `<cluster>/<service>`,
+    names (not ARNs)."""
+    return f"{request.cluster_ref.name}/{request.service_ref.name}"
+
+
+def check_group(request: DeployRequest, group_id: str) -> None:
+    """Refuse a message sent in another group than its target's canonical one.
+
+    SQS FIFO runs one message of a group at a time across every replica; that is what
+    keeps two replicas from deploying one service at once, and it holds only if every
+    message for a service shares one group. Raises `Rejection` naming the expected group.
+    """
+    expected = canonical_group(request)
+    if group_id != expected:
+        raise not_allowed(
+            f"MessageGroupId {group_id!r} is not the group of {expected}: deploys of a "
+            f"service must all be sent with MessageGroupId {expected!r}, so that they run "
+            "one at a time and in order"
+        )
 
 
 @dataclass(frozen=True)
@@ -41,16 +63,19 @@ class Intake:
             verify(unwrapped.text, signature, self.signing_key, time.time(), self.signing_max_age)
         return parse_request(unwrapped)
 
-    def admit(self, request: DeployRequest) -> Decision:
-        """The allowlist's decision for a request in this worker's scope. Raises `Rejection`."""
+    def admit(self, request: DeployRequest, group_id: str) -> Decision:
+        """The allowlist's decision for a request in this worker's scope, sent in its
+        target's group. Raises `Rejection`."""
         check_scope(request, self.region, self.account)
-        return decide(self.allowlist(), request)
+        decision = decide(self.allowlist(), request)
+        check_group(request, group_id)
+        return decision
 
     def admissible(self, message: Message) -> DeployRequest | None:
         """The request in `message` if it is valid and allowed now; None otherwise."""
         try:
             request = self.parse(message)
-            self.admit(request)
+            self.admit(request, message.group_id)
         except Rejection:
             return None
         return request

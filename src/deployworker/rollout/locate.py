@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from deployworker.aws.ecs import Ecs
@@ -73,3 +74,18 @@ def newer_than(ecs: Ecs, cluster: str, service: str, arn: str) -> Newer | None:
         targets.get(str(latest.get("targetServiceRevisionArn"))),
         str(latest.get("status", "")),
     )
+
+
+def rolled_out_since(ecs: Ecs, cluster: str, service: str, since: float) -> list[str]:
+    """The task definitions the service's deployments created at or after `since` (a
+    Unix time) roll out, newest first: what a redelivered message may have deployed."""
+    briefs = [
+        b
+        for b in ecs.list_service_deployments(cluster, service)
+        if isinstance(b.get("createdAt"), datetime) and b["createdAt"].timestamp() >= since
+    ]
+    if not briefs:
+        return []
+    targets = _targets(ecs, briefs)
+    found = (targets.get(str(b.get("targetServiceRevisionArn"))) for b in briefs)
+    return list(dict.fromkeys(arn for arn in found if arn))

@@ -4,7 +4,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 5.40.0"
+      version = ">= 5.98.0" # fifo_throughput_scope on aws_sns_topic
     }
   }
 }

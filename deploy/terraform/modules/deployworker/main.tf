@@ -75,8 +75,11 @@ resource "aws_sns_topic" "deploys" {
   name                        = "${var.name}-deploys.fifo"
   fifo_topic                  = true
   content_based_deduplication = true
-  kms_master_key_id           = coalesce(var.kms_key_arn, "alias/aws/sns")
-  tags                        = var.tags
+  # Deduplicate within a message group (one service), not topic-wide: a pipeline that
+  # deploys web and worker with one deploy_id must deliver both messages.
+  fifo_throughput_scope = "MessageGroup"
+  kms_master_key_id     = coalesce(var.kms_key_arn, "alias/aws/sns")
+  tags                  = var.tags
 }
 
 resource "aws_sns_topic_subscription" "deploys_to_queue" {
