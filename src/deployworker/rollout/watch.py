@@ -135,7 +135,13 @@ class Watcher:
         while True:
             with self._cond:
                 while not (self._stop.is_set() or self._woken or time.monotonic() >= due):
-                    self._cond.wait(max(0.0, due - time.monotonic()))
+                    # A deadline between rounds (rounds may be 30 s apart) is a wake-up too.
+                    ends = [w for w in self._watches if not w.paused and w.deadline < self._clock()]
+                    self._woken.update(w.arn for w in ends)
+                    until = min((w.deadline for w in self._watches if not w.paused), default=due)
+                    wait = min(due - time.monotonic(), until - self._clock())
+                    if not ends:
+                        self._cond.wait(max(0.01, wait))
                 if self._stop.is_set():
                     return
                 periodic = time.monotonic() >= due
