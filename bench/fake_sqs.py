@@ -122,6 +122,12 @@ class FakeSqs(_Fake):
         return message if message is not None and message.receipt == receipt else None
 
     @accounted
+    def get_queue_attributes(self, QueueUrl: str, AttributeNames: list[str]) -> dict[str, Any]:
+        """The worker asks once at start (readiness); the queue's ARN is all it reads."""
+        self._enter("GetQueueAttributes")
+        return {"Attributes": {"QueueArn": f"arn:aws:sqs:eu-west-1:123456789012:{QueueUrl}"}}
+
+    @accounted
     def delete_message(self, QueueUrl: str, ReceiptHandle: str) -> dict[str, Any]:
         self._enter("DeleteMessage")
         with self.lock:

@@ -195,6 +195,17 @@ def test_task_role_is_least_privilege() -> None:
     assert resources(statements["ConsumeWorkQueue"]) == ["${aws_sqs_queue.work.arn}"]
     assert resources(statements["DeadLetter"]) == ["${aws_sqs_queue.dlq.arn}"]
     assert actions(statements["PublishDeployEvents"]) == {"sns:Publish"}
+    # ECS's events: read and delete on this module's events queue, nothing else.
+    iam = (MODULE / "iam.tf").read_text()
+    assert re.search(
+        r'for_each = aws_sqs_queue\.ecs_events\[\*\]\.arn\s+content \{\s+sid\s+= "ConsumeEcsEvents"',
+        iam,
+    )
+    assert actions(statements["ConsumeEcsEvents"]) == {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+    }
     assert resources(statements["ResolveImageDigests"]) == "${var.ecr_repository_arns}"
     assert actions(statements["ResolveImageDigests"]) == {"ecr:DescribeImages", "ecr:BatchGetImage"}
     sqs = {a for s in statements.values() for a in actions(s) if a.startswith("sqs:")}
@@ -244,6 +255,32 @@ def test_queue_policy_admits_only_the_topic() -> None:
     }
 
 
+def test_ecs_events_reach_only_their_queue_and_only_from_the_rule() -> None:
+    text = (MODULE / "ecs_events.tf").read_text()
+    module = hcl(MODULE / "ecs_events.tf")
+    policy = next(
+        b["aws_iam_policy_document"]["ecs_events_queue"]
+        for b in module["data"]
+        if "aws_iam_policy_document" in b
+    )
+    statement = policy["statement"][0]
+    assert actions(statement) == {"sqs:SendMessage"}
+    assert conditions(statement) == {
+        (
+            "ArnEquals",
+            "aws:SourceArn",
+            json.dumps(["${aws_cloudwatch_event_rule.ecs_events[0].arn}"]),
+        )
+    }
+    assert "events.amazonaws.com" in text
+    # Only the allowlisted services' events, of the two types the worker reads.
+    assert "resources     = var.service_arns" in text
+    assert '"ECS Deployment State Change", "ECS Service Action"' in text
+    # Encrypted, with a DLQ.
+    assert text.count("kms_master_key_id") == text.count("sqs_managed_sse_enabled") == 2
+    assert "deadLetterTargetArn = aws_sqs_queue.ecs_events_dlq[0].arn" in text
+
+
 def test_every_variable_and_output_is_described_typed_and_documented() -> None:
     readme = (TF / "README.md").read_text()
     for directory in (MODULE, EXAMPLE):
@@ -278,6 +315,7 @@ def test_iam_policy_command_matches_the_module_statements() -> None:
         queue_arn="arn:aws:sqs:eu-west-1:123456789012:deployworker-production-deploys.fifo",
         dlq_arn="arn:aws:sqs:eu-west-1:123456789012:deployworker-production-dlq.fifo",
         events_topic_arn="arn:aws:sns:eu-west-1:123456789012:deployworker-production-events",
+        ecs_events_queue_arn="arn:aws:sqs:eu-west-1:123456789012:deployworker-production-ecs-events",
         ecr_repository_arns=["arn:aws:ecr:eu-west-1:123456789012:repository/web"],
         signing_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:signing",
         kms_key_arn="arn:aws:kms:eu-west-1:123456789012:key/1",

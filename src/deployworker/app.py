@@ -36,6 +36,7 @@ from deployworker.observe.metrics import Metrics
 from deployworker.queue.heartbeat import Heartbeat
 from deployworker.queue.settle import Settler
 from deployworker.queue.worker import Worker
+from deployworker.rollout.eventqueue import EventConsumer, consume_events
 from deployworker.rollout.watch import Watcher
 from deployworker.settings import Settings
 
@@ -61,6 +62,7 @@ class App:
     settler: Settler | None = None
     http: ThreadingHTTPServer | None = None
     resumes: ThreadPoolExecutor | None = None
+    ecs_events: EventConsumer | None = None
 
     @property
     def http_port(self) -> int:
@@ -75,6 +77,8 @@ class App:
         if self.events is not None:
             self.events.start()
         self.watcher.start()
+        if self.ecs_events is not None:
+            self.ecs_events.start()
         self.heartbeat.start()
         self.worker.start()
         log.info(
@@ -91,6 +95,8 @@ class App:
         Returns the ids of the messages handed back.
         """
         self.worker.stop_receiving()
+        if self.ecs_events is not None:
+            self.ecs_events.stop()
         # Waiters wake with no verdict and settle as `released` (visibility 0).
         self.watcher.stop()
         released = self.worker.drain(self.settings.shutdown_grace_seconds)
@@ -106,18 +112,13 @@ class App:
         return released
 
 
-# Makes the boto3-shaped client for an AWS service name ("ecs", "sqs", ...).
-ClientFactory = Callable[[str], Any]
-
-
 def build(
-    settings: Settings,
-    clients: ClientFactory | None = None,
-    limiter: Limiter | None = None,
+    settings: Settings, clients: Callable[[str], Any] | None = None, limiter: Limiter | None = None
 ) -> App:
     """Build a worker from settings; raises `ConfigError` when it cannot run.
 
-    `clients` and `limiter` replace the boto3 clients and the ECS token buckets
+    `clients` (service name to a boto3-shaped client) and `limiter` replace the boto3
+    clients and the ECS token buckets
     (benchmarks run the real worker against in-memory fakes on a faster clock).
     """
     if not settings.queue_url:
@@ -171,7 +172,7 @@ def build(
         events = SnsEvents(sns, settings.events_topic_arn, on_drop=metrics.events_dropped.inc)
     watcher = Watcher(
         ecs,
-        settings.watch_interval_seconds,
+        settings.watch_round_seconds,
         describe_rate=settings.describe_deployments_rate,
         on_round=metrics.watch_round,
         on_paused=metrics.paused.set,
@@ -238,6 +239,7 @@ def build(
         events,
         settler,
         resumes=resumes,
+        ecs_events=consume_events(settings, sqs, watcher, health, metrics.ecs_event),
     )
 
 

@@ -29,6 +29,14 @@ class Settings(BaseSettings):
     events_topic_arn: str | None = Field(
         default=None, description="SNS topic for deploy events (ChatOps, CI); off when unset"
     )
+    events_queue_url: str | None = Field(
+        default=None,
+        description="SQS queue of ECS's EventBridge events: wakes the watcher; off when unset",
+    )
+    events_safety_net_seconds: float = Field(
+        default=30.0, gt=0, description="watch rounds' interval while the events queue is set"
+    )
+    events_wait_seconds: int = Field(default=20, ge=1, le=20)
     signing_key: SecretStr | None = Field(
         default=None, description="require HMAC-SHA256 signed messages with this key"
     )
@@ -111,6 +119,14 @@ class Settings(BaseSettings):
         rate = self.describe_deployments_rate
         budgets["DescribeServiceDeployments"] = Budget(rate, max(1.0, 2 * rate))
         return budgets
+
+    @property
+    def watch_round_seconds(self) -> float:
+        """Seconds between the watcher's rounds: with ECS's events to wake it, the
+        rounds are only a safety net for a lost event."""
+        if self.events_queue_url:
+            return self.events_safety_net_seconds
+        return self.watch_interval_seconds
 
     @property
     def heartbeat_interval(self) -> float:

@@ -370,3 +370,26 @@ def test_healthz_counts_waiting_for_a_free_slot_as_alive() -> None:
     assert health.live() == (True, "ok")
     now[0] = 31
     assert health.live() == (False, "no receive for 11s (window 10s)")
+
+
+def test_readyz_is_ready_once_the_queue_answers_at_start_not_after_a_long_poll(
+    world: World,
+) -> None:
+    app = world.app(poll_wait_seconds=20)
+    app.start(serve_http=True)
+    base = f"http://127.0.0.1:{app.http_port}"
+    # The receiver is inside a 20 s long poll on an empty queue; the start's
+    # GetQueueAttributes already answered.
+    assert http_get(f"{base}/readyz") == (200, "ok\n")
+    assert metric(app, "deployworker_poll_last_success_timestamp_seconds") == 0
+
+
+def test_readyz_waits_for_the_events_queue_too(world: World) -> None:
+    from deployworker.observe.httpd import Health
+
+    health = Health(60, allowlist_loaded=lambda: True)
+    health.expect("events queue")
+    health.answered()
+    assert health.ready() == (False, "events queue has not answered yet")
+    health.answered("events queue")
+    assert health.ready() == (True, "ok")

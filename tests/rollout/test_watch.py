@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 from deployworker.errors import RetryableAwsError
 from deployworker.rollout.assess import Assessment, State
-from deployworker.rollout.watch import MISSING_ROUNDS, Watcher
+from deployworker.rollout.tracking import MISSING_ROUNDS
+from deployworker.rollout.watch import Watcher
 
 
 class FakeEcs:
@@ -157,3 +159,65 @@ def test_paused_time_does_not_count_against_the_deadline() -> None:
     watcher.poll()
     assert [v.state for v in got if v] == [State.TIMED_OUT]
     assert paused[-1] == 0
+
+
+def wait_for(check: Any, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)
+
+
+def test_a_wake_describes_the_woken_deployments_at_once_in_one_batched_call() -> None:
+    ecs = FakeEcs("SUCCESSFUL")
+    watcher = Watcher(ecs, interval=600)  # type: ignore[arg-type]
+    got: dict[str, Any] = {}
+    for arn in ("sd-1", "sd-2", "sd-3"):
+        watcher.follow(arn, 600, functools.partial(got.__setitem__, arn))
+    watcher.start()
+    try:
+        watcher.wake(["sd-1"])
+        watcher.wake(["sd-2", "not-followed"])  # the same burst: one call
+        wait_for(lambda: len(got) == 2)
+        assert ecs.calls == [["sd-1", "sd-2"]]  # not sd-3: no round has run (600 s)
+        assert watcher.followed() == frozenset({"sd-3"})
+        watcher.wake(["not-followed"])
+        time.sleep(0.3)
+        assert len(ecs.calls) == 1  # nothing followed was woken: no call
+    finally:
+        watcher.stop()
+
+
+def test_a_wake_is_a_hint_the_describe_decides() -> None:
+    ecs = FakeEcs("IN_PROGRESS")
+    watcher = Watcher(ecs, interval=600)  # type: ignore[arg-type]
+    got: list[Any] = []
+    watcher.follow("sd-1", 600, got.append)
+    watcher.start()
+    try:
+        for _ in range(3):  # "COMPLETED", says the event; ECS says otherwise
+            calls = len(ecs.calls)
+            watcher.wake(["sd-1"])
+            wait_for(lambda: len(ecs.calls) > calls)  # noqa: B023 - read at once
+        assert got == []
+        assert watcher.watching == 1
+    finally:
+        watcher.stop()
+    assert got == [None]
+
+
+def test_woken_describes_do_not_count_toward_missing() -> None:
+    ecs = FakeEcs("IN_PROGRESS")
+    ecs.missing.add("sd-1")
+    watcher = Watcher(ecs, interval=600)  # type: ignore[arg-type]
+    got: list[Any] = []
+    watcher.follow("sd-1", 600, got.append)
+    watcher.start()
+    try:
+        for _ in range(MISSING_ROUNDS + 1):
+            calls = len(ecs.calls)
+            watcher.wake(["sd-1"])
+            wait_for(lambda: len(ecs.calls) > calls)  # noqa: B023 - read at once
+        assert got == []  # forged events cannot hurry a MISSING verdict
+    finally:
+        watcher.stop()

@@ -74,6 +74,17 @@ class Sqs:
             lambda: self._client.delete_message(QueueUrl=queue_url, ReceiptHandle=receipt_handle),
         )
 
+    def delete_batch(self, queue_url: str, receipt_handles: Sequence[str]) -> int:
+        """Delete up to 10 messages in one call; returns how many SQS could not delete."""
+        if not receipt_handles:
+            return 0
+        entries = [{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(receipt_handles)]
+        response = self._caller.call(
+            "DeleteMessageBatch",
+            lambda: self._client.delete_message_batch(QueueUrl=queue_url, Entries=entries),
+        )
+        return len(response.get("Failed", []))
+
     def change_visibility(self, queue_url: str, receipt_handle: str, seconds: int) -> None:
         """Set one message's visibility timeout (0 hands it back at once)."""
         self._caller.call(

@@ -28,6 +28,7 @@ class Scope:
     queue_arn: str | None = None
     dlq_arn: str | None = None
     events_topic_arn: str | None = None
+    ecs_events_queue_arn: str | None = None
     ecr_repository_arns: Sequence[str] = ()
     signing_secret_arn: str | None = None
     kms_key_arn: str | None = None
@@ -126,6 +127,9 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
                 [scope.dlq_arn],
             )
         )
+    if scope.ecs_events_queue_arn:
+        reads = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+        statements.append(_statement("ConsumeEcsEvents", reads, [scope.ecs_events_queue_arn]))
     if scope.events_topic_arn:
         statements.append(
             _statement("PublishDeployEvents", ["sns:Publish"], [scope.events_topic_arn])

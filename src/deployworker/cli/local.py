@@ -11,7 +11,7 @@ from deployworker.cli.publish import publish
 from deployworker.intake.allowlist import load_allowlist
 from deployworker.local import DEFAULT_REGION, use_fake_credentials
 from deployworker.local.environment import LocalAws
-from deployworker.local.seed import create_queues, create_services
+from deployworker.local.seed import create_events_queue, create_queues, create_services
 from deployworker.local.simulator import Rules
 from deployworker.settings import Settings
 
@@ -35,12 +35,17 @@ def run_local(settings: Settings, stop: threading.Event, sample: bool = True) ->
     try:
         resources = create_queues(endpoint, region)
         services = create_services(endpoint, region, allowlist)
+        # ECS's events through EventBridge, as in AWS: the watcher learns a rollout's end
+        # from them, and its rounds are the safety net.
+        clusters = [entry.cluster for entry in allowlist.services]
+        events_queue_url = create_events_queue(endpoint, region, clusters)
         worker_settings = settings.model_copy(
             update={
                 "queue_url": resources.queue_url,
                 "dlq_url": resources.dlq_url,
                 "endpoint_url": endpoint,
                 "region": region,
+                "events_queue_url": events_queue_url,
                 "watch_interval_seconds": min(settings.watch_interval_seconds, 1.0),
             }
         )
@@ -52,6 +57,7 @@ def run_local(settings: Settings, stop: threading.Event, sample: bool = True) ->
             topic_arn=resources.topic_arn,
             queue_url=resources.queue_url,
             dlq_url=resources.dlq_url,
+            events_queue_url=events_queue_url,
             services=services,
             metrics_url=f"http://{settings.metrics_host}:{app.http_port}/metrics",
             try_it="deployworker publish --local --cluster C --service S --container N "

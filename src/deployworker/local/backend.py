@@ -18,7 +18,7 @@ from moto.core.utils import utcnow
 from moto.ecs.exceptions import InvalidParameterException
 from moto.ecs.models import EC2ContainerServiceBackend
 
-from deployworker.local import digests, evidence, legacy
+from deployworker.local import digests, ecsevents, evidence, legacy
 from deployworker.local.effects import (
     FAILED,
     FAILED_TASKS,
@@ -202,13 +202,34 @@ def apply(backend: Any, found: Store, tracked: Tracked, effects: list[Effect]) -
 
 
 def tick(mono: float) -> None:
-    """Move every unfinished deployment of every backend on to `mono`."""
+    """Move every unfinished deployment of every backend on to `mono`, then put the
+    ECS events their changes of status send (outside the lock: moto delivers them)."""
+    events: list[ecsevents.Pending] = []
     with LOCK:
         now = utcnow()
         for backend, found in live_stores():
             for tracked in list(found.deployments.values()):
                 if not tracked.deployment.finished:
                     apply(backend, found, tracked, tracked.deployment.tick(mono, now))
+                    events += _changes(backend, tracked)
+    ecsevents.publish(events)
+
+
+def _changes(backend: Any, tracked: Tracked) -> list[ecsevents.Pending]:
+    deployment = tracked.deployment
+    before, tracked.notified = tracked.notified, deployment.status
+    return [
+        ecsevents.Pending(
+            backend.account_id,
+            backend.region_name,
+            deployment.ident.service_arn,
+            name,
+            (tracked.rollback_legacy_id if rollback else tracked.legacy_id) or "",
+            deployment.updated_at,
+            rollback,
+        )
+        for name, rollback in ecsevents.transitions(before, deployment.status)
+    ]
 
 
 def install(simulation: Simulation) -> None:

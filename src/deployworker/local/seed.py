@@ -16,6 +16,10 @@ ACCOUNT_ID = "123456789012"
 QUEUE_NAME = "deployworker-deploys.fifo"
 DLQ_NAME = "deployworker-dlq.fifo"
 TOPIC_NAME = "deployworker-deploys.fifo"
+EVENTS_QUEUE_NAME = "deployworker-ecs-events"
+EVENTS_RULE_NAME = "deployworker-ecs-events"
+# The ECS events the worker reads (rollout.events.DETAIL_TYPES).
+ECS_DETAIL_TYPES = ["ECS Deployment State Change", "ECS Service Action"]
 INITIAL_TAG = "initial"
 
 
@@ -50,6 +54,26 @@ def create_queues(endpoint_url: str, region: str, max_receive_count: int = 5) ->
     )["TopicArn"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
     return Resources(queue_url, dlq_url, topic_arn)
+
+
+def create_events_queue(endpoint_url: str, region: str, clusters: list[str]) -> str:
+    """A standard queue for ECS's events and an EventBridge rule that puts the events of
+    `clusters`' services on it, as the Terraform module does; returns the queue's URL."""
+    sqs = make_client("sqs", region, endpoint_url)
+    events = make_client("events", region, endpoint_url)
+    url: str = sqs.create_queue(QueueName=EVENTS_QUEUE_NAME)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    prefix = f"arn:aws:ecs:{region}:{ACCOUNT_ID}:service"
+    pattern = {
+        "source": ["aws.ecs"],
+        "detail-type": ECS_DETAIL_TYPES,
+        "resources": [{"prefix": f"{prefix}/{cluster}/"} for cluster in sorted(set(clusters))],
+    }
+    events.put_rule(Name=EVENTS_RULE_NAME, EventPattern=json.dumps(pattern), State="ENABLED")
+    events.put_targets(Rule=EVENTS_RULE_NAME, Targets=[{"Id": "worker", "Arn": arn}])
+    return url
 
 
 def container_definition(name: str, image: str) -> dict[str, Any]:

@@ -31,6 +31,7 @@ class Tracked:
     service: Any
     legacy_id: str | None = None  # the PRIMARY entry of `deployments` this one started
     rollback_legacy_id: str | None = None  # the entry its rollback started
+    notified: str = "PENDING"  # the status its last ECS event told of
 
 
 @dataclass

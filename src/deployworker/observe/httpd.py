@@ -18,15 +18,30 @@ class Health:
     poll_window: float
     clock: Callable[[], float] = time.monotonic
     last_poll: float | None = None
-    queue_answered: bool = False
+    # Each queue the worker reads, and whether it answered (a GetQueueAttributes at
+    # start, or any receive).
+    queues: dict[str, bool] = field(default_factory=lambda: {"queue": False})
     allowlist_loaded: Callable[[], bool] = field(default=lambda: False)
     on_poll: Callable[[], None] = field(default=lambda: None)
 
     def polled(self) -> None:
         """A receive call completed."""
         self.last_poll = self.clock()
-        self.queue_answered = True
+        self.answered()
         self.on_poll()
+
+    def expect(self, queue: str) -> None:
+        """Readiness waits for `queue` to answer, too."""
+        self.queues.setdefault(queue, False)
+
+    def answered(self, queue: str = "queue") -> None:
+        """`queue` answered a call."""
+        self.queues[queue] = True
+
+    @property
+    def queue_answered(self) -> bool:
+        """Every queue answered at least once."""
+        return all(self.queues.values())
 
     def waiting(self) -> None:
         """The loop is alive but not receiving, because every slot is taken."""
@@ -44,11 +59,12 @@ class Health:
         return True, "ok"
 
     def ready(self) -> tuple[bool, str]:
-        """Readiness: the allowlist loaded and the queue answered once."""
+        """Readiness: the allowlist loaded and every queue answered once."""
         if not self.allowlist_loaded():
             return False, "allowlist not loaded"
-        if not self.queue_answered:
-            return False, "queue has not answered yet"
+        for queue, answered in self.queues.items():
+            if not answered:
+                return False, f"{queue} has not answered yet"
         return True, "ok"
 
 

@@ -14,6 +14,8 @@ from deployworker import __version__
 from deployworker.outcome import Outcome, Result
 
 DURATION_BUCKETS = (5, 10, 20, 30, 60, 120, 180, 300, 600, 900, 1800, 3600)
+# The label values of deployworker_ecs_events_total (rollout.events.Result).
+ECS_EVENT_RESULTS = ("deployment", "service", "unwatched", "ignored", "invalid")
 AGE_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 
 
@@ -101,6 +103,14 @@ class Metrics:
             "Deploys whose service deployment waits at a PAUSE lifecycle hook.",
             registry=r,
         )
+        self.ecs_events = Counter(
+            "deployworker_ecs_events",
+            "ECS events read from the events queue, by what became of them.",
+            ["result"],
+            registry=r,
+        )
+        for result in ECS_EVENT_RESULTS:
+            self.ecs_events.labels(result)
         Info("deployworker_build", "Build information.", registry=r).info({"version": __version__})
 
     def aws_request(self, service: str, operation: str, result: str) -> None:
@@ -112,6 +122,10 @@ class Metrics:
         self.watched.set(watched)
         self.watch_calls.inc(calls)
         self.watch_cadence.set(cadence)
+
+    def ecs_event(self, result: str) -> None:
+        """One ECS event read; a result outside the fixed set counts as invalid."""
+        self.ecs_events.labels(result if result in ECS_EVENT_RESULTS else "invalid").inc()
 
     def message_received(self, sent_at: float) -> None:
         """A message arrived; `sent_at` is its SentTimestamp (0 when unknown)."""

@@ -7,11 +7,10 @@ other services waiting. When a message is retried or released, the rest of its g
 batch is released behind it, so order holds and nothing waits on a group that cannot
 progress. A failure in one group never blocks another.
 
-A slot holds no thread: a small pool runs the active part of each deploy, and
-the pipeline calls back when the deploy has an outcome. Several receivers poll
-at once while the queue has a backlog and slots are free; when the queue is
-quiet only the first one long-polls, so an idle worker costs one ReceiveMessage
-per `poll_wait` seconds.
+A slot holds no thread: a small pool runs the active part of each deploy, and the
+pipeline calls back when the deploy has an outcome. Several receivers poll at once while
+the queue has a backlog and slots are free; when it is quiet only the first one
+long-polls, so an idle worker costs one ReceiveMessage per `poll_wait` seconds.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, wait
+from contextlib import suppress
 from functools import partial
 
 import structlog
@@ -89,13 +89,14 @@ class Worker:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the receivers, each on its own thread."""
+        """Ask the queue once (so readiness waits for no long poll), start the receivers."""
+        with suppress(AwsError):  # otherwise the first receive that works makes it ready
+            self._sqs.attributes(self._queue_url, ["QueueArn"])
+            self._health.answered()
         for index in range(self._receivers):
-            thread = threading.Thread(
-                target=self._loop, args=(index,), name=f"poller-{index}", daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
+            loop = partial(self._loop, index)
+            self._threads.append(threading.Thread(target=loop, name=f"poller-{index}", daemon=True))
+            self._threads[-1].start()
 
     def stop_receiving(self) -> None:
         """Receive nothing more; jobs under way carry on."""
@@ -159,8 +160,7 @@ class Worker:
         return len(futures)
 
     def poll(self, wait_seconds: int) -> list[Future[None]]:
-        """One receive, dispatched; returns a future per group started, done when the
-        group has settled."""
+        """One receive, dispatched; returns a future per group started (done once settled)."""
         self._allowlist.refresh()
         with self._cond:
             while self._free() <= 0 and not self._stopping.is_set():

@@ -8,42 +8,30 @@ from the pure `assess`. Callbacks run on the watcher's thread, so they must only
 hand the verdict on (to a pool). Transient AWS errors skip a round rather than fail
 a deploy: only the deploy's own deadline ends the wait, and time spent paused at a
 lifecycle hook does not count against it (the hook has its own timeout).
+
+`wake` asks for some deployments to be described now, between rounds (an ECS event
+said they changed): the woken ARNs gathered within `GATHER_SECONDS` share batched
+calls, and what the describe says is judged as in a round. So an event decides when
+the watcher looks, never what it concludes.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable
 
 import structlog
 
 from deployworker.aws.ecs import MAX_DESCRIBE_SERVICE_DEPLOYMENTS, Ecs
 from deployworker.errors import AwsError
-from deployworker.failpoints import failpoint
-from deployworker.rollout.assess import Assessment, State, assess, missing
+from deployworker.rollout.assess import Assessment
+from deployworker.rollout.tracking import OnProgress, OnVerdict, Watch, judge
 
 log = structlog.get_logger("deployworker.watch")
 
-# Called once with the final verdict, or with None when the watcher stops first.
-OnVerdict = Callable[[Assessment | None], None]
-# Called on the watcher's thread when an unfinished deployment's progress changes.
-OnProgress = Callable[[Assessment], None]
-# ECS's read-after-write lag: a deployment just created may be MISSING for a moment.
-MISSING_ROUNDS = 3
-
-
-@dataclass(eq=False)
-class _Watch:
-    arn: str
-    deadline: float
-    on_verdict: OnVerdict
-    on_progress: OnProgress | None
-    seen_at: float
-    progress: str = ""
-    paused: bool = False
-    missing: int = 0
+# Wake-ups this close together share one describe round (events come in bursts).
+GATHER_SECONDS = 0.05
 
 
 class Watcher:
@@ -65,8 +53,10 @@ class Watcher:
         self._on_paused = on_paused  # deployments waiting at a PAUSE hook
         self._next_wait = interval
         self._clock = clock
-        self._watches: set[_Watch] = set()
+        self._watches: set[Watch] = set()
         self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)  # signals wake-ups and stop
+        self._woken: set[str] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -77,7 +67,9 @@ class Watcher:
 
     def stop(self) -> None:
         """Stop polling and call every pending callback with no verdict."""
-        self._stop.set()
+        with self._cond:
+            self._stop.set()
+            self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=10)
         with self._lock:
@@ -90,6 +82,21 @@ class Watcher:
         """Deployments currently followed."""
         with self._lock:
             return len(self._watches)
+
+    def followed(self) -> frozenset[str]:
+        """The ARNs of the deployments followed now."""
+        with self._lock:
+            return frozenset(w.arn for w in self._watches)
+
+    def wake(self, arns: Iterable[str]) -> None:
+        """Describe these followed deployments now rather than at the next round.
+
+        A hint only: the verdict still comes from the describe. ARNs no longer
+        followed cost nothing.
+        """
+        with self._cond:
+            self._woken.update(arns)
+            self._cond.notify_all()
 
     def follow(
         self,
@@ -104,7 +111,7 @@ class Watcher:
         `on_verdict(None)` runs here.
         """
         now = self._clock()
-        watch = _Watch(arn, now + timeout, on_verdict, on_progress, now)
+        watch = Watch(arn, now + timeout, on_verdict, on_progress, now)
         with self._lock:
             stopped = self._stop.is_set()
             if not stopped:
@@ -120,18 +127,40 @@ class Watcher:
             if handle not in self._watches:
                 return
             self._watches.discard(handle)
-        assert isinstance(handle, _Watch)
+        assert isinstance(handle, Watch)
         handle.on_verdict(None)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self._next_wait):
+        due = time.monotonic() + self._next_wait
+        while True:
+            with self._cond:
+                while not (self._stop.is_set() or self._woken or time.monotonic() >= due):
+                    # A deadline between rounds (rounds may be 30 s apart) is a wake-up too.
+                    ends = [w for w in self._watches if not w.paused and w.deadline < self._clock()]
+                    self._woken.update(w.arn for w in ends)
+                    until = min((w.deadline for w in self._watches if not w.paused), default=due)
+                    wait = min(due - time.monotonic(), until - self._clock())
+                    if not ends:
+                        self._cond.wait(max(0.01, wait))
+                if self._stop.is_set():
+                    return
+                periodic = time.monotonic() >= due
+            # Let the rest of a burst of wake-ups join this round.
+            if not periodic and self._stop.wait(GATHER_SECONDS):
+                return
+            with self._cond:
+                woken, self._woken = self._woken, set()
             try:
                 watched = self.watching
-                calls = self.poll()
-                self._next_wait = self.cadence(calls)
+                calls = self.poll() if periodic else self.poll(only=woken)
+                if periodic:
+                    self._next_wait = self.cadence(calls)
+                    due = time.monotonic() + self._next_wait
                 self._on_round(watched, calls, self._next_wait)
             except Exception:  # the watcher must outlive any single bad round
                 log.exception("watch.poll_failed")
+                if periodic:
+                    due = time.monotonic() + self._next_wait
 
     def cadence(self, calls: int) -> float:
         """Seconds until the next round: the configured interval, stretched so that a
@@ -140,26 +169,30 @@ class Watcher:
             return self._interval
         return max(self._interval, calls / self._describe_rate)
 
-    def poll(self) -> int:
-        """One round: describe every followed deployment once, and settle what is final.
+    def poll(self, only: Collection[str] | None = None) -> int:
+        """One round: describe every followed deployment once (or those of them in
+        `only`, for a wake-up), and settle what is final.
 
         Returns the number of DescribeServiceDeployments calls made.
         """
         with self._lock:
             watches = sorted(self._watches, key=lambda w: w.arn)
-        by_arn: dict[str, list[_Watch]] = {}
+        if only is not None:
+            watches = [w for w in watches if w.arn in only]
+        by_arn: dict[str, list[Watch]] = {}
         for watch in watches:
             by_arn.setdefault(watch.arn, []).append(watch)
         arns = list(by_arn)
         calls = 0
         for start in range(0, len(arns), MAX_DESCRIBE_SERVICE_DEPLOYMENTS):
             batch = arns[start : start + MAX_DESCRIBE_SERVICE_DEPLOYMENTS]
-            self._poll_batch(batch, by_arn)
+            self._poll_batch(batch, by_arn, full=only is None)
             calls += 1
-        self._on_paused(sum(1 for w in watches if w.paused))
+        if only is None:
+            self._on_paused(sum(1 for w in watches if w.paused))
         return calls
 
-    def _poll_batch(self, arns: list[str], by_arn: dict[str, list[_Watch]]) -> None:
+    def _poll_batch(self, arns: list[str], by_arn: dict[str, list[Watch]], full: bool) -> None:
         try:
             found, failures = self._ecs.describe_service_deployments(arns)
         except AwsError as exc:
@@ -170,42 +203,11 @@ class Watcher:
         now = self._clock()
         for arn in arns:
             for watch in by_arn[arn]:
-                verdict = self._judge(watch, described.get(arn), arn in gone, now)
+                verdict = judge(watch, described.get(arn), arn in gone and full, now)
                 if verdict is not None:
                     self._settle(watch, verdict)
 
-    def _judge(
-        self, watch: _Watch, deployment: dict[str, object] | None, gone: bool, now: float
-    ) -> Assessment | None:
-        """The verdict for one watch this round; None while it goes on."""
-        if watch.paused:
-            # Paused time counts only against the hook's own timeout.
-            watch.deadline += now - watch.seen_at
-        watch.seen_at = now
-        timed_out = now >= watch.deadline
-        if deployment is None:
-            watch.missing += 1 if gone else 0
-            if gone and watch.missing >= MISSING_ROUNDS:
-                return missing(watch.arn)
-            if timed_out:
-                return Assessment(State.TIMED_OUT, "timed out; deployment could not be described")
-            return None  # a failed describe round: try again next interval
-        watch.missing = 0
-        verdict = assess(deployment, timed_out)
-        watch.paused = verdict.pause is not None
-        if verdict.state != State.IN_PROGRESS:
-            return verdict
-        failpoint("watching")
-        if verdict.progress != watch.progress:
-            watch.progress = verdict.progress
-            if watch.on_progress is not None:
-                try:
-                    watch.on_progress(verdict)
-                except Exception:  # progress is informational: never lose the watch over it
-                    log.exception("watch.progress_failed", deployment=watch.arn)
-        return None
-
-    def _settle(self, watch: _Watch, verdict: Assessment) -> None:
+    def _settle(self, watch: Watch, verdict: Assessment) -> None:
         with self._lock:
             if watch not in self._watches:
                 return  # stop() already answered it

@@ -157,6 +157,16 @@ data "aws_iam_policy_document" "worker" {
   }
 
   dynamic "statement" {
+    for_each = aws_sqs_queue.ecs_events[*].arn
+    content {
+      sid       = "ConsumeEcsEvents"
+      effect    = "Allow"
+      actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
     for_each = aws_sns_topic.events[*].arn
     content {
       sid       = "PublishDeployEvents"

@@ -37,3 +37,8 @@ output "service_name" {
   description = "The worker's ECS service."
   value       = aws_ecs_service.worker.name
 }
+
+output "ecs_events_queue_url" {
+  description = "SQS queue of ECS's deployment events the worker reads (null when ecs_events is false)."
+  value       = one(aws_sqs_queue.ecs_events[*].url)
+}

@@ -111,6 +111,12 @@ variable "create_events_topic" {
   default     = true
 }
 
+variable "ecs_events" {
+  description = "Read ECS's EventBridge events (a rule for the services in service_arns, a standard queue with a DLQ) so the worker learns a rollout's end within a second; polling stays as the safety net."
+  type        = bool
+  default     = true
+}
+
 variable "signing_secret_arn" {
   description = "Secrets Manager secret holding the HMAC key messages must be signed with; null turns signing off."
   type        = string

