@@ -7,7 +7,7 @@ import os
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -343,3 +343,14 @@ def read_events(world: World, url: str) -> list[dict[str, Any]]:
             break
         events.extend(json.loads(m["Body"]) for m in got)
     return sorted(events, key=lambda e: e["time"])
+
+
+def wait_for(probe: Callable[[], Any], limit: float = 20.0) -> Any:
+    """Poll `probe` until it returns something truthy, and return that (bounded)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.02)
+    raise AssertionError("condition not reached in time")

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from conftest import REPO, World, default_entry, deploy, drain, metric
+from conftest import REPO, World, default_entry, deploy, drain, metric, wait_for
 from deployworker.deploy.plan import DEPLOY_ID_TAG, DEPLOY_KEY_TAG, deploy_key
 from injected import error_response, inject
-from test_follow_deployments import Calls, deployments, wait_until
+from test_follow_deployments import Calls, deployments
 
 
 def rollback_cases(world: World, case: str) -> dict[str, Any]:
@@ -79,7 +79,7 @@ def test_a_redelivery_finds_its_rollout_behind_another_services_revision(world: 
     assert world.describe()["taskDefinition"] != revisions[-1]  # not web's any more
 
     again = time.monotonic()
-    wait_until(lambda: visible(world) == 1)  # the visibility timeout lapses
+    wait_for(lambda: visible(world) == 1)  # the visibility timeout lapses
     drain(app)
     assert metric(app, "deployworker_messages_total", outcome="rolled_back") == 1
     assert calls.writes(since=again) == []

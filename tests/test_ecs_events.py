@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
 import pytest
 
-from conftest import REGION, REPO, World, default_entry, deploy, metric
+from conftest import REGION, REPO, World, default_entry, deploy, metric, wait_for
 from deployworker.app import App
 from deployworker.aws.clients import make_client
 from deployworker.local.seed import ACCOUNT_ID, EVENTS_RULE_NAME, create_events_queue
@@ -33,13 +32,6 @@ class Describes:
 
     def between(self, start: float, end: float) -> int:
         return sum(1 for at in self.at if start <= at <= end)
-
-
-def wait_until(check: Callable[[], bool], seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.02)
 
 
 def events_app(world: World, safety_net: float = 60.0, **overrides: Any) -> tuple[App, str]:
@@ -134,7 +126,7 @@ def test_a_forged_completed_event_costs_a_describe_and_ends_nothing(world: World
     describes = Describes(app)
     world.send(deploy(f"{REPO}:2-hang", deploy_id="forged"))
     jobs = app.worker.poll(0)
-    wait_until(lambda: app.watcher.watching == 1)
+    wait_for(lambda: app.watcher.watching == 1)
     (arn,) = app.watcher.followed()
     forged = {
         "version": "0",
@@ -156,8 +148,8 @@ def test_a_forged_completed_event_costs_a_describe_and_ends_nothing(world: World
     }
     before = time.time()
     world.sqs.send_message(QueueUrl=url, MessageBody=json.dumps(forged))
-    wait_until(lambda: metric(app, "deployworker_ecs_events_total", result="deployment") == 1)
-    wait_until(lambda: describes.between(before, time.time()) >= 1, seconds=5)
+    wait_for(lambda: metric(app, "deployworker_ecs_events_total", result="deployment") == 1)
+    wait_for(lambda: describes.between(before, time.time()) >= 1, limit=5)
     assert world.service_deployment(arn)["status"] in ("PENDING", "IN_PROGRESS")  # unfinished
     assert not jobs[0].done()  # no verdict: the deploy goes on
     assert app.watcher.watching == 1
@@ -188,9 +180,9 @@ def test_events_for_services_nobody_watches_are_dropped_counted_and_not_logged(
         }
         world.sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body))
     world.sqs.send_message(QueueUrl=url, MessageBody="not json at all")
-    wait_until(lambda: metric(app, "deployworker_ecs_events_total", result="unwatched") == 2)
-    wait_until(lambda: metric(app, "deployworker_ecs_events_total", result="invalid") == 1)
-    wait_until(lambda: world.queue_depth(url) == 0)  # read and deleted
+    wait_for(lambda: metric(app, "deployworker_ecs_events_total", result="unwatched") == 2)
+    wait_for(lambda: metric(app, "deployworker_ecs_events_total", result="invalid") == 1)
+    wait_for(lambda: world.queue_depth(url) == 0)  # read and deleted
     assert describes.at == []
     err = capfd.readouterr().err
     assert "secret-ish text" not in err

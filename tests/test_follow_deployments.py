@@ -6,12 +6,21 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from conftest import REPO, World, default_entry, deploy, drain, events_queue, metric, read_events
+from conftest import (
+    REPO,
+    World,
+    default_entry,
+    deploy,
+    drain,
+    events_queue,
+    metric,
+    read_events,
+    wait_for,
+)
 from deployworker.app import App
 from deployworker.cli.main import main
 from deployworker.local.seed import container_definition
@@ -80,13 +89,6 @@ def deployments(world: World) -> list[dict[str, Any]]:
     return sorted(found, key=lambda d: d["createdAt"], reverse=True)
 
 
-def wait_until(check: Callable[[], bool], seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
-
-
 def test_an_outside_update_overtakes_the_deploy_and_the_worker_changes_nothing(
     world: World,
 ) -> None:
@@ -95,7 +97,7 @@ def test_an_outside_update_overtakes_the_deploy_and_the_worker_changes_nothing(
     calls = Calls(app)
     world.send(deploy(f"{REPO}:2-hang", deploy_id="ours"))
     jobs = app.worker.poll(0)
-    wait_until(lambda: len(deployments(world)) == 2)  # ours is rolling out
+    wait_for(lambda: len(deployments(world)) == 2)  # ours is rolling out
     theirs: str = world.ecs.register_task_definition(
         family="prod-web", containerDefinitions=[container_definition("app", f"{REPO}:tf")]
     )["taskDefinition"]["taskDefinitionArn"]
@@ -288,7 +290,7 @@ def test_a_deploy_paused_at_a_hook_is_in_progress_and_ecs_timeout_action_applies
     app = world.app()
     world.send(deploy(f"{REPO}:2.0", deploy_id="paused"))
     jobs = app.worker.poll(0)
-    wait_until(lambda: metric(app, "deployworker_deploys_paused") == 1)
+    wait_for(lambda: metric(app, "deployworker_deploys_paused") == 1)
     code = main(
         [
             "status",
@@ -358,14 +360,3 @@ def test_a_service_deleted_mid_deploy_fails_at_once_without_a_rollback(world: Wo
         "service prod/web is INACTIVE: it was deleted during the deploy, "
         "so there is nothing to follow or roll back"
     )
-
-
-def wait_for(probe: Callable[[], Any], limit: float = 20) -> Any:
-    """Poll `probe` until it returns something truthy (bounded)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.02)
-    raise AssertionError("never happened")

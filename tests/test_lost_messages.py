@@ -4,11 +4,9 @@ leaving its redelivered copy to resume the deploy."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
-from conftest import REPO, World, deploy, metric
+from conftest import REPO, World, deploy, metric, wait_for
 from deployworker.app import App
 
 WRITES = {"RegisterTaskDefinition", "UpdateService", "StopServiceDeployment", "RunTask"}
@@ -48,17 +46,6 @@ def refuse_extending(app: App, receipt_handle: str) -> list[str]:
     client.meta.events.register("before-parameter-build.sqs.ChangeMessageVisibilityBatch", remember)
     client.meta.events.register("after-call.sqs.ChangeMessageVisibilityBatch", refuse)
     return refused
-
-
-def wait_for(probe: Callable[[], Any], limit: float = 30) -> Any:
-    """Poll `probe` until it returns something truthy (bounded)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.02)
-    raise AssertionError("never happened")
 
 
 def in_progress(world: World) -> list[str]:
