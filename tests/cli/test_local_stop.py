@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,3 +77,24 @@ def test_a_stop_signal_ends_local_mode_within_its_grace(signum: int) -> None:
         assert process.wait(timeout=30) == 0
     finally:
         process.kill()
+
+
+def test_a_stop_signal_takes_no_lock_so_it_cannot_deadlock_the_main_thread() -> None:
+    from deployworker.cli.main import _stop_on_signals
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        stop = _stop_on_signals()
+        handler = signal.getsignal(signal.SIGTERM)
+        assert callable(handler)
+        # As if the signal arrived while the main thread was inside stop.wait(),
+        # holding the event's own lock: the handler must still return at once.
+        with stop._cond:  # type: ignore[attr-defined]
+            delivery = threading.Thread(target=handler, args=(signal.SIGTERM, None))
+            delivery.start()
+            delivery.join(timeout=2)
+            assert not delivery.is_alive()
+        assert stop.wait(timeout=5)
+    finally:
+        for signum, previous in before.items():
+            signal.signal(signum, previous)

@@ -21,6 +21,8 @@ from deployworker.settings import Settings
 
 # Seconds local mode may take, past the shutdown grace, to stop its emulator and threads.
 LOCAL_STOP_MARGIN = 5.0
+# How often the signal relay looks for a signal: the delay a stop may take to begin.
+SIGNAL_POLL_SECONDS = 0.05
 
 
 def _stop_on_signals(exit_after: float | None = None) -> threading.Event:
@@ -28,23 +30,39 @@ def _stop_on_signals(exit_after: float | None = None) -> threading.Event:
     (status 1) that many seconds after the first signal if it has not ended by then,
     and at once on a second signal."""
     stop = threading.Event()
+    received: list[int] = []
 
     def handler(signum: int, _frame: object) -> None:
-        if exit_after is not None and stop.is_set():
+        # A handler runs between the main thread's bytecodes, perhaps while it holds
+        # the very lock Event.set() needs (inside stop.wait()): so it takes no lock at
+        # all, and a thread relays the signal to `stop`.
+        if exit_after is not None and received:
             os._exit(1)
+        received.append(signum)
+
+    def relay() -> None:
+        while not received:
+            time.sleep(SIGNAL_POLL_SECONDS)
         stop.set()
         if exit_after is not None:
-            threading.Thread(target=_exit_later, args=(exit_after,), daemon=True).start()
+            time.sleep(exit_after)
+            _say(f"error: still running {exit_after:g} s after the stop signal; exiting\n")
+            os._exit(1)
 
+    threading.Thread(target=relay, name="signals", daemon=True).start()
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
     return stop
 
 
-def _exit_later(seconds: float) -> None:
-    time.sleep(seconds)
-    print(f"error: still running {seconds:g} s after the stop signal; exiting", file=sys.stderr)
-    os._exit(1)
+def _say(text: str) -> None:
+    """Best effort to stderr, never blocking: a reader that stopped reading a full
+    pipe must not keep the process from exiting."""
+    try:
+        os.set_blocking(2, False)
+        os.write(2, text.encode())
+    except OSError:
+        pass
 
 
 def cmd_run(_: argparse.Namespace) -> int:
