@@ -79,3 +79,16 @@ def test_duplicated_and_reordered_events_still_settle_every_deploy_once() -> Non
     assert figures["outcomes"] == {"deployed": 6}
     assert figures["in_order"] is True
     assert figures["events_duplicated"] == figures["events_sent"] > 0
+
+
+def test_the_events_scenarios_have_their_targets(evented: dict[str, Any]) -> None:
+    from bench.scale import specs, targets
+
+    chosen = specs(scale=10, latency=0.04, burst=1000, events_burst=300)
+    assert [chosen[k].events for k in "12345678"] == [False] * 4 + [True] * 4
+    assert chosen["6"].deploys == 300
+    labels = {label for label, _, _ in targets("5", evented)}
+    assert {"detection p50 <= 1.0 s", "detection p99 <= 3 s"} <= labels
+    assert any("per watched service-minute" in label for label in labels)
+    net = [met for label, met, _ in targets("7", evented) if "safety net" in label]
+    assert net == [True]  # settled on its events, well within the safety net
