@@ -3,11 +3,14 @@
 Semantics follow SQS FIFO: while any message of a group is in flight, no other
 message of that group is handed out; one receive may return several messages of
 one group, in order. Visibility timeouts and long-poll waits run on the
-simulated clock.
+simulated clock. The events queue (ECS's events, for `bench.fake_event_emitter`)
+is a standard queue: no groups, and with `shuffle` it hands messages out in random
+order, as a standard queue may.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 import uuid
@@ -19,6 +22,7 @@ from bench.fakeaws import SQS_LIMIT, Ledger, SimClock, _Fake, accounted
 
 QUEUE_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/deploys.fifo"
 DLQ_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/deploys-dlq.fifo"
+EVENTS_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/ecs-events"
 
 
 @dataclass
@@ -37,12 +41,20 @@ class _Message:
 class FakeSqs(_Fake):
     """The SQS client methods the worker calls, for one FIFO work queue and its DLQ."""
 
-    def __init__(self, clock: SimClock, ledger: Ledger, latency: float = 0.040) -> None:
+    def __init__(
+        self,
+        clock: SimClock,
+        ledger: Ledger,
+        latency: float = 0.040,
+        shuffle: random.Random | None = None,
+    ) -> None:
         super().__init__(clock, ledger, latency, {"*": SQS_LIMIT})
         self._queues: dict[str, OrderedDict[str, _Message]] = {
             QUEUE_URL: OrderedDict(),
             DLQ_URL: OrderedDict(),
+            EVENTS_URL: OrderedDict(),
         }
+        self._shuffle = shuffle  # the events queue's order, when it is not arrival order
         self._receipts: dict[str, tuple[str, str]] = {}
         self._changed = threading.Condition(self.lock)
         self.deleted: list[tuple[str, float]] = []  # (message id, simulated time)
@@ -51,6 +63,12 @@ class FakeSqs(_Fake):
     def enqueue(self, body: str, group: str, dedup: str) -> str:
         with self.lock:
             return self._put(QUEUE_URL, body, group, dedup, {})
+
+    def put_event(self, body: str) -> str:
+        """An event EventBridge delivers: its own group, so nothing holds it back."""
+        with self.lock:
+            group = uuid.uuid4().hex
+            return self._put(EVENTS_URL, body, group, group, {})
 
     def _put(self, url: str, body: str, group: str, dedup: str, attributes: dict[str, Any]) -> str:
         message_id = str(uuid.uuid4())
@@ -90,7 +108,10 @@ class FakeSqs(_Fake):
         now = self.clock.now()
         busy = {m.group for m in self._queues[url].values() if m.receives and m.visible_at > now}
         taken: list[dict[str, Any]] = []
-        for message in self._queues[url].values():
+        messages = list(self._queues[url].values())
+        if url == EVENTS_URL and self._shuffle is not None:
+            self._shuffle.shuffle(messages)
+        for message in messages:
             if len(taken) >= limit:
                 break
             if message.group in busy:
@@ -137,6 +158,16 @@ class FakeSqs(_Fake):
                 self.deleted.append((message.id, self.clock.now()))
                 self._changed.notify_all()
         return {}
+
+    @accounted
+    def delete_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self._enter("DeleteMessageBatch", len(Entries))
+        with self.lock:
+            for entry in Entries:
+                message = self._find(entry["ReceiptHandle"])
+                if message is not None:
+                    del self._queues[QueueUrl][message.id]
+        return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
 
     @accounted
     def change_message_visibility(

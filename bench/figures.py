@@ -11,6 +11,8 @@ import math
 from collections import Counter
 from typing import Any
 
+from bench.figures_events import event_figures
+
 # AWS's account limit on RegisterTaskDefinition: the floor of any burst of deploys.
 REGISTER_RATE, REGISTER_BURST = 1.0, 20
 ECS_OPS = (
@@ -113,7 +115,9 @@ def compute(raw: dict[str, Any]) -> dict[str, Any]:
     samples = raw["samples"]
     old, new = _watch("DescribeServices", calls, samples), _watch(OP_DSD, calls, samples)
     rate = settings["describe_rate"] / scale
-    interval = settings["watch_interval_seconds"] * scale
+    # With an events queue, the watcher's rounds are the safety net's.
+    round_key = "events_safety_net_seconds" if settings.get("events_queue_url") else ""
+    interval = settings[round_key or "watch_interval_seconds"] * scale
     peak_watched = max((s["watched"] for s in samples), default=0)
     latencies = [
         r["at"] - r["rollout_end"]
@@ -154,6 +158,7 @@ def compute(raw: dict[str, Any]) -> dict[str, Any]:
             [c["at"] for c in describe], rate, max(1.0, 2 * rate)
         ),
         **_deployment_describes(raw, new),
+        **event_figures(raw),
         "throttles": sum(1 for c in raw["calls"] if c["throttled"]),
         "detect_p50_s": percentile(latencies, 50),
         "detect_p99_s": percentile(latencies, 99),

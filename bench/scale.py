@@ -1,11 +1,14 @@
 """Scale benchmark: the real worker against in-memory ECS and SQS at AWS's limits.
 
-    python -m bench.scale [--scale 10] [--latency 0.04] [--only 1,2,3,4]
-                          [--burst 1000] [--json FILE] [--plot FILE] [--check]
+    python -m bench.scale [--scale 10] [--latency 0.04] [--only 1,2,3,4] [--only 5,6,7,8]
+                          [--burst 1000] [--events-burst 300] [--json FILE] [--plot FILE]
+                          [--check]
 
 Scenarios: 1, a burst of deploys over as many services; 2, 200 deploys over 20
 services, several per service, in order; 3, one hour idle (simulated); 4, the
-burst with 20% of rollouts failing (and rolled back). Each runs in its own
+burst with 20% of rollouts failing (and rolled back). 5 to 8 read ECS's events
+(`bench.targets_events`): one service watched; a burst of 300; 10% of events
+lost; events duplicated and reordered. Each runs in its own
 process, so peak RSS is its own. Prints a table of figures and the targets;
 `--check` exits 1 when a target is missed.
 """
@@ -25,12 +28,13 @@ from typing import Any
 from bench.figures import compute
 from bench.scenarios import Spec, run
 from bench.table import table
+from bench.targets_events import event_specs, event_targets
 
 IDLE_SCALE = 240.0  # one simulated hour in 15 real seconds
 
 
-def specs(scale: float, latency: float, burst: int) -> dict[str, Spec]:
-    """The four scenarios, by number."""
+def specs(scale: float, latency: float, burst: int, events_burst: int = 300) -> dict[str, Spec]:
+    """The eight scenarios, by number."""
     base = Spec("", 0, 1, scale=scale, latency=latency)
     return {
         "1": replace(base, name="1 burst", deploys=burst, services=burst),
@@ -39,6 +43,7 @@ def specs(scale: float, latency: float, burst: int) -> dict[str, Spec]:
             base, name="3 idle 1 h", deploys=0, services=1, idle_seconds=3600, scale=IDLE_SCALE
         ),
         "4": replace(base, name="4 20% fail", deploys=burst, services=burst, fail_share=0.2),
+        **event_specs(base, events_burst),
     }
 
 
@@ -97,7 +102,7 @@ def targets(key: str, f: dict[str, Any]) -> list[tuple[str, bool, str]]:
                 f"{f['services_per_describe_at_100']:.2f}",
             )
         )
-    out += _deployment_targets(f)
+    out += _deployment_targets(f) + event_targets(key, f)
     if f["peak_watched"]:
         bound = 2 * f["cadence_at_peak_s"]
         out.append(
@@ -153,12 +158,19 @@ def main(argv: list[str] | None = None) -> int:
         "--latency", type=float, default=0.040, help="per-call latency, simulated seconds"
     )
     parser.add_argument("--burst", type=int, default=1000, help="deploys in scenarios 1 and 4")
-    parser.add_argument("--only", default="1,2,3,4", help="scenarios to run, comma-separated")
+    parser.add_argument(
+        "--events-burst", type=int, default=300, help="deploys in scenario 6 (events on)"
+    )
+    parser.add_argument(
+        "--only",
+        default="1,2,3,4",
+        help="scenarios to run, comma-separated; the events path (5-8) runs when named",
+    )
     parser.add_argument("--json", type=Path, help="write every figure here")
     parser.add_argument("--plot", type=Path, help="write scenario 1's plot here (needs matplotlib)")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
-    chosen = specs(args.scale, args.latency, args.burst)
+    chosen = specs(args.scale, args.latency, args.burst, args.events_burst)
     results: dict[str, dict[str, Any]] = {}
     raws: dict[str, dict[str, Any]] = {}
     for key in args.only.split(","):

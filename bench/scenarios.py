@@ -8,8 +8,8 @@ figures are computed in `bench.figures`.
 
 from __future__ import annotations
 
-import json
 import os
+import random
 import resource
 import threading
 import time
@@ -18,35 +18,26 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bench.fake_ecs import FakeEcs
-from bench.fake_sqs import DLQ_URL, QUEUE_URL, FakeSqs
-from bench.fakeaws import ACCOUNT, REGION, Ledger, SimClock
+from bench.fake_event_emitter import EventEmitter, Faults
+from bench.fake_sqs import FakeSqs
+from bench.fakeaws import REGION, Ledger, SimClock
+from bench.spec import (
+    IMAGE,
+    Spec,
+    messages,
+    scaled_constants,
+    scaled_limiter,
+    scaled_settings,
+    service_name,
+)
 from deployworker.app import App, build
-from deployworker.aws._ratelimit import Budget, Limiter
 from deployworker.aws.clients import make_client
 from deployworker.observe.logs import configure_logging
 from deployworker.outcome import Outcome, Result
 from deployworker.settings import Settings
 
-IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app"
+__all__ = ["Spec", "build_world", "run", "scaled_settings"]  # Spec and settings: bench.spec
 SAMPLE_EVERY = 0.25  # real seconds
-
-
-@dataclass(frozen=True)
-class Spec:
-    """What to run. Times are simulated seconds; `scale` compresses them all."""
-
-    name: str
-    deploys: int
-    services: int
-    fail_share: float = 0.0
-    idle_seconds: float = 0.0
-    scale: float = 10.0
-    latency: float = 0.040
-    converge: tuple[float, float] = (90.0, 150.0)
-    supersede: bool = True
-    rollback: bool = False  # the services' circuit breakers roll failed rollouts back
-    deploy_threads: int = 16
-    timeout: float = 900.0  # real seconds before giving up
 
 
 @dataclass
@@ -67,6 +58,7 @@ class Raw:
     last_rollout: float = 0.0
     longest_chain: float = 0.0
     settings: dict[str, Any] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)  # `Delivery`s of ECS's events
 
 
 def _rss_peak_mb() -> float:
@@ -76,67 +68,6 @@ def _rss_peak_mb() -> float:
 def _cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def scaled_settings(spec: Spec) -> Settings:
-    """Production defaults, with every real-time quantity divided by `scale`.
-
-    SQS waits and visibility are passed to the fake as they are: it reads them
-    on the simulated clock already.
-    """
-    defaults = Settings()
-    f = spec.scale
-    entries = [
-        {"cluster": "bench", "service": service_name(s), "containers": ["app"], "images": [IMAGE]}
-        for s in range(spec.services)
-    ]
-    allowlist = {"version": 1, "services": entries}
-    return Settings(
-        queue_url=QUEUE_URL,
-        dlq_url=DLQ_URL,
-        region=REGION,
-        account_id=ACCOUNT,  # the fakes serve no STS
-        allowlist_yaml=json.dumps(allowlist),
-        supersede=spec.supersede,
-        deploy_threads=spec.deploy_threads,
-        register_rate=defaults.register_rate * f,
-        update_rate=defaults.update_rate * f,
-        describe_rate=defaults.describe_rate * f,
-        describe_deployments_rate=defaults.describe_deployments_rate * f,
-        watch_interval_seconds=defaults.watch_interval_seconds / f,
-        heartbeat_seconds=defaults.heartbeat_interval / f,
-        deploy_timeout_seconds=max(1, round(defaults.deploy_timeout_seconds / f)),
-        aws_retry_max_seconds=defaults.aws_retry_max_seconds / f,
-        allowlist_reload_seconds=3600,
-        metrics_port=0,
-    )
-
-
-def scaled_limiter(scale: float) -> Limiter:
-    """The worker's default ECS budgets in real time: rates multiplied by `scale`;
-    bursts are counts of calls and stay as they are."""
-    budgets = Settings().ecs_budgets()
-    return Limiter({op: Budget(b.rate * scale, b.burst) for op, b in budgets.items()})
-
-
-def _messages(spec: Spec) -> list[tuple[str, int, str]]:
-    """(service, version, body) in send order. Several deploys of one service are
-    interleaved with the others', as CI would publish them; `fail_share` of them,
-    spread evenly, carry an image whose rollout fails."""
-    out: list[tuple[str, int, str]] = []
-    for n in range(spec.deploys):
-        name, version = service_name(n % spec.services), n // spec.services + 1
-        fails = int(n * spec.fail_share) != int((n + 1) * spec.fail_share)
-        tag = f"{name}-v{version}" + ("-fail" if fails else "")
-        body = {
-            "cluster": "bench",
-            "service": name,
-            "container": "app",
-            "image": f"{IMAGE}:{tag}",
-            "deploy_id": f"{name}-{version}",
-        }
-        out.append((name, version, json.dumps(body)))
-    return out
 
 
 @dataclass
@@ -150,6 +81,7 @@ class World:
     app: App
     settings: Settings
     sent: list[tuple[str, int, str]]
+    emitter: EventEmitter | None = None  # ECS's events, when the scenario has them
 
 
 def build_world(spec: Spec) -> World:
@@ -157,12 +89,12 @@ def build_world(spec: Spec) -> World:
     clock = SimClock(spec.scale)
     ledger = Ledger()
     ecs = FakeEcs(clock, ledger, spec.latency, spec.converge)
-    sqs = FakeSqs(clock, ledger, spec.latency)
+    sqs = FakeSqs(clock, ledger, spec.latency, random.Random(5) if spec.event_reorder else None)
     for s in range(spec.services):
         ecs.seed_service(
             "bench", service_name(s), f"{IMAGE}:{service_name(s)}-v0", rollback=spec.rollback
         )
-    sent = _messages(spec)
+    sent = messages(spec)
     for name, version, body in sent:
         sqs.enqueue(body, group=f"bench/{name}", dedup=f"{name}-{version}")
     # The real clients are built (and left unused) so their memory counts, as in production.
@@ -178,11 +110,18 @@ def build_world(spec: Spec) -> World:
     )
     # The worker logs as in production (JSON lines at info), to nowhere.
     configure_logging("info", open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the process
-    return World(clock, ledger, ecs, sqs, app, settings, sent)
+    faults = Faults(spec.event_drop, spec.event_duplicate, spec.event_reorder)
+    emitter = EventEmitter(ecs, sqs, faults) if spec.events else None
+    return World(clock, ledger, ecs, sqs, app, settings, sent, emitter)
 
 
 def run(spec: Spec) -> dict[str, Any]:
     """Run one scenario to the end; returns `Raw` as a dict (it crosses processes)."""
+    with scaled_constants(spec.scale):
+        return _run(spec)
+
+
+def _run(spec: Spec) -> dict[str, Any]:
     world = build_world(spec)
     clock, ledger, ecs, app, settings, sent = (
         world.clock,
@@ -235,6 +174,8 @@ def run(spec: Spec) -> dict[str, Any]:
             )
         sampler_cpu[0] = time.thread_time() - begin
 
+    if world.emitter is not None:
+        world.emitter.start()
     app.start(serve_http=False)
     sampler = threading.Thread(target=sample, name="sampler", daemon=True)
     sampler.start()
@@ -249,7 +190,15 @@ def run(spec: Spec) -> dict[str, Any]:
     app.shutdown()
     sampler.join()
     raw.fake_cpu = ledger.cpu
-    raw.worker_cpu = worker_cpu - ledger.cpu - sampler_cpu[0]
+    if world.emitter is not None:
+        world.emitter.stop()
+        raw.fake_cpu += world.emitter.cpu
+        raw.events = [asdict(d) for d in world.emitter.log]
+        for event in raw.events:
+            event["changed"] -= start
+            if event["delivered"] is not None:
+                event["delivered"] -= start
+    raw.worker_cpu = worker_cpu - raw.fake_cpu - sampler_cpu[0]
     raw.calls = [asdict(c) | {"at": c.at - start} for c in ledger.calls]
     raw.outcomes = dict(sorted(Counter(r["outcome"] for r in raw.settled).items()))
     for r in raw.settled:
@@ -285,10 +234,6 @@ def _floors(ecs: FakeEcs) -> tuple[float, float]:
             tail = service.history[registered[-1] :]
             tails[tail[0].created] = sum(d.finish_at - d.created for d in tail)
     return (tails[max(tails)] if tails else 0.0), max(chains, default=0.0)
-
-
-def service_name(index: int) -> str:
-    return f"svc{index:04d}"
 
 
 def _version(image: str) -> int:

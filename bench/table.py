@@ -2,7 +2,7 @@
 
 The DescribeServices rows are today's watcher's; the DescribeServiceDeployments rows
 are the service-deployment watcher's, and read n/a for a worker that does not make
-the call.
+the call. The ECS events rows are those of the scenarios whose worker reads them.
 """
 
 from __future__ import annotations
@@ -40,6 +40,10 @@ ROWS: list[tuple[str, str]] = [
     ("peak held / watched", "{peak_held} / {peak_watched}"),
     ("detection p50 / p99", "{detect_p50_s:.1f} s / {detect_p99_s:.1f} s"),
     ("cadence at peak watched", "{cadence_at_peak_s:.1f} s"),
+    ("ECS events sent / lost / extra copies", "{events_cell}"),
+    ("  event delay p50", "{event_delay}"),
+    ("detection after the completion event p50 / p99", "{after_event}"),
+    ("settled before their completion event arrived", "{by_net}"),
     ("peak RSS", "{rss_peak_mb:.0f} MB"),
     ("worker CPU per deploy", "{cpu_ms_per_deploy:.2f} ms"),
     ("SQS calls per deploy", "{sqs_total:.2f}"),
@@ -74,6 +78,7 @@ def _view(f: dict[str, Any]) -> dict[str, Any]:
     )
     if not f["deployment_describe_calls"]:
         view.update(dict.fromkeys(("dsd_per_min", "dsd_at_100", "dsd_peak"), "n/a"))
+    view.update(_events_view(f))
     idle = f["idle_receives_per_min_per_poller"]
     view["idle"] = f"{idle:.2f}" if f["deploys"] == 0 else "-"
     view["outcomes"] = ", ".join(f"{k} {v}" for k, v in f["outcomes"].items()) or "-"
@@ -81,6 +86,21 @@ def _view(f: dict[str, Any]) -> dict[str, Any]:
     binds = f["register_floor_s"] >= f["floor_s"] / 2
     view["register_ratio_text"] = f"{f['register_ratio']:.3f}" if binds else "-"
     return view
+
+
+def _events_view(f: dict[str, Any]) -> dict[str, str]:
+    """The events path's cells: "-" for a scenario without events."""
+    cells = ("events_cell", "event_delay", "after_event", "by_net")
+    if not f["events"]:
+        return dict.fromkeys(cells, "-")
+    p50, p99 = f["detect_after_event_p50_s"], f["detect_after_event_p99_s"]
+    delay = f["events_delay_p50_s"]
+    return {
+        "events_cell": f"{f['events_sent']} / {f['events_lost']} / {f['events_duplicated']}",
+        "event_delay": "n/a" if delay is None else f"{delay:.2f} s",
+        "after_event": "n/a" if p50 is None else f"{p50:.2f} s / {p99:.2f} s",
+        "by_net": str(f["settled_by_safety_net"]),
+    }
 
 
 def table(results: dict[str, dict[str, Any]], names: dict[str, str]) -> str:
