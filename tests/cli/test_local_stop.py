@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,6 +96,31 @@ def test_a_stop_signal_takes_no_lock_so_it_cannot_deadlock_the_main_thread() -> 
             delivery.join(timeout=2)
             assert not delivery.is_alive()
         assert stop.wait(timeout=5)
+    finally:
+        for signum, previous in before.items():
+            signal.signal(signum, previous)
+
+
+def test_a_signal_delivered_to_another_thread_still_stops_the_main_thread() -> None:
+    from deployworker.cli.main import _stop_on_signals
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    hung: list[bool] = []
+
+    def deliver_here_then_watch(stop: threading.Event) -> None:
+        # The kernel may hand a process signal to any thread; make it this one, once
+        # the main thread is blocked in its wait.
+        time.sleep(0.5)
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+        if not stop.wait(timeout=5):
+            hung.append(True)  # the main thread never ran its handler: release it
+            stop.set()
+
+    try:
+        stop = _stop_on_signals()
+        threading.Thread(target=deliver_here_then_watch, args=(stop,)).start()
+        assert stop.wait()  # the main thread, waiting as `deployworker run` does
+        assert hung == []
     finally:
         for signum, previous in before.items():
             signal.signal(signum, previous)

@@ -21,15 +21,33 @@ from deployworker.settings import Settings
 
 # Seconds local mode may take, past the shutdown grace, to stop its emulator and threads.
 LOCAL_STOP_MARGIN = 5.0
-# How often the signal relay looks for a signal: the delay a stop may take to begin.
+# How often the main thread wakes to run signal handlers, and the relay looks for a
+# signal: the delay a stop may take to begin.
 SIGNAL_POLL_SECONDS = 0.05
+
+
+class _SignalStop(threading.Event):
+    """The stop event of a process run from the command line.
+
+    CPython runs signal handlers only in the main thread, and only once it executes
+    Python code again. A signal the kernel delivers to another thread does not wake a
+    main thread blocked in `Event.wait()`, so with many threads a stop could wait for
+    ever. A `wait()` with no timeout therefore wakes every `SIGNAL_POLL_SECONDS`.
+    """
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if timeout is not None:
+            return super().wait(timeout)
+        while not super().wait(SIGNAL_POLL_SECONDS):
+            pass
+        return True
 
 
 def _stop_on_signals(exit_after: float | None = None) -> threading.Event:
     """An event set by SIGTERM or SIGINT. With `exit_after`, the process also exits
     (status 1) that many seconds after the first signal if it has not ended by then,
     and at once on a second signal."""
-    stop = threading.Event()
+    stop = _SignalStop()
     received: list[int] = []
 
     def handler(signum: int, _frame: object) -> None:
