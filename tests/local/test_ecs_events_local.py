@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from conftest import REGION, REPO, World
-from deployworker.local.ecsevents import COMPLETED, FAILED, IN_PROGRESS, transitions
+from deployworker.local.eventshapes import COMPLETED, FAILED, IN_PROGRESS, transitions
 from deployworker.local.seed import ACCOUNT_ID, create_events_queue
 
 

@@ -18,7 +18,7 @@ from moto.core.utils import utcnow
 from moto.ecs.exceptions import InvalidParameterException
 from moto.ecs.models import EC2ContainerServiceBackend
 
-from deployworker.local import digests, ecsevents, evidence, legacy
+from deployworker.local import digests, ecsevents, eventshapes, evidence, legacy
 from deployworker.local.effects import (
     FAILED,
     FAILED_TASKS,
@@ -228,7 +228,7 @@ def _changes(backend: Any, tracked: Tracked) -> list[ecsevents.Pending]:
             deployment.updated_at,
             rollback,
         )
-        for name, rollback in ecsevents.transitions(before, deployment.status)
+        for name, rollback in eventshapes.transitions(before, deployment.status)
     ]
 
 
