@@ -75,6 +75,20 @@ class SimClock:
             time.sleep(seconds / self.scale)
 
 
+class ManualClock(SimClock):
+    """Simulated time that moves only when told to (`sleep`): for tests of the fakes."""
+
+    def __init__(self) -> None:
+        super().__init__(1.0)
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += max(0.0, seconds)
+
+
 class _Bucket:
     """A non-blocking token bucket on the simulated clock."""
 

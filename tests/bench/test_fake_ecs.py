@@ -18,25 +18,11 @@ from botocore.exceptions import ClientError
 from botocore.model import Shape
 
 from bench.fake_ecs import FakeEcs
-from bench.fakeaws import Ledger, SimClock
+from bench.fakeaws import Ledger, ManualClock
 
 REPO = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app"
 ROLLOUT = 60.0  # every rollout and rollback takes this long (simulated seconds)
 MODEL = botocore.session.get_session().get_service_model("ecs")
-
-
-class ManualClock(SimClock):
-    """Simulated time that moves only when the test says so."""
-
-    def __init__(self) -> None:
-        super().__init__(1.0)
-        self.t = 0.0
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += max(0.0, seconds)
 
 
 @pytest.fixture
