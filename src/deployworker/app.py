@@ -17,10 +17,10 @@ from typing import Any
 import structlog
 
 from deployworker.aws._ratelimit import Limiter
-from deployworker.aws._retry import Caller, RetryPolicy
-from deployworker.aws.clients import make_client
+from deployworker.aws._retry import RetryPolicy
 from deployworker.aws.ecr import Ecr
 from deployworker.aws.ecs import Ecs
+from deployworker.aws.factory import Factory
 from deployworker.aws.identity import Sts, own_scope
 from deployworker.aws.sns import Sns
 from deployworker.aws.sqs import Sqs
@@ -124,27 +124,21 @@ def build(
     if not settings.queue_url:
         raise ConfigError("DEPLOYWORKER_QUEUE_URL is not set: the worker needs a work queue")
     metrics = Metrics()
-    policy = RetryPolicy(attempts=settings.aws_attempts, max_seconds=settings.aws_retry_max_seconds)
-    pool = settings.deploy_threads + settings.resume_threads + settings.receivers + 8
-
-    def caller(service: str, limiter: Limiter | None = None) -> Caller:
-        return Caller(service, policy, metrics.aws_request, limiter)
-
-    region, endpoint = settings.region, settings.endpoint_url
-
-    def client(service: str) -> Any:
-        if clients is not None:
-            return clients(service)
-        return make_client(service, region, endpoint, pool)
-
-    ecs_limiter = limiter or Limiter(settings.ecs_budgets())
-    ecs_client = client("ecs")
-    ecs = Ecs(ecs_client, caller("ecs", ecs_limiter))
+    aws = Factory(
+        RetryPolicy(attempts=settings.aws_attempts, max_seconds=settings.aws_retry_max_seconds),
+        metrics.aws_request,
+        settings.region,
+        settings.endpoint_url,
+        settings.deploy_threads + settings.resume_threads + settings.receivers + 8,
+        clients,
+    )
+    ecs_client = aws.client("ecs")
+    ecs = Ecs(ecs_client, aws.caller("ecs", limiter or Limiter(settings.ecs_budgets())))
     # Messages may name ARNs: the worker must know its own account and region to deny others.
     own = own_scope(
-        region, settings.account_id, ecs_client, lambda: Sts(client("sts"), caller("sts"))
+        settings.region, settings.account_id, ecs_client, lambda: aws.adapter(Sts, "sts")
     )
-    sqs = Sqs(client("sqs"), caller("sqs"))
+    sqs = aws.adapter(Sqs, "sqs")
     queue_url = settings.queue_url
     try:
         dlq_url = settings.dlq_url or sqs.dead_letter_queue_url(queue_url)
@@ -168,7 +162,7 @@ def build(
     )
     events = None
     if settings.events_topic_arn:
-        sns = Sns(client("sns"), caller("sns"))
+        sns = aws.adapter(Sns, "sns")
         events = SnsEvents(sns, settings.events_topic_arn, on_drop=metrics.events_dropped.inc)
     watcher = Watcher(
         ecs,
@@ -180,11 +174,11 @@ def build(
     # Deploys resume here after their verdicts, never on the watcher's own thread.
     resumes = ThreadPoolExecutor(settings.resume_threads, thread_name_prefix="resume")
     heartbeat = Heartbeat(sqs, queue_url, settings.visibility_timeout, settings.heartbeat_interval)
-    signing_key = load_signing_key(settings, caller("secretsmanager"))
+    signing_key = load_signing_key(settings, aws.caller("secretsmanager"))
     actor = Actor(
         ecs,
         Migrator(ecs, settings.watch_interval_seconds),
-        Ecr(client("ecr"), caller("ecr")),
+        aws.adapter(Ecr, "ecr"),
         region=own[0],
         account=own[1],
         non_ecr=settings.non_ecr_pinning,
