@@ -23,15 +23,16 @@ def duration_text(seconds: float) -> str:
     return "".join(parts)
 
 
-def message_need(deadline: float, migration: float, rollback: bool) -> float:
-    """Seconds a message must stay held: migration, deadline, and a rollback watch."""
-    return migration + deadline * (2 if rollback else 1)
+def message_need(deadline: float, migration: float, rollback: bool, gates: float = 0) -> float:
+    """Seconds a message must stay held: migration, deadline, a rollback watch, and
+    the longest its gates may wait (analysis and approval windows)."""
+    return migration + gates + deadline * (2 if rollback else 1)
 
 
-def over_budget(deadline: float, migration: float, rollback: bool) -> str | None:
+def over_budget(deadline: float, migration: float, rollback: bool, gates: float = 0) -> str | None:
     """Why a deploy with this deadline cannot fit in one message's time, naming the
     numbers; None when it fits."""
-    need = message_need(deadline, migration, rollback)
+    need = message_need(deadline, migration, rollback, gates)
     if need <= MESSAGE_BUDGET_SECONDS:
         return None
     parts = [f"the {duration_text(deadline)} rollout deadline"]
@@ -39,7 +40,9 @@ def over_budget(deadline: float, migration: float, rollback: bool) -> str | None
         parts.append(f"{duration_text(deadline)} more to follow a rollback")
     if migration:
         parts.append(f"the {duration_text(migration)} migration")
-    room = (MESSAGE_BUDGET_SECONDS - migration) / (2 if rollback else 1)
+    if gates:
+        parts.append(f"{duration_text(gates)} its gates may wait")
+    room = (MESSAGE_BUDGET_SECONDS - migration - gates) / (2 if rollback else 1)
     most = f"at most {duration_text(room)}" if room >= 1 else "no time at all"
     return (
         f"needs {duration_text(need)} in all ({', '.join(parts)}), but SQS holds a message "

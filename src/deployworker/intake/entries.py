@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from deployworker.intake.budget import over_budget
+from deployworker.intake.gates import Gate, check_unique, gates_seconds
 from deployworker.intake.imageref import is_repository
 
 _DURATION = re.compile(r"^(?P<value>[0-9]+)(?P<unit>s|m|h)?$")
@@ -85,6 +86,7 @@ class Entry(BaseModel):
     migrate: Migrate | None = None
     pin_digest: bool = False
     promote_from: tuple[Source, ...] = ()
+    gates: tuple[Gate, ...] = ()
 
     @field_validator("cluster", "service")
     @classmethod
@@ -126,9 +128,11 @@ class Entry(BaseModel):
     def _fits_one_message(self) -> Entry:
         # Without its own timeout the entry gets DEPLOY_TIMEOUT_SECONDS, checked at deploy.
         migration = self.migrate.timeout if self.migrate is not None else 0
-        reason = over_budget(self.timeout or 0, migration, self.rollback)
+        check_unique(self.gates)
+        gates = gates_seconds(self.gates)
+        reason = over_budget(self.timeout or 0, migration, self.rollback, gates)
         if reason is not None:
-            what = "timeout" if self.timeout else "migrate.timeout"
+            what = "timeout" if self.timeout else "migrate.timeout" if migration else "gates"
             raise ValueError(f"{what}: {self.cluster}/{self.service} {reason}")
         return self
 

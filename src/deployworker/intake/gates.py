@@ -1,0 +1,193 @@
+"""The allowlist's `gates`: where a deploy stops to be judged, and by what (pure).
+
+A gate sits at a lifecycle stage where the service has a PAUSE hook, or at
+`converged` (a verification after the rollout, for every strategy). It holds metric
+analysis (Argo Rollouts' model: `count` measurements `interval` apart, each inside
+[min, max], at most `failure_limit` failures) and an optional human approval. The
+models only describe; judging and measuring live in `rollout/`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# ECS's `DeploymentLifecycleHookStage` (botocore 1.44), where a PAUSE hook can wait.
+HOOK_STAGES = (
+    "RECONCILE_SERVICE",
+    "PRE_SCALE_UP",
+    "POST_SCALE_UP",
+    "TEST_TRAFFIC_SHIFT",
+    "POST_TEST_TRAFFIC_SHIFT",
+    "PRE_PRODUCTION_TRAFFIC_SHIFT",
+    "PRODUCTION_TRAFFIC_SHIFT",
+    "POST_PRODUCTION_TRAFFIC_SHIFT",
+)
+CONVERGED = "converged"
+GateStage = Literal[
+    "RECONCILE_SERVICE",
+    "PRE_SCALE_UP",
+    "POST_SCALE_UP",
+    "TEST_TRAFFIC_SHIFT",
+    "POST_TEST_TRAFFIC_SHIFT",
+    "PRE_PRODUCTION_TRAFFIC_SHIFT",
+    "PRODUCTION_TRAFFIC_SHIFT",
+    "POST_PRODUCTION_TRAFFIC_SHIFT",
+    "converged",
+]
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$")
+_DURATION = re.compile(r"^(?P<value>[0-9]+)(?P<unit>s|m|h)?$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, None: 1}
+# GetMetricData periods: 1, 5, 10, 30 (high resolution) or a multiple of 60 seconds.
+_HIGH_RESOLUTION = (1, 5, 10, 30)
+
+
+def seconds(value: Any, what: str, most: int = 24 * 3600) -> int:
+    """Seconds in `value` (an integer, or `30s`, `15m`, `2h`), between 1 and `most`."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        result = value
+    else:
+        match = _DURATION.fullmatch(str(value))
+        if match is None:
+            raise ValueError(f"{what}: {value!r} is not a duration such as 30s, 15m or 2h")
+        result = int(match["value"]) * _UNITS[match["unit"]]
+    if not 1 <= result <= most:
+        raise ValueError(f"{what} must be between 1 second and {most // 3600} hours")
+    return result
+
+
+class CloudWatchMetric(BaseModel):
+    """One CloudWatch metric statistic, read with GetMetricData."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    namespace: str = Field(min_length=1)
+    metric: str = Field(min_length=1)
+    dimensions: dict[str, str] = Field(default_factory=dict)
+    stat: str = "Average"
+    period: int = 60
+
+    @field_validator("period")
+    @classmethod
+    def _check_period(cls, value: int) -> int:
+        if value not in _HIGH_RESOLUTION and (value < 60 or value % 60):
+            raise ValueError(f"period {value}: use 1, 5, 10, 30 or a multiple of 60 seconds")
+        return value
+
+
+class Metric(BaseModel):
+    """One analysis metric: exactly one provider, and a range for numeric providers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    prometheus: str | None = Field(default=None, min_length=1)
+    cloudwatch: CloudWatchMetric | None = None
+    cloudwatch_alarms: tuple[str, ...] | None = Field(default=None, min_length=1)
+    min: float | None = None
+    max: float | None = None
+    interval: int = 30
+    count: int = Field(default=1, ge=1, le=1000)
+    failure_limit: int = Field(default=0, ge=0)
+
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _check_interval(cls, value: Any) -> int:
+        return seconds(value, "interval", most=3600)
+
+    @model_validator(mode="after")
+    def _one_provider_and_a_range(self) -> Metric:
+        providers = [
+            p for p in ("prometheus", "cloudwatch", "cloudwatch_alarms") if getattr(self, p)
+        ]
+        if len(providers) != 1:
+            found = ", ".join(providers) or "none"
+            raise ValueError(
+                f"metric {self.name!r} needs exactly one of prometheus, cloudwatch, "
+                f"cloudwatch_alarms (found {found})"
+            )
+        ranged = self.min is not None or self.max is not None
+        if self.cloudwatch_alarms is not None and ranged:
+            raise ValueError(f"metric {self.name!r}: cloudwatch_alarms takes no min or max")
+        if self.cloudwatch_alarms is None and not ranged:
+            raise ValueError(f"metric {self.name!r} needs min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"metric {self.name!r}: min {self.min} is above max {self.max}")
+        if self.failure_limit >= self.count:
+            raise ValueError(
+                f"metric {self.name!r}: failure_limit {self.failure_limit} tolerates every one "
+                f"of its {self.count} measurements, so it could never fail"
+            )
+        return self
+
+    @property
+    def seconds(self) -> int:
+        """How long its measurements take: the first at once, then one per interval."""
+        return (self.count - 1) * self.interval
+
+
+class Approval(BaseModel):
+    """A human approval: `required` distinct people from the listed roles."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    approvers: tuple[str, ...]
+    required: int = Field(default=1, ge=1)
+    timeout: int = 3600
+
+    @field_validator("approvers")
+    @classmethod
+    def _check_approvers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("an approval needs at least one approver (an IAM role ARN)")
+        for arn in value:
+            if not _ROLE_ARN.fullmatch(arn):
+                raise ValueError(f"approver {arn!r} is not an IAM role ARN")
+        return value
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _check_timeout(cls, value: Any) -> int:
+        return seconds(value, "approval.timeout")
+
+
+class Gate(BaseModel):
+    """One gate: where it sits, its analysis, its approval, and what ends it early."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    at: GateStage
+    analysis: tuple[Metric, ...] = ()
+    approval: Approval | None = None
+    on_timeout: Literal["rollback", "continue"] = "rollback"
+    on_inconclusive: Literal["approval", "rollback", "continue"] = "approval"
+
+    @model_validator(mode="after")
+    def _judges_something(self) -> Gate:
+        if not self.analysis and self.approval is None:
+            raise ValueError(f"gate at {self.at} has neither analysis nor approval")
+        names = [m.name for m in self.analysis]
+        if len(names) != len(set(names)):
+            raise ValueError(f"gate at {self.at}: metric names must be unique")
+        return self
+
+    @property
+    def seconds(self) -> int:
+        """The longest this gate can hold the deploy: its analysis, then its approval."""
+        analysis = max((m.seconds for m in self.analysis), default=0)
+        return analysis + (self.approval.timeout if self.approval is not None else 0)
+
+
+def gates_seconds(gates: tuple[Gate, ...]) -> int:
+    """The longest a deploy's gates can hold it, all of them taken in turn."""
+    return sum(g.seconds for g in gates)
+
+
+def check_unique(gates: tuple[Gate, ...]) -> None:
+    """Raises ValueError when two gates sit at one stage."""
+    stages = [g.at for g in gates]
+    for stage in sorted(set(stages)):
+        if stages.count(stage) > 1:
+            raise ValueError(f"two gates sit at {stage}; merge them into one")
