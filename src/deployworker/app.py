@@ -25,6 +25,7 @@ from deployworker.aws.identity import Sts, own_scope
 from deployworker.aws.sns import Sns
 from deployworker.aws.sqs import Sqs
 from deployworker.deploy.act import Actor
+from deployworker.deploy.gates.wiring import build_gates
 from deployworker.deploy.migrate import Migrator
 from deployworker.deploy.pipeline import Pipeline
 from deployworker.errors import AwsError, ConfigError
@@ -184,6 +185,9 @@ def build(
         non_ecr=settings.non_ecr_pinning,
         default_timeout=settings.deploy_timeout_seconds,
     )
+    emit = events.emit if events is not None else discard
+    # Gates: the analysis `provider=` and the approvals' `votes=` plug in here.
+    gates = build_gates(ecs, resumes.submit, watcher.wake, emit, metrics=metrics)
     pipeline = Pipeline(
         ecs,
         actor,
@@ -192,10 +196,11 @@ def build(
         settings.deploy_timeout_seconds,
         region=own[0],
         account=own[1],
-        emit=events.emit if events is not None else discard,
+        emit=emit,
         signing_key=signing_key,
         signing_max_age=settings.signing_max_age_seconds,
         dispatch=resumes.submit,
+        gates=gates,
     )
     settler = Settler(
         sqs, queue_url, dlq_url, settings.retry_backoff_seconds, [lambda _, r: metrics.settled(r)]

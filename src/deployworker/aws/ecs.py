@@ -153,6 +153,16 @@ class Ecs:
             ),
         )
 
+    def continue_service_deployment(self, arn: str, hook_id: str, action: str) -> None:
+        """ContinueServiceDeployment: answer the PAUSE hook `hook_id` with CONTINUE or
+        ROLLBACK. Raises `PermanentAwsError` when the hook no longer awaits an action."""
+        self._caller.call(
+            "ContinueServiceDeployment",
+            lambda: self._client.continue_service_deployment(
+                serviceDeploymentArn=arn, hookId=hook_id, action=action
+            ),
+        )
+
     def stopped_tasks(self, cluster: str, family: str, limit: int = 3) -> list[dict[str, Any]]:
         """Up to `limit` recently stopped tasks of a task-definition family."""
         listed = self._caller.call(

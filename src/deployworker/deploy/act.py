@@ -24,6 +24,7 @@ from deployworker.deploy.actions import (
     redeploy_images,
 )
 from deployworker.deploy.apply import Applied, Current, apply_deploy, deploy_tags, read_current
+from deployworker.deploy.gates.show import registration_tags
 from deployworker.deploy.migrate import Migrator
 from deployworker.deploy.pin import NonEcr, pin_images
 from deployworker.deploy.plan import deploy_key
@@ -137,6 +138,7 @@ class Actor:
             images = pin_images(images, self.ecr, self.region, self.account, self.non_ecr)
             log.info("deploy.pinned", images=images)
         key = deploy_key(request.cluster_ref.name, request.service_ref.name, deploy_id)
+        extra = {**extra, **registration_tags(entry)}  # `status` must see a converged gate
         tags = deploy_tags(request.source, key, deploy_id, current.arn, extra)
 
         def migrate(service_doc: Mapping[str, Any], target: str) -> None:

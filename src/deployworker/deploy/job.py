@@ -45,6 +45,9 @@ class Job:
     timeout: float = 0.0  # the rollout's deadline, set once the deploy is applied
     watch: object | None = None  # the watcher's handle on the deployment it follows now
     lost: str | None = None  # why this copy of the message is no longer ours to act on
+    gate: object | None = None  # the gate running for this deploy (deploy.gates.runner.Run)
+    gate_hook: str | None = None  # the PAUSE hook a gate judges (or judged): never twice
+    gate_reason: str | None = None  # why a gate rolled the deploy back
 
 
 @contextmanager

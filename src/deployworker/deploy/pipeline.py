@@ -23,6 +23,8 @@ import structlog
 from deployworker.aws.ecs import Ecs
 from deployworker.aws.sqs import Message
 from deployworker.deploy.act import Actor
+from deployworker.deploy.gates.drive import GateDriver
+from deployworker.deploy.gates.wiring import default_driver
 from deployworker.deploy.job import Done, Job, bound, report, result_of_error
 from deployworker.deploy.reporting import (
     TERMINAL_EVENTS,
@@ -64,6 +66,7 @@ class Pipeline:
         emit: Emit = discard,
         signing_key: bytes | None = None,
         signing_max_age: float = 86_400,
+        gates: GateDriver | None = None,
     ) -> None:
         self._ecs = ecs
         self._watcher = watcher
@@ -73,7 +76,8 @@ class Pipeline:
         self._actor = actor
         self._dispatch = dispatch
         self._serial = KeyedSerial(dispatch)
-        self._verdicts = Verdicts(ecs, self._follow)
+        self._gates = gates or default_driver(ecs, dispatch, watcher.wake)
+        self._verdicts = Verdicts(ecs, self._follow, self._gates, self._guarded)
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}  # by receipt handle: each copy of a message is its own
 
@@ -142,6 +146,7 @@ class Pipeline:
         if job is None:
             return
         job.lost = reason
+        self._gates.settled(job)
         if job.watch is not None:
             self._watcher.cancel(job.watch)
 
@@ -183,6 +188,7 @@ class Pipeline:
         if applied.deployment_arn is None:
             return replace(job.base, reason="no service deployment found for the new revision")
         job.timeout = self._timeout(job, applied.configuration)
+        self._gates.applied(job)
         self._follow(job, applied.deployment_arn, self._verdicts.after_deploy)
         return None
 
@@ -203,23 +209,12 @@ class Pipeline:
         """Hand the deployment to the watcher; its verdict resumes `then` on `dispatch`."""
 
         def resume(verdict: Assessment | None) -> None:
+            self._gates.settled(job)  # the deployment ended: a gate at its hook is moot
             self._dispatch(lambda: self._guarded(job, lambda j: then(j, verdict)))
 
         def progress(now: Assessment) -> None:
-            with bound(job.fields):
-                if now.pause is not None:
-                    log.info(
-                        "deploy.paused",
-                        deployment=arn,
-                        stage=now.pause.stage,
-                        hook_id=now.pause.hook_id,
-                        expires_at=now.pause.expires_at.isoformat()
-                        if now.pause.expires_at
-                        else None,
-                        timeout_action=now.pause.timeout_action,
-                    )
-                else:
-                    log.info("deploy.progress", deployment=arn, progress=now.progress)
+            with bound(job.fields):  # a PAUSE hook with a gate starts the gate (on the pool)
+                self._gates.progress(job, arn, now)
 
         job.watch = self._watcher.follow(arn, job.timeout, resume, progress)
         if job.lost is not None:  # lost while the watch began: end it now
@@ -238,6 +233,7 @@ class Pipeline:
             **evidence,
         )
         self._emit_terminal(result, job.request)
+        self._gates.settled(job)
         with self._lock:
             self._jobs.pop(job.message.receipt_handle, None)
         self._serial.release(job.key)

@@ -39,6 +39,8 @@ class DeployEvent:
     source: dict[str, str] | None = None
     # Failed and rolled-back deploys: ECS's reason, service events, stopped tasks.
     evidence: dict[str, object] | None = None
+    # Gate events: the stage, measured values, approvers, deadline, the approve command.
+    gate: dict[str, object] | None = None
     time: float = field(default_factory=time.time)
 
     def to_json(self) -> str:

@@ -16,6 +16,8 @@ from deployworker.outcome import Outcome, Result
 DURATION_BUCKETS = (5, 10, 20, 30, 60, 120, 180, 300, 600, 900, 1800, 3600)
 # The label values of deployworker_ecs_events_total (rollout.events.Result).
 ECS_EVENT_RESULTS = ("deployment", "service", "unwatched", "ignored", "invalid")
+# The label values of deployworker_gate_evaluations_total (deploy.gates.decide.RESULTS).
+GATE_RESULTS = ("passed", "failed", "rejected", "timed_out", "inconclusive")
 AGE_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 
 
@@ -103,6 +105,19 @@ class Metrics:
             "Deploys whose service deployment waits at a PAUSE lifecycle hook.",
             registry=r,
         )
+        self.gate_evaluations = Counter(
+            "deployworker_gate_evaluations",
+            "Gates ended, by result (passed, failed, rejected, timed_out, inconclusive).",
+            ["result"],
+            registry=r,
+        )
+        for result in GATE_RESULTS:
+            self.gate_evaluations.labels(result)
+        self.approvals_pending = Gauge(
+            "deployworker_approvals_pending",
+            "Gates waiting for a human approval (approval_requested sent, not yet decided).",
+            registry=r,
+        )
         self.ecs_events = Counter(
             "deployworker_ecs_events",
             "ECS events read from the events queue, by what became of them.",
@@ -126,6 +141,11 @@ class Metrics:
     def ecs_event(self, result: str) -> None:
         """One ECS event read; a result outside the fixed set counts as invalid."""
         self.ecs_events.labels(result if result in ECS_EVENT_RESULTS else "invalid").inc()
+
+    def gate_evaluated(self, result: str) -> None:
+        """A gate ended; a result outside the fixed set is not counted."""
+        if result in GATE_RESULTS:
+            self.gate_evaluations.labels(result).inc()
 
     def message_received(self, sent_at: float) -> None:
         """A message arrived; `sent_at` is its SentTimestamp (0 when unknown)."""

@@ -1,0 +1,54 @@
+"""Whether an entry's gates fit the service's deploymentConfiguration (pure).
+
+A gate at a lifecycle stage needs a PAUSE hook there, or ECS never stops to be
+judged; and ECS's own hook timeout applies underneath the gate, so a gate that can
+wait longer than its hook is cut short by the hook's timeout action.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from deployworker.intake.budget import duration_text
+from deployworker.intake.gates import CONVERGED, Gate
+from deployworker.rollout.deadline import HOOK_TIMEOUT_MINUTES, pause_hooks
+
+
+def gate_at(gates: tuple[Gate, ...], stage: str) -> Gate | None:
+    """The gate at `stage` (a lifecycle stage or `converged`), if any."""
+    return next((g for g in gates if g.at == stage), None)
+
+
+def hook_seconds(configuration: Mapping[str, Any] | None, stage: str) -> float | None:
+    """The timeout of the PAUSE hook at `stage` (ECS's default 24 h when unset), or
+    None when no PAUSE hook sits there."""
+    found: float | None = None
+    for hook in pause_hooks(configuration or {}):
+        if stage in (hook.get("lifecycleStages") or []):
+            minutes = (hook.get("timeoutConfiguration") or {}).get("timeoutInMinutes")
+            seconds = float(HOOK_TIMEOUT_MINUTES if minutes is None else minutes) * 60
+            found = seconds if found is None else min(found, seconds)
+    return found
+
+
+def problems(gates: tuple[Gate, ...], configuration: Mapping[str, Any] | None) -> list[str]:
+    """What does not fit, one sentence each: gates at a stage without a PAUSE hook,
+    and gates that can wait longer than their hook's timeout."""
+    found: list[str] = []
+    for gate in gates:
+        if gate.at == CONVERGED:
+            continue
+        timeout = hook_seconds(configuration, gate.at)
+        if timeout is None:
+            found.append(
+                f"gate at {gate.at}: the service has no PAUSE lifecycle hook at "
+                f"{gate.at}, so ECS never waits there and the gate never runs"
+            )
+        elif gate.seconds > timeout:
+            found.append(
+                f"gate at {gate.at} may wait {duration_text(gate.seconds)}, longer than "
+                f"its PAUSE hook's {duration_text(timeout)} timeout: ECS applies the "
+                "hook's timeout action first"
+            )
+    return found

@@ -1,0 +1,61 @@
+"""Building the gate machinery from the parts `app` has: one call, `build_gates`.
+
+The providers and the vote book are parameters so that the analysis and approvals
+sides plug in here: `provider` (a `Providers` of Prometheus and CloudWatch) and
+`votes` (a `VoteBook`). Left out, a metric measures "no data" (inconclusive) and
+nobody's vote ever arrives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+from deployworker.aws.ecs import Ecs
+from deployworker.deploy.gates.contract import NoVotes, Providers, VoteBook
+from deployworker.deploy.gates.drive import GateDriver
+from deployworker.deploy.gates.runner import Runner
+from deployworker.deploy.gates.schedule import Dispatch, Scheduler
+from deployworker.observe.events import Emit, discard
+from deployworker.observe.metrics import Metrics
+from deployworker.rollout.analysis.measure import Provider
+
+# How often an open approval looks at its votes (a `wake` looks at once).
+APPROVAL_POLL_SECONDS = 5.0
+
+
+def build_gates(
+    ecs: Ecs,
+    dispatch: Dispatch,
+    wake: Callable[[Iterable[str]], None],
+    emit: Emit = discard,
+    provider: Provider | None = None,
+    votes: VoteBook | None = None,
+    metrics: Metrics | None = None,
+    poll_seconds: float = APPROVAL_POLL_SECONDS,
+) -> GateDriver:
+    """The gate driver for a pipeline: gate steps run on `dispatch` (the resume pool),
+    progress is tagged on the deploy's revision with `ecs`, and `wake` asks the
+    watcher to describe a deployment whose hook was just answered. `metrics` counts
+    gate endings and pending approvals."""
+
+    def tag(arn: str, tags: Mapping[str, str]) -> None:
+        ecs.tag_resource(arn, dict(tags))
+
+    runner = Runner(
+        provider or Providers(),
+        votes or NoVotes(),
+        Scheduler(dispatch),
+        emit,
+        tag,
+        metrics.gate_evaluated if metrics is not None else lambda _: None,
+        metrics.approvals_pending.inc if metrics is not None else lambda _: None,
+        poll_seconds=poll_seconds,
+    )
+    return GateDriver(ecs, runner, wake)
+
+
+def default_driver(
+    ecs: Ecs, dispatch: Dispatch, wake: Callable[[Iterable[str]], None]
+) -> GateDriver:
+    """A driver with no providers and no votes (a pipeline built without `gates`)."""
+    return build_gates(ecs, dispatch, wake)
