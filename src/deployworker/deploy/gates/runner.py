@@ -64,8 +64,8 @@ class Runner:
         clock: Callable[[], float] = time.time,
         poll_seconds: float = 5.0,
     ) -> None:
-        self._provider = provider
-        self._votes = votes
+        self.provider = provider  # public: swapped in tests and by the wiring
+        self.votes = votes
         self._scheduler = scheduler
         self._emit = emit
         self._tag = tag
@@ -177,7 +177,7 @@ class Runner:
         """One measurement, stamped with when it was taken (the next is due an
         `interval` after it). A provider that raises counts as no data."""
         try:
-            found = self._provider.measure(query_of(metric))
+            found = self.provider.measure(query_of(metric))
         except Exception as exc:
             found = Measurement(None, 0.0, error=f"provider error: {exc!r}")
         found = replace(found, at=self._clock())
@@ -187,7 +187,7 @@ class Runner:
     def _read_votes(self, run: Run) -> tuple[Vote, ...]:
         s = run.subject
         try:
-            return tuple(self._votes.votes(s.cluster, s.service, s.deploy_id))
+            return tuple(self.votes.votes(s.cluster, s.service, s.deploy_id))
         except Exception as exc:  # an unreadable vote book: keep what we had, ask again
             log.warning("gate.votes_failed", error=repr(exc))
             return tuple(run.progress.votes)

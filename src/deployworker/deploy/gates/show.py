@@ -68,12 +68,12 @@ def line(decision: Decision, approval: Approval | None) -> str:
 
 
 def state_of(decision: Decision) -> str:
-    """The tag's state word."""
+    """The tag's state word: running, awaiting, passed (it continued) or failed."""
     if decision.action is Action.MEASURE:
         return "running"
     if decision.action is Action.AWAIT:
         return "awaiting"
-    return decision.result
+    return "passed" if decision.action is Action.CONTINUE else "failed"
 
 
 def tag(stage: str, state: str, text: str) -> dict[str, str]:

@@ -1,0 +1,275 @@
+"""Gates end to end, through moto and the simulator: a PAUSE hook answered by analysis
+(CONTINUE or ROLLBACK), a `converged` gate on a ROLLING service rolled back by the
+worker, and approval gates (approved, or left to their timeout). The provider and the
+vote book are stand-ins whose values and votes the tests control."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from conftest import REPO, World, default_entry, deploy, events_queue, metric, read_events, wait_for
+from deployworker.app import App
+from deployworker.cli.main import main
+from deployworker.deploy.approvals.votes import Vote, approve_command
+from deployworker.deploy.gates.drive import GateDriver
+from deployworker.local.seed import container_definition
+from deployworker.local.simulator import Rules
+from deployworker.rollout.analysis.measure import Measurement, PrometheusQuery, Query
+
+MANAGERS = "arn:aws:iam::123456789012:role/release-managers"
+ALICE = "arn:aws:sts::123456789012:assumed-role/release-managers/alice"
+HOOK_STAGE = "POST_TEST_TRAFFIC_SHIFT"
+ERRORS = {"name": "error-ratio", "prometheus": "errors", "max": 0.01, "interval": 1, "count": 3}
+
+
+class Values:
+    """A Prometheus stand-in: each query answers the value the test set for it."""
+
+    def __init__(self, **values: float | None) -> None:
+        self.values = values
+        self.asked = 0
+
+    def measure(self, query: Query) -> Measurement:
+        assert isinstance(query, PrometheusQuery)
+        self.asked += 1
+        return Measurement(self.values.get(query.expr), time.time())
+
+
+class Book:
+    """A vote book the test writes to."""
+
+    def __init__(self) -> None:
+        self.cast: list[Vote] = []
+        self.lock = threading.Lock()
+
+    def votes(self, cluster: str, service: str, deploy_id: str) -> Sequence[Vote]:
+        with self.lock:
+            return list(self.cast)
+
+
+def gates_of(app: App) -> GateDriver:
+    driver: GateDriver = app.worker._pipeline._gates  # type: ignore[attr-defined]
+    return driver
+
+
+def service(world: World, configuration: dict[str, Any] | None = None) -> str:
+    """prod/web with this deploymentConfiguration; returns its task definition."""
+    world.ecs.create_cluster(clusterName="prod")
+    arn: str = world.ecs.register_task_definition(
+        family="prod-web", containerDefinitions=[container_definition("app", f"{REPO}:1.0")]
+    )["taskDefinition"]["taskDefinitionArn"]
+    extra = {"deploymentConfiguration": configuration} if configuration else {}
+    world.ecs.create_service(
+        cluster="prod", serviceName="web", taskDefinition=arn, desiredCount=2, **extra
+    )
+    return arn
+
+
+def canary_with_hook(world: World, minutes: int = 10, action: str = "ROLLBACK") -> str:
+    """A CANARY service that pauses at POST_TEST_TRAFFIC_SHIFT."""
+    hook = {
+        "targetType": "PAUSE",
+        "lifecycleStages": [HOOK_STAGE],
+        "timeoutConfiguration": {"timeoutInMinutes": minutes, "action": action},
+    }
+    return service(
+        world,
+        {
+            "strategy": "CANARY",
+            "bakeTimeInMinutes": 0,
+            "canaryConfiguration": {"canaryPercent": 1.0, "canaryBakeTimeInMinutes": 0},
+            "lifecycleHooks": [hook],
+        },
+    )
+
+
+def ours(world: World) -> dict[str, Any]:
+    """The newest service deployment of prod/web."""
+    briefs = world.ecs.list_service_deployments(cluster="prod", service="web")["serviceDeployments"]
+    found = world.ecs.describe_service_deployments(
+        serviceDeploymentArns=[b["serviceDeploymentArn"] for b in briefs]
+    )["serviceDeployments"]
+    newest: dict[str, Any] = max(found, key=lambda d: d["createdAt"])
+    return newest
+
+
+def continued(app: App) -> list[str]:
+    """The ContinueServiceDeployment actions the worker's ECS client sent."""
+    sent: list[str] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        sent.append(str(params.get("action")))
+
+    app.ecs._client.meta.events.register(
+        "provide-client-params.ecs.ContinueServiceDeployment", record
+    )
+    return sent
+
+
+def run(world: World, app: App, deploy_id: str, image: str = f"{REPO}:2.0") -> None:
+    world.send(deploy(image, deploy_id=deploy_id))
+    for job in app.worker.poll(0):
+        job.result(timeout=60)
+
+
+def gated_app(world: World, gate: dict[str, Any], **settings: Any) -> tuple[App, str]:
+    topic, url = events_queue(world)
+    allowlist = world.allowlist([default_entry(gates=[gate])])
+    return world.app(allowlist, events_topic_arn=topic, **settings), url
+
+
+def status_line(world: World, deploy_id: str, capfd: pytest.CaptureFixture[str]) -> str:
+    args = ["status", "--cluster", "prod", "--service", "web", "--deploy-id", deploy_id]
+    main([*args, "--endpoint-url", world.endpoint, "--region", "eu-west-1"])
+    out: str = capfd.readouterr().out
+    return out
+
+
+def test_healthy_metrics_at_the_hook_continue_it_and_the_deploy_is_deployed(
+    world: World,
+) -> None:
+    world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
+    canary_with_hook(world)
+    app, url = gated_app(world, {"at": HOOK_STAGE, "analysis": [ERRORS]})
+    provider = Values(errors=0.001)
+    gates_of(app).runner.provider = provider
+    sent = continued(app)
+    run(world, app, "healthy")
+    assert metric(app, "deployworker_messages_total", outcome="deployed") == 1
+    assert world.images()["app"] == f"{REPO}:2.0"
+    deployment = ours(world)
+    assert deployment["status"] == "SUCCESSFUL"
+    assert [h["status"] for h in deployment["lifecycleHookDetails"]] == ["SUCCEEDED"]
+    assert sent == ["CONTINUE"]
+    assert provider.asked == 3
+    assert metric(app, "deployworker_gate_evaluations_total", result="passed") == 1
+    app.events.stop()  # type: ignore[union-attr]
+    kinds = [e["type"] for e in read_events(world, url)]
+    assert kinds.index("gate_started") < kinds.index("gate_passed") < kinds.index("converged")
+
+
+def test_a_bad_error_ratio_rolls_back_at_the_hook_with_the_values_in_the_reason(
+    world: World,
+) -> None:
+    world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
+    before = canary_with_hook(world, action="CONTINUE")  # ECS's own timeout would continue
+    app, url = gated_app(world, {"at": HOOK_STAGE, "analysis": [ERRORS]})
+    gates_of(app).runner.provider = Values(errors=0.05)
+    sent = continued(app)
+    run(world, app, "bad-ratio")
+    assert metric(app, "deployworker_messages_total", outcome="rolled_back") == 1
+    assert world.describe()["taskDefinition"] == before
+    assert ours(world)["status"] == "ROLLBACK_SUCCESSFUL"
+    assert sent == ["ROLLBACK"]
+    assert metric(app, "deployworker_gate_evaluations_total", result="failed") == 1
+    app.events.stop()  # type: ignore[union-attr]
+    events = read_events(world, url)
+    [ended] = [e for e in events if e["type"] == "rolled_back"]
+    assert "gate at POST_TEST_TRAFFIC_SHIFT failed" in ended["reason"]
+    assert "metric error-ratio failed" in ended["reason"]
+    assert "values 0.05" in ended["reason"]
+    [failed] = [e for e in events if e["type"] == "gate_failed"]
+    assert failed["gate"]["measurements"][0]["values"] == [0.05]
+
+
+def test_a_failing_converged_gate_on_a_rolling_service_is_rolled_back_by_the_worker(
+    world: World, capfd: pytest.CaptureFixture[str]
+) -> None:
+    before = service(world)  # ROLLING, no hooks
+    gate = {"at": "converged", "analysis": [{**ERRORS, "count": 3, "failure_limit": 1}]}
+    app, url = gated_app(world, gate)
+    provider = Values(errors=0.5)
+    gates_of(app).runner.provider = provider
+    world.send(deploy(f"{REPO}:2.0", deploy_id="verify"))
+    jobs = app.worker.poll(0)
+    # The rollout converged, but the deploy is not done while its gate runs.
+    line = wait_for(
+        lambda: (out := status_line(world, "verify", capfd)) and "analysis" in out and out
+    )
+    assert ours(world)["status"] == "SUCCESSFUL"
+    assert re.search(r"in_progress: converged; gate: analysis error-ratio [12]/3 1 failed", line)
+    for job in jobs:
+        job.result(timeout=60)
+    assert "rolled_back: the converged gate failed" in status_line(world, "verify", capfd)
+    assert metric(app, "deployworker_messages_total", outcome="rolled_back") == 1
+    assert world.describe()["taskDefinition"] == before
+    briefs = world.ecs.list_service_deployments(cluster="prod", service="web")
+    assert len(briefs["serviceDeployments"]) == 3  # create, ours, the restore
+    app.events.stop()  # type: ignore[union-attr]
+    [ended] = [e for e in read_events(world, url) if e["type"] == "rolled_back"]
+    assert ended["reason"].startswith("gate at converged failed")
+    assert "values 0.5" in ended["reason"]
+
+
+def test_a_passing_converged_gate_deploys(world: World) -> None:
+    service(world)
+    app, _ = gated_app(world, {"at": "converged", "analysis": [{**ERRORS, "count": 2}]})
+    gates_of(app).runner.provider = Values(errors=0.0)
+    run(world, app, "verified")
+    assert metric(app, "deployworker_messages_total", outcome="deployed") == 1
+    assert world.images()["app"] == f"{REPO}:2.0"
+
+
+def test_an_approval_gate_waits_for_a_listed_approver_then_continues(
+    world: World, capfd: pytest.CaptureFixture[str]
+) -> None:
+    world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
+    canary_with_hook(world)
+    gate = {"at": HOOK_STAGE, "approval": {"approvers": [MANAGERS], "timeout": "5m"}}
+    app, url = gated_app(world, gate)
+    book = Book()
+    gates_of(app).runner.votes = book
+    world.send(deploy(f"{REPO}:2.0", deploy_id="approve-me"))
+    jobs = app.worker.poll(0)
+    wait_for(lambda: metric(app, "deployworker_approvals_pending") == 1)
+    assert "awaiting 1 approval (release-managers) until" in status_line(world, "approve-me", capfd)
+    with book.lock:
+        book.cast.append(Vote("approve", ALICE, time.time()))
+    gates_of(app).runner.wake("prod", "web", "approve-me")
+    for job in jobs:
+        job.result(timeout=60)
+    assert metric(app, "deployworker_messages_total", outcome="deployed") == 1
+    assert metric(app, "deployworker_approvals_pending") == 0
+    assert world.images()["app"] == f"{REPO}:2.0"
+    app.events.stop()  # type: ignore[union-attr]
+    events = read_events(world, url)
+    [requested] = [e for e in events if e["type"] == "approval_requested"]
+    assert requested["gate"]["command"] == approve_command("prod", "web", "approve-me")
+    assert requested["gate"]["approvers"] == [MANAGERS]
+    [passed] = [e for e in events if e["type"] == "gate_passed"]
+    assert passed["gate"]["approved_by"] == ["alice"]
+
+
+def test_no_approval_before_the_timeout_takes_on_timeout(world: World) -> None:
+    world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
+    before = canary_with_hook(world, action="CONTINUE")
+    gate = {"at": HOOK_STAGE, "approval": {"approvers": [MANAGERS], "timeout": 2}}
+    app, url = gated_app(world, gate)
+    sent = continued(app)
+    run(world, app, "nobody")
+    assert sent == ["ROLLBACK"]
+    assert metric(app, "deployworker_messages_total", outcome="rolled_back") == 1
+    assert world.describe()["taskDefinition"] == before
+    assert metric(app, "deployworker_gate_evaluations_total", result="timed_out") == 1
+    app.events.stop()  # type: ignore[union-attr]
+    [ended] = [e for e in read_events(world, url) if e["type"] == "rolled_back"]
+    assert "timed out" in ended["reason"] and MANAGERS in ended["reason"]
+
+
+def test_a_gate_at_a_stage_without_a_pause_hook_is_logged_and_the_deploy_goes_on(
+    world: World, capfd: pytest.CaptureFixture[str]
+) -> None:
+    service(world)
+    app, _ = gated_app(world, {"at": HOOK_STAGE, "analysis": [ERRORS]})
+    run(world, app, "no-hook")
+    assert metric(app, "deployworker_messages_total", outcome="deployed") == 1
+    lines = [json.loads(x) for x in capfd.readouterr().err.splitlines() if x.startswith("{")]
+    [warned] = [x for x in lines if x["event"] == "gate.no_hook"]
+    assert "no PAUSE lifecycle hook at POST_TEST_TRAFFIC_SHIFT" in warned["problem"]
