@@ -11,7 +11,7 @@ from deployworker.deploy.gates.contract import Providers, Subject
 from deployworker.deploy.gates.decide import Action, Decision
 from deployworker.deploy.gates.runner import Runner
 from deployworker.deploy.gates.schedule import Scheduler
-from deployworker.deploy.gates.show import GATE_TAG, read
+from deployworker.deploy.gates.show import read
 from deployworker.intake.gates import Gate
 from deployworker.observe.events import DeployEvent
 from deployworker.rollout.analysis.measure import Measurement, PrometheusQuery, Query
