@@ -4,7 +4,6 @@ and the hook is answered exactly once (ContinueServiceDeployment counted at the 
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ MANAGERS = "arn:aws:iam::123456789012:role/release-managers"
 
 
 @pytest.fixture
-def answers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str]]]:
+def answers(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     """Every ContinueServiceDeployment the emulated ECS receives: (hookId, action)."""
     seen: list[tuple[str, str]] = []
     original = EC2ContainerServiceResponse.continue_service_deployment
@@ -30,7 +29,7 @@ def answers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str]]]:
         return original(self)
 
     monkeypatch.setattr(EC2ContainerServiceResponse, "continue_service_deployment", counting)
-    yield seen
+    return seen
 
 
 def canary_service(world: World) -> str:

@@ -55,7 +55,7 @@ class Book:
 
 
 def gates_of(app: App) -> GateDriver:
-    driver: GateDriver = app.worker._pipeline._gates  # type: ignore[attr-defined]
+    driver: GateDriver = app.worker._pipeline._gates
     return driver
 
 
