@@ -273,3 +273,22 @@ def test_a_gate_at_a_stage_without_a_pause_hook_is_logged_and_the_deploy_goes_on
     lines = [json.loads(x) for x in capfd.readouterr().err.splitlines() if x.startswith("{")]
     [warned] = [x for x in lines if x["event"] == "gate.no_hook"]
     assert "no PAUSE lifecycle hook at POST_TEST_TRAFFIC_SHIFT" in warned["problem"]
+
+
+def test_check_allowlist_describe_flags_gates_the_service_cannot_run(
+    world: World, capfd: pytest.CaptureFixture[str]
+) -> None:
+    canary_with_hook(world, minutes=30)  # a PAUSE hook at POST_TEST_TRAFFIC_SHIFT, 30 min
+    approval = {"approvers": [MANAGERS], "timeout": "1h"}
+    gates = [
+        {"at": HOOK_STAGE, "approval": approval},  # longer than its hook
+        {"at": "POST_SCALE_UP", "analysis": [ERRORS]},  # no hook there
+    ]
+    path = world.allowlist([default_entry(gates=gates)])
+    args = ["check-allowlist", str(path), "--describe", "--region", "eu-west-1"]
+    assert main([*args, "--endpoint-url", world.endpoint]) == 1
+    err = capfd.readouterr().err
+    assert "prod/web: gate at POST_TEST_TRAFFIC_SHIFT may wait 1h, longer than" in err
+    assert "prod/web: gate at POST_SCALE_UP: the service has no PAUSE lifecycle hook" in err
+    fine = world.allowlist([default_entry(gates=[{"at": HOOK_STAGE, "analysis": [ERRORS]}])])
+    assert main(["check-allowlist", str(fine), *args[2:], "--endpoint-url", world.endpoint]) == 0

@@ -163,6 +163,7 @@ def test_task_role_is_least_privilege() -> None:
     assert actions(statements["FollowServiceDeployments"]) == {
         "ecs:DescribeServiceDeployments",
         "ecs:StopServiceDeployment",
+        "ecs:ContinueServiceDeployment",
     }
     assert ":service-deployment/" in str(resources(statements["FollowServiceDeployments"]))
     assert actions(statements["ReadServiceRevisions"]) == {"ecs:DescribeServiceRevisions"}
@@ -176,7 +177,10 @@ def test_task_role_is_least_privilege() -> None:
     assert actions(statements["RegisterTaskDefinitions"]) == {"ecs:RegisterTaskDefinition"}
     # Tagging only while registering, and afterwards only the migrated mark.
     taggers = {sid for sid, s in statements.items() if "ecs:TagResource" in actions(s)}
-    assert taggers == {"TagOnlyNewRevisions", "MarkMigratedRevisions"}
+    assert taggers == {"TagOnlyNewRevisions", "MarkMigratedRevisions", "TagGateProgress"}
+    assert conditions(statements["TagGateProgress"]) == {
+        ("ForAllValues:StringEquals", "aws:TagKeys", json.dumps(["deployworker:gate"]))
+    }
     assert conditions(statements["TagOnlyNewRevisions"]) == {
         ("StringEquals", "ecs:CreateAction", json.dumps(["RegisterTaskDefinition"]))
     }

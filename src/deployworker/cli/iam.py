@@ -65,10 +65,15 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
             ["ecs:DescribeServices", "ecs:UpdateService", "ecs:ListServiceDeployments"],
             services,
         ),
-        # Following, and natively rolling back, the service deployments of those services.
+        # Following, natively rolling back and (gates) continuing at a PAUSE hook the
+        # service deployments of those services.
         _statement(
             "FollowServiceDeployments",
-            ["ecs:DescribeServiceDeployments", "ecs:StopServiceDeployment"],
+            [
+                "ecs:DescribeServiceDeployments",
+                "ecs:StopServiceDeployment",
+                "ecs:ContinueServiceDeployment",
+            ],
             [s.replace(":service/", ":service-deployment/") + "/*" for s in services],
         ),
         _statement(
@@ -86,6 +91,13 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
             ["ecs:TagResource"],
             families,
             {"ForAllValues:StringEquals": {"aws:TagKeys": ["deployworker:migrated"]}},
+        ),
+        # A gate's progress, for `status` in other processes: that one tag key only.
+        _statement(
+            "TagGateProgress",
+            ["ecs:TagResource"],
+            families,
+            {"ForAllValues:StringEquals": {"aws:TagKeys": ["deployworker:gate"]}},
         ),
         _statement(
             "RunMigrationTasks", ["ecs:RunTask"], families, {"ArnEquals": {"ecs:cluster": clusters}}

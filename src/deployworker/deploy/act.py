@@ -31,6 +31,7 @@ from deployworker.deploy.plan import deploy_key
 from deployworker.errors import not_allowed
 from deployworker.intake.budget import duration_text, over_budget
 from deployworker.intake.entries import Entry
+from deployworker.intake.gates import CONVERGED
 from deployworker.intake.message import DeployRequest
 from deployworker.rollout.deadline import minimum
 
@@ -74,7 +75,10 @@ class Actor:
         deadline = max(configured, need.seconds)
         undoing = request.action == "rollback"  # no migration, and no rollback of a rollback
         migration = entry.migrate.timeout if entry.migrate is not None and not undoing else 0
-        reason = over_budget(deadline, migration, entry.rollback and not undoing)
+        # A gate at a hook waits inside the hook's timeout, which `need` holds already;
+        # a converged gate runs after the rollout, on top of it.
+        verify = 0 if undoing else sum(g.seconds for g in entry.gates if g.at == CONVERGED)
+        reason = over_budget(deadline, migration, entry.rollback and not undoing, verify)
         if reason is None:
             return
         if need.seconds > configured:

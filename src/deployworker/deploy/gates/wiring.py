@@ -13,8 +13,11 @@ from collections.abc import Callable, Iterable, Mapping
 from deployworker.aws.ecs import Ecs
 from deployworker.deploy.gates.contract import NoVotes, Providers, VoteBook
 from deployworker.deploy.gates.drive import GateDriver
+from deployworker.deploy.gates.fit import problems
 from deployworker.deploy.gates.runner import Runner
 from deployworker.deploy.gates.schedule import Dispatch, Scheduler
+from deployworker.errors import AwsError
+from deployworker.intake.entries import Allowlist
 from deployworker.observe.events import Emit, discard
 from deployworker.observe.metrics import Metrics
 from deployworker.rollout.analysis.measure import Provider
@@ -52,6 +55,24 @@ def build_gates(
         poll_seconds=poll_seconds,
     )
     return GateDriver(ecs, runner, wake)
+
+
+def review(ecs: Ecs, allowlist: Allowlist) -> list[str]:
+    """`check-allowlist --describe`: each gate that does not fit its service as ECS
+    describes it now (no PAUSE hook at its stage, a hook timeout shorter than the gate)."""
+    found: list[str] = []
+    for entry in allowlist.services:
+        if not entry.gates:
+            continue
+        try:
+            service = ecs.describe_service(entry.cluster, entry.service)
+        except AwsError as exc:
+            found.append(f"{entry.cluster}/{entry.service}: cannot describe it ({exc})")
+            continue
+        where = f"{entry.cluster}/{entry.service}"
+        problems_now = problems(entry.gates, service.get("deploymentConfiguration"))
+        found += [f"{where}: {p}" for p in problems_now]
+    return found
 
 
 def default_driver(
