@@ -17,6 +17,7 @@ from typing import Any
 
 from deployworker.aws.ecs import Ecs
 from deployworker.deploy.evidence import collect
+from deployworker.deploy.gates.fit import candidates
 from deployworker.deploy.gates.show import Shown
 from deployworker.deploy.gates.show import read as read_gate
 from deployworker.deploy.plan import (
@@ -101,7 +102,7 @@ def classify(
         return Status(DeployState.OVERTAKEN, detail, ours)
     if state in (State.STOPPED, State.FAILED):
         return Status(DeployState.FAILED, verdict.reason, ours)
-    if verdict.pause and gate and gate.stage == verdict.pause.stage and gate.undecided:
+    if verdict.pause and gate and gate.stage in candidates(verdict.pause.stage) and gate.undecided:
         return Status(DeployState.IN_PROGRESS, f"{verdict.progress}; gate: {gate.text}", ours)
     return Status(DeployState.IN_PROGRESS, verdict.progress, ours)
 

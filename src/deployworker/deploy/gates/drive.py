@@ -20,7 +20,7 @@ import structlog
 from deployworker.aws.ecs import Ecs
 from deployworker.deploy.gates.contract import Subject
 from deployworker.deploy.gates.decide import Action, Decision
-from deployworker.deploy.gates.fit import gate_at, problems
+from deployworker.deploy.gates.fit import gate_at, hook_stage, problems
 from deployworker.deploy.gates.runner import Run, Runner
 from deployworker.deploy.job import Job, bound
 from deployworker.errors import AwsError
@@ -61,11 +61,14 @@ class GateDriver:
         if pause is None:
             log.info("deploy.progress", deployment=arn, progress=now.progress)
             return
-        gate = gate_at(job.entry.gates, pause.stage)
+        configuration = job.applied.configuration if job.applied else None
+        stage = hook_stage(pause.stage, pause.index, configuration)
+        gate = gate_at(job.entry.gates, stage) if stage else None
         log.info(
             "deploy.paused",
             deployment=arn,
             stage=pause.stage,
+            hook_stage=stage,
             hook_id=pause.hook_id,
             expires_at=pause.expires_at.isoformat() if pause.expires_at else None,
             timeout_action=pause.timeout_action,

@@ -14,6 +14,47 @@ from deployworker.intake.budget import duration_text
 from deployworker.intake.gates import CONVERGED, Gate
 from deployworker.rollout.deadline import HOOK_TIMEOUT_MINUTES, pause_hooks
 
+# Where PAUSE hooks can wait, in the order a deployment reaches them (ECS allows no
+# PAUSE hook at TEST_TRAFFIC_SHIFT or PRODUCTION_TRAFFIC_SHIFT).
+PAUSE_ORDER = (
+    "RECONCILE_SERVICE",
+    "PRE_SCALE_UP",
+    "POST_SCALE_UP",
+    "POST_TEST_TRAFFIC_SHIFT",
+    "PRE_PRODUCTION_TRAFFIC_SHIFT",
+    "POST_PRODUCTION_TRAFFIC_SHIFT",
+)
+
+
+def candidates(lifecycle_stage: str) -> tuple[str, ...]:
+    """The hook stages a PAUSE hook waiting at `lifecycle_stage` can belong to.
+
+    A hook's detail does not name its stage, and PRE_PRODUCTION_TRAFFIC_SHIFT is no
+    lifecycle stage: its hooks wait while the deployment still reports the stage
+    before (POST_TEST_TRAFFIC_SHIFT, or PRODUCTION_TRAFFIC_SHIFT before each later
+    step of a LINEAR or CANARY shift)."""
+    if lifecycle_stage == "POST_TEST_TRAFFIC_SHIFT":
+        return ("POST_TEST_TRAFFIC_SHIFT", "PRE_PRODUCTION_TRAFFIC_SHIFT")
+    if lifecycle_stage == "PRODUCTION_TRAFFIC_SHIFT":
+        return ("PRE_PRODUCTION_TRAFFIC_SHIFT",)
+    return (lifecycle_stage,) if lifecycle_stage in PAUSE_ORDER else ()
+
+
+def hook_stage(
+    lifecycle_stage: str, index: int, configuration: Mapping[str, Any] | None
+) -> str | None:
+    """The hook stage of the `index`-th PAUSE hook a deployment opened, waiting at
+    `lifecycle_stage`: the configured PAUSE stages in order decide between candidates
+    (the first hook at POST_TEST_TRAFFIC_SHIFT is its own, the next one the
+    PRE_PRODUCTION_TRAFFIC_SHIFT hook); a repeat (a later traffic step) is the last."""
+    possible = [
+        s for s in candidates(lifecycle_stage) if hook_seconds(configuration, s) is not None
+    ]
+    ordered = [s for s in PAUSE_ORDER if hook_seconds(configuration, s) is not None]
+    if index < len(ordered) and ordered[index] in possible:
+        return ordered[index]
+    return possible[-1] if possible else None
+
 
 def gate_at(gates: tuple[Gate, ...], stage: str) -> Gate | None:
     """The gate at `stage` (a lifecycle stage or `converged`), if any."""
