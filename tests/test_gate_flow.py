@@ -292,3 +292,46 @@ def test_check_allowlist_describe_flags_gates_the_service_cannot_run(
     assert "prod/web: gate at POST_SCALE_UP: the service has no PAUSE lifecycle hook" in err
     fine = world.allowlist([default_entry(gates=[{"at": HOOK_STAGE, "analysis": [ERRORS]}])])
     assert main(["check-allowlist", str(fine), *args[2:], "--endpoint-url", world.endpoint]) == 0
+
+
+def test_two_gates_the_canary_passes_and_the_next_step_is_rolled_back(world: World) -> None:
+    world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
+    hooks = [
+        {
+            "targetType": "PAUSE",
+            "lifecycleStages": [stage],
+            "timeoutConfiguration": {"timeoutInMinutes": 10, "action": "CONTINUE"},
+        }
+        for stage in (HOOK_STAGE, "PRE_PRODUCTION_TRAFFIC_SHIFT")
+    ]
+    before = service(
+        world,
+        {
+            "strategy": "CANARY",
+            "bakeTimeInMinutes": 0,
+            "canaryConfiguration": {"canaryPercent": 1.0, "canaryBakeTimeInMinutes": 0},
+            "lifecycleHooks": hooks,
+        },
+    )
+    latency = {"name": "latency", "prometheus": "latency", "max": 0.5, "interval": 1, "count": 2}
+    gates = [
+        {"at": HOOK_STAGE, "analysis": [ERRORS]},
+        {"at": "PRE_PRODUCTION_TRAFFIC_SHIFT", "analysis": [latency]},
+    ]
+    topic, url = events_queue(world)
+    app = world.app(world.allowlist([default_entry(gates=gates)]), events_topic_arn=topic)
+    gates_of(app).runner.provider = Values(errors=0.0, latency=0.9)
+    sent = continued(app)
+    run(world, app, "two-gates")
+    assert sent == ["CONTINUE", "ROLLBACK"]
+    assert metric(app, "deployworker_messages_total", outcome="rolled_back") == 1
+    assert world.describe()["taskDefinition"] == before
+    app.events.stop()  # type: ignore[union-attr]
+    events = read_events(world, url)
+    ended = [(e["type"], e["gate"]["stage"]) for e in events if e["type"].startswith("gate_")]
+    assert ended == [
+        ("gate_started", HOOK_STAGE),
+        ("gate_passed", HOOK_STAGE),
+        ("gate_started", "PRE_PRODUCTION_TRAFFIC_SHIFT"),
+        ("gate_failed", "PRE_PRODUCTION_TRAFFIC_SHIFT"),
+    ]
