@@ -335,3 +335,20 @@ def test_two_gates_the_canary_passes_and_the_next_step_is_rolled_back(world: Wor
         ("gate_started", "PRE_PRODUCTION_TRAFFIC_SHIFT"),
         ("gate_failed", "PRE_PRODUCTION_TRAFFIC_SHIFT"),
     ]
+
+
+def test_shutdown_during_a_converged_gate_hands_the_message_back_and_stops_the_gate(
+    world: World,
+) -> None:
+    service(world)
+    gate = {"at": "converged", "approval": {"approvers": [MANAGERS], "timeout": "5m"}}
+    app, _ = gated_app(world, gate, shutdown_grace_seconds=0.5)
+    world.send(deploy(f"{REPO}:2.0", deploy_id="held"))
+    app.worker.start()
+    wait_for(lambda: metric(app, "deployworker_approvals_pending") == 1)
+    world.apps.remove(app)
+    released = app.shutdown()
+    assert len(released) == 1
+    assert gates_of(app).runner.running == 0  # the gate stopped with the hand-back
+    assert metric(app, "deployworker_approvals_pending") == 0
+    assert world.queue_depth() == 1  # the message waits for the next worker
