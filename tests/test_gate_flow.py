@@ -352,3 +352,19 @@ def test_shutdown_during_a_converged_gate_hands_the_message_back_and_stops_the_g
     assert gates_of(app).runner.running == 0  # the gate stopped with the hand-back
     assert metric(app, "deployworker_approvals_pending") == 0
     assert world.queue_depth() == 1  # the message waits for the next worker
+
+
+def test_the_rollback_action_is_not_gated(world: World) -> None:
+    before = service(world)
+    gate = {"at": "converged", "analysis": [{**ERRORS, "count": 1}]}
+    app, _ = gated_app(world, gate)
+    gates_of(app).runner.provider = Values(errors=0.0)
+    run(world, app, "gated")
+    assert metric(app, "deployworker_gate_evaluations_total", result="passed") == 1
+    gates_of(app).runner.provider = Values(errors=0.9)  # would fail a gate
+    world.send({"cluster": "prod", "service": "web", "action": "rollback", "deploy_id": "undo"})
+    for job in app.worker.poll(0):
+        job.result(timeout=60)
+    assert metric(app, "deployworker_messages_total", outcome="deployed") == 2
+    assert world.describe()["taskDefinition"] == before
+    assert metric(app, "deployworker_gate_evaluations_total", result="failed") == 0

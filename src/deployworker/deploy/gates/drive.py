@@ -25,7 +25,7 @@ from deployworker.deploy.gates.runner import Run, Runner
 from deployworker.deploy.job import Job, bound
 from deployworker.errors import AwsError
 from deployworker.failpoints import failpoint
-from deployworker.intake.gates import CONVERGED
+from deployworker.intake.gates import CONVERGED, Gate
 from deployworker.outcome import Result
 from deployworker.rollout.assess import Assessment, Pause
 
@@ -41,6 +41,12 @@ ANSWER_ATTEMPTS = 10
 ANSWER_RETRY_SECONDS = 10.0
 
 
+def gates_of(job: Job) -> tuple[Gate, ...]:
+    """The gates that judge this deploy: the entry's, except for the `rollback` action
+    (putting the previous revision back waits for no analysis and no approval)."""
+    return () if job.request.action == "rollback" else job.entry.gates
+
+
 class GateDriver:
     """Starts the gates a deploy's entry has, and acts on how they end."""
 
@@ -52,7 +58,7 @@ class GateDriver:
     def applied(self, job: Job) -> None:
         """After UpdateService: log each gate the service's configuration cannot run."""
         assert job.applied is not None
-        for problem in problems(job.entry.gates, job.applied.configuration):
+        for problem in problems(gates_of(job), job.applied.configuration):
             log.warning("gate.no_hook", problem=problem)
 
     def progress(self, job: Job, arn: str, now: Assessment) -> None:
@@ -63,7 +69,7 @@ class GateDriver:
             return
         configuration = job.applied.configuration if job.applied else None
         stage = hook_stage(pause.stage, pause.index, configuration)
-        gate = gate_at(job.entry.gates, stage) if stage else None
+        gate = gate_at(gates_of(job), stage) if stage else None
         log.info(
             "deploy.paused",
             deployment=arn,
@@ -90,7 +96,7 @@ class GateDriver:
     def verify(self, job: Job, passed: Result, fail: Stage, resume: Resume) -> bool:
         """Start the `converged` gate, if the entry has one (True). Its pass resumes the
         deploy with `passed`; its failure with `fail` (the worker's rollback)."""
-        gate = gate_at(job.entry.gates, CONVERGED)
+        gate = gate_at(gates_of(job), CONVERGED)
         if gate is None:
             return False
 
@@ -109,7 +115,7 @@ class GateDriver:
     @staticmethod
     def has_converged_gate(job: Job) -> bool:
         """Whether the entry verifies its deploys after they converge."""
-        return gate_at(job.entry.gates, CONVERGED) is not None
+        return gate_at(gates_of(job), CONVERGED) is not None
 
     def _subject(self, job: Job) -> Subject:
         cluster, service = job.key
