@@ -156,7 +156,7 @@ def test_healthy_metrics_at_the_hook_continue_it_and_the_deploy_is_deployed(
 
 
 def test_a_bad_error_ratio_rolls_back_at_the_hook_with_the_values_in_the_reason(
-    world: World,
+    world: World, capfd: pytest.CaptureFixture[str]
 ) -> None:
     world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
     before = canary_with_hook(world, action="CONTINUE")  # ECS's own timeout would continue
@@ -177,6 +177,8 @@ def test_a_bad_error_ratio_rolls_back_at_the_hook_with_the_values_in_the_reason(
     assert "values 0.05" in ended["reason"]
     [failed] = [e for e in events if e["type"] == "gate_failed"]
     assert failed["gate"]["measurements"][0]["values"] == [0.05]
+    line = status_line(world, "bad-ratio", capfd)
+    assert "rolled_back: gate at POST_TEST_TRAFFIC_SHIFT failed: metric error-ratio" in line
 
 
 def test_a_failing_converged_gate_on_a_rolling_service_is_rolled_back_by_the_worker(

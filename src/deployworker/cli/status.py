@@ -88,6 +88,8 @@ def classify(
         return _verified(gate, ours, newer, previous)
     if state == State.CONVERGED:
         return Status(DeployState.SUCCEEDED, "service deployment successful", ours)
+    if state == State.ROLLED_BACK and gate is not None and gate.state == "failed":
+        return Status(DeployState.ROLLED_BACK, f"{gate.text}; {verdict.reason}", ours)
     if state == State.ROLLED_BACK:
         return Status(DeployState.ROLLED_BACK, verdict.reason, ours)
     if state == State.STOPPED and newer is not None and newer.task_definition == previous:

@@ -126,11 +126,16 @@ def test_healthy_measurements_pass_the_gate_an_interval_apart() -> None:
     assert h.kinds() == ["gate_started", "gate_passed"]
     assert h.results == ["passed"]
     texts = [read(t) for t in h.tags]
-    assert [t.text for t in texts if t] == [
-        "analysis error-ratio 1/3 ok",
-        "analysis error-ratio 2/3 ok",
-        "passed",
+    assert [(t.state, t.text) for t in texts if t][:2] == [
+        ("running", "analysis error-ratio 1/3 ok"),
+        ("running", "analysis error-ratio 2/3 ok"),
     ]
+    last = texts[-1]
+    assert last is not None
+    assert last.state == "passed"
+    assert last.text.startswith(
+        "gate at POST_TEST_TRAFFIC_SHIFT passed: error-ratio 0.001, 0.002, 0"
+    )
     assert h.runner.running == 0
 
 

@@ -55,7 +55,7 @@ def approval_text(needed: int, approval: Approval, deadline: float) -> str:
 
 def line(decision: Decision, approval: Approval | None) -> str:
     """The gate's progress in one line: `analysis error-ratio 3/5 ok`, the approval
-    it waits for, or how it ended."""
+    it waits for, or how it ended (the decision's reason, with the measured values)."""
     if decision.action is Action.MEASURE:
         parts = []
         for v in decision.verdicts:
@@ -64,7 +64,7 @@ def line(decision: Decision, approval: Approval | None) -> str:
         return "analysis " + ", ".join(parts)
     if decision.action is Action.AWAIT and decision.tally is not None and approval is not None:
         return approval_text(decision.tally.needed, approval, decision.tally.deadline)
-    return decision.result.replace("_", " ")
+    return decision.reason
 
 
 def state_of(decision: Decision) -> str:
