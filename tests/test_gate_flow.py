@@ -261,8 +261,13 @@ def test_no_approval_before_the_timeout_takes_on_timeout(world: World) -> None:
     assert world.describe()["taskDefinition"] == before
     assert metric(app, "deployworker_gate_evaluations_total", result="timed_out") == 1
     app.events.stop()  # type: ignore[union-attr]
-    [ended] = [e for e in read_events(world, url) if e["type"] == "rolled_back"]
+    events = read_events(world, url)
+    [ended] = [e for e in events if e["type"] == "rolled_back"]
     assert "timed out" in ended["reason"] and MANAGERS in ended["reason"]
+    [failed] = [e for e in events if e["type"] == "gate_failed"]
+    assert failed["gate"]["result"] == "timed_out"
+    assert failed["gate"]["approvers"] == [MANAGERS]
+    assert failed["gate"]["deadline"] <= time.time()
 
 
 def test_a_gate_at_a_stage_without_a_pause_hook_is_logged_and_the_deploy_goes_on(

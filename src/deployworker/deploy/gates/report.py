@@ -59,9 +59,10 @@ def approval_requested(subject: Subject, gate: Gate, decision: Decision) -> dict
     }
 
 
-def ended(decision: Decision) -> tuple[str, dict[str, object]]:
+def ended(decision: Decision, gate: Gate) -> tuple[str, dict[str, object]]:
     """The ending's event kind (`gate_passed` for CONTINUE, else `gate_failed`) and
-    detail: the result, the action, every metric's values and who voted."""
+    detail: the result, the action, every metric's values, who voted, and who could
+    have approved until when."""
     detail: dict[str, object] = {
         "result": decision.result,
         "action": decision.action.value,
@@ -71,5 +72,6 @@ def ended(decision: Decision) -> tuple[str, dict[str, object]]:
         detail["approved_by"] = list(decision.tally.approved_by)
         detail["rejected_by"] = list(decision.tally.rejected_by)
         detail["deadline"] = decision.tally.deadline
+        detail["approvers"] = list(gate.approval.approvers) if gate.approval else []
     kind = "gate_passed" if decision.action is Action.CONTINUE else "gate_failed"
     return kind, detail

@@ -224,7 +224,7 @@ class Runner:
         if pending:
             self._on_pending(-1)
         self._on_result(decision.result)
-        kind, detail = report.ended(decision)
+        kind, detail = report.ended(decision, run.gate)
         passed = decision.action is Action.CONTINUE
         getattr(log, "info" if passed else "warning")(
             f"gate.{'passed' if passed else 'failed'}", reason=decision.reason, **detail
