@@ -21,6 +21,7 @@ from deployworker.deploy.approvals.votes import Vote, approve_command
 from deployworker.deploy.gates.drive import GateDriver
 from deployworker.local.seed import container_definition
 from deployworker.local.simulator import Rules
+from deployworker.observe.logs import configure_logging
 from deployworker.rollout.analysis.measure import Measurement, PrometheusQuery, Query
 
 MANAGERS = "arn:aws:iam::123456789012:role/release-managers"
@@ -273,6 +274,7 @@ def test_no_approval_before_the_timeout_takes_on_timeout(world: World) -> None:
 def test_a_gate_at_a_stage_without_a_pause_hook_is_logged_and_the_deploy_goes_on(
     world: World, capfd: pytest.CaptureFixture[str]
 ) -> None:
+    configure_logging("info")  # to this test's stderr (an earlier `main` may have moved it)
     service(world)
     app, _ = gated_app(world, {"at": HOOK_STAGE, "analysis": [ERRORS]})
     run(world, app, "no-hook")
