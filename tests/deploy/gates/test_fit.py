@@ -113,10 +113,18 @@ BOTH = {
         # before each later step of a CANARY or LINEAR shift
         ("PRODUCTION_TRAFFIC_SHIFT", 2, BOTH, "PRE_PRODUCTION_TRAFFIC_SHIFT"),
         ("POST_SCALE_UP", 0, BOTH, None),
+        # a deployment that lists only its waiting hook: what this deploy judged decides
+        (
+            "POST_TEST_TRAFFIC_SHIFT",
+            0,
+            BOTH | {"judged": ["POST_TEST_TRAFFIC_SHIFT"]},
+            "PRE_PRODUCTION_TRAFFIC_SHIFT",
+        ),
         ("BAKE_TIME", 0, BOTH, None),
     ],
 )
 def test_hook_stage(
     lifecycle_stage: str, index: int, configuration: dict[str, Any], expected: str | None
 ) -> None:
-    assert hook_stage(lifecycle_stage, index, configuration) == expected
+    judged = configuration.get("judged", ())
+    assert hook_stage(lifecycle_stage, index, configuration, judged) == expected

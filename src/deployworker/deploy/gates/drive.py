@@ -68,7 +68,7 @@ class GateDriver:
             log.info("deploy.progress", deployment=arn, progress=now.progress)
             return
         configuration = job.applied.configuration if job.applied else None
-        stage = hook_stage(pause.stage, pause.index, configuration)
+        stage = hook_stage(pause.stage, pause.index, configuration, job.gate_stages)
         gate = gate_at(gates_of(job), stage) if stage else None
         log.info(
             "deploy.paused",
@@ -83,6 +83,7 @@ class GateDriver:
         if gate is None or job.gate_hook == pause.hook_id or job.lost is not None:
             return
         job.gate_hook = pause.hook_id
+        job.gate_stages.add(gate.at)
         job.gate = self.runner.start(
             gate, self._subject(job), job.fields, lambda d: self._answer(job, arn, pause, d)
         )
