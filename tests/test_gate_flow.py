@@ -56,7 +56,9 @@ class Book:
 
 
 def gates_of(app: App) -> GateDriver:
-    driver: GateDriver = app.worker._pipeline._gates
+    handler = app.worker._pipeline
+    pipeline = getattr(handler, "pipeline", handler)  # behind a router, or not
+    driver: GateDriver = pipeline.gates
     return driver
 
 

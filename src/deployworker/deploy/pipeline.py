@@ -76,8 +76,8 @@ class Pipeline:
         self._actor = actor
         self._dispatch = dispatch
         self._serial = KeyedSerial(dispatch)
-        self._gates = gates or default_driver(ecs, dispatch, watcher.wake)
-        self._verdicts = Verdicts(ecs, self._follow, self._gates, self._guarded)
+        self.gates = gates or default_driver(ecs, dispatch, watcher.wake)  # public: tests, wiring
+        self._verdicts = Verdicts(ecs, self._follow, self.gates, self._guarded)
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}  # by receipt handle: each copy of a message is its own
 
@@ -146,7 +146,7 @@ class Pipeline:
         if job is None:
             return
         job.lost = reason
-        self._gates.settled(job)
+        self.gates.settled(job)
         if job.watch is not None:
             self._watcher.cancel(job.watch)
 
@@ -188,7 +188,7 @@ class Pipeline:
         if applied.deployment_arn is None:
             return replace(job.base, reason="no service deployment found for the new revision")
         job.timeout = self._timeout(job, applied.configuration)
-        self._gates.applied(job)
+        self.gates.applied(job)
         self._follow(job, applied.deployment_arn, self._verdicts.after_deploy)
         return None
 
@@ -209,12 +209,12 @@ class Pipeline:
         """Hand the deployment to the watcher; its verdict resumes `then` on `dispatch`."""
 
         def resume(verdict: Assessment | None) -> None:
-            self._gates.settled(job)  # the deployment ended: a gate at its hook is moot
+            self.gates.settled(job)  # the deployment ended: a gate at its hook is moot
             self._dispatch(lambda: self._guarded(job, lambda j: then(j, verdict)))
 
         def progress(now: Assessment) -> None:
             with bound(job.fields):  # a PAUSE hook with a gate starts the gate (on the pool)
-                self._gates.progress(job, arn, now)
+                self.gates.progress(job, arn, now)
 
         job.watch = self._watcher.follow(arn, job.timeout, resume, progress)
         if job.lost is not None:  # lost while the watch began: end it now
@@ -233,7 +233,7 @@ class Pipeline:
             **evidence,
         )
         self._emit_terminal(result, job.request)
-        self._gates.settled(job)
+        self.gates.settled(job)
         with self._lock:
             self._jobs.pop(job.message.receipt_handle, None)
         self._serial.release(job.key)

@@ -84,6 +84,7 @@ class Harness:
         self.results: list[str] = []
         self.pending = 0
         self.ended: list[Decision] = []
+        self.windows: list[tuple[str, str, float | None, float | None]] = []
 
         def pend(delta: int) -> None:
             self.pending += delta
@@ -102,6 +103,7 @@ class Harness:
             pend,
             clock=self.clock,
             poll_seconds=5,
+            on_window=lambda *window: self.windows.append(window),
         )
 
     def start(self, **spec: Any) -> Any:
@@ -176,6 +178,7 @@ def test_an_approval_is_requested_once_and_a_vote_ends_it() -> None:
     assert requested["approvers"] == [MANAGERS]
     assert requested["deadline"] == 1600
     assert h.pending == 1
+    assert h.windows == [("prod", "web", 1000, 1600)]
     shown = read(h.tags[-1])
     assert shown is not None
     assert shown.state == "awaiting"
@@ -185,6 +188,7 @@ def test_an_approval_is_requested_once_and_a_vote_ends_it() -> None:
     h.steps.run(limit=2)
     assert [(d.action, d.result) for d in h.ended] == [(Action.CONTINUE, "passed")]
     assert h.pending == 0
+    assert h.windows[-1] == ("prod", "web", None, None)
     assert h.kinds()[-1] == "gate_passed"
 
 
@@ -207,6 +211,7 @@ def test_a_cancelled_gate_never_ends_and_frees_its_pending_approval() -> None:
     h.steps.run()
     assert h.ended == []
     assert h.pending == 0
+    assert h.windows[-1] == ("prod", "web", None, None)
 
 
 def test_a_provider_that_raises_counts_as_no_data() -> None:

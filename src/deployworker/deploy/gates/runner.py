@@ -31,6 +31,10 @@ from deployworker.rollout.analysis.measure import Measurement, Provider
 
 log = structlog.get_logger("deployworker.gates")
 
+# (cluster, service, opened_at, deadline): an approval window opened; (.., None, None)
+# when it closed.
+Window = Callable[[str, str, float | None, float | None], None]
+
 
 @dataclass(eq=False)
 class Run:
@@ -63,6 +67,7 @@ class Runner:
         on_pending: Callable[[int], None] = lambda _: None,
         clock: Callable[[], float] = time.time,
         poll_seconds: float = 5.0,
+        on_window: Window = lambda *_: None,
     ) -> None:
         self.provider = provider  # public: swapped in tests and by the wiring
         self.votes = votes
@@ -71,6 +76,7 @@ class Runner:
         self._tag = tag
         self._on_result = on_result  # deployworker_gate_evaluations_total{result}
         self._on_pending = on_pending  # deployworker_approvals_pending, +1 / -1
+        self._on_window = on_window  # an approval's window opened (times) or closed (None)
         self._clock = clock
         self._poll = poll_seconds
         self._lock = threading.Lock()
@@ -100,7 +106,7 @@ class Runner:
             self._runs.discard(run)
             pending, run.announced = run.announced, False
         if pending:
-            self._on_pending(-1)
+            self._closed(run)
 
     def wake(self, cluster: str, service: str, deploy_id: str) -> None:
         """A vote on this deploy arrived: look at its gate now."""
@@ -212,8 +218,16 @@ class Runner:
         self._emit(report.event("approval_requested", run.subject, run.gate, reason, detail))
         with self._lock:
             run.announced = not run.cancelled
-        if run.announced:
+        if run.announced and decision.tally is not None and run.gate.approval is not None:
             self._on_pending(1)
+            deadline = decision.tally.deadline
+            opened = deadline - run.gate.approval.timeout
+            self._on_window(run.subject.cluster, run.subject.service, opened, deadline)
+
+    def _closed(self, run: Run) -> None:
+        """An announced approval ended (decided, timed out, or its gate cancelled)."""
+        self._on_pending(-1)
+        self._on_window(run.subject.cluster, run.subject.service, None, None)
 
     def _finish(self, run: Run, decision: Decision) -> None:
         with self._lock:
@@ -222,7 +236,7 @@ class Runner:
             self._runs.discard(run)
             pending, run.announced = run.announced, False
         if pending:
-            self._on_pending(-1)
+            self._closed(run)
         self._on_result(decision.result)
         kind, detail = report.ended(decision, run.gate)
         passed = decision.action is Action.CONTINUE

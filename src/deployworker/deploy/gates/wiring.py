@@ -14,7 +14,7 @@ from deployworker.aws.ecs import Ecs
 from deployworker.deploy.gates.contract import NoVotes, Providers, VoteBook
 from deployworker.deploy.gates.drive import GateDriver
 from deployworker.deploy.gates.fit import problems
-from deployworker.deploy.gates.runner import Runner
+from deployworker.deploy.gates.runner import Runner, Window
 from deployworker.deploy.gates.schedule import Dispatch, Scheduler
 from deployworker.errors import AwsError
 from deployworker.intake.entries import Allowlist
@@ -35,11 +35,13 @@ def build_gates(
     votes: VoteBook | None = None,
     metrics: Metrics | None = None,
     poll_seconds: float = APPROVAL_POLL_SECONDS,
+    on_window: Window | None = None,
 ) -> GateDriver:
     """The gate driver for a pipeline: gate steps run on `dispatch` (the resume pool),
     progress is tagged on the deploy's revision with `ecs`, and `wake` asks the
     watcher to describe a deployment whose hook was just answered. `metrics` counts
-    gate endings and pending approvals."""
+    gate endings and pending approvals; `on_window(cluster, service, opened_at,
+    deadline)` hears an approval window open, and close (None, None)."""
 
     def tag(arn: str, tags: Mapping[str, str]) -> None:
         ecs.tag_resource(arn, dict(tags))
@@ -53,6 +55,7 @@ def build_gates(
         metrics.gate_evaluated if metrics is not None else lambda _: None,
         metrics.approvals_pending.inc if metrics is not None else lambda _: None,
         poll_seconds=poll_seconds,
+        on_window=on_window or (lambda *_: None),
     )
     return GateDriver(ecs, runner, wake)
 
