@@ -22,7 +22,6 @@ from deployworker.deploy.tagtext import MAX_VALUE, decode, encode
 VOTE_PREFIX = "deployworker:vote:"
 MAX_VOTES = 20
 _KEY = re.compile(r"^deployworker:vote:(?P<n>[0-9]{1,4})$")
-_PARTIAL_ESCAPE = re.compile(r"\+[0-9A-F]?$")
 
 
 def _field(text: str) -> str:
@@ -33,7 +32,14 @@ def encode_vote(vote: Vote) -> str:
     """The tag value for `vote` (at most 256 characters; the comment is cut to fit)."""
     head = f"v1 {vote.action} {int(vote.at)} {_field(vote.principal)}"
     room = MAX_VALUE - len(head) - 1
-    comment = _PARTIAL_ESCAPE.sub("", _field(vote.comment)[: max(0, room)])
+    pieces: list[str] = []
+    for char in vote.comment:  # whole characters only: a cut never splits an escape
+        piece = _field(char)
+        room -= len(piece)
+        if room < 0:
+            break
+        pieces.append(piece)
+    comment = "".join(pieces)
     return f"{head} {comment}" if comment else head
 
 
