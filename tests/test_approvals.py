@@ -4,6 +4,7 @@ revision, and the gate runner's `VoteBook` reads it back, from any replica."""
 from __future__ import annotations
 
 import json
+import signal
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from deployworker.cli.approve import send_vote, vote_body
 from deployworker.cli.main import main
 from deployworker.deploy.approvals.book import TagVoteBook
 from deployworker.deploy.approvals.votes import Vote
+from workers import WorkerProcess, stop_all, wait_until
 
 ACCOUNT = "123456789012"
 MANAGERS = f"arn:aws:iam::{ACCOUNT}:role/release-managers"
@@ -222,3 +224,32 @@ def test_approve_command_signs_with_the_callers_own_credentials(
     (recorded,) = book(world).votes("prod", "web", "build-12")
     assert recorded.action == "reject" and recorded.comment == "error budget spent"
     assert recorded.principal.endswith("assumed-role/release-managers/carol")
+
+
+def test_sigkill_after_a_vote_is_tagged_then_redelivery_records_it_once(world: World) -> None:
+    world.service()
+    allowlist = world.allowlist([gated()])
+    app = world.app(allowlist)
+    deployed(world, app, "build-13")
+    app.shutdown()
+    world.apps.remove(app)
+    vote(world, session(world, "release-managers", "alice"), "build-13", comment="ship it")
+
+    first = WorkerProcess(world, allowlist, "first", failpoint="vote_recorded")
+    try:
+        assert first.wait_exit(30) == -signal.SIGKILL
+    finally:
+        first.kill()
+    assert list(vote_tags(world)) == ["deployworker:vote:1"]  # tagged, message not deleted
+    second = WorkerProcess(world, allowlist, "second")
+    try:
+        wait_until(lambda: world.queue_depth() == 0, timeout=30)
+    finally:
+        stop_all([second])
+    assert list(vote_tags(world)) == ["deployworker:vote:1"]
+    (recorded,) = book(world).votes("prod", "web", "build-13")
+    assert recorded.comment == "ship it"
+    (received,) = [e for e in second.events() if e["event"].startswith("approval.")]
+    assert received["event"] == "approval.received" and received["result"] == "duplicate"
+    assert received["person"] == "alice" and received["deploy_id"] == "build-13"
+    assert world.dead_letters() == []

@@ -30,6 +30,7 @@ from deployworker.deploy.approvals.book import Located, locate
 from deployworker.deploy.approvals.votes import Vote, approver_role, person
 from deployworker.deploy.job import Done, bound, report, result_of_error
 from deployworker.errors import NotFoundError, PermanentAwsError, Rejection, not_allowed
+from deployworker.failpoints import failpoint
 from deployworker.intake.approval import (
     ApprovalRequest,
     binding_of,
@@ -85,12 +86,13 @@ class Approvals:
                 fields.update(self._fields(request))
                 structlog.contextvars.bind_contextvars(**fields)
                 result = self._vote(message, request, step, vote)
+                log.info("approval.received", result=step[0], reason=result.reason, **vote)
             except Exception as exc:
                 base = Result(Outcome.FAILED, "", request.deploy_id if request else None)
                 result = result_of_error(base, exc)
                 if not isinstance(exc, Rejection):
                     step[0] = "retried" if result.outcome == Outcome.RETRIED else "aws_error"
-                log.warning("approval.refused", result=step[0], reason=result.reason)
+                log.warning("approval.refused", result=step[0], reason=result.reason, **vote)
             self._on_vote(step[0])
             if request is not None:
                 self._event(request, result, step[0], vote)
@@ -203,8 +205,8 @@ class Approvals:
             raise not_allowed(room_reason(found.tags))
         vote = Vote(request.action, principal, now, request.comment)
         self._ecs.tag_resource(found.arn, {key: encode_vote(vote)})
+        failpoint("vote_recorded")  # a crash here: the redelivery finds it, adds nothing
         step[0] = "counted"
-        log.info("approval.recorded", person=who, principal=principal, tag=key)
         return replace(base, reason=f"{request.action} by {who} recorded as {key}")
 
     def _event(
