@@ -55,6 +55,8 @@ def vote_body(
     """The approval message, its proof signed with `credentials` (botocore's) for the
     STS endpoint of `region` (or `endpoint_url`). Raises `Rejection` as the worker would."""
     sts = make_client("sts", region, endpoint_url)
+    if sts.meta.region_name == "aws-global":  # no region given or configured anywhere
+        raise ValueError("no region: give --region, the worker's region (its STS verifies)")
     proof = sign_proof(
         credentials.get_frozen_credentials(),
         str(sts.meta.region_name),
