@@ -189,8 +189,9 @@ def test_a_vote_for_a_service_without_an_approval_gate_is_dead_lettered(world: W
     assert vote_tags(world) == {}
 
 
+@pytest.mark.parametrize("via", ["queue", "topic"])
 def test_approve_command_signs_with_the_callers_own_credentials(
-    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], via: str
 ) -> None:
     world.service()
     app = world.app(world.allowlist([gated()]))
@@ -202,8 +203,11 @@ def test_approve_command_signs_with_the_callers_own_credentials(
     code = main(
         [
             "reject",
-            "--queue-url",
-            world.resources.queue_url,
+            *(
+                ["--queue-url", world.resources.queue_url]
+                if via == "queue"
+                else ["--topic-arn", world.resources.topic_arn]
+            ),
             "--endpoint-url",
             world.endpoint,
             "--region",
