@@ -176,7 +176,7 @@ def test_task_role_is_least_privilege() -> None:
     assert actions(statements["RegisterTaskDefinitions"]) == {"ecs:RegisterTaskDefinition"}
     # Tagging only while registering, and afterwards only the migrated mark.
     taggers = {sid for sid, s in statements.items() if "ecs:TagResource" in actions(s)}
-    assert taggers == {"TagOnlyNewRevisions", "MarkMigratedRevisions"}
+    assert taggers == {"TagOnlyNewRevisions", "MarkMigratedRevisions", "RecordApprovalVotes"}
     assert conditions(statements["TagOnlyNewRevisions"]) == {
         ("StringEquals", "ecs:CreateAction", json.dumps(["RegisterTaskDefinition"]))
     }
@@ -184,6 +184,12 @@ def test_task_role_is_least_privilege() -> None:
         ("ForAllValues:StringEquals", "aws:TagKeys", json.dumps(["deployworker:migrated"]))
     }
     assert resources(statements["MarkMigratedRevisions"]) == "${local.family_arns}"
+    # Votes: only deployworker:vote:<n> tags, and reading tags back, on the families.
+    assert conditions(statements["RecordApprovalVotes"]) == {
+        ("ForAllValues:StringLike", "aws:TagKeys", json.dumps(["deployworker:vote:*"]))
+    }
+    assert actions(statements["ReadApprovalVotes"]) == {"ecs:ListTagsForResource"}
+    assert resources(statements["ReadApprovalVotes"]) == "${local.family_arns}"
     pass_role = statements["PassServiceRoles"]
     assert actions(pass_role) == {"iam:PassRole"}
     assert resources(pass_role) == "${var.pass_role_arns}"

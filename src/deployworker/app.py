@@ -25,6 +25,7 @@ from deployworker.aws.identity import Sts, own_scope
 from deployworker.aws.sns import Sns
 from deployworker.aws.sqs import Sqs
 from deployworker.deploy.act import Actor
+from deployworker.deploy.approvals.wiring import build_approvals
 from deployworker.deploy.migrate import Migrator
 from deployworker.deploy.pipeline import Pipeline
 from deployworker.errors import AwsError, ConfigError
@@ -34,6 +35,7 @@ from deployworker.observe.events import SnsEvents, discard
 from deployworker.observe.httpd import Health, serve
 from deployworker.observe.metrics import Metrics
 from deployworker.queue.heartbeat import Heartbeat
+from deployworker.queue.route import Router
 from deployworker.queue.settle import Settler
 from deployworker.queue.worker import Worker
 from deployworker.rollout.eventqueue import EventConsumer, consume_events
@@ -200,11 +202,11 @@ def build(
     settler = Settler(
         sqs, queue_url, dlq_url, settings.retry_backoff_seconds, [lambda _, r: metrics.settled(r)]
     )
-
+    approvals = build_approvals(settings, aws, ecs, allowlist.current, events, metrics)
     worker = Worker(
         sqs,
         queue_url,
-        pipeline,
+        Router(pipeline, approvals),
         settler,
         heartbeat,
         allowlist,

@@ -3,7 +3,7 @@
 With `DEPLOYWORKER_FAILPOINT=<name>` in its environment, the process kills itself
 with SIGKILL the first time it reaches `failpoint(<name>)`: no cleanup, no
 settle, exactly what a lost host or an OOM kill does. Unset, a failpoint costs one
-comparison. Names: received, registered, updated, watching, converged.
+comparison. Names: received, registered, updated, watching, converged, vote_recorded.
 """
 
 from __future__ import annotations

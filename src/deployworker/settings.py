@@ -44,6 +44,9 @@ class Settings(BaseSettings):
         default=None, description="read the signing key from AWS Secrets Manager instead"
     )
     signing_max_age_seconds: float = Field(default=86_400, gt=0)
+    approval_proof_max_age_seconds: float = Field(
+        default=300, gt=0, le=900, description="oldest caller proof an approval may carry"
+    )
     allowlist_path: Path = Path("config/allowlist.yaml")
     allowlist_yaml: str | None = Field(
         default=None, description="the allowlist itself, instead of a file (no hot reload)"

@@ -87,6 +87,15 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
             families,
             {"ForAllValues:StringEquals": {"aws:TagKeys": ["deployworker:migrated"]}},
         ),
+        # Approvals: each verified vote is one `deployworker:vote:<n>` tag on the deploy's
+        # revision, which the gates read back from any replica.
+        _statement(
+            "RecordApprovalVotes",
+            ["ecs:TagResource"],
+            families,
+            {"ForAllValues:StringLike": {"aws:TagKeys": ["deployworker:vote:*"]}},
+        ),
+        _statement("ReadApprovalVotes", ["ecs:ListTagsForResource"], families),
         _statement(
             "RunMigrationTasks", ["ecs:RunTask"], families, {"ArnEquals": {"ecs:cluster": clusters}}
         ),

@@ -1,4 +1,5 @@
-"""The `deployworker` command: run, local, publish, status, iam-policy, check-allowlist."""
+"""The `deployworker` command: run, local, publish, status, approve, reject, iam-policy,
+check-allowlist."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from deployworker import __version__
+from deployworker.cli.approve import add_approval_commands
 from deployworker.cli.ci import add_ci_commands
 from deployworker.errors import ConfigError
 from deployworker.intake.allowlist import AllowlistError, load_allowlist
@@ -173,6 +175,7 @@ def parser() -> argparse.ArgumentParser:
     local.set_defaults(func=cmd_local)
 
     add_ci_commands(sub)
+    add_approval_commands(sub)
 
     iam = sub.add_parser("iam-policy", help="the least-privilege task-role policy for an allowlist")
     iam.add_argument("--allowlist", type=Path, required=True)

@@ -39,6 +39,8 @@ class DeployEvent:
     source: dict[str, str] | None = None
     # Failed and rolled-back deploys: ECS's reason, service events, stopped tasks.
     evidence: dict[str, object] | None = None
+    # `approval_received`: the vote (action, comment, principal, person, role, result).
+    approval: dict[str, object] | None = None
     time: float = field(default_factory=time.time)
 
     def to_json(self) -> str:

@@ -88,6 +88,28 @@ data "aws_iam_policy_document" "worker" {
     }
   }
 
+  # Approvals: each verified vote is one deployworker:vote:<n> tag on the deploy's
+  # revision (and nothing else), which the gates read back from any replica.
+  statement {
+    sid       = "RecordApprovalVotes"
+    effect    = "Allow"
+    actions   = ["ecs:TagResource"]
+    resources = local.family_arns
+
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "aws:TagKeys"
+      values   = ["deployworker:vote:*"]
+    }
+  }
+
+  statement {
+    sid       = "ReadApprovalVotes"
+    effect    = "Allow"
+    actions   = ["ecs:ListTagsForResource"]
+    resources = local.family_arns
+  }
+
   statement {
     sid       = "RunMigrationTasks"
     effect    = "Allow"
