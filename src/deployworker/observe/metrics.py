@@ -17,6 +17,9 @@ DURATION_BUCKETS = (5, 10, 20, 30, 60, 120, 180, 300, 600, 900, 1800, 3600)
 # The label values of deployworker_ecs_events_total (rollout.events.Result).
 ECS_EVENT_RESULTS = ("deployment", "service", "unwatched", "ignored", "invalid")
 AGE_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+# The label values of deployworker_analysis_measurement_seconds (analysis.providers).
+ANALYSIS_PROVIDERS = ("prometheus", "cloudwatch", "cloudwatch_alarms")
+MEASUREMENT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
 class Metrics:
@@ -111,6 +114,15 @@ class Metrics:
         )
         for result in ECS_EVENT_RESULTS:
             self.ecs_events.labels(result)
+        self.measurement_seconds = Histogram(
+            "deployworker_analysis_measurement_seconds",
+            "Time one gate analysis measurement took, by provider.",
+            ["provider"],
+            buckets=MEASUREMENT_BUCKETS,
+            registry=r,
+        )
+        for provider in ANALYSIS_PROVIDERS:
+            self.measurement_seconds.labels(provider)
         Info("deployworker_build", "Build information.", registry=r).info({"version": __version__})
 
     def aws_request(self, service: str, operation: str, result: str) -> None:
@@ -126,6 +138,10 @@ class Metrics:
     def ecs_event(self, result: str) -> None:
         """One ECS event read; a result outside the fixed set counts as invalid."""
         self.ecs_events.labels(result if result in ECS_EVENT_RESULTS else "invalid").inc()
+
+    def measured(self, provider: str, seconds: float) -> None:
+        """One analysis measurement finished (the providers' `on_measured`)."""
+        self.measurement_seconds.labels(provider).observe(seconds)
 
     def message_received(self, sent_at: float) -> None:
         """A message arrived; `sent_at` is its SentTimestamp (0 when unknown)."""
