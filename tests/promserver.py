@@ -5,7 +5,8 @@ config and storage, scraping an `Exporter` (prometheus-client's own HTTP server 
 127.0.0.1) every second. A test sets a gauge on the exporter, waits until Prometheus
 answers with it (`wait_value`), then measures. The fixtures in `tests/conftest.py`
 (`prometheus`, `exporter`) share one server for the whole session, so each test uses
-metric names of its own.
+metric names of its own. `AuthProxy` stands in front of it and lets through only
+requests that carry the expected `Authorization` header.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
 HOST = "127.0.0.1"
+TOKEN = "s3cret-token"
 SCRAPE_SECONDS = 1
 
 
@@ -152,3 +157,54 @@ class PrometheusServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
+
+
+class AuthProxy(ThreadingHTTPServer):
+    """In front of the real server: forwards only requests with `expected` auth."""
+
+    def __init__(self, upstream: str, expected: str) -> None:
+        self.upstream = upstream
+        self.expected = expected
+        self.seen: list[str | None] = []
+        super().__init__((HOST, 0), _ProxyHandler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.server_address[1]}"
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    server: AuthProxy
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        auth = self.headers.get("Authorization")
+        self.server.seen.append(auth)
+        if auth != self.server.expected:
+            self.send_response(401)
+            self.end_headers()
+            self.wfile.write(b"Unauthorized")
+            return
+        request = urllib.request.Request(
+            f"{self.server.upstream}{self.path}",
+            data=body,
+            headers={"Content-Type": self.headers["Content-Type"]},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as upstream:
+                status, answer = upstream.status, upstream.read()
+        except urllib.error.HTTPError as exc:
+            status, answer = exc.code, exc.read()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
 import socket
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -26,60 +25,7 @@ from deployworker.rollout.analysis.prometheus import (
     auth_headers,
     secret_headers,
 )
-from promserver import Exporter, PrometheusServer
-
-TOKEN = "s3cret-token"
-
-
-class AuthProxy(ThreadingHTTPServer):
-    """In front of the real server: forwards only requests with `expected` auth."""
-
-    def __init__(self, upstream: str, expected: str) -> None:
-        self.upstream = upstream
-        self.expected = expected
-        self.seen: list[str | None] = []
-        super().__init__(("127.0.0.1", 0), _ProxyHandler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-
-
-class _ProxyHandler(BaseHTTPRequestHandler):
-    server: AuthProxy
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        auth = self.headers.get("Authorization")
-        self.server.seen.append(auth)
-        if auth != self.server.expected:
-            self.send_response(401)
-            self.end_headers()
-            self.wfile.write(b"Unauthorized")
-            return
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        request = urllib.request.Request(
-            f"{self.server.upstream}{self.path}",
-            data=body,
-            headers={"Content-Type": self.headers["Content-Type"]},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as upstream:
-                status, answer = upstream.status, upstream.read()
-        except urllib.error.HTTPError as exc:
-            status, answer = exc.code, exc.read()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
+from promserver import TOKEN, AuthProxy, Exporter, PrometheusServer
 
 
 @pytest.fixture
@@ -176,7 +122,7 @@ def test_auth_headers_reach_the_server_and_wrong_ones_are_refused(
     for expected, headers in [
         (f"Bearer {TOKEN}", auth_headers(bearer_token=TOKEN)),
         (f"Basic {pair}", auth_headers(username="grafana", password="pa:ss")),
-        (f"Bearer {TOKEN}", secret_headers('{"bearer_token": "s3cret-token"}')),
+        (f"Bearer {TOKEN}", secret_headers(json.dumps({"bearer_token": TOKEN}))),
     ]:
         proxy = AuthProxy(prometheus.url, expected)
         try:
@@ -224,6 +170,8 @@ class _Canned(BaseHTTPRequestHandler):
         pass
 
     def do_POST(self) -> None:
+        # Read the request first: closing with it unread resets the connection.
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.send_response(self.status)
         self.send_header("Content-Length", str(len(self.body)))
         self.end_headers()
@@ -265,3 +213,36 @@ def test_only_prometheus_queries_are_measured_and_urls_are_checked() -> None:
     for url in ("ftp://prom", "http://user:pw@prom:9090", "prom:9090"):
         with pytest.raises(ConfigError):
             PrometheusProvider(url)
+
+
+def test_an_oversize_answer_does_not_spoil_the_next_measurement() -> None:
+    big = b'{"status":"success","data":{"resultType":"vector","result":[' + b" " * (4 * MAX_BODY)
+    good = b'{"status":"success","data":{"resultType":"scalar","result":[1, "1"]}}'
+    answers = [big, good]
+
+    class Handler(_Canned):
+        protocol_version = "HTTP/1.1"  # keep-alive: the client's pool reuses connections
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = answers.pop(0)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                self.wfile.write(body)
+            except OSError:
+                pass  # the client hung up on the oversize answer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        provider = PrometheusProvider(f"http://127.0.0.1:{server.server_address[1]}", timeout=5)
+        first = provider.measure(PrometheusQuery("up"))
+        second = provider.measure(PrometheusQuery("up"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert first.error is not None
+    assert "over 1 MiB" in first.error
+    assert (second.value, second.error) == (1.0, None)

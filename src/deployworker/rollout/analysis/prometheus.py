@@ -115,6 +115,10 @@ class PrometheusProvider:
             )
             try:
                 body = response.read(MAX_BODY + 1)
+                if len(body) > MAX_BODY:
+                    # The rest is never read. urllib3 drops a pooled connection with
+                    # bytes waiting, but not one whose rest has not arrived yet.
+                    response.close()
             finally:
                 response.release_conn()
         except (HTTPError, OSError) as exc:
