@@ -59,6 +59,8 @@ def prometheus(
     """A real Prometheus server on 127.0.0.1 scraping `exporter` every second."""
     server = PrometheusServer(tmp_path_factory.mktemp("prometheus"), [exporter.target])
     server.wait_ready()
+    # Prometheus holds its first target list back for 5 s; pay that here, once.
+    server.wait_value(f'up{{instance="{exporter.target}"}}', 1)
     yield server
     server.stop()
 
