@@ -6,6 +6,7 @@ import base64
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -246,3 +247,31 @@ def test_an_oversize_answer_does_not_spoil_the_next_measurement() -> None:
     assert first.error is not None
     assert "over 1 MiB" in first.error
     assert (second.value, second.error) == (1.0, None)
+
+
+def test_a_server_that_trickles_its_answer_is_cut_off_at_the_timeout() -> None:
+    class Trickle(_Canned):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            try:
+                for _ in range(100):  # 10 s at most, then it gives up by itself
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except OSError:
+                pass  # the client hung up
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        measured = PrometheusProvider(url, timeout=0.5).measure(PrometheusQuery("up"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert measured.value is None
+    assert measured.error is not None
+    assert "no answer within 0.5s" in measured.error

@@ -65,6 +65,24 @@ def secret_headers(secret: str) -> dict[str, str]:
     return auth_headers(values["bearer_token"], values["username"], values["password"])
 
 
+def _read_body(response: urllib3.BaseHTTPResponse, deadline: float) -> bytes:
+    """At most `MAX_BODY` + 1 bytes of the body, read by `deadline` (urllib3's timeout
+    bounds each read, not a server that trickles); raises `TimeoutError` past it."""
+    body = bytearray()
+    while len(body) <= MAX_BODY:
+        if time.monotonic() > deadline:
+            response.close()
+            raise TimeoutError("the answer took too long")
+        chunk = response.read1(MAX_BODY + 1 - len(body))
+        if not chunk:
+            return bytes(body)
+        body += chunk
+    # The rest is never read. urllib3 drops a pooled connection with bytes waiting,
+    # but not one whose rest has not arrived yet.
+    response.close()
+    return bytes(body)
+
+
 class PrometheusProvider:
     """Measures `PrometheusQuery`s against one server. Thread-safe (urllib3's pool)."""
 
@@ -103,6 +121,7 @@ class PrometheusProvider:
         # POST keeps long expressions out of URL length limits; `timeout` makes the
         # server give up when we do.
         fields = {"query": query.expr, "timeout": f"{self._timeout:g}s"}
+        deadline = time.monotonic() + self._timeout
         try:
             response = self._pool.request(
                 "POST",
@@ -114,11 +133,7 @@ class PrometheusProvider:
                 preload_content=False,
             )
             try:
-                body = response.read(MAX_BODY + 1)
-                if len(body) > MAX_BODY:
-                    # The rest is never read. urllib3 drops a pooled connection with
-                    # bytes waiting, but not one whose rest has not arrived yet.
-                    response.close()
+                body = _read_body(response, deadline)
             finally:
                 response.release_conn()
         except (HTTPError, OSError) as exc:
