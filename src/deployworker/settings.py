@@ -98,6 +98,19 @@ class Settings(BaseSettings):
     # stretches so that a round stays inside this.
     describe_deployments_rate: float = Field(default=5.0, gt=0)
 
+    # Gate analysis: Prometheus's HTTP API, with an optional bearer token or basic auth
+    # (from here or, as JSON, from Secrets Manager). CloudWatch needs no setting.
+    prometheus_url: str | None = Field(
+        default=None, description="Prometheus base URL for gate analysis; off when unset"
+    )
+    prometheus_bearer_token: SecretStr | None = None
+    prometheus_username: str | None = None
+    prometheus_password: SecretStr | None = None
+    prometheus_auth_secret_arn: str | None = Field(
+        default=None, description="read Prometheus credentials from AWS Secrets Manager instead"
+    )
+    prometheus_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9102, ge=0, le=65535)
     health_poll_window_seconds: float = Field(default=120.0, gt=0)

@@ -136,6 +136,7 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
         events_topic_arn=args.events_topic_arn,
         ecr_repository_arns=args.ecr_repository_arn or (),
         signing_secret_arn=args.signing_secret_arn,
+        prometheus_secret_arn=args.prometheus_auth_secret_arn,
         kms_key_arn=args.kms_key_arn,
     )
     print(json.dumps(worker_policy(allowlist, scope), indent=2))
@@ -190,6 +191,7 @@ def parser() -> argparse.ArgumentParser:
     iam.add_argument("--ecr-repository-arn", action="append")
     iam.add_argument("--signing-secret-arn")
     iam.add_argument("--kms-key-arn")
+    iam.add_argument("--prometheus-auth-secret-arn")
     iam.set_defaults(func=cmd_iam_policy)
 
     check = sub.add_parser("check-allowlist", help="validate an allowlist file")

@@ -23,6 +23,9 @@ VOTE_RESULTS = (
     *("bad_proof", "unlisted", "no_deploy", "full", "aws_error", "retried"),
 )
 AGE_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+# The label values of deployworker_analysis_measurement_seconds (analysis.providers).
+ANALYSIS_PROVIDERS = ("prometheus", "cloudwatch", "cloudwatch_alarms")
+MEASUREMENT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
 class Metrics:
@@ -138,6 +141,15 @@ class Metrics:
             window,
             registry=r,
         )
+        self.measurement_seconds = Histogram(
+            "deployworker_analysis_measurement_seconds",
+            "Time one gate analysis measurement took, by provider.",
+            ["provider"],
+            buckets=MEASUREMENT_BUCKETS,
+            registry=r,
+        )
+        for provider in ANALYSIS_PROVIDERS:
+            self.measurement_seconds.labels(provider)
         Info("deployworker_build", "Build information.", registry=r).info({"version": __version__})
 
     def aws_request(self, service: str, operation: str, result: str) -> None:
@@ -170,6 +182,10 @@ class Metrics:
             return
         self.approval_opened.labels(cluster, service).set(opened_at)
         self.approval_deadline.labels(cluster, service).set(deadline)
+
+    def measured(self, provider: str, seconds: float) -> None:
+        """One analysis measurement finished (the providers' `on_measured`)."""
+        self.measurement_seconds.labels(provider).observe(seconds)
 
     def message_received(self, sent_at: float) -> None:
         """A message arrived; `sent_at` is its SentTimestamp (0 when unknown)."""

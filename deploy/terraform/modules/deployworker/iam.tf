@@ -219,6 +219,39 @@ data "aws_iam_policy_document" "worker" {
   }
 
   dynamic "statement" {
+    for_each = compact([var.prometheus_auth_secret_arn])
+    content {
+      sid       = "ReadPrometheusAuth"
+      effect    = "Allow"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [statement.value]
+    }
+  }
+
+  # Gate analysis: the states of exactly the alarms the allowlist's gates name.
+  dynamic "statement" {
+    for_each = distinct([for name in local.gate_alarm_names : "alarms"])
+    content {
+      sid       = "ReadGateAlarms"
+      effect    = "Allow"
+      actions   = ["cloudwatch:DescribeAlarms"]
+      resources = [for name in local.gate_alarm_names : "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${name}"]
+    }
+  }
+
+  # GetMetricData supports no resource-level permissions: AWS requires "*". It is
+  # granted only when some gate reads a CloudWatch metric.
+  dynamic "statement" {
+    for_each = local.gate_metric_reads
+    content {
+      sid       = "ReadGateMetrics"
+      effect    = "Allow"
+      actions   = ["cloudwatch:GetMetricData"]
+      resources = ["*"]
+    }
+  }
+
+  dynamic "statement" {
     for_each = compact([var.kms_key_arn])
     content {
       sid       = "UseQueueKey"
