@@ -56,8 +56,8 @@ class Book:
 
 
 def gates_of(app: App) -> GateDriver:
-    handler = app.worker._pipeline
-    pipeline = getattr(handler, "pipeline", handler)  # behind a router, or not
+    handler: Any = app.worker._pipeline
+    pipeline = getattr(handler, "pipeline", handler)  # behind the router, or not
     driver: GateDriver = pipeline.gates
     return driver
 

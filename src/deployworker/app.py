@@ -25,7 +25,8 @@ from deployworker.aws.identity import Sts, own_scope
 from deployworker.aws.sns import Sns
 from deployworker.aws.sqs import Sqs
 from deployworker.deploy.act import Actor
-from deployworker.deploy.gates.wiring import build_gates
+from deployworker.deploy.approvals.wiring import build_approvals
+from deployworker.deploy.gates.wiring import gates_for
 from deployworker.deploy.migrate import Migrator
 from deployworker.deploy.pipeline import Pipeline
 from deployworker.errors import AwsError, ConfigError
@@ -35,6 +36,7 @@ from deployworker.observe.events import SnsEvents, discard
 from deployworker.observe.httpd import Health, serve
 from deployworker.observe.metrics import Metrics
 from deployworker.queue.heartbeat import Heartbeat
+from deployworker.queue.route import Router
 from deployworker.queue.settle import Settler
 from deployworker.queue.worker import Worker
 from deployworker.rollout.eventqueue import EventConsumer, consume_events
@@ -186,8 +188,7 @@ def build(
         default_timeout=settings.deploy_timeout_seconds,
     )
     emit = events.emit if events is not None else discard
-    # Gates: the analysis `provider=` and the approvals' `votes=` plug in here.
-    gates = build_gates(ecs, resumes.submit, watcher.wake, emit, metrics=metrics)
+    gates = gates_for(settings, aws, ecs, resumes.submit, watcher.wake, emit, metrics)
     pipeline = Pipeline(
         ecs,
         actor,
@@ -205,11 +206,11 @@ def build(
     settler = Settler(
         sqs, queue_url, dlq_url, settings.retry_backoff_seconds, [lambda _, r: metrics.settled(r)]
     )
-
+    approvals = build_approvals(settings, aws, ecs, allowlist.current, events, metrics)
     worker = Worker(
         sqs,
         queue_url,
-        pipeline,
+        Router(pipeline, approvals),
         settler,
         heartbeat,
         allowlist,

@@ -3,8 +3,8 @@
 With `DEPLOYWORKER_FAILPOINT=<name>` in its environment, the process kills itself
 with SIGKILL the first time it reaches `failpoint(<name>)`: no cleanup, no
 settle, exactly what a lost host or an OOM kill does. Unset, a failpoint costs one
-comparison. Names: received, registered, updated, watching, converged, gate_running
-(a gate step ran), gate_answered (ContinueServiceDeployment answered its hook).
+comparison. Names: received, registered, updated, watching, converged, vote_recorded,
+gate_running (a gate step ran), gate_answered (ContinueServiceDeployment answered its hook).
 """
 
 from __future__ import annotations

@@ -19,20 +19,16 @@ UNDESCRIBABLE = "Unable to describe task definition"
 
 
 @cache
-def register_input_shape() -> Shape:
-    """botocore's input shape for RegisterTaskDefinition (loaded once, from the SDK's model)."""
-    model = shared_session().get_service_model("ecs")
-    shape = model.operation_model("RegisterTaskDefinition").input_shape
-    assert shape is not None
-    return shape
-
-
-@cache
 def input_shape(operation: str) -> Shape:
-    """botocore's input shape for an ECS operation (from the SDK's model)."""
+    """botocore's input shape for an ECS operation (loaded once, from the SDK's model)."""
     shape = shared_session().get_service_model("ecs").operation_model(operation).input_shape
     assert shape is not None
     return shape
+
+
+def register_input_shape() -> Shape:
+    """botocore's input shape for RegisterTaskDefinition."""
+    return input_shape("RegisterTaskDefinition")
 
 
 class Ecs:
@@ -156,12 +152,9 @@ class Ecs:
     def continue_service_deployment(self, arn: str, hook_id: str, action: str) -> None:
         """ContinueServiceDeployment: answer the PAUSE hook `hook_id` with CONTINUE or
         ROLLBACK. Raises `PermanentAwsError` when the hook no longer awaits an action."""
-        self._caller.call(
-            "ContinueServiceDeployment",
-            lambda: self._client.continue_service_deployment(
-                serviceDeploymentArn=arn, hookId=hook_id, action=action
-            ),
-        )
+        kwargs = {"serviceDeploymentArn": arn, "hookId": hook_id, "action": action}
+        call = self._client.continue_service_deployment
+        self._caller.call("ContinueServiceDeployment", lambda: call(**kwargs))
 
     def stopped_tasks(self, cluster: str, family: str, limit: int = 3) -> list[dict[str, Any]]:
         """Up to `limit` recently stopped tasks of a task-definition family."""
@@ -200,6 +193,13 @@ class Ecs:
                 resourceArn=arn, tags=[{"key": k, "value": v} for k, v in tags.items()]
             ),
         )
+
+    def list_tags_for_resource(self, arn: str) -> dict[str, str]:
+        """A resource's tags (a task definition revision's votes, among others)."""
+        response = self._caller.call(
+            "ListTagsForResource", lambda: self._client.list_tags_for_resource(resourceArn=arn)
+        )
+        return {str(t["key"]): str(t["value"]) for t in response.get("tags") or []}
 
     def tasks_started_by(self, cluster: str, started_by: str) -> list[str]:
         """ARNs of running and stopped tasks started with this `startedBy`."""

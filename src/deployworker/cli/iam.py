@@ -32,6 +32,7 @@ class Scope:
     ecr_repository_arns: Sequence[str] = ()
     signing_secret_arn: str | None = None
     kms_key_arn: str | None = None
+    prometheus_secret_arn: str | None = None
 
 
 def _statement(
@@ -99,6 +100,15 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
             families,
             {"ForAllValues:StringEquals": {"aws:TagKeys": ["deployworker:gate"]}},
         ),
+        # Approvals: each verified vote is one `deployworker:vote:<n>` tag on the deploy's
+        # revision, which the gates read back from any replica.
+        _statement(
+            "RecordApprovalVotes",
+            ["ecs:TagResource"],
+            families,
+            {"ForAllValues:StringLike": {"aws:TagKeys": ["deployworker:vote:*"]}},
+        ),
+        _statement("ReadApprovalVotes", ["ecs:ListTagsForResource"], families),
         _statement(
             "RunMigrationTasks", ["ecs:RunTask"], families, {"ArnEquals": {"ecs:cluster": clusters}}
         ),
@@ -160,8 +170,35 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
                 "ReadSigningKey", ["secretsmanager:GetSecretValue"], [scope.signing_secret_arn]
             )
         )
+    if scope.prometheus_secret_arn:
+        statements.append(
+            _statement(
+                "ReadPrometheusAuth",
+                ["secretsmanager:GetSecretValue"],
+                [scope.prometheus_secret_arn],
+            )
+        )
+    statements.extend(_gate_statements(allowlist, scope))
     if scope.kms_key_arn:
         statements.append(
             _statement("UseQueueKey", ["kms:Decrypt", "kms:GenerateDataKey"], [scope.kms_key_arn])
         )
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _gate_statements(allowlist: Allowlist, scope: Scope) -> list[dict[str, Any]]:
+    """CloudWatch reads for the gates' analysis, only as far as some gate uses them."""
+    metrics = [m for e in allowlist.services for g in e.gates for m in g.analysis]
+    alarms = sorted({name for m in metrics for name in m.cloudwatch_alarms or ()})
+    base = f"arn:{scope.partition}:cloudwatch:{scope.region}:{scope.account_id}:alarm"
+    statements = []
+    if alarms:
+        statements.append(
+            _statement(
+                "ReadGateAlarms", ["cloudwatch:DescribeAlarms"], [f"{base}:{a}" for a in alarms]
+            )
+        )
+    if any(m.cloudwatch is not None for m in metrics):
+        # GetMetricData supports no resource-level permissions: AWS requires "*".
+        statements.append(_statement("ReadGateMetrics", ["cloudwatch:GetMetricData"], ["*"]))
+    return statements

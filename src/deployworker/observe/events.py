@@ -41,6 +41,8 @@ class DeployEvent:
     evidence: dict[str, object] | None = None
     # Gate events: the stage, measured values, approvers, deadline, the approve command.
     gate: dict[str, object] | None = None
+    # `approval_received`: the vote (action, comment, principal, person, role, result).
+    approval: dict[str, object] | None = None
     time: float = field(default_factory=time.time)
 
     def to_json(self) -> str:

@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
-from deployworker.deploy.gates.contract import NoVotes, Providers
+from deployworker.deploy.gates.contract import NoVotes
 from deployworker.deploy.gates.decide import Action, Decision
 from deployworker.deploy.gates.drive import GateDriver
 from deployworker.deploy.gates.runner import Runner
 from deployworker.deploy.gates.schedule import Scheduler
 from deployworker.errors import RetryableAwsError
+from deployworker.rollout.analysis.providers import Providers
 from deployworker.rollout.assess import Pause
 
 ARN = "arn:aws:ecs:eu-west-1:123456789012:service-deployment/prod/web/abc"
@@ -37,7 +38,7 @@ class FakeEcs:
 
 
 def driver(ecs: FakeEcs, later: list[Any]) -> GateDriver:
-    runner = Runner(Providers(), NoVotes(), Scheduler(lambda step: step()))
+    runner = Runner(Providers(None, None, None), NoVotes(), Scheduler(lambda step: step()))
     runner.later = lambda seconds, step: later.append(step)  # type: ignore[method-assign]
     woken: list[str] = []
     return GateDriver(ecs, runner, woken.extend)  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from deployworker.deploy.approvals.votes import Vote, approve_command
-from deployworker.deploy.gates.contract import Providers, Subject
+from deployworker.deploy.gates.contract import Subject
 from deployworker.deploy.gates.decide import Action, Decision
 from deployworker.deploy.gates.runner import Runner
 from deployworker.deploy.gates.schedule import Scheduler
@@ -15,6 +15,7 @@ from deployworker.deploy.gates.show import read
 from deployworker.intake.gates import Gate
 from deployworker.observe.events import DeployEvent
 from deployworker.rollout.analysis.measure import Measurement, PrometheusQuery, Query
+from deployworker.rollout.analysis.providers import Providers
 
 MANAGERS = "arn:aws:iam::123456789012:role/release-managers"
 ALICE = "arn:aws:sts::123456789012:assumed-role/release-managers/alice"
@@ -94,7 +95,7 @@ class Harness:
             self.tags.append(dict(tags))
 
         self.runner = Runner(
-            provider or Providers(),
+            provider or Providers(None, None, None),
             book or Book(),
             self.steps,  # type: ignore[arg-type]
             self.events.append,

@@ -1,9 +1,9 @@
-"""What the gate runner needs from others: a vote book and measurement providers.
+"""What the gate runner needs from others, and what it judges.
 
-The approvals side implements `VoteBook` (verified, durable votes per deploy); the
-analysis side implements `rollout.analysis.measure.Provider` per kind of query, and
-`Providers` sends each query to the provider of its kind. A kind nobody configured
-answers "no data" with the reason, which the gate treats as inconclusive.
+The approvals side implements `VoteBook` (verified, durable votes per deploy:
+`deploy.approvals.book.TagVoteBook`); measurements come through one
+`rollout.analysis.measure.Provider` (`rollout.analysis.providers.Providers`, which
+sends each query to the provider of its kind). `Subject` names the deploy a gate judges.
 """
 
 from __future__ import annotations
@@ -13,14 +13,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from deployworker.deploy.approvals.votes import Vote
-from deployworker.rollout.analysis.measure import (
-    AlarmsQuery,
-    CloudWatchQuery,
-    Measurement,
-    PrometheusQuery,
-    Provider,
-    Query,
-)
 
 
 class VoteBook(Protocol):
@@ -35,27 +27,6 @@ class NoVotes:
     def votes(self, cluster: str, service: str, deploy_id: str) -> Sequence[Vote]:
         """No votes, ever."""
         return ()
-
-
-@dataclass(frozen=True)
-class Providers:
-    """A `Provider` that routes each query to the provider configured for its kind:
-    PromQL to `prometheus`; CloudWatch metrics and alarms to `cloudwatch`."""
-
-    prometheus: Provider | None = None
-    cloudwatch: Provider | None = None
-
-    def measure(self, query: Query) -> Measurement:
-        """The routed provider's measurement, or no data when none is configured."""
-        if isinstance(query, PrometheusQuery):
-            provider, kind = self.prometheus, "prometheus (DEPLOYWORKER_PROMETHEUS_URL)"
-        elif isinstance(query, CloudWatchQuery | AlarmsQuery):
-            provider, kind = self.cloudwatch, "cloudwatch"
-        else:  # pragma: no cover - Query is a closed union
-            provider, kind = None, type(query).__name__
-        if provider is None:
-            return Measurement(None, 0.0, error=f"no {kind} provider is configured")
-        return provider.measure(query)
 
 
 @dataclass(frozen=True)

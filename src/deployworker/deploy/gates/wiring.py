@@ -1,9 +1,9 @@
-"""Building the gate machinery from the parts `app` has: one call, `build_gates`.
+"""Building the gate machinery from the parts `app` has: one call, `gates_for`.
 
-The providers and the vote book are parameters so that the analysis and approvals
-sides plug in here: `provider` (a `Providers` of Prometheus and CloudWatch) and
-`votes` (a `VoteBook`). Left out, a metric measures "no data" (inconclusive) and
-nobody's vote ever arrives.
+`build_gates` takes the providers and the vote book as parameters (tests give
+stand-ins); left out, a metric measures "no data" (inconclusive) and nobody's vote
+ever arrives. `gates_for` is what `app` calls: `rollout.analysis.providers` for the
+measurements, `deploy.approvals.book.TagVoteBook` for the votes.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 
 from deployworker.aws.ecs import Ecs
-from deployworker.deploy.gates.contract import NoVotes, Providers, VoteBook
+from deployworker.aws.factory import Factory
+from deployworker.deploy.approvals.book import TagVoteBook
+from deployworker.deploy.gates.contract import NoVotes, VoteBook
 from deployworker.deploy.gates.drive import GateDriver
 from deployworker.deploy.gates.fit import problems
 from deployworker.deploy.gates.runner import Runner, Window
@@ -21,6 +23,8 @@ from deployworker.intake.entries import Allowlist
 from deployworker.observe.events import Emit, discard
 from deployworker.observe.metrics import Metrics
 from deployworker.rollout.analysis.measure import Provider
+from deployworker.rollout.analysis.providers import Providers, build_providers
+from deployworker.settings import Settings
 
 # How often an open approval looks at its votes (a `wake` looks at once).
 APPROVAL_POLL_SECONDS = 5.0
@@ -47,7 +51,7 @@ def build_gates(
         ecs.tag_resource(arn, dict(tags))
 
     runner = Runner(
-        provider or Providers(),
+        provider or Providers(None, None, None),
         votes or NoVotes(),
         Scheduler(dispatch),
         emit,
@@ -58,6 +62,26 @@ def build_gates(
         on_window=on_window or (lambda *_: None),
     )
     return GateDriver(ecs, runner, wake)
+
+
+def gates_for(
+    settings: Settings,
+    aws: Factory,
+    ecs: Ecs,
+    dispatch: Dispatch,
+    wake: Callable[[Iterable[str]], None],
+    emit: Emit,
+    metrics: Metrics,
+) -> GateDriver:
+    """The gate driver `app` wires: measurements through the providers the settings
+    configure (`build_providers`), votes from the tags approvals record on the deploy's
+    revision (`TagVoteBook`), and the metrics of endings, pending approvals and windows.
+    Raises `ConfigError` for a wrong Prometheus URL or credentials."""
+    provider = build_providers(settings, aws, metrics.measured)
+    votes = TagVoteBook(ecs)
+    return build_gates(
+        ecs, dispatch, wake, emit, provider, votes, metrics, on_window=metrics.approval_window
+    )
 
 
 def review(ecs: Ecs, allowlist: Allowlist) -> list[str]:
