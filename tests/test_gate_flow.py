@@ -5,6 +5,7 @@ vote book are stand-ins whose values and votes the tests control."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -13,9 +14,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from botocore.credentials import Credentials
 
 from conftest import REPO, World, default_entry, deploy, events_queue, metric, read_events, wait_for
 from deployworker.app import App
+from deployworker.aws.clients import make_client
+from deployworker.cli.approve import send_vote, vote_body
 from deployworker.cli.main import main
 from deployworker.deploy.approvals.votes import Vote, approve_command
 from deployworker.deploy.gates.drive import GateDriver
@@ -379,3 +383,56 @@ def test_the_rollback_action_is_not_gated(world: World) -> None:
     assert metric(app, "deployworker_messages_total", outcome="deployed") == 2
     assert world.describe()["taskDefinition"] == before
     assert metric(app, "deployworker_gate_evaluations_total", result="failed") == 0
+
+
+def assumed(world: World, role: str, name: str) -> Credentials:
+    """An assumed-role session of `role` from moto's STS (the role is created)."""
+    iam = make_client("iam", "eu-west-1", world.endpoint)
+    trust = {"Version": "2012-10-17", "Statement": []}
+    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
+    sts = make_client("sts", "eu-west-1", world.endpoint)
+    arn = f"arn:aws:iam::123456789012:role/{role}"
+    c = sts.assume_role(RoleArn=arn, RoleSessionName=name)["Credentials"]
+    return Credentials(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+
+
+def send_approval(world: World, credentials: Credentials, deploy_id: str) -> None:
+    """What `deployworker approve` sends: the vote, with its caller proof."""
+    body = vote_body(
+        "approve", "prod", "web", deploy_id, "", credentials, "eu-west-1", world.endpoint
+    )
+    queue = world.resources.queue_url
+    send_vote(
+        body,
+        "prod",
+        "web",
+        topic_arn=None,
+        queue_url=queue,
+        region="eu-west-1",
+        endpoint_url=world.endpoint,
+    )
+
+
+def test_a_listed_roles_approval_through_the_queue_continues_the_hook(world: World) -> None:
+    world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
+    canary_with_hook(world, minutes=10, action="ROLLBACK")
+    gate = {"at": HOOK_STAGE, "approval": {"approvers": [MANAGERS], "timeout": "5m"}}
+    app, url = gated_app(world, gate)
+    gates_of(app).runner._poll = 0.2  # the real vote book, read often
+    sent = continued(app)
+    world.send(deploy(f"{REPO}:2.0", deploy_id="voted"))
+    app.worker.start()
+    wait_for(lambda: metric(app, "deployworker_approvals_pending") == 1)
+    # An unlisted role's vote does not count (it goes to the DLQ); a listed one does.
+    send_approval(world, assumed(world, "developers", "mallory"), "voted")
+    [dead] = wait_for(world.dead_letters)
+    assert "developers/mallory" in dead["MessageAttributes"]["deployworker.reason"]["StringValue"]
+    assert metric(app, "deployworker_approvals_pending") == 1
+    send_approval(world, assumed(world, "release-managers", "alice"), "voted")
+    wait_for(lambda: metric(app, "deployworker_messages_total", outcome="deployed") == 1, 60)
+    assert sent == ["CONTINUE"]
+    assert world.images()["app"] == f"{REPO}:2.0"
+    app.events.stop()  # type: ignore[union-attr]
+    [passed] = [e for e in read_events(world, url) if e["type"] == "gate_passed"]
+    assert passed["gate"]["approved_by"] == ["alice"]
