@@ -436,3 +436,39 @@ def test_a_listed_roles_approval_through_the_queue_continues_the_hook(world: Wor
     app.events.stop()  # type: ignore[union-attr]
     [passed] = [e for e in read_events(world, url) if e["type"] == "gate_passed"]
     assert passed["gate"]["approved_by"] == ["alice"]
+
+
+def test_a_converged_gate_whose_alarm_goes_off_during_verification_rolls_back(
+    world: World,
+) -> None:
+    before = service(world)  # ROLLING
+    cloudwatch = make_client("cloudwatch", "eu-west-1", world.endpoint)
+    cloudwatch.put_metric_alarm(
+        AlarmName="web-5xx",
+        MetricName="HTTPCode_Target_5XX_Count",
+        Namespace="AWS/ApplicationELB",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=10,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    cloudwatch.set_alarm_state(AlarmName="web-5xx", StateValue="OK", StateReason="quiet")
+    alarms = {"name": "alarms", "cloudwatch_alarms": ["web-5xx"], "interval": 1, "count": 4}
+    app, url = gated_app(world, {"at": "converged", "analysis": [alarms]})
+    world.send(deploy(f"{REPO}:2.0", deploy_id="alarmed"))
+    jobs = app.worker.poll(0)
+    wait_for(lambda: "alarms 1/4 ok" in str(world.task_definition(ours_revision(world))[1]))
+    cloudwatch.set_alarm_state(AlarmName="web-5xx", StateValue="ALARM", StateReason="5xx")
+    for job in jobs:
+        job.result(timeout=60)
+    assert metric(app, "deployworker_messages_total", outcome="rolled_back") == 1
+    assert world.describe()["taskDefinition"] == before
+    app.events.stop()  # type: ignore[union-attr]
+    [ended] = [e for e in read_events(world, url) if e["type"] == "rolled_back"]
+    assert ended["reason"].startswith("gate at converged failed: metric alarms failed")
+
+
+def ours_revision(world: World) -> str:
+    """The newest revision of prod-web (the deploy's)."""
+    return world.revisions()[-1]
