@@ -27,6 +27,7 @@ from deployworker.local.seed import container_definition
 from deployworker.local.simulator import Rules
 from deployworker.observe.logs import configure_logging
 from deployworker.rollout.analysis.measure import Measurement, PrometheusQuery, Query
+from promserver import Exporter, PrometheusServer
 
 MANAGERS = "arn:aws:iam::123456789012:role/release-managers"
 ALICE = "arn:aws:sts::123456789012:assumed-role/release-managers/alice"
@@ -472,3 +473,30 @@ def test_a_converged_gate_whose_alarm_goes_off_during_verification_rolls_back(
 def ours_revision(world: World) -> str:
     """The newest revision of prod-web (the deploy's)."""
     return world.revisions()[-1]
+
+
+def test_a_real_prometheus_judges_the_canary_healthy_then_bad(
+    world: World, prometheus: PrometheusServer, exporter: Exporter
+) -> None:
+    world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
+    before = canary_with_hook(world, action="CONTINUE")
+    ratio = {**ERRORS, "prometheus": 'i14g_error_ratio{job="app"}'}
+    topic, url = events_queue(world)
+    allowlist = world.allowlist([default_entry(gates=[{"at": HOOK_STAGE, "analysis": [ratio]}])])
+    app = world.app(allowlist, events_topic_arn=topic, prometheus_url=prometheus.url)
+    sent = continued(app)
+    exporter.set("i14g_error_ratio", 0.002)
+    prometheus.wait_value('i14g_error_ratio{job="app"}', 0.002)
+    run(world, app, "prom-healthy")
+    assert metric(app, "deployworker_messages_total", outcome="deployed") == 1
+    healthy = world.describe()["taskDefinition"]
+    assert healthy != before
+    exporter.set("i14g_error_ratio", 0.2)
+    prometheus.wait_value('i14g_error_ratio{job="app"}', 0.2)
+    run(world, app, "prom-bad", image=f"{REPO}:3.0")
+    assert sent == ["CONTINUE", "ROLLBACK"]
+    assert metric(app, "deployworker_messages_total", outcome="rolled_back") == 1
+    assert world.describe()["taskDefinition"] == healthy
+    app.events.stop()  # type: ignore[union-attr]
+    [ended] = [e for e in read_events(world, url) if e["type"] == "rolled_back"]
+    assert "metric error-ratio failed" in ended["reason"] and "values 0.2" in ended["reason"]
