@@ -1,7 +1,9 @@
 """Gates end to end, through moto and the simulator: a PAUSE hook answered by analysis
 (CONTINUE or ROLLBACK), a `converged` gate on a ROLLING service rolled back by the
-worker, and approval gates (approved, or left to their timeout). The provider and the
-vote book are stand-ins whose values and votes the tests control."""
+worker, approval gates (approved, or left to their timeout), and `status` showing it
+all. Most tests use a provider and a vote book the test controls; others run the real
+ones: a Prometheus server scraping an exporter, CloudWatch alarms on moto, and votes
+sent as `deployworker approve` sends them, verified with moto's STS."""
 
 from __future__ import annotations
 
