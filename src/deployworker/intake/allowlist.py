@@ -13,6 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from deployworker.errors import not_allowed
+from deployworker.intake.accounts import Target
 from deployworker.intake.entries import Allowlist, Entry
 from deployworker.intake.imageref import parse_image
 from deployworker.intake.message import DeployRequest
@@ -77,16 +78,40 @@ class Decision:
 
     request: DeployRequest
     entry: Entry
+    target: Target | None = None  # None: the worker's own account and region
 
 
-def decide(allowlist: Allowlist, request: DeployRequest) -> Decision:
-    """Allow `request` only if its cluster, service, every container and every image
-    repository are listed. Raises `Rejection` (kind `not_allowed`) saying which part failed.
+def find_entry(
+    allowlist: Allowlist, cluster: str, service: str, target: Target | None, home: Target | None
+) -> Entry | None:
+    """The entry for a service in `target` (None: home). A home entry may leave its
+    account and region out or name them; another target's entry names them."""
+    if target is None or home is None:
+        return allowlist.entry(cluster, service)
+    accounts = [None, target.account] if target.account == home.account else [target.account]
+    regions = [None, target.region] if target.region == home.region else [target.region]
+    for account in accounts:
+        for region in regions:
+            if (entry := allowlist.entry(cluster, service, account, region)) is not None:
+                return entry
+    return None
+
+
+def decide(
+    allowlist: Allowlist,
+    request: DeployRequest,
+    target: Target | None = None,
+    home: Target | None = None,
+) -> Decision:
+    """Allow `request` only if its cluster, service (in its target account and region),
+    every container and every image repository are listed. Raises `Rejection` (kind
+    `not_allowed`) saying which part failed.
     """
     cluster, service = request.cluster_ref.name, request.service_ref.name
-    entry = allowlist.entry(cluster, service)
+    entry = find_entry(allowlist, cluster, service, target, home)
     if entry is None:
-        raise not_allowed(f"service {cluster}/{service} is not in the allowlist")
+        where = f" in {target}" if target is not None and target != home else ""
+        raise not_allowed(f"service {cluster}/{service}{where} is not in the allowlist")
     source = request.promote_from
     if source is not None and not any(
         s.cluster == source.cluster and s.service == source.service for s in entry.promote_from
@@ -95,7 +120,7 @@ def decide(allowlist: Allowlist, request: DeployRequest) -> Decision:
             f"{cluster}/{service} does not list {source.cluster}/{source.service} in promote_from"
         )
     check_images(entry, {name: str(ref) for name, ref in request.targets.items()})
-    return Decision(request, entry)
+    return Decision(request, entry, target if target != home else None)
 
 
 def check_images(entry: Entry, images: dict[str, str]) -> None:

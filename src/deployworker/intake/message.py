@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from deployworker.intake.accounts import ACCOUNT_ID, ALIAS, REGION
 from deployworker.intake.imageref import ImageRef, parse_image
 
 # ECS names: letters, digits, hyphens and underscores, 1..255.
@@ -106,6 +107,23 @@ class DeployRequest(BaseModel):
     to_deploy_id: str | None = None
     to_revision: int | None = Field(default=None, ge=1)
     promote_from: ServiceRef | None = Field(default=None, alias="from")
+    # The target outside home, when the names are not ARNs (see `accounts.resolve_target`).
+    account: str | None = None
+    region: str | None = None
+
+    @field_validator("account")
+    @classmethod
+    def _check_account(cls, value: str | None) -> str | None:
+        if value is not None and not (ACCOUNT_ID.fullmatch(value) or ALIAS.fullmatch(value)):
+            raise ValueError(f"account {value!r} is neither a 12-digit account id nor an alias")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _check_region(cls, value: str | None) -> str | None:
+        if value is not None and not REGION.fullmatch(value):
+            raise ValueError(f"region {value!r} is not an AWS region name")
+        return value
 
     @field_validator("cluster")
     @classmethod
