@@ -85,12 +85,15 @@ def _say(text: str) -> None:
 
 def cmd_run(_: argparse.Namespace) -> int:
     """Run the daemon against AWS, configured from DEPLOYWORKER_* settings."""
-    from deployworker.app import build, run_until
+    from deployworker.app import build
 
     settings = Settings()
     configure_logging(settings.log_level)
     app = build(settings)
-    run_until(app, _stop_on_signals())
+    stop = _stop_on_signals()
+    app.start()
+    stop.wait()
+    app.shutdown()
     return 0
 
 

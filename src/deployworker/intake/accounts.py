@@ -113,7 +113,9 @@ def _from_arns(request: DeployRequest) -> tuple[str | None, str | None]:
     return account, region
 
 
-def resolve_target(request: DeployRequest, accounts: dict[str, Account], home: Target) -> Target | None:
+def resolve_target(
+    request: DeployRequest, accounts: dict[str, Account], home: Target
+) -> Target | None:
     """The target a request names, or None when it names only names (home, or a
     foreign ARN the caller must refuse with `allowlist.check_scope`'s reason).
 
@@ -138,9 +140,9 @@ def resolve_target(request: DeployRequest, accounts: dict[str, Account], home: T
         raise not_allowed(f"account {request.account!r} is not the account of the ARNs")
     if arn_region is not None and request.region not in (None, arn_region):
         raise not_allowed(f"region {request.region!r} is not the region of the ARNs")
-    if arn_account is not None and arn_account != home.account:
-        if account_of(accounts, arn_account) is None:
-            return None  # check_scope names the foreign account
+    foreign = arn_account is not None and arn_account != home.account
+    if foreign and account_of(accounts, str(arn_account)) is None:
+        return None  # check_scope names the foreign account
     account = arn_account or field_account or home.account
     region = arn_region or request.region or home.region
     return Target(account, region)

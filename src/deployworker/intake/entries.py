@@ -157,9 +157,7 @@ class Allowlist(BaseModel):
     services: tuple[Entry, ...] = ()
     # Looked up once per deploy: a dict, not a scan of a thousand entries. Keyed by
     # (account id, region, cluster, service), None standing for the worker's own.
-    _index: dict[tuple[str | None, str | None, str, str], Entry] = PrivateAttr(
-        default_factory=dict
-    )
+    _index: dict[tuple[str | None, str | None, str, str], Entry] = PrivateAttr(default_factory=dict)
 
     @field_validator("accounts")
     @classmethod

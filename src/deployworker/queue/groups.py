@@ -15,8 +15,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import structlog
 
 from deployworker.aws.sqs import Message
-from deployworker.deploy.pipeline import Pipeline
 from deployworker.deploy.supersede import drop_superseded
+from deployworker.deploy.targets import Deploys
 from deployworker.outcome import Outcome, Result
 
 log = structlog.get_logger("deployworker.worker")
@@ -35,7 +35,7 @@ class GroupRunner:
 
     def __init__(
         self,
-        pipeline: Pipeline,
+        pipeline: Deploys,
         finish: Finish,
         stopping: threading.Event,
         on_group_end: Callable[[], None],

@@ -25,8 +25,8 @@ from functools import partial
 import structlog
 
 from deployworker.aws.sqs import Message, Sqs
-from deployworker.deploy.pipeline import Pipeline
 from deployworker.deploy.supersede import group_in_order
+from deployworker.deploy.targets import Deploys
 from deployworker.errors import AwsError
 from deployworker.intake.allowlist_file import AllowlistSource
 from deployworker.observe.httpd import Health
@@ -47,7 +47,7 @@ class Worker:
         self,
         sqs: Sqs,
         queue_url: str,
-        pipeline: Pipeline,
+        pipeline: Deploys,
         settler: Settler,
         heartbeat: Heartbeat,
         allowlist: AllowlistSource,
