@@ -85,8 +85,15 @@ class _Built:
 class Targets:
     """Routes each message to its target's pipeline; the interface of a `Pipeline`."""
 
-    def __init__(self, home: Pipeline, intake: Intake, build: Callable[[Target, Role], _Built]):
+    def __init__(
+        self,
+        home: Pipeline,
+        intake: Intake,
+        build: Callable[[Target, Role], _Built],
+        accounts: Accounts | None = None,
+    ) -> None:
         self.home = home
+        self.accounts = accounts  # each target's factory and budget
         self._intake = intake
         self._build = build
         self._lock = threading.Lock()
@@ -205,4 +212,4 @@ def build_targets(
         log.info("targets.built", account=target.account, region=target.region, role=role.arn)
         return _Built(pipeline, watcher)
 
-    return Targets(home, intake, build)
+    return Targets(home, intake, build, accounts)
