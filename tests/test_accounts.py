@@ -11,11 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 import yaml
 from moto.sts.models import sts_backends
 
 from conftest import REPO, World, default_entry, deploy, drain, metric
 from deployworker.aws.accounts.sessions import Role
+from deployworker.cli.publish import home_of, publish
+from deployworker.intake.allowlist import load_allowlist
 from deployworker.local.seed import container_definition
 from deployworker.local.simulator import Rules
 
@@ -192,3 +195,54 @@ def test_credentials_refresh_during_a_long_deploy(world: World) -> None:
     assert sessions is not None
     current = sessions.credentials(role, TARGET_REGION).get_frozen_credentials()
     assert current.access_key == assumed[-1].access_key_id != assumed[0].access_key_id
+
+
+def test_publish_sends_another_target_in_its_canonical_group(world: World) -> None:
+    world.service()
+    ecs = target_ecs(world)
+    target_service(ecs)
+    app = world.app(accounts_allowlist(world))
+    accounts = dict(load_allowlist(accounts_allowlist(world).read_text()).accounts)
+    fields = {"cluster": "prod", "service": "web", "container": "app", "image": f"{REPO}:8.0"}
+    sent = publish(
+        {**fields, "account": "prod", "region": TARGET_REGION},
+        topic_arn=None,
+        queue_url=world.resources.queue_url,
+        region="eu-west-1",
+        endpoint_url=world.endpoint,
+        accounts=accounts,
+    )
+    assert sent.group_id == f"{TARGET}/{TARGET_REGION}/prod/web"
+    home = publish(
+        fields,
+        topic_arn=None,
+        queue_url=world.resources.queue_url,
+        region="eu-west-1",
+        endpoint_url=world.endpoint,
+    )
+    assert home.group_id == "prod/web"
+    drain(app)
+    assert image_of(ecs) == f"{REPO}:8.0"
+    assert world.images()["app"] == f"{REPO}:8.0"
+    assert world.dead_letters() == []
+
+
+HOMES = [
+    ("arn:aws:sns:eu-west-1:123456789012:deploys.fifo", None, None, "123456789012/eu-west-1"),
+    (
+        None,
+        "https://sqs.us-east-2.amazonaws.com/123456789012/q.fifo",
+        None,
+        "123456789012/us-east-2",
+    ),
+    (None, "http://127.0.0.1:4566/123456789012/q.fifo", "eu-west-1", "123456789012/eu-west-1"),
+    (None, "http://127.0.0.1:4566/123456789012/q.fifo", None, None),
+]
+
+
+@pytest.mark.parametrize(("topic", "queue", "region", "home"), HOMES)
+def test_publish_reads_the_workers_home_off_its_topic_or_queue(
+    topic: str | None, queue: str | None, region: str | None, home: str | None
+) -> None:
+    found = home_of(topic, queue, region)
+    assert (str(found) if found else None) == home

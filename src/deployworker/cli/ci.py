@@ -56,6 +56,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
         "deploy_id": args.deploy_id,
         "action": args.action,
         "source": {k: v for k, v in source.items() if v} or None,
+        "account": args.target_account,
+        "region": args.target_region,
     }
     try:
         sent = publish(
@@ -67,6 +69,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
             signing_key=(
                 settings.signing_key.get_secret_value().encode() if settings.signing_key else None
             ),
+            accounts=_accounts(settings) if not (args.target_account or "0").isdigit() else None,
         )
     except Rejection as rejection:
         print(f"error: invalid deploy message: {rejection.reason}", file=sys.stderr)
@@ -93,6 +96,16 @@ def cmd_publish(args: argparse.Namespace) -> int:
         args.timeout,
         args.interval,
     )
+
+
+def _accounts(settings: Settings) -> dict[str, Any] | None:
+    """The allowlist's accounts, when the allowlist is at hand (to resolve aliases)."""
+    from deployworker.intake.allowlist import load_allowlist
+
+    text = settings.allowlist_yaml
+    if text is None and settings.allowlist_path is not None and settings.allowlist_path.exists():
+        text = settings.allowlist_path.read_text()
+    return dict(load_allowlist(text).accounts) if text else None
 
 
 def _ecs_for(region: str | None, endpoint: str | None) -> Ecs:
@@ -196,6 +209,8 @@ def add_ci_commands(sub: Any) -> None:
     pub.add_argument("--commit")
     pub.add_argument("--url")
     pub.add_argument("--actor")
+    pub.add_argument("--target-account", help="another account (alias or id); default: home")
+    pub.add_argument("--target-region", help="another region; default: the worker's")
     target = pub.add_mutually_exclusive_group()
     target.add_argument("--topic-arn", help="SNS FIFO topic ARN")
     target.add_argument("--queue-url", help="SQS FIFO queue URL")
