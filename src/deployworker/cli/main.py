@@ -119,7 +119,7 @@ def cmd_local(args: argparse.Namespace) -> int:
 
 def cmd_iam_policy(args: argparse.Namespace) -> int:
     """Print the least-privilege IAM policy for the services an allowlist opts in."""
-    from deployworker.cli.iam import Scope, worker_policy
+    from deployworker.cli.iam import Scope, target_policy, worker_policy
 
     try:
         allowlist = load_allowlist(args.allowlist.read_text(encoding="utf-8"))
@@ -139,7 +139,14 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
         signing_secret_arn=args.signing_secret_arn,
         kms_key_arn=args.kms_key_arn,
     )
-    print(json.dumps(worker_policy(allowlist, scope), indent=2))
+    if args.target is None:
+        print(json.dumps(worker_policy(allowlist, scope), indent=2))
+        return 0
+    try:
+        print(json.dumps(target_policy(allowlist, args.target, scope), indent=2))
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -190,6 +197,7 @@ def parser() -> argparse.ArgumentParser:
     iam.add_argument("--ecr-repository-arn", action="append")
     iam.add_argument("--signing-secret-arn")
     iam.add_argument("--kms-key-arn")
+    iam.add_argument("--target", help="print the policy of the role assumed in this account")
     iam.set_defaults(func=cmd_iam_policy)
 
     check = sub.add_parser("check-allowlist", help="validate an allowlist file")
