@@ -17,7 +17,9 @@ from moto.sts.models import sts_backends
 
 from conftest import REPO, World, default_entry, deploy, drain, metric
 from deployworker.aws.accounts.sessions import Role
+from deployworker.cli.main import main
 from deployworker.cli.publish import home_of, publish
+from deployworker.cli.status import EXIT_CODES, DeployState
 from deployworker.intake.allowlist import load_allowlist
 from deployworker.local.seed import container_definition
 from deployworker.local.simulator import Rules
@@ -246,3 +248,23 @@ def test_publish_reads_the_workers_home_off_its_topic_or_queue(
 ) -> None:
     found = home_of(topic, queue, region)
     assert (str(found) if found else None) == home
+
+
+def test_status_reads_the_deploy_in_the_target_account(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.service()
+    ecs = target_ecs(world)
+    target_service(ecs)
+    allowlist = accounts_allowlist(world)
+    app = world.app(allowlist)
+    body = deploy(f"{REPO}:9.0", deploy_id="cross-9", account="prod", region=TARGET_REGION)
+    world.send(body, group=f"{TARGET}/{TARGET_REGION}/prod/web")
+    drain(app)
+    monkeypatch.setenv("DEPLOYWORKER_ALLOWLIST_PATH", str(allowlist))
+    where = ["--cluster", "prod", "--service", "web", "--deploy-id", "cross-9"]
+    flags = ["--endpoint-url", world.endpoint, "--region", "eu-west-1"]
+    there = ["--target-account", "prod", "--target-region", TARGET_REGION]
+    assert main(["status", *where, *flags, *there]) == EXIT_CODES[DeployState.SUCCEEDED]
+    # At home, no deploy has that id.
+    assert main(["status", *where, *flags]) != EXIT_CODES[DeployState.SUCCEEDED]

@@ -87,7 +87,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         return 0
     images = {name: str(ref) for name, ref in sent.request.targets.items()}
     return _wait_and_report(
-        _ecs_for(region, endpoint),
+        _ecs_for(region, endpoint, settings, args),
         args.cluster,
         args.service,
         sent.deploy_id,
@@ -108,11 +108,12 @@ def _accounts(settings: Settings) -> dict[str, Any] | None:
     return dict(load_allowlist(text).accounts) if text else None
 
 
-def _ecs_for(region: str | None, endpoint: str | None) -> Ecs:
-    from deployworker.aws._retry import Caller, RetryPolicy
-    from deployworker.aws.clients import make_client
+def _ecs_for(
+    region: str | None, endpoint: str | None, settings: Settings, args: argparse.Namespace
+) -> Ecs:
+    from deployworker.cli.targets import ecs_for
 
-    return Ecs(make_client("ecs", region, endpoint), Caller("ecs", RetryPolicy(attempts=4)))
+    return ecs_for(settings, region, endpoint, args.target_account, args.target_region)
 
 
 def _wait_and_report(
@@ -156,7 +157,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Tell CI whether a deploy succeeded."""
     settings = Settings()
     region, endpoint = _target(args, settings)
-    ecs = _ecs_for(region, endpoint)
+    try:
+        ecs = _ecs_for(region, endpoint, settings, args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return _wait_and_report(
         ecs,
         args.cluster,
@@ -170,6 +175,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _add_target_flags(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--target-account", help="another account (alias or id); default: home")
+    command.add_argument("--target-region", help="another region; default: the worker's")
     command.add_argument("--region")
     command.add_argument("--endpoint-url")
     command.add_argument("--local", action="store_true", help="target `deployworker local`")
@@ -209,8 +216,6 @@ def add_ci_commands(sub: Any) -> None:
     pub.add_argument("--commit")
     pub.add_argument("--url")
     pub.add_argument("--actor")
-    pub.add_argument("--target-account", help="another account (alias or id); default: home")
-    pub.add_argument("--target-region", help="another region; default: the worker's")
     target = pub.add_mutually_exclusive_group()
     target.add_argument("--topic-arn", help="SNS FIFO topic ARN")
     target.add_argument("--queue-url", help="SQS FIFO queue URL")
