@@ -268,3 +268,46 @@ def test_status_reads_the_deploy_in_the_target_account(
     assert main(["status", *where, *flags, *there]) == EXIT_CODES[DeployState.SUCCEEDED]
     # At home, no deploy has that id.
     assert main(["status", *where, *flags]) != EXIT_CODES[DeployState.SUCCEEDED]
+
+
+def test_promote_from_staging_at_home_to_production_in_another_account(world: World) -> None:
+    world.service(cluster="staging", name="web", image=f"{REPO}:6.1")
+    ecs = target_ecs(world)
+    target_service(ecs)
+    home = {"account": "123456789012", "region": "eu-west-1"}
+    path = world.tmp / "promote.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "version": 1,
+                "accounts": {"prod": {"account_id": TARGET, "role_arn": ROLE}},
+                "services": [
+                    default_entry(
+                        account="prod",
+                        region=TARGET_REGION,
+                        promote_from=[{"cluster": "staging", "service": "web", **home}],
+                    )
+                ],
+            }
+        )
+    )
+    app = world.app(path)
+    body = {
+        "cluster": "prod",
+        "service": "web",
+        "action": "promote",
+        "account": "prod",
+        "region": TARGET_REGION,
+        "deploy_id": "promote-1",
+        "from": {"cluster": "staging", "service": "web", **home},
+    }
+    world.send(body, group=f"{TARGET}/{TARGET_REGION}/prod/web")
+    # The same source named without its account is the target account's staging: not listed.
+    world.send(
+        {**body, "deploy_id": "promote-2", "from": {"cluster": "staging", "service": "web"}},
+        group=f"{TARGET}/{TARGET_REGION}/prod/web",
+    )
+    drain(app)
+    assert image_of(ecs) == f"{REPO}:6.1"
+    (reason,) = dead_letter_reasons(world)
+    assert reason == "prod/web does not list staging/web in promote_from"

@@ -203,7 +203,7 @@ def build(
     )
     emit = events.emit if events is not None else discard
     intake = Intake(allowlist.current, *own, signing_key, settings.signing_max_age_seconds)
-    targets = build_targets(settings, accounts, pipeline, intake, emit, resumes.submit)
+    targets = build_targets(settings, accounts, pipeline, intake, emit, resumes.submit, actor)
     settler = Settler(
         sqs, queue_url, dlq_url, settings.retry_backoff_seconds, [lambda _, r: metrics.settled(r)]
     )

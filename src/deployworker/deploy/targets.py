@@ -31,6 +31,7 @@ from deployworker.deploy.job import Done
 from deployworker.deploy.migrate import Migrator
 from deployworker.deploy.pipeline import Pipeline
 from deployworker.deploy.serial import Dispatch
+from deployworker.deploy.sources import source_reader
 from deployworker.intake.accounts import Target, account_of
 from deployworker.intake.admit import Intake
 from deployworker.intake.message import DeployRequest
@@ -170,6 +171,7 @@ def build_targets(
     intake: Intake,
     emit: Emit,
     dispatch: Dispatch,
+    home_actor: Actor | None = None,
     on_round: Callable[[int, int, float], None] = lambda *_: None,
 ) -> Targets:
     """Route messages by target: home's to `home` (whose intake is `intake`), each other
@@ -194,6 +196,7 @@ def build_targets(
             account=target.account,
             non_ecr=settings.non_ecr_pinning,
             default_timeout=settings.deploy_timeout_seconds,
+            sources=source_reader(accounts, intake, target),
         )
         pipeline = TargetPipeline(
             target,
@@ -212,4 +215,7 @@ def build_targets(
         log.info("targets.built", account=target.account, region=target.region, role=role.arn)
         return _Built(pipeline, watcher)
 
+    home_target = intake.home
+    if home_actor is not None and home_target is not None:
+        home_actor.sources = source_reader(accounts, intake, home_target)
     return Targets(home, intake, build, accounts)

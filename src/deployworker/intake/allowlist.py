@@ -13,7 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from deployworker.errors import not_allowed
-from deployworker.intake.accounts import Target
+from deployworker.intake.accounts import Target, account_of
 from deployworker.intake.entries import Allowlist, Entry
 from deployworker.intake.imageref import parse_image
 from deployworker.intake.message import DeployRequest
@@ -114,13 +114,26 @@ def decide(
         raise not_allowed(f"service {cluster}/{service}{where} is not in the allowlist")
     source = request.promote_from
     if source is not None and not any(
-        s.cluster == source.cluster and s.service == source.service for s in entry.promote_from
+        (s.cluster, s.service) == (source.cluster, source.service)
+        and same_account(allowlist, s.account, source.account)
+        and s.region == source.region
+        for s in entry.promote_from
     ):
+        where = "/".join(p for p in (source.account, source.region) if p)
         raise not_allowed(
-            f"{cluster}/{service} does not list {source.cluster}/{source.service} in promote_from"
+            f"{cluster}/{service} does not list {source.cluster}/{source.service}"
+            f"{f' in {where}' if where else ''} in promote_from"
         )
     check_images(entry, {name: str(ref) for name, ref in request.targets.items()})
     return Decision(request, entry, target if target != home else None)
+
+
+def same_account(allowlist: Allowlist, a: str | None, b: str | None) -> bool:
+    """Whether two account names (alias, id or None for the target's own) are one."""
+    if a is None or b is None:
+        return a is b
+    listed_a, listed_b = account_of(allowlist.accounts, a), account_of(allowlist.accounts, b)
+    return a == b or (listed_a is not None and listed_a == listed_b)
 
 
 def check_images(entry: Entry, images: dict[str, str]) -> None:

@@ -71,6 +71,8 @@ class Source(BaseModel):
 
     cluster: str
     service: str
+    account: str | None = None  # another account (alias or id from `accounts:`)
+    region: str | None = None  # another region
 
 
 class Entry(BaseModel):
