@@ -21,7 +21,7 @@ from deployworker.cli.main import main
 from deployworker.cli.publish import home_of, publish
 from deployworker.cli.status import EXIT_CODES, DeployState
 from deployworker.intake.allowlist import load_allowlist
-from deployworker.local.seed import container_definition
+from deployworker.local.seed import container_definition, create_services
 from deployworker.local.simulator import Rules
 
 TARGET = "222222222222"
@@ -311,3 +311,12 @@ def test_promote_from_staging_at_home_to_production_in_another_account(world: Wo
     assert image_of(ecs) == f"{REPO}:6.1"
     (reason,) = dead_letter_reasons(world)
     assert reason == "prod/web does not list staging/web in promote_from"
+
+
+def test_local_mode_seeds_entries_in_other_accounts_and_regions(world: World) -> None:
+    allowlist = load_allowlist(accounts_allowlist(world).read_text())
+    created = create_services(world.endpoint, "eu-west-1", allowlist)
+    assert created == ["prod/web", f"prod/{TARGET_REGION}/prod/web"]
+    ecs = target_ecs(world)
+    assert image_of(ecs) == f"{REPO}:initial"
+    assert world.images() == {"app": f"{REPO}:initial", "worker": f"{REPO}:initial"}

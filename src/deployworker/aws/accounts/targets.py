@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from deployworker.aws._ratelimit import Budget
-from deployworker.aws.accounts.budgets import AdaptiveLimiter, OnRate
+from deployworker.aws.accounts.budgets import AdaptiveLimiter, Aimd, OnRate
 from deployworker.aws.accounts.sessions import Role, Sessions
 from deployworker.aws.factory import Factory
 
@@ -33,6 +33,7 @@ class Accounts:
     budgets: Mapping[str, Budget]
     on_rate: OnRate | None = None
     clients_for: ClientsFor | None = None
+    aimd: Aimd = field(default_factory=Aimd)
     _limiters: dict[tuple[str, str], AdaptiveLimiter] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -53,6 +54,6 @@ class Accounts:
         with self._lock:
             found = self._limiters.get((account, region))
             if found is None:
-                found = AdaptiveLimiter(self.budgets, account, region, self.on_rate)
+                found = AdaptiveLimiter(self.budgets, account, region, self.on_rate, self.aimd)
                 self._limiters[(account, region)] = found
             return found
