@@ -320,3 +320,18 @@ def test_local_mode_seeds_entries_in_other_accounts_and_regions(world: World) ->
     ecs = target_ecs(world)
     assert image_of(ecs) == f"{REPO}:initial"
     assert world.images() == {"app": f"{REPO}:initial", "worker": f"{REPO}:initial"}
+
+
+def test_made_up_regions_build_no_pipeline(world: World) -> None:
+    world.service()
+    app = world.app(accounts_allowlist(world))
+    for n, region in enumerate(["ap-south-1", "sa-east-1", "eu-north-1"]):
+        body = deploy(f"{REPO}:{n}.9", account="prod", region=region)
+        world.send(body, group=f"{TARGET}/{region}/prod/web")
+    drain(app)
+    reasons = sorted(dead_letter_reasons(world))
+    assert reasons == sorted(
+        f"service prod/web in {TARGET}/{r} is not in the allowlist"
+        for r in ["ap-south-1", "sa-east-1", "eu-north-1"]
+    )
+    assert app.targets.built() == []

@@ -34,6 +34,7 @@ from deployworker.deploy.serial import Dispatch
 from deployworker.deploy.sources import source_reader
 from deployworker.intake.accounts import Target, account_of
 from deployworker.intake.admit import Intake
+from deployworker.intake.allowlist import find_entry
 from deployworker.intake.message import DeployRequest
 from deployworker.observe.events import Emit
 from deployworker.outcome import Result
@@ -107,9 +108,15 @@ class Targets:
             target = self._intake.target_of(request) if request is not None else None
         except Exception:  # home's pipeline rejects it again, with the reason
             return self.home
-        if target is None or home is None:
+        if target is None or home is None or request is None:
             return self.home
-        account = account_of(self._intake.allowlist().accounts, target.account)
+        # Only a target with an entry for this service gets a pipeline (and a watcher
+        # thread): messages naming made-up regions must not build one each.
+        allowlist = self._intake.allowlist()
+        name = (request.cluster_ref.name, request.service_ref.name)
+        if find_entry(allowlist, *name, target, home) is None:
+            return self.home
+        account = account_of(allowlist.accounts, target.account)
         role = Role(account.role_arn, account.external_id) if account else Role("")
         with self._lock:
             built = self._built.get((target, role))
