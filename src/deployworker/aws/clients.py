@@ -27,6 +27,12 @@ def shared_session() -> botocore.session.Session:
         return _session
 
 
+def locked_client(session: botocore.session.Session, service: str, **kwargs: Any) -> Any:
+    """`session.create_client(service, **kwargs)` under the lock `make_client` holds."""
+    with _lock:
+        return session.create_client(service, **kwargs)
+
+
 def make_client(
     service: str,
     region: str | None,

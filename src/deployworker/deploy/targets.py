@@ -80,6 +80,8 @@ class TargetPipeline(Pipeline):
 
 @dataclass
 class _Built:
+    """A target's pipeline and the watcher it alone uses (stopped at shutdown)."""
+
     pipeline: TargetPipeline
     watcher: Watcher
 

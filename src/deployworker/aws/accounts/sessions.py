@@ -21,6 +21,8 @@ from botocore.credentials import (
     DeferredRefreshableCredentials,
 )
 
+from deployworker.aws.clients import locked_client
+
 # botocore's defaults: refresh in the background 15 minutes before expiry, and block
 # callers for a refresh in the last 10.
 ADVISORY_REFRESH_SECONDS = 900.0
@@ -77,7 +79,6 @@ class Sessions:
     endpoint_url: str | None = None
     duration_seconds: int = 3600
     refresh_seconds: float = ADVISORY_REFRESH_SECONDS
-    make_sts: Callable[..., Any] | None = None  # tests: how the STS client is made
     _cache: dict[tuple[Role, str], botocore.session.Session] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -104,10 +105,13 @@ class Sessions:
             extra["ExternalId"] = role.external_id
 
         def sts_client(service: str, **credentials: Any) -> Any:
-            if self.make_sts is not None:
-                return self.make_sts(service, region, **credentials)
-            return self.base.create_client(
-                service, region_name=region, endpoint_url=self.endpoint_url, **credentials
+            # STS in the target's region, called with the worker's own credentials.
+            return locked_client(
+                self.base,
+                service,
+                region_name=region,
+                endpoint_url=self.endpoint_url,
+                **credentials,
             )
 
         fetcher = AssumeRoleCredentialFetcher(
