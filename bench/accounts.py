@@ -1,12 +1,13 @@
 """Benchmark scenarios for several accounts and replicas: budgets per (account, region).
 
-    python -m bench.accounts [--scale 10] [--only A,B,C] [--json FILE] [--check]
+    python -m bench.accounts [--scale 10] [--only A,B,C,D] [--json FILE] [--check]
 
 A: 10 accounts x 100 deploys, all queued at once, one worker; each account's fake ECS
 enforces AWS's limits on its own. B: 3 replicas (three real workers in one process,
 sharing one queue) on one account, 1,000 deploys; the fake ECS enforces the account's
 limits across all of them. C: B with an outside client (Terraform, CI) calling
-UpdateService at half the account's limit; the workers' AIMD backoff absorbs it. Every
+UpdateService at half the account's limit; the workers' AIMD backoff absorbs it. D: C
+with redeploys, which register nothing, so UpdateService is what runs out. Every
 target is another account, reached through the worker's per-target factories, and
 in scenario A and B the worker must cause no throttling at all.
 """
@@ -50,6 +51,8 @@ class AccountsSpec:
     per_account: int
     replicas: int = 1
     outside_share: float = 0.0  # of the account's UpdateService limit
+    action: str = "deploy"  # "redeploy": no registration, so UpdateService is the limit
+    aimd: bool = True  # False: a throttle leaves the rate as it is (for comparison)
     scale: float = 10.0
     latency: float = 0.040
     timeout: float = 900.0  # real seconds
@@ -113,7 +116,7 @@ def _worker(spec: AccountsSpec, sqs: FakeSqs, ecs: dict[str, FakeEcs], ecr: Any)
     assert accounts is not None
     accounts.clients_for = lambda account, _region: lambda s: ecs[account] if s == "ecs" else ecr
     accounts.budgets = scaled_budgets(spec.scale, spec.replicas)
-    accounts.aimd = Aimd(hold_seconds=10 / spec.scale, increase=0.05)
+    accounts.aimd = Aimd(hold_seconds=10 / spec.scale, decrease=0.5 if spec.aimd else 1.0)
     return app
 
 
@@ -126,20 +129,27 @@ def run(spec: AccountsSpec) -> dict[str, Any]:
         for s in range(spec.per_account):
             fake.seed_service("bench", service_name(s), f"{IMAGE}:{service_name(s)}-v0")
         fake.seed_service("bench", OUTSIDE, f"{IMAGE}:outside")
+        # Seeded an hour ago: the fakes stamp simulated seconds, SQS real ones, and a
+        # redeploy must not take a deployment seeded after its message was sent for its own.
+        for service in fake.services.values():
+            if service.current is not None:
+                service.current.created = service.current.finish_at = -3600.0
     sqs = FakeSqs(clock, Ledger(), spec.latency)
     total = 0
     for s in range(spec.per_account):
         for n in range(spec.accounts):
             name = service_name(s)
-            body = {
+            body: dict[str, str] = {
                 "cluster": "bench",
                 "service": name,
-                "container": "app",
-                "image": f"{IMAGE}:{name}-v1",
                 "deploy_id": f"{name}-{n}",
                 "account": f"a{n}",
                 "region": REGION,
             }
+            if spec.action == "redeploy":
+                body["action"] = "redeploy"
+            else:
+                body.update(container="app", image=f"{IMAGE}:{name}-v1")
             group = f"{account_id(n)}/{REGION}/bench/{name}"
             sqs.enqueue(json.dumps(body), group=group, dedup=f"{n}-{name}")
             total += 1
@@ -235,13 +245,24 @@ SPECS = {
     "C": AccountsSpec(
         "C 3 replicas + outside client", 1, per_account=1000, replicas=3, outside_share=0.5
     ),
+    # Not in the issue: C with redeploys, which register nothing, so the replicas' own
+    # UpdateService budget (4/s) plus the outside client's 2.5/s exceed AWS's 5/s and
+    # only the AIMD backoff keeps the throttles down.
+    "D": AccountsSpec(
+        "D redeploys + outside client",
+        1,
+        per_account=1000,
+        replicas=3,
+        outside_share=0.5,
+        action="redeploy",
+    ),
 }
 
 
 def targets(key: str, f: dict[str, Any]) -> list[tuple[str, bool, str]]:
     """(target, met, measured) for one scenario."""
     settled = ("every deploy settled", f["settled"] == f["deploys"], f"{f['settled']}")
-    if key == "C":
+    if key in ("C", "D"):
         share = f["throttle_share"]
         return [settled, ("throttles < 1 % of calls", share < 0.01, f"{100 * share:.3f} %")]
     out = [
@@ -261,13 +282,14 @@ def targets(key: str, f: dict[str, Any]) -> list[tuple[str, bool, str]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.accounts")
     parser.add_argument("--scale", type=float, default=10.0)
-    parser.add_argument("--only", default="A,B,C")
+    parser.add_argument("--only", default="A,B,C,D")
     parser.add_argument("--json")
     parser.add_argument("--check", action="store_true")
+    parser.add_argument("--no-aimd", action="store_true", help="for comparison: no backoff")
     args = parser.parse_args(argv)
     results, missed = {}, 0
     for key in args.only.split(","):
-        spec = replace(SPECS[key], scale=args.scale)
+        spec = replace(SPECS[key], scale=args.scale, aimd=not args.no_aimd)
         began = time.monotonic()
         f = run_isolated(spec)
         results[key] = f
