@@ -27,6 +27,7 @@ from deployworker.aws.sqs import Sqs
 from deployworker.deploy.act import Actor
 from deployworker.deploy.migrate import Migrator
 from deployworker.deploy.pipeline import Pipeline
+from deployworker.deploy.release.build import build_releases
 from deployworker.errors import AwsError, ConfigError
 from deployworker.intake.allowlist_file import AllowlistSource, open_allowlist
 from deployworker.intake.keys import load_signing_key
@@ -184,6 +185,10 @@ def build(
         non_ecr=settings.non_ecr_pinning,
         default_timeout=settings.deploy_timeout_seconds,
     )
+    emit = events.emit if events is not None else discard
+    releases = build_releases(
+        aws, ecs, watcher, actor, allowlist.current, settings, emit, signing_key
+    )
     pipeline = Pipeline(
         ecs,
         actor,
@@ -192,7 +197,8 @@ def build(
         settings.deploy_timeout_seconds,
         region=own[0],
         account=own[1],
-        emit=events.emit if events is not None else discard,
+        emit=emit,
+        releases=releases,
         signing_key=signing_key,
         signing_max_age=settings.signing_max_age_seconds,
         dispatch=resumes.submit,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -23,7 +23,7 @@ import structlog
 from deployworker.aws.ecs import Ecs
 from deployworker.aws.sqs import Message
 from deployworker.deploy.act import Actor
-from deployworker.deploy.job import Done, Job, bound, report, result_of_error
+from deployworker.deploy.job import Done, Job, Router, bound, deadline, report, result_of_error
 from deployworker.deploy.reporting import (
     TERMINAL_EVENTS,
     deploy_id_of,
@@ -42,7 +42,6 @@ from deployworker.intake.message import DeployRequest
 from deployworker.observe.events import Emit, discard
 from deployworker.outcome import Outcome, Result
 from deployworker.rollout.assess import Assessment
-from deployworker.rollout.deadline import minimum
 from deployworker.rollout.watch import Watcher
 
 log = structlog.get_logger("deployworker.pipeline")
@@ -64,6 +63,7 @@ class Pipeline:
         emit: Emit = discard,
         signing_key: bytes | None = None,
         signing_max_age: float = 86_400,
+        releases: Router | None = None,
     ) -> None:
         self._ecs = ecs
         self._watcher = watcher
@@ -76,6 +76,7 @@ class Pipeline:
         self._verdicts = Verdicts(ecs, self._follow)
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}  # by receipt handle: each copy of a message is its own
+        self._releases = releases
 
     # -- entry points ------------------------------------------------------------------------
     def handle(self, message: Message) -> Result:
@@ -101,6 +102,9 @@ class Pipeline:
             "deploy_id": message.dedup_id or message.message_id,
         }
         started = time.monotonic()
+        if self._releases is not None and self._releases.claims(message):
+            self._releases.start(message, done)
+            return
         with bound(fields):
             failpoint("received")
             request: DeployRequest | None = None
@@ -137,6 +141,8 @@ class Pipeline:
     def abandon(self, message: Message, reason: str) -> None:
         """This copy of `message` is no longer ours (its heartbeat failed): its deploy
         ends as `released` at once, and makes no further AWS write."""
+        if self._releases is not None:
+            self._releases.abandon(message, reason)
         with self._lock:
             job = self._jobs.get(message.receipt_handle)
         if job is None:
@@ -182,22 +188,9 @@ class Pipeline:
             self._emit(event_of("registered", job.base, job.request))
         if applied.deployment_arn is None:
             return replace(job.base, reason="no service deployment found for the new revision")
-        job.timeout = self._timeout(job, applied.configuration)
+        job.timeout = deadline(job.entry, self._default_timeout, applied.configuration)
         self._follow(job, applied.deployment_arn, self._verdicts.after_deploy)
         return None
-
-    def _timeout(self, job: Job, configuration: Mapping[str, Any] | None) -> float:
-        """The entry's timeout (or the default), raised to what the strategy needs."""
-        configured = float(job.entry.timeout or self._default_timeout)
-        need = minimum(configuration)
-        if need.seconds > configured:
-            log.warning(
-                "deploy.timeout_raised",
-                configured_seconds=configured,
-                minimum_seconds=need.seconds,
-                parts=need.parts,
-            )
-        return max(configured, need.seconds)
 
     def _follow(self, job: Job, arn: str, then: Then) -> None:
         """Hand the deployment to the watcher; its verdict resumes `then` on `dispatch`."""
