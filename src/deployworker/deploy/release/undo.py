@@ -54,8 +54,8 @@ def undo(
         except AwsError as exc:
             states[slot.id] = f"rollback failed: {exc}"
             continue
-        if arn is None:
-            states[slot.id] = "unchanged"
+        if arn is None:  # never moved, or ECS (or an earlier delivery) already put it back
+            states[slot.id] = "previous"
         else:
             following[slot.id] = arn
     for slot_id, verdict in ctx.follower.all(following, ctx.timeout).items():
