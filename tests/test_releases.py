@@ -27,7 +27,7 @@ class Shop:
         self.world = world
         self.scheduler = make_client("scheduler", REGION, world.endpoint)
         self.events = make_client("events", REGION, world.endpoint)
-        self.web_arn = world.service(name="web", circuit_breaker=True)
+        self.web_arn = world.service(name="web", circuit_breaker=True, launchType="FARGATE")
         world.ecs.create_service(
             cluster="prod", serviceName="worker", taskDefinition=self.web_arn, desiredCount=1
         )
