@@ -79,7 +79,9 @@ def test_a_release_killed_mid_way_completes_on_redelivery_without_repeating_a_wr
         "nightly-report": 1,
         "cleanup/cleanup-task": 1,
     }
-    migrations = [e["event"] for w in workers for e in w.events() if e["event"].startswith("migrate.")]
+    migrations = [
+        e["event"] for w in workers for e in w.events() if e["event"].startswith("migrate.")
+    ]
     assert migrations.count("migrate.started") == 1
     assert "migrate.skipped" in migrations
     for name in ("web", "worker"):

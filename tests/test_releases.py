@@ -59,7 +59,10 @@ class Shop:
                     "TaskCount": 1,
                     "LaunchType": "FARGATE",
                     "NetworkConfiguration": {
-                        "awsvpcConfiguration": {"Subnets": ["subnet-1"], "AssignPublicIp": "DISABLED"}
+                        "awsvpcConfiguration": {
+                            "Subnets": ["subnet-1"],
+                            "AssignPublicIp": "DISABLED",
+                        }
                     },
                 },
             },
@@ -120,7 +123,9 @@ class Shop:
         found: dict[str, Any] = self.scheduler.get_schedule(
             Name="nightly-report", GroupName="default"
         )
-        return {k: v for k, v in found.items() if k not in ("ResponseMetadata", "LastModificationDate")}
+        return {
+            k: v for k, v in found.items() if k not in ("ResponseMetadata", "LastModificationDate")
+        }
 
     def targets(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self.events.list_targets_by_rule(Rule="cleanup")["Targets"]
@@ -185,9 +190,7 @@ def test_a_failing_rollout_puts_every_member_back_and_ends_rolled_back(world: Wo
         if params.get("service") == "web" and params.get("taskDefinition") != shop.web_arn:
             world.simulator.rules = Rules(converge_seconds=0.6, fail_pattern=r":2\.0")
 
-    app.ecs._client.meta.events.register(  # noqa: SLF001 - the fault goes in the worker's client
-        "before-parameter-build.ecs.UpdateService", fail_web
-    )
+    app.ecs._client.meta.events.register("before-parameter-build.ecs.UpdateService", fail_web)
     shop.send(f"{REPO}:2.0", "shop-fail")
 
     drain(app)
@@ -198,8 +201,9 @@ def test_a_failing_rollout_puts_every_member_back_and_ends_rolled_back(world: Wo
     assert world.describe(name="worker")["taskDefinition"] == shop.web_arn
     assert shop.schedule_arn() == shop.jobs_arn
     assert shop.rule_arn() == shop.jobs_arn
-    assert shop.schedule() == shop.schedule_before or shop.schedule()["Target"] == (
-        shop.schedule_before["Target"]
+    assert (
+        shop.schedule() == shop.schedule_before
+        or shop.schedule()["Target"] == (shop.schedule_before["Target"])
     )
     assert shop.targets() == shop.targets_before
     new_web = world.revisions("prod-web")[-1]
@@ -217,7 +221,7 @@ def test_a_redelivered_release_is_replayed_without_any_write(world: World) -> No
     drain(app)
     updates: list[str] = []
     again = world.app(allowlist)
-    again.ecs._client.meta.events.register(  # noqa: SLF001 - count the worker's own calls
+    again.ecs._client.meta.events.register(
         "before-send.ecs.*", lambda event_name, **_: updates.append(event_name)
     )
     message = {"release": "shop", "image": f"{REPO}:2.0", "deploy_id": "shop-2"}

@@ -152,7 +152,8 @@ def cmd_check_allowlist(args: argparse.Namespace) -> int:
         where = f"{path}:{exc.line}" if exc.line else str(path)
         print(f"{where}: {exc.reason}", file=sys.stderr)
         return 1
-    print(f"{path}: ok, {len(allowlist.services)} service(s)")
+    releases = f", {len(allowlist.releases)} release(s)" if allowlist.releases else ""
+    print(f"{path}: ok, {len(allowlist.services)} service(s){releases}")
     return 0
 
 
