@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import REGION, REPO, World, drain
+from deployworker.cli.iam import Scope, worker_policy
 from deployworker.cli.main import main
+from deployworker.intake.allowlist import load_allowlist
 from test_releases import Shop
 
 
@@ -54,3 +58,62 @@ def test_publish_of_a_member_with_release_uses_the_release_group(world: World) -
 
     assert world.images(name="web") == {"app": f"{REPO}:4.0"}
     assert world.dead_letters() == []
+
+
+def test_iam_policy_grants_exactly_the_schedules_and_rules_releases_name(tmp_path: Path) -> None:
+    release = {
+        "name": "shop",
+        "cluster": "prod",
+        "images": [REPO],
+        "members": [
+            {"service": "web", "containers": ["app"]},
+            {"service": "jobs", "cluster": "batch", "containers": ["app"]},
+            {"schedule": "nightly", "schedule_group": "reports", "containers": ["app"]},
+            {"rule": "cleanup", "containers": ["app"]},
+            {"rule": "sweep", "event_bus": "ops", "containers": ["app"]},
+        ],
+    }
+    allowlist = load_allowlist(yaml.safe_dump({"version": 1, "releases": [release]}))
+    role = "arn:aws:iam::123456789012:role/scheduler"
+    scope = Scope("eu-west-1", "123456789012", families=["prod-web"], release_role_arns=[role])
+    statements = {s["Sid"]: s for s in worker_policy(allowlist, scope)["Statement"]}
+
+    assert statements["DeployAllowlistedServices"]["Resource"] == [
+        "arn:aws:ecs:eu-west-1:123456789012:service/prod/web",
+        "arn:aws:ecs:eu-west-1:123456789012:service/batch/jobs",
+    ]
+    assert statements["UpdateReleaseSchedules"]["Action"] == [
+        "scheduler:GetSchedule",
+        "scheduler:UpdateSchedule",
+    ]
+    assert statements["UpdateReleaseSchedules"]["Resource"] == [
+        "arn:aws:scheduler:eu-west-1:123456789012:schedule/reports/nightly"
+    ]
+    assert statements["UpdateReleaseRules"]["Action"] == [
+        "events:ListTargetsByRule",
+        "events:PutTargets",
+    ]
+    assert statements["UpdateReleaseRules"]["Resource"] == [
+        "arn:aws:events:eu-west-1:123456789012:rule/cleanup",
+        "arn:aws:events:eu-west-1:123456789012:rule/ops/sweep",
+    ]
+    assert statements["PassReleaseRoles"]["Resource"] == [role]
+    assert statements["PassReleaseRoles"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": ["scheduler.amazonaws.com", "events.amazonaws.com"]}
+    }
+    assert statements["MarkReleaseRevisions"]["Resource"] == [
+        "arn:aws:ecs:eu-west-1:123456789012:task-definition/prod-web:*"
+    ]
+    no_releases = worker_policy(load_allowlist("version: 1\nservices: []\n"), scope)
+    assert not {s["Sid"] for s in no_releases["Statement"]} & set(statements) - {
+        "DeployAllowlistedServices",
+        "FollowServiceDeployments",
+        "ReadServiceRevisions",
+        "ReadTaskDefinitions",
+        "RegisterTaskDefinitions",
+        "TagOnlyNewRevisions",
+        "MarkMigratedRevisions",
+        "RunMigrationTasks",
+        "WatchMigrationTasks",
+        "FindMigrationTasks",
+    }

@@ -32,6 +32,9 @@ class Scope:
     ecr_repository_arns: Sequence[str] = ()
     signing_secret_arn: str | None = None
     kms_key_arn: str | None = None
+    # The roles a release's schedules and rule targets run with (PutTargets and
+    # UpdateSchedule pass them again).
+    release_role_arns: Sequence[str] = ()
 
 
 def _statement(
@@ -51,9 +54,14 @@ def _statement(
 def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
     """The task-role policy document for exactly the services `allowlist` opts in."""
     base = f"arn:{scope.partition}:ecs:{scope.region}:{scope.account_id}"
-    services = [f"{base}:service/{e.cluster}/{e.service}" for e in allowlist.services]
-    clusters = sorted({f"{base}:cluster/{e.cluster}" for e in allowlist.services})
-    tasks = sorted({f"{base}:task/{e.cluster}/*" for e in allowlist.services})
+    # A release's services are deployed like any allowlisted service.
+    pairs = [(e.cluster, e.service) for e in allowlist.services] + [
+        (r.cluster_of(m), m.name) for r in allowlist.releases for m in r.members if m.service
+    ]
+    pairs = list(dict.fromkeys(pairs))
+    services = [f"{base}:service/{cluster}/{service}" for cluster, service in pairs]
+    clusters = sorted({f"{base}:cluster/{cluster}" for cluster, _ in pairs})
+    tasks = sorted({f"{base}:task/{cluster}/*" for cluster, _ in pairs})
     # Without named families, tagging stays limited by the CreateAction condition.
     families = [f"{base}:task-definition/{f}:*" for f in scope.families] or [
         f"{base}:task-definition/*"
@@ -105,6 +113,7 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
                 {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
             )
         )
+    statements += release_statements(allowlist, scope, families)
     if scope.queue_arn:
         statements.append(
             _statement(
@@ -153,3 +162,52 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
             _statement("UseQueueKey", ["kms:Decrypt", "kms:GenerateDataKey"], [scope.kms_key_arn])
         )
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def release_statements(
+    allowlist: Allowlist, scope: Scope, families: list[str]
+) -> list[dict[str, Any]]:
+    """What releases add: their state tags on the new revisions, exactly the schedules
+    and rules they name, and passing those targets' roles again."""
+    if not allowlist.releases:
+        return []
+    where = f"{scope.region}:{scope.account_id}"
+    members = [m for r in allowlist.releases for m in r.members]
+    schedules = [
+        f"arn:{scope.partition}:scheduler:{where}:schedule/{m.schedule_group}/{m.schedule}"
+        for m in members
+        if m.schedule
+    ]
+    rules = [
+        f"arn:{scope.partition}:events:{where}:rule/"
+        + ("" if m.event_bus == "default" else f"{m.event_bus}/")
+        + str(m.rule)
+        for m in members
+        if m.rule
+    ]
+    keys = ["deployworker:release-state", "deployworker:release-reason"]
+    statements = [
+        _statement(
+            "MarkReleaseRevisions",
+            ["ecs:TagResource"],
+            families,
+            {"ForAllValues:StringEquals": {"aws:TagKeys": keys}},
+        )
+    ]
+    if schedules:
+        actions = ["scheduler:GetSchedule", "scheduler:UpdateSchedule"]
+        statements.append(_statement("UpdateReleaseSchedules", actions, schedules))
+    if rules:
+        actions = ["events:ListTargetsByRule", "events:PutTargets"]
+        statements.append(_statement("UpdateReleaseRules", actions, rules))
+    if scope.release_role_arns:
+        passed = ["scheduler.amazonaws.com", "events.amazonaws.com"]
+        statements.append(
+            _statement(
+                "PassReleaseRoles",
+                ["iam:PassRole"],
+                list(scope.release_role_arns),
+                {"StringEquals": {"iam:PassedToService": passed}},
+            )
+        )
+    return statements

@@ -135,6 +135,7 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
         ecr_repository_arns=args.ecr_repository_arn or (),
         signing_secret_arn=args.signing_secret_arn,
         kms_key_arn=args.kms_key_arn,
+        release_role_arns=args.release_role or (),
     )
     print(json.dumps(worker_policy(allowlist, scope), indent=2))
     return 0
@@ -188,6 +189,7 @@ def parser() -> argparse.ArgumentParser:
     iam.add_argument("--ecr-repository-arn", action="append")
     iam.add_argument("--signing-secret-arn")
     iam.add_argument("--kms-key-arn")
+    iam.add_argument("--release-role", action="append", help="schedule/rule target role ARN")
     iam.set_defaults(func=cmd_iam_policy)
 
     check = sub.add_parser("check-allowlist", help="validate an allowlist file")
