@@ -283,3 +283,27 @@ def test_a_release_message_for_another_group_or_an_unknown_container_is_rejected
     assert any("sidecar" in r for r in reasons)
     assert len(world.revisions("prod-web")) == 1
     assert DEPLOY_KEY_TAG not in world.task_definition(shop.web_arn)[1]
+
+
+def test_the_rollback_action_returns_every_member_of_a_release(world: World) -> None:
+    shop = Shop(world)
+    app = world.app(shop.allowlist())
+    shop.send(f"{REPO}:2.0", "shop-2")
+    drain(app)
+    assert shop.schedule_arn() != shop.jobs_arn
+
+    undo = {"release": "shop", "action": "rollback", "to_deploy_id": "shop-2", "deploy_id": "u-2"}
+    world.send(undo, group="release/shop", dedup="u-2")
+    drain(app)
+
+    assert world.describe(name="web")["taskDefinition"] == shop.web_arn
+    assert world.describe(name="worker")["taskDefinition"] == shop.web_arn
+    assert shop.schedule_arn() == shop.jobs_arn
+    assert shop.targets() == shop.targets_before
+    assert len(world.revisions("prod-web")) == 2  # nothing registered
+    assert metric(app, "deployworker_releases_total", release="shop", outcome="rolled_back") == 1
+    # A rollback of a release that never ran is refused with the reason.
+    world.send({**undo, "to_deploy_id": "never", "deploy_id": "u-3"}, group="release/shop")
+    drain(app)
+    [dead] = world.dead_letters()
+    assert "never" in dead["MessageAttributes"]["deployworker.reason"]["StringValue"]

@@ -149,8 +149,12 @@ def test_images_outside_the_release_are_not_allowed(document: dict[str, Any], re
     [
         ({"release": "shop"}, "needs image or images"),
         ({"release": "shop", "image": f"{REPO}:1", "images": {"app": f"{REPO}:1"}}, "either"),
-        ({"release": "shop", "action": "rollback"}, "deploy_id"),
-        ({"release": "shop", "action": "rollback", "image": f"{REPO}:1", "deploy_id": "d"}, "no"),
+        ({"release": "shop", "action": "rollback"}, "to_deploy_id"),
+        ({"release": "shop", "to_deploy_id": "d", "image": f"{REPO}:1"}, "only it"),
+        (
+            {"release": "shop", "action": "rollback", "image": f"{REPO}:1", "to_deploy_id": "d"},
+            "no",
+        ),
         ({"release": "shop", "image": f"{REPO}:1", "cluster": "prod"}, "unknown field 'cluster'"),
         ({"release": "shop", "image": f"{REPO}:1", "deploy_id": "aws:x"}, "reserves"),
         ({"release": "shop/x", "image": f"{REPO}:1"}, "release name"),

@@ -3,8 +3,7 @@
 `{"release": "shop", "image": "...", "deploy_id": "..."}` ships one image to every
 container the release's members list; `images: {container: image}` ships each image
 to the members that list that container. `action: "rollback"` returns every member
-to the revision it ran before the release `deploy_id` names, and `action: "promote"`
-takes the images a source release runs (`from: {"release": "staging-shop"}`).
+to the revision it ran before the release `to_deploy_id` names.
 """
 
 from __future__ import annotations
@@ -21,15 +20,7 @@ from deployworker.intake.message import DeployRequest, Source
 from deployworker.intake.parse import Unwrapped
 from deployworker.intake.releases import Release, check_name
 
-ReleaseAction = Literal["deploy", "rollback", "promote"]
-
-
-class ReleaseRef(BaseModel):
-    """The release a promotion takes its images from."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-    release: str
+ReleaseAction = Literal["deploy", "rollback"]
 
 
 class ReleaseRequest(BaseModel):
@@ -44,7 +35,7 @@ class ReleaseRequest(BaseModel):
     deploy_id: str | None = None
     source: Source | None = None
     action: ReleaseAction = "deploy"
-    promote_from: ReleaseRef | None = None
+    to_deploy_id: str | None = None
 
     @field_validator("release")
     @classmethod
@@ -68,7 +59,7 @@ class ReleaseRequest(BaseModel):
             parse_image(image)
         return value
 
-    @field_validator("deploy_id")
+    @field_validator("deploy_id", "to_deploy_id")
     @classmethod
     def _check_deploy_id(cls, value: str | None) -> str | None:
         if value is not None:
@@ -83,16 +74,12 @@ class ReleaseRequest(BaseModel):
         given = self.image is not None or self.images is not None
         if self.image is not None and self.images is not None:
             raise ValueError("use either image or images, not both")
-        if (self.promote_from is not None) != (self.action == "promote"):
-            raise ValueError(
-                "a promote names its source in 'promote_from', and only a promote does"
-            )
+        if (self.to_deploy_id is not None) != (self.action == "rollback"):
+            raise ValueError("a rollback names the release it undoes in to_deploy_id, and only it")
         if self.action == "deploy" and not given:
             raise ValueError("a release deploy needs image or images")
         if self.action != "deploy" and given:
             raise ValueError(f"a release {self.action} names no image or images")
-        if self.action == "rollback" and not self.deploy_id:
-            raise ValueError("a release rollback names the release it undoes in deploy_id")
         return self
 
 
@@ -168,8 +155,6 @@ def admit_release(allowlist: Allowlist, request: ReleaseRequest, group_id: str) 
             f"MessageGroupId {group_id!r} is not the group of release {release.name}: its "
             f"messages must all be sent with MessageGroupId {release.group!r}"
         )
-    if request.promote_from is not None and allowlist.release(request.promote_from.release) is None:
-        raise not_allowed(f"release {request.promote_from.release} is not in the allowlist")
     return release
 
 

@@ -134,10 +134,12 @@ class Releases:
         base = Result(Outcome.FAILED, "", deploy_id, images=flat, release=release.name)
         with bound(fields):
             self._event("received", base, release.name)
+            # A rollback acts on the release it names, keyed by that release's deploy_id.
+            target = request.to_deploy_id or deploy_id
             ctx = Context(
                 release,
-                deploy_id,
-                release_key(release, deploy_id),
+                target,
+                release_key(release, target),
                 self._ecs,
                 self._members,
                 follower,

@@ -1,5 +1,5 @@
 """The `rollback` action for a release: every member back to what it ran before the
-release its `deploy_id` names, by the same all-or-nothing path a failed release takes.
+release its `to_deploy_id` names, by the same all-or-nothing path a failed release takes.
 
 Nothing is registered: the release's revisions are found by their deploy-key tag, and
 each member's previous revision by the tags those revisions carry.
