@@ -307,3 +307,17 @@ def test_the_rollback_action_returns_every_member_of_a_release(world: World) -> 
     drain(app)
     [dead] = world.dead_letters()
     assert "never" in dead["MessageAttributes"]["deployworker.reason"]["StringValue"]
+
+
+def test_of_two_releases_waiting_in_one_batch_only_the_newest_runs(world: World) -> None:
+    shop = Shop(world)
+    app = world.app(shop.allowlist())
+    shop.send(f"{REPO}:2.0", "shop-2")
+    shop.send(f"{REPO}:3.0", "shop-3")
+
+    drain(app)
+
+    assert world.images(name="web") == {"app": f"{REPO}:3.0"}
+    assert len(world.revisions("prod-web")) == 2  # shop-2 registered nothing
+    assert metric(app, "deployworker_releases_total", release="shop", outcome="superseded") == 1
+    assert metric(app, "deployworker_releases_total", release="shop", outcome="deployed") == 1

@@ -21,7 +21,9 @@ from deployworker.deploy.reporting import rejected_outcome
 from deployworker.errors import PermanentAwsError, Rejection, RetryableAwsError
 from deployworker.intake.entries import Entry
 from deployworker.intake.message import DeployRequest
+from deployworker.intake.release_message import ReleaseRequest
 from deployworker.outcome import Outcome, Result
+from deployworker.rollout.assess import Assessment
 from deployworker.rollout.deadline import minimum
 
 log = structlog.get_logger("deployworker.pipeline")
@@ -37,6 +39,26 @@ class Router(Protocol):
     def start(self, message: Message, done: Done) -> None: ...
 
     def abandon(self, message: Message, reason: str) -> None: ...
+
+    def admissible(self, message: Message) -> ReleaseRequest | None: ...
+
+    def supersede(self, message: Message, request: ReleaseRequest, newer: Message) -> Result: ...
+
+
+def log_progress(fields: dict[str, Any], arn: str, now: Assessment) -> None:
+    """Log where a followed deployment stands: paused at a hook, or its progress."""
+    with bound(fields):
+        if now.pause is not None:
+            log.info(
+                "deploy.paused",
+                deployment=arn,
+                stage=now.pause.stage,
+                hook_id=now.pause.hook_id,
+                expires_at=now.pause.expires_at.isoformat() if now.pause.expires_at else None,
+                timeout_action=now.pause.timeout_action,
+            )
+        else:
+            log.info("deploy.progress", deployment=arn, progress=now.progress)
 
 
 def deadline(entry: Entry, default: float, configuration: Mapping[str, Any] | None) -> float:

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import structlog
@@ -23,7 +24,16 @@ import structlog
 from deployworker.aws.ecs import Ecs
 from deployworker.aws.sqs import Message
 from deployworker.deploy.act import Actor
-from deployworker.deploy.job import Done, Job, Router, bound, deadline, report, result_of_error
+from deployworker.deploy.job import (
+    Done,
+    Job,
+    Router,
+    bound,
+    deadline,
+    log_progress,
+    report,
+    result_of_error,
+)
 from deployworker.deploy.reporting import (
     TERMINAL_EVENTS,
     deploy_id_of,
@@ -32,13 +42,14 @@ from deployworker.deploy.reporting import (
     rejected_outcome,
 )
 from deployworker.deploy.serial import Dispatch, KeyedSerial
-from deployworker.deploy.supersede import superseded_result
+from deployworker.deploy.supersede import Request, superseded_result
 from deployworker.deploy.verdicts import Then, Verdicts
 from deployworker.errors import Rejection
 from deployworker.failpoints import failpoint
 from deployworker.intake.admit import Intake
 from deployworker.intake.entries import Allowlist
 from deployworker.intake.message import DeployRequest
+from deployworker.intake.release_message import ReleaseRequest
 from deployworker.observe.events import Emit, discard
 from deployworker.outcome import Outcome, Result
 from deployworker.rollout.assess import Assessment
@@ -151,13 +162,18 @@ class Pipeline:
         if job.watch is not None:
             self._watcher.cancel(job.watch)
 
-    def admissible(self, message: Message) -> DeployRequest | None:
+    def admissible(self, message: Message) -> Request | None:
         """The request in `message` if it is valid and allowed now; None otherwise.
         Side-effect free: used to decide superseding before anything runs."""
+        if self._releases is not None and self._releases.claims(message):
+            return self._releases.admissible(message)
         return self._intake.admissible(message)
 
-    def supersede(self, message: Message, request: DeployRequest, newer: Message) -> Result:
+    def supersede(self, message: Message, request: Request, newer: Message) -> Result:
         """The outcome of a deploy replaced, before it ran, by a newer one in the same batch."""
+        if isinstance(request, ReleaseRequest):
+            assert self._releases is not None
+            return self._releases.supersede(message, request, newer)
         result = superseded_result(message, request, newer)
         log.info("deploy.superseded", reason=result.reason, **log_fields(request, message))
         self._emit(event_of("superseded", result, request))
@@ -198,22 +214,7 @@ class Pipeline:
         def resume(verdict: Assessment | None) -> None:
             self._dispatch(lambda: self._guarded(job, lambda j: then(j, verdict)))
 
-        def progress(now: Assessment) -> None:
-            with bound(job.fields):
-                if now.pause is not None:
-                    log.info(
-                        "deploy.paused",
-                        deployment=arn,
-                        stage=now.pause.stage,
-                        hook_id=now.pause.hook_id,
-                        expires_at=now.pause.expires_at.isoformat()
-                        if now.pause.expires_at
-                        else None,
-                        timeout_action=now.pause.timeout_action,
-                    )
-                else:
-                    log.info("deploy.progress", deployment=arn, progress=now.progress)
-
+        progress = partial(log_progress, job.fields, arn)
         job.watch = self._watcher.follow(arn, job.timeout, resume, progress)
         if job.lost is not None:  # lost while the watch began: end it now
             self._watcher.cancel(job.watch)

@@ -79,6 +79,28 @@ class Releases:
         except Rejection:
             return False
 
+    def admissible(self, message: Message) -> ReleaseRequest | None:
+        """The release request in `message` if it is valid and allowed now; None
+        otherwise. Side-effect free: superseding decides with it."""
+        try:
+            request = parse_release(self._intake.unwrap(message))
+            release = admit_release(self._allowlist(), request, message.group_id)
+            if request.action == "deploy":
+                member_images(release, request)
+        except Rejection:
+            return None
+        return request
+
+    def supersede(self, message: Message, request: ReleaseRequest, newer: Message) -> Result:
+        """The outcome of a release replaced, before it ran, by a newer one of the same
+        release in the same batch."""
+        deploy_id = request.deploy_id or message.dedup_id or message.message_id
+        reason = f"superseded by message {newer.message_id}"
+        result = Result(Outcome.SUPERSEDED, reason, deploy_id, release=request.release)
+        log.info("release.superseded", reason=reason, release=request.release, deploy_id=deploy_id)
+        self._event("superseded", result, request.release)
+        return result
+
     def start(self, message: Message, done: Done) -> None:
         """Admit the release and run it on its own thread; `done` gets its result once."""
         deploy_id = message.dedup_id or message.message_id
