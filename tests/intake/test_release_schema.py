@@ -92,6 +92,7 @@ def test_default_phases_are_each_service_in_order_then_schedules_and_rules() -> 
         ({"members": [{"service": "web", "containers": []}]}, "at least 1"),
         ({"name": "a/b"}, "not a valid name"),
         ({"colour": "blue"}, "unknown field"),
+        ({"timeout": "4h"}, "needs 12h10m"),
     ],
 )
 def test_invalid_releases_name_the_problem_and_its_line(

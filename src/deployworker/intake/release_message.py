@@ -18,7 +18,8 @@ from deployworker.intake.entries import Allowlist
 from deployworker.intake.imageref import parse_image
 from deployworker.intake.message import DeployRequest, Source
 from deployworker.intake.parse import Unwrapped
-from deployworker.intake.releases import Release, check_name
+from deployworker.intake.release_checks import check_name
+from deployworker.intake.releases import Release
 
 ReleaseAction = Literal["deploy", "rollback"]
 

@@ -15,7 +15,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from deployworker.intake.budget import MESSAGE_BUDGET_SECONDS, duration_text
 from deployworker.intake.imageref import is_repository
+from deployworker.intake.release_checks import check_name, check_phases, parse_duration
 
 # Names of EventBridge schedules, schedule groups, rules and buses: letters, digits, ._-
 _EVENT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -23,29 +25,6 @@ _EVENT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # for one of its services too): one release or member deploy at a time, in order.
 GROUP_PREFIX = "release/"
 MAX_MEMBERS = 20
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-_DURATION = re.compile(r"^(?P<value>[0-9]+)(?P<unit>s|m|h)?$")
-
-
-def check_name(value: str, what: str) -> str:
-    """`value` if it is a valid ECS name. Raises `ValueError` naming `what`."""
-    if not _NAME.fullmatch(value):
-        raise ValueError(f"{value!r} is not a valid {what}")
-    return value
-
-
-def parse_duration(value: Any) -> int:
-    """Seconds in an integer or a string like `90s`, `15m`, `1h` (1 s to 24 h)."""
-    # The same grammar as `entries.parse_duration`; kept here so entries can import us.
-    match = _DURATION.fullmatch(str(value))
-    if isinstance(value, bool) or match is None:
-        raise ValueError(f"{value!r} is not a duration such as 90s, 15m or 1h")
-    seconds = int(match["value"]) * {"s": 1, "m": 60, "h": 3600, None: 1}[match["unit"]]
-    if not 1 <= seconds <= 24 * 3600:
-        raise ValueError("a timeout must be between 1 second and 24 hours")
-    return seconds
-
-
 Kind = Literal["service", "schedule", "rule"]
 
 
@@ -170,7 +149,25 @@ class Release(BaseModel):
                 )
         if self.phases is not None:
             check_phases(self.phases, names)
+        if self.timeout is not None:
+            reason = self.over_budget(self.timeout)
+            if reason is not None:
+                raise ValueError(f"timeout: release {self.name} {reason}")
         return self
+
+    def over_budget(self, timeout: float) -> str | None:
+        """Why the release cannot fit in the time SQS holds one message, with `timeout`
+        per phase: its migration, every service phase, and one rollback watch."""
+        phases = sum(1 for p in self.ordered_phases() if any(m.kind == "service" for m in p))
+        migration = self.migrate.timeout if self.migrate is not None else 0
+        need = migration + timeout * (phases + 1)
+        if need <= MESSAGE_BUDGET_SECONDS:
+            return None
+        return (
+            f"needs {duration_text(need)} ({phases} service phase(s) and a rollback at "
+            f"{duration_text(timeout)} each, and the migration), but SQS holds a message "
+            f"{duration_text(MESSAGE_BUDGET_SECONDS)} at most"
+        )
 
     @property
     def group(self) -> str:
@@ -195,22 +192,6 @@ class Release(BaseModel):
         services = [[m] for m in self.members if m.kind == "service"]
         others = [m for m in self.members if m.kind != "service"]
         return services + ([others] if others else [])
-
-
-def check_phases(phases: Sequence[Sequence[str]], names: Sequence[str]) -> None:
-    """Every member in exactly one non-empty phase. Raises `ValueError`."""
-    listed = [n for phase in phases for n in phase]
-    if any(not phase for phase in phases):
-        raise ValueError("phases: a phase names at least one member")
-    unknown = sorted(set(listed) - set(names))
-    if unknown:
-        raise ValueError(f"phases: {', '.join(unknown)} not a member")
-    twice = sorted({n for n in listed if listed.count(n) > 1})
-    if twice:
-        raise ValueError(f"phases: {', '.join(twice)} in more than one phase")
-    missing = [n for n in names if n not in listed]
-    if missing:
-        raise ValueError(f"phases: member(s) {', '.join(missing)} in no phase")
 
 
 def index_releases(releases: Sequence[Release]) -> dict[tuple[str, str], Release]:

@@ -27,7 +27,7 @@ from deployworker.deploy.release.rollback import roll_back
 from deployworker.deploy.release.run import run_release
 from deployworker.deploy.release.slots import release_key
 from deployworker.deploy.reporting import TERMINAL_EVENTS, rejected_outcome
-from deployworker.errors import Rejection
+from deployworker.errors import Rejection, not_allowed
 from deployworker.intake.admit import Intake
 from deployworker.intake.entries import Allowlist
 from deployworker.intake.release_message import (
@@ -114,6 +114,9 @@ class Releases:
                 structlog.contextvars.bind_contextvars(**fields)
                 release = admit_release(self._allowlist(), request, message.group_id)
                 images = member_images(release, request) if request.action == "deploy" else {}
+                late = release.over_budget(release.timeout or self._default_timeout)
+                if late is not None:
+                    raise not_allowed(f"release {release.name} {late}")
             except Rejection as rejection:
                 outcome = rejected_outcome(rejection)
                 log.warning("message.rejected", outcome=outcome.value, reason=rejection.reason)
