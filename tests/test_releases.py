@@ -321,3 +321,33 @@ def test_of_two_releases_waiting_in_one_batch_only_the_newest_runs(world: World)
     assert len(world.revisions("prod-web")) == 2  # shop-2 registered nothing
     assert metric(app, "deployworker_releases_total", release="shop", outcome="superseded") == 1
     assert metric(app, "deployworker_releases_total", release="shop", outcome="deployed") == 1
+
+
+def test_promote_ships_the_images_another_release_runs(world: World) -> None:
+    shop = Shop(world)
+    world.service(cluster="staging", name="web", image=f"{REPO}:5.0")
+    path = shop.allowlist(promote_from=["staging-shop"])
+    document = yaml.safe_load(path.read_text())
+    staging: dict[str, Any] = {"name": "staging-shop", "cluster": "staging", "images": [REPO]}
+    staging["members"] = [{"service": "web", "containers": ["app"]}]
+    document["releases"].append(staging)
+    path.write_text(yaml.safe_dump(document))
+    app = world.app(path)
+    promote = {"release": "shop", "action": "promote", "from": {"release": "staging-shop"}}
+    world.send({**promote, "deploy_id": "p-5"}, group="release/shop", dedup="p-5")
+
+    drain(app)
+
+    assert world.images(name="web") == {"app": f"{REPO}:5.0"}
+    assert world.images(name="worker") == {"app": f"{REPO}:5.0"}
+    jobs = world.task_definition(shop.schedule_arn())[0]
+    assert jobs["containerDefinitions"][0]["image"] == f"{REPO}:5.0"
+    # The source must be listed in promote_from.
+    world.send(
+        {"release": "staging-shop", "action": "promote", "from": {"release": "shop"}},
+        group="release/staging-shop",
+        dedup="p-6",
+    )
+    drain(app)
+    [dead] = world.dead_letters()
+    assert "promote_from" in dead["MessageAttributes"]["deployworker.reason"]["StringValue"]

@@ -159,6 +159,8 @@ def test_images_outside_the_release_are_not_allowed(document: dict[str, Any], re
         ({"release": "shop", "image": f"{REPO}:1", "cluster": "prod"}, "unknown field 'cluster'"),
         ({"release": "shop", "image": f"{REPO}:1", "deploy_id": "aws:x"}, "reserves"),
         ({"release": "shop/x", "image": f"{REPO}:1"}, "release name"),
+        ({"release": "shop", "action": "promote"}, "names its source in 'from'"),
+        ({"release": "shop", "image": f"{REPO}:1", "from": {"release": "s"}}, "only a promote"),
     ],
 )
 def test_invalid_release_messages_are_rejected_with_every_reason(

@@ -3,7 +3,8 @@
 `{"release": "shop", "image": "...", "deploy_id": "..."}` ships one image to every
 container the release's members list; `images: {container: image}` ships each image
 to the members that list that container. `action: "rollback"` returns every member
-to the revision it ran before the release `to_deploy_id` names.
+to the revision it ran before the release `to_deploy_id` names, and `action:
+"promote"` ships the images another release runs now (`from: {"release": ...}`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,14 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from deployworker.errors import invalid, not_allowed
 from deployworker.intake.entries import Allowlist
@@ -21,7 +29,15 @@ from deployworker.intake.parse import Unwrapped
 from deployworker.intake.release_checks import check_name
 from deployworker.intake.releases import Release
 
-ReleaseAction = Literal["deploy", "rollback"]
+ReleaseAction = Literal["deploy", "rollback", "promote"]
+
+
+class ReleaseRef(BaseModel):
+    """The release a promote takes its images from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    release: str
 
 
 class ReleaseRequest(BaseModel):
@@ -37,6 +53,7 @@ class ReleaseRequest(BaseModel):
     source: Source | None = None
     action: ReleaseAction = "deploy"
     to_deploy_id: str | None = None
+    promote_from: ReleaseRef | None = Field(default=None, alias="from")
 
     @field_validator("release")
     @classmethod
@@ -77,6 +94,8 @@ class ReleaseRequest(BaseModel):
             raise ValueError("use either image or images, not both")
         if (self.to_deploy_id is not None) != (self.action == "rollback"):
             raise ValueError("a rollback names the release it undoes in to_deploy_id, and only it")
+        if (self.promote_from is not None) != (self.action == "promote"):
+            raise ValueError("a promote names its source in 'from', and only a promote does")
         if self.action == "deploy" and not given:
             raise ValueError("a release deploy needs image or images")
         if self.action != "deploy" and given:
@@ -115,12 +134,17 @@ def parse_release(unwrapped: Unwrapped) -> ReleaseRequest:
         raise invalid(f"message body is not valid JSON: {exc}") from None
 
 
-def member_images(release: Release, request: ReleaseRequest) -> dict[str, dict[str, str]]:
-    """Member name to (container to image) for a deploy; members with nothing to change
-    are left out. Raises `Rejection` when the message names a container no member
-    lists, or an image outside the release's repositories, or changes nothing."""
-    wanted: dict[str, str] = dict(request.images or {})
+def member_images(
+    release: Release, request: ReleaseRequest, promoted: dict[str, str] | None = None
+) -> dict[str, dict[str, str]]:
+    """Member name to (container to image) for a deploy (or for a promote, from the
+    `promoted` images); members with nothing to change are left out. Raises
+    `Rejection` when the message names a container no member lists, or an image
+    outside the release's repositories."""
     listed = {c for m in release.members for c in m.containers}
+    # A promote takes what the source runs in the containers this release lists.
+    only = {c: i for c, i in (promoted or {}).items() if c in listed}
+    wanted: dict[str, str] = dict(request.images or only)
     unknown = sorted(set(wanted) - listed)
     if unknown:
         raise not_allowed(
@@ -151,6 +175,11 @@ def admit_release(allowlist: Allowlist, request: ReleaseRequest, group_id: str) 
     release = allowlist.release(request.release)
     if release is None:
         raise not_allowed(f"release {request.release} is not in the allowlist")
+    source = request.promote_from
+    if source is not None and source.release not in release.promote_from:
+        raise not_allowed(f"release {release.name} does not list {source.release} in promote_from")
+    if source is not None and allowlist.release(source.release) is None:
+        raise not_allowed(f"release {source.release} is not in the allowlist")
     if group_id != release.group:
         raise not_allowed(
             f"MessageGroupId {group_id!r} is not the group of release {release.name}: its "

@@ -109,6 +109,7 @@ class Release(BaseModel):
     migrate: ReleaseMigrate | None = None
     phases: tuple[tuple[str, ...], ...] | None = None
     timeout: int | None = None  # per phase; default DEPLOY_TIMEOUT_SECONDS
+    promote_from: tuple[str, ...] = ()  # releases whose running images may be promoted here
 
     @field_validator("name", "cluster")
     @classmethod

@@ -23,6 +23,7 @@ from deployworker.deploy.migrate import Migrator
 from deployworker.deploy.release.context import Context, Ending
 from deployworker.deploy.release.follow import Follower, Released
 from deployworker.deploy.release.members import Members
+from deployworker.deploy.release.promote import promoted_images
 from deployworker.deploy.release.rollback import roll_back
 from deployworker.deploy.release.run import run_release
 from deployworker.deploy.release.slots import release_key
@@ -174,6 +175,15 @@ class Releases:
             try:
                 if request.action == "rollback":
                     ending = roll_back(ctx)
+                elif request.action == "promote":
+                    assert request.promote_from is not None
+                    source = self._allowlist().release(request.promote_from.release)
+                    if source is None:
+                        raise not_allowed(f"release {request.promote_from.release} is gone")
+                    promoted = promoted_images(self._members, source)
+                    images = member_images(release, request, promoted)
+                    log.info("release.promoting", source=source.name, images=promoted)
+                    ending = run_release(ctx, images, request.source, self._migrator)
                 else:
                     ending = run_release(ctx, images, request.source, self._migrator)
                 result = replace(base, outcome=ending.outcome, reason=ending.reason)
