@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from conftest import REGION, REPO, World, drain, metric
+from conftest import REGION, REPO, World, drain, events_queue, metric, read_events
 from deployworker.aws.clients import make_client
 from deployworker.deploy.plan import DEPLOY_KEY_TAG
 from deployworker.local.seed import container_definition
@@ -351,3 +351,29 @@ def test_promote_ships_the_images_another_release_runs(world: World) -> None:
     drain(app)
     [dead] = world.dead_letters()
     assert "promote_from" in dead["MessageAttributes"]["deployworker.reason"]["StringValue"]
+
+
+def test_every_member_step_and_the_outcome_are_events(world: World) -> None:
+    shop = Shop(world)
+    topic, url = events_queue(world)
+    app = world.app(shop.allowlist(), events_topic_arn=topic)
+    shop.send(f"{REPO}:2.0", "shop-2")
+
+    drain(app)
+    app.events.stop()  # type: ignore[union-attr]
+
+    events = [e for e in read_events(world, url) if e.get("release") == "shop"]
+    steps = [(e["type"], e.get("service")) for e in events if e["type"].startswith("release.")]
+    assert ("release.registered", "prod-web") in steps
+    assert ("release.registered", "prod-jobs") in steps
+    updated = [s for t, s in steps if t == "release.updated"]
+    assert updated == ["worker", "web", "nightly-report", "cleanup/cleanup-task"]
+    assert [s for t, s in steps if t == "release.converged"] == ["worker", "web"]
+    [outcome] = [e for e in events if e["type"] == "converged"]
+    assert outcome["outcome"] == "deployed"
+    assert outcome["members"] == {
+        "web": "deployed",
+        "worker": "deployed",
+        "nightly-report": "deployed",
+        "cleanup/cleanup-task": "deployed",
+    }

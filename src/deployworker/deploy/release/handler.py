@@ -24,6 +24,7 @@ from deployworker.deploy.release.context import Context, Ending
 from deployworker.deploy.release.follow import Follower, Released
 from deployworker.deploy.release.members import Members
 from deployworker.deploy.release.promote import promoted_images
+from deployworker.deploy.release.report import member_event, outcome_event
 from deployworker.deploy.release.rollback import roll_back
 from deployworker.deploy.release.run import run_release
 from deployworker.deploy.release.slots import release_key
@@ -39,7 +40,7 @@ from deployworker.intake.release_message import (
     parse_release,
 )
 from deployworker.intake.releases import Release
-from deployworker.observe.events import DeployEvent, Emit, discard
+from deployworker.observe.events import Emit, discard
 from deployworker.outcome import Outcome, Result
 from deployworker.rollout.watch import Watcher
 
@@ -124,6 +125,10 @@ class Releases:
                 result = Result(outcome, rejection.reason, deploy_id)
                 self._event(TERMINAL_EVENTS[outcome], result, request.release if request else None)
                 report(done, result)
+                return
+            except Exception as exc:  # a bug must not strand the message (nor hold its slot)
+                log.exception("message.crashed")
+                report(done, Result(Outcome.RETRIED, f"internal error: {exc!r}", deploy_id))
                 return
         log.info("release.accepted", **fields)
         follower = Follower(self._watcher)
@@ -213,32 +218,11 @@ class Releases:
     def _stepper(self, base: Result) -> Callable[[str, str, Mapping[str, Any]], None]:
         def step(member: str, what: str, details: Mapping[str, Any]) -> None:
             log.info("release.member", member=member, step=what, **details)
-            reason = details.get("reason") or details.get("state")
-            self._emit(
-                DeployEvent(
-                    type=f"release.{what}",
-                    deploy_id=base.deploy_id,
-                    service=member,
-                    reason=str(reason) if reason else None,
-                    task_definition=details.get("task_definition"),
-                    release=base.release,
-                )
-            )
+            self._emit(member_event(base, member, what, details))
 
         return step
 
     def _event(
         self, kind: str, result: Result, release: str | None, members: dict[str, str] | None = None
     ) -> None:
-        self._emit(
-            DeployEvent(
-                type=kind,
-                deploy_id=result.deploy_id,
-                image=",".join(sorted(set(result.images.values()))) or None,
-                outcome=None if kind == "received" else result.outcome.value,
-                reason=result.reason or None,
-                duration=round(result.duration, 3) if result.duration else None,
-                release=release,
-                members=members or None,
-            )
-        )
+        self._emit(outcome_event(kind, result, release, members))
