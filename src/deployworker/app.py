@@ -25,6 +25,7 @@ from deployworker.aws.identity import Sts, own_scope
 from deployworker.aws.sns import Sns
 from deployworker.aws.sqs import Sqs
 from deployworker.deploy.act import Actor
+from deployworker.deploy.approvals.wiring import build_approvals
 from deployworker.deploy.migrate import Migrator
 from deployworker.deploy.pipeline import Pipeline
 from deployworker.deploy.release.build import build_releases
@@ -35,6 +36,7 @@ from deployworker.observe.events import SnsEvents, discard
 from deployworker.observe.httpd import Health, serve
 from deployworker.observe.metrics import Metrics
 from deployworker.queue.heartbeat import Heartbeat
+from deployworker.queue.route import Router
 from deployworker.queue.settle import Settler
 from deployworker.queue.worker import Worker
 from deployworker.rollout.eventqueue import EventConsumer, consume_events
@@ -185,10 +187,6 @@ def build(
         non_ecr=settings.non_ecr_pinning,
         default_timeout=settings.deploy_timeout_seconds,
     )
-    emit = events.emit if events is not None else discard
-    releases = build_releases(
-        aws, ecs, watcher, actor, allowlist.current, settings, emit, signing_key
-    )
     pipeline = Pipeline(
         ecs,
         actor,
@@ -197,8 +195,8 @@ def build(
         settings.deploy_timeout_seconds,
         region=own[0],
         account=own[1],
-        emit=emit,
-        releases=releases,
+        emit=events.emit if events is not None else discard,
+        releases=build_releases(aws, watcher, actor, allowlist, settings, events, signing_key),
         signing_key=signing_key,
         signing_max_age=settings.signing_max_age_seconds,
         dispatch=resumes.submit,
@@ -206,11 +204,11 @@ def build(
     settler = Settler(
         sqs, queue_url, dlq_url, settings.retry_backoff_seconds, [lambda _, r: metrics.settled(r)]
     )
-
+    approvals = build_approvals(settings, aws, ecs, allowlist.current, events, metrics)
     worker = Worker(
         sqs,
         queue_url,
-        pipeline,
+        Router(pipeline, approvals),
         settler,
         heartbeat,
         allowlist,

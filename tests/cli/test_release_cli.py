@@ -105,15 +105,6 @@ def test_iam_policy_grants_exactly_the_schedules_and_rules_releases_name(tmp_pat
         "arn:aws:ecs:eu-west-1:123456789012:task-definition/prod-web:*"
     ]
     no_releases = worker_policy(load_allowlist("version: 1\nservices: []\n"), scope)
-    assert not {s["Sid"] for s in no_releases["Statement"]} & set(statements) - {
-        "DeployAllowlistedServices",
-        "FollowServiceDeployments",
-        "ReadServiceRevisions",
-        "ReadTaskDefinitions",
-        "RegisterTaskDefinitions",
-        "TagOnlyNewRevisions",
-        "MarkMigratedRevisions",
-        "RunMigrationTasks",
-        "WatchMigrationTasks",
-        "FindMigrationTasks",
-    }
+    release_sids = {"MarkReleaseRevisions", "UpdateReleaseSchedules", "UpdateReleaseRules"}
+    assert release_sids | {"PassReleaseRoles"} <= set(statements)
+    assert not {s["Sid"] for s in no_releases["Statement"]} & (release_sids | {"PassReleaseRoles"})

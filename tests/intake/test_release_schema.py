@@ -91,6 +91,7 @@ def test_default_phases_are_each_service_in_order_then_schedules_and_rules() -> 
         ({"members": [{"rule": "bad name", "containers": ["app"]}]}, "EventBridge name"),
         ({"members": [{"service": "web", "containers": []}]}, "at least 1"),
         ({"name": "a/b"}, "not a valid name"),
+        ({"name": "approvals"}, "reserved"),
         ({"colour": "blue"}, "unknown field"),
         ({"timeout": "4h"}, "needs 12h10m"),
     ],

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from deployworker.cli.iam_releases import release_statements
 from deployworker.intake.entries import Allowlist
 
 
@@ -35,6 +36,7 @@ class Scope:
     # The roles a release's schedules and rule targets run with (PutTargets and
     # UpdateSchedule pass them again).
     release_role_arns: Sequence[str] = ()
+    prometheus_secret_arn: str | None = None
 
 
 def _statement(
@@ -95,6 +97,15 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
             families,
             {"ForAllValues:StringEquals": {"aws:TagKeys": ["deployworker:migrated"]}},
         ),
+        # Approvals: each verified vote is one `deployworker:vote:<n>` tag on the deploy's
+        # revision, which the gates read back from any replica.
+        _statement(
+            "RecordApprovalVotes",
+            ["ecs:TagResource"],
+            families,
+            {"ForAllValues:StringLike": {"aws:TagKeys": ["deployworker:vote:*"]}},
+        ),
+        _statement("ReadApprovalVotes", ["ecs:ListTagsForResource"], families),
         _statement(
             "RunMigrationTasks", ["ecs:RunTask"], families, {"ArnEquals": {"ecs:cluster": clusters}}
         ),
@@ -157,6 +168,15 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
                 "ReadSigningKey", ["secretsmanager:GetSecretValue"], [scope.signing_secret_arn]
             )
         )
+    if scope.prometheus_secret_arn:
+        statements.append(
+            _statement(
+                "ReadPrometheusAuth",
+                ["secretsmanager:GetSecretValue"],
+                [scope.prometheus_secret_arn],
+            )
+        )
+    statements.extend(_gate_statements(allowlist, scope))
     if scope.kms_key_arn:
         statements.append(
             _statement("UseQueueKey", ["kms:Decrypt", "kms:GenerateDataKey"], [scope.kms_key_arn])
@@ -164,50 +184,19 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def release_statements(
-    allowlist: Allowlist, scope: Scope, families: list[str]
-) -> list[dict[str, Any]]:
-    """What releases add: their state tags on the new revisions, exactly the schedules
-    and rules they name, and passing those targets' roles again."""
-    if not allowlist.releases:
-        return []
-    where = f"{scope.region}:{scope.account_id}"
-    members = [m for r in allowlist.releases for m in r.members]
-    schedules = [
-        f"arn:{scope.partition}:scheduler:{where}:schedule/{m.schedule_group}/{m.schedule}"
-        for m in members
-        if m.schedule
-    ]
-    rules = [
-        f"arn:{scope.partition}:events:{where}:rule/"
-        + ("" if m.event_bus == "default" else f"{m.event_bus}/")
-        + str(m.rule)
-        for m in members
-        if m.rule
-    ]
-    keys = ["deployworker:release-state", "deployworker:release-reason"]
-    statements = [
-        _statement(
-            "MarkReleaseRevisions",
-            ["ecs:TagResource"],
-            families,
-            {"ForAllValues:StringEquals": {"aws:TagKeys": keys}},
-        )
-    ]
-    if schedules:
-        actions = ["scheduler:GetSchedule", "scheduler:UpdateSchedule"]
-        statements.append(_statement("UpdateReleaseSchedules", actions, schedules))
-    if rules:
-        actions = ["events:ListTargetsByRule", "events:PutTargets"]
-        statements.append(_statement("UpdateReleaseRules", actions, rules))
-    if scope.release_role_arns:
-        passed = ["scheduler.amazonaws.com", "events.amazonaws.com"]
+def _gate_statements(allowlist: Allowlist, scope: Scope) -> list[dict[str, Any]]:
+    """CloudWatch reads for the gates' analysis, only as far as some gate uses them."""
+    metrics = [m for e in allowlist.services for g in e.gates for m in g.analysis]
+    alarms = sorted({name for m in metrics for name in m.cloudwatch_alarms or ()})
+    base = f"arn:{scope.partition}:cloudwatch:{scope.region}:{scope.account_id}:alarm"
+    statements = []
+    if alarms:
         statements.append(
             _statement(
-                "PassReleaseRoles",
-                ["iam:PassRole"],
-                list(scope.release_role_arns),
-                {"StringEquals": {"iam:PassedToService": passed}},
+                "ReadGateAlarms", ["cloudwatch:DescribeAlarms"], [f"{base}:{a}" for a in alarms]
             )
         )
+    if any(m.cloudwatch is not None for m in metrics):
+        # GetMetricData supports no resource-level permissions: AWS requires "*".
+        statements.append(_statement("ReadGateMetrics", ["cloudwatch:GetMetricData"], ["*"]))
     return statements

@@ -1,4 +1,5 @@
-"""The `deployworker` command: run, local, publish, status, iam-policy, check-allowlist."""
+"""The `deployworker` command: run, local, publish, status, approve, reject, iam-policy,
+check-allowlist."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from deployworker import __version__
+from deployworker.cli.approve import add_approval_commands
 from deployworker.cli.ci import add_ci_commands
 from deployworker.errors import ConfigError
 from deployworker.intake.allowlist import AllowlistError, load_allowlist
@@ -134,6 +136,7 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
         events_topic_arn=args.events_topic_arn,
         ecr_repository_arns=args.ecr_repository_arn or (),
         signing_secret_arn=args.signing_secret_arn,
+        prometheus_secret_arn=args.prometheus_auth_secret_arn,
         kms_key_arn=args.kms_key_arn,
         release_role_arns=args.release_role or (),
     )
@@ -175,6 +178,7 @@ def parser() -> argparse.ArgumentParser:
     local.set_defaults(func=cmd_local)
 
     add_ci_commands(sub)
+    add_approval_commands(sub)
 
     iam = sub.add_parser("iam-policy", help="the least-privilege task-role policy for an allowlist")
     iam.add_argument("--allowlist", type=Path, required=True)
@@ -190,6 +194,7 @@ def parser() -> argparse.ArgumentParser:
     iam.add_argument("--signing-secret-arn")
     iam.add_argument("--kms-key-arn")
     iam.add_argument("--release-role", action="append", help="schedule/rule target role ARN")
+    iam.add_argument("--prometheus-auth-secret-arn")
     iam.set_defaults(func=cmd_iam_policy)
 
     check = sub.add_parser("check-allowlist", help="validate an allowlist file")

@@ -13,7 +13,14 @@ import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from deployworker.intake.budget import MESSAGE_BUDGET_SECONDS, duration_text
 from deployworker.intake.imageref import is_repository
@@ -113,7 +120,10 @@ class Release(BaseModel):
 
     @field_validator("name", "cluster")
     @classmethod
-    def _check_name(cls, value: str) -> str:
+    def _check_name(cls, value: str, info: ValidationInfo) -> str:
+        # `release/approvals` would read as an approvals group (`.../approvals`).
+        if info.field_name == "name" and value == "approvals":
+            raise ValueError("'approvals' is reserved: votes use groups ending in /approvals")
         return check_name(value, "name")
 
     @field_validator("images")

@@ -42,6 +42,8 @@ class DeployEvent:
     # Releases: the release, and each member's state in its outcome event.
     release: str | None = None
     members: dict[str, str] | None = None
+    # `approval_received`: the vote (action, comment, principal, person, role, result).
+    approval: dict[str, object] | None = None
     time: float = field(default_factory=time.time)
 
     def to_json(self) -> str:

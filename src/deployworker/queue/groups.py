@@ -15,9 +15,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import structlog
 
 from deployworker.aws.sqs import Message
-from deployworker.deploy.pipeline import Pipeline
 from deployworker.deploy.supersede import drop_superseded
 from deployworker.outcome import Outcome, Result
+from deployworker.queue.route import Handler
 
 log = structlog.get_logger("deployworker.worker")
 
@@ -35,7 +35,7 @@ class GroupRunner:
 
     def __init__(
         self,
-        pipeline: Pipeline,
+        pipeline: Handler,
         finish: Finish,
         stopping: threading.Event,
         on_group_end: Callable[[], None],

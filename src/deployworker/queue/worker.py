@@ -25,7 +25,6 @@ from functools import partial
 import structlog
 
 from deployworker.aws.sqs import Message, Sqs
-from deployworker.deploy.pipeline import Pipeline
 from deployworker.deploy.supersede import group_in_order
 from deployworker.errors import AwsError
 from deployworker.intake.allowlist_file import AllowlistSource
@@ -33,6 +32,7 @@ from deployworker.observe.httpd import Health
 from deployworker.outcome import Outcome, Result
 from deployworker.queue.groups import GroupRunner
 from deployworker.queue.heartbeat import Heartbeat
+from deployworker.queue.route import Handler
 from deployworker.queue.settle import Settler
 
 log = structlog.get_logger("deployworker.worker")
@@ -47,7 +47,7 @@ class Worker:
         self,
         sqs: Sqs,
         queue_url: str,
-        pipeline: Pipeline,
+        pipeline: Handler,
         settler: Settler,
         heartbeat: Heartbeat,
         allowlist: AllowlistSource,

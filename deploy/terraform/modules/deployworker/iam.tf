@@ -88,6 +88,28 @@ data "aws_iam_policy_document" "worker" {
     }
   }
 
+  # Approvals: each verified vote is one deployworker:vote:<n> tag on the deploy's
+  # revision (and nothing else), which the gates read back from any replica.
+  statement {
+    sid       = "RecordApprovalVotes"
+    effect    = "Allow"
+    actions   = ["ecs:TagResource"]
+    resources = local.family_arns
+
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "aws:TagKeys"
+      values   = ["deployworker:vote:*"]
+    }
+  }
+
+  statement {
+    sid       = "ReadApprovalVotes"
+    effect    = "Allow"
+    actions   = ["ecs:ListTagsForResource"]
+    resources = local.family_arns
+  }
+
   statement {
     sid       = "RunMigrationTasks"
     effect    = "Allow"
@@ -248,6 +270,39 @@ data "aws_iam_policy_document" "worker" {
       effect    = "Allow"
       actions   = ["secretsmanager:GetSecretValue"]
       resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = compact([var.prometheus_auth_secret_arn])
+    content {
+      sid       = "ReadPrometheusAuth"
+      effect    = "Allow"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [statement.value]
+    }
+  }
+
+  # Gate analysis: the states of exactly the alarms the allowlist's gates name.
+  dynamic "statement" {
+    for_each = distinct([for name in local.gate_alarm_names : "alarms"])
+    content {
+      sid       = "ReadGateAlarms"
+      effect    = "Allow"
+      actions   = ["cloudwatch:DescribeAlarms"]
+      resources = [for name in local.gate_alarm_names : "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${name}"]
+    }
+  }
+
+  # GetMetricData supports no resource-level permissions: AWS requires "*". It is
+  # granted only when some gate reads a CloudWatch metric.
+  dynamic "statement" {
+    for_each = local.gate_metric_reads
+    content {
+      sid       = "ReadGateMetrics"
+      effect    = "Allow"
+      actions   = ["cloudwatch:GetMetricData"]
+      resources = ["*"]
     }
   }
 

@@ -123,6 +123,18 @@ variable "signing_secret_arn" {
   default     = null
 }
 
+variable "prometheus_url" {
+  description = "Prometheus base URL the worker's gate analysis queries (DEPLOYWORKER_PROMETHEUS_URL); null: no Prometheus metrics in gates."
+  type        = string
+  default     = null
+}
+
+variable "prometheus_auth_secret_arn" {
+  description = "Secrets Manager secret with Prometheus credentials, JSON with bearer_token or username and password; null: none."
+  type        = string
+  default     = null
+}
+
 variable "alarm_actions" {
   description = "ARNs notified when the DLQ is not empty (for example an SNS topic for the on-call)."
   type        = list(string)
