@@ -187,7 +187,28 @@ def test_task_role_is_least_privilege() -> None:
     assert actions(statements["RegisterTaskDefinitions"]) == {"ecs:RegisterTaskDefinition"}
     # Tagging only while registering, and afterwards only the migrated mark.
     taggers = {sid for sid, s in statements.items() if "ecs:TagResource" in actions(s)}
-    assert taggers == {"TagOnlyNewRevisions", "MarkMigratedRevisions", "RecordApprovalVotes"}
+    assert taggers == {
+        "TagOnlyNewRevisions",
+        "MarkMigratedRevisions",
+        "RecordApprovalVotes",
+        "MarkReleaseRevisions",
+    }
+    assert conditions(statements["MarkReleaseRevisions"]) == {
+        (
+            "ForAllValues:StringEquals",
+            "aws:TagKeys",
+            json.dumps(["deployworker:release-state", "deployworker:release-reason"]),
+        )
+    }
+    assert resources(statements["UpdateReleaseSchedules"]) == "${var.release_schedule_arns}"
+    assert resources(statements["UpdateReleaseRules"]) == "${var.release_rule_arns}"
+    assert conditions(statements["PassReleaseRoles"]) == {
+        (
+            "StringEquals",
+            "iam:PassedToService",
+            json.dumps(["scheduler.amazonaws.com", "events.amazonaws.com"]),
+        )
+    }
     assert conditions(statements["TagOnlyNewRevisions"]) == {
         ("StringEquals", "ecs:CreateAction", json.dumps(["RegisterTaskDefinition"]))
     }
@@ -324,6 +345,8 @@ def test_iam_policy_command_matches_the_module_statements() -> None:
     environments = next(b["environments"] for b in example["variable"] if "environments" in b)
     production = _one(environments["default"])["production"]
     allowlist = load_allowlist((EXAMPLE / "allowlist-production.yaml").read_text())
+    releases = next(b["releases"] for b in example["variable"] if "releases" in b)
+    release_targets = _one(releases["default"])["production"]
     scope = Scope(
         region="eu-west-1",
         account_id="123456789012",
@@ -336,6 +359,7 @@ def test_iam_policy_command_matches_the_module_statements() -> None:
         ecr_repository_arns=["arn:aws:ecr:eu-west-1:123456789012:repository/web"],
         signing_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:signing",
         kms_key_arn="arn:aws:kms:eu-west-1:123456789012:key/1",
+        release_role_arns=release_targets["role_arns"],
         prometheus_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:prometheus",
     )
     generated = {s["Sid"]: s for s in worker_policy(allowlist, scope)["Statement"]}
@@ -359,6 +383,9 @@ def test_iam_policy_command_matches_the_module_statements() -> None:
         assert got <= want, sid
     # The same services: what the allowlist opts in is what the example grants.
     assert generated["DeployAllowlistedServices"]["Resource"] == production["service_arns"]
+    # The same schedules and rules: what the releases name is what the example grants.
+    assert generated["UpdateReleaseSchedules"]["Resource"] == release_targets["schedule_arns"]
+    assert generated["UpdateReleaseRules"]["Resource"] == release_targets["rule_arns"]
 
 
 GATE_ALLOWLISTS = {

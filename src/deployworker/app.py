@@ -28,6 +28,7 @@ from deployworker.deploy.act import Actor
 from deployworker.deploy.approvals.wiring import build_approvals
 from deployworker.deploy.migrate import Migrator
 from deployworker.deploy.pipeline import Pipeline
+from deployworker.deploy.release.build import build_releases
 from deployworker.errors import AwsError, ConfigError
 from deployworker.intake.allowlist_file import AllowlistSource, open_allowlist
 from deployworker.intake.keys import load_signing_key
@@ -195,6 +196,7 @@ def build(
         region=own[0],
         account=own[1],
         emit=events.emit if events is not None else discard,
+        releases=build_releases(aws, watcher, actor, allowlist, settings, events, signing_key),
         signing_key=signing_key,
         signing_max_age=settings.signing_max_age_seconds,
         dispatch=resumes.submit,

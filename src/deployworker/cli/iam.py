@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from deployworker.cli.iam_releases import release_statements
 from deployworker.intake.entries import Allowlist
 
 
@@ -32,6 +33,9 @@ class Scope:
     ecr_repository_arns: Sequence[str] = ()
     signing_secret_arn: str | None = None
     kms_key_arn: str | None = None
+    # The roles a release's schedules and rule targets run with (PutTargets and
+    # UpdateSchedule pass them again).
+    release_role_arns: Sequence[str] = ()
     prometheus_secret_arn: str | None = None
 
 
@@ -52,9 +56,14 @@ def _statement(
 def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
     """The task-role policy document for exactly the services `allowlist` opts in."""
     base = f"arn:{scope.partition}:ecs:{scope.region}:{scope.account_id}"
-    services = [f"{base}:service/{e.cluster}/{e.service}" for e in allowlist.services]
-    clusters = sorted({f"{base}:cluster/{e.cluster}" for e in allowlist.services})
-    tasks = sorted({f"{base}:task/{e.cluster}/*" for e in allowlist.services})
+    # A release's services are deployed like any allowlisted service.
+    pairs = [(e.cluster, e.service) for e in allowlist.services] + [
+        (r.cluster_of(m), m.name) for r in allowlist.releases for m in r.members if m.service
+    ]
+    pairs = list(dict.fromkeys(pairs))
+    services = [f"{base}:service/{cluster}/{service}" for cluster, service in pairs]
+    clusters = sorted({f"{base}:cluster/{cluster}" for cluster, _ in pairs})
+    tasks = sorted({f"{base}:task/{cluster}/*" for cluster, _ in pairs})
     # Without named families, tagging stays limited by the CreateAction condition.
     families = [f"{base}:task-definition/{f}:*" for f in scope.families] or [
         f"{base}:task-definition/*"
@@ -115,6 +124,7 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
                 {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
             )
         )
+    statements += release_statements(allowlist, scope, families)
     if scope.queue_arn:
         statements.append(
             _statement(

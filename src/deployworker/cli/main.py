@@ -138,6 +138,7 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
         signing_secret_arn=args.signing_secret_arn,
         prometheus_secret_arn=args.prometheus_auth_secret_arn,
         kms_key_arn=args.kms_key_arn,
+        release_role_arns=args.release_role or (),
     )
     print(json.dumps(worker_policy(allowlist, scope), indent=2))
     return 0
@@ -155,7 +156,8 @@ def cmd_check_allowlist(args: argparse.Namespace) -> int:
         where = f"{path}:{exc.line}" if exc.line else str(path)
         print(f"{where}: {exc.reason}", file=sys.stderr)
         return 1
-    print(f"{path}: ok, {len(allowlist.services)} service(s)")
+    releases = f", {len(allowlist.releases)} release(s)" if allowlist.releases else ""
+    print(f"{path}: ok, {len(allowlist.services)} service(s){releases}")
     return 0
 
 
@@ -191,6 +193,7 @@ def parser() -> argparse.ArgumentParser:
     iam.add_argument("--ecr-repository-arn", action="append")
     iam.add_argument("--signing-secret-arn")
     iam.add_argument("--kms-key-arn")
+    iam.add_argument("--release-role", action="append", help="schedule/rule target role ARN")
     iam.add_argument("--prometheus-auth-secret-arn")
     iam.set_defaults(func=cmd_iam_policy)
 

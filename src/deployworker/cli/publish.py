@@ -65,9 +65,10 @@ def publish(
     region: str | None,
     endpoint_url: str | None,
     signing_key: bytes | None = None,
+    group_id: str | None = None,
 ) -> Published:
     """Send one deploy message to an SNS FIFO topic or an SQS FIFO queue, signed when
-    a key is given."""
+    a key is given; `group_id` replaces the service's own group (a release member's)."""
     request, body = build_body(fields)
     if request.deploy_id is None:  # named in the body, so the worker keys the deploy by it
         generated = hashlib.sha256(body.encode()).hexdigest()[:32]
@@ -76,7 +77,8 @@ def publish(
     attributes = (
         {SIGNATURE_ATTRIBUTE: sign(body, signing_key, int(time.time()))} if signing_key else None
     )
-    group_id = group_id_for(request)
+    # A member of a release is sent in its release's group (`publish --release`).
+    group_id = group_id or group_id_for(request)
     dedup_id = dedup_id_for(group_id, deploy_id)
     policy = RetryPolicy(attempts=4, max_seconds=20)
     if topic_arn:

@@ -16,24 +16,34 @@ from deployworker.errors import Rejection, not_allowed
 from deployworker.intake.allowlist import Decision, check_scope, decide
 from deployworker.intake.entries import Allowlist
 from deployworker.intake.message import DeployRequest
-from deployworker.intake.parse import parse_request, unwrap
+from deployworker.intake.parse import Unwrapped, parse_request, unwrap
 from deployworker.intake.signing import SIGNATURE_ATTRIBUTE, verify
 
 
-def canonical_group(request: DeployRequest) -> str:
+def canonical_group(request: DeployRequest, allowlist: Allowlist | None = None) -> str:
     """The one MessageGroupId for deploys of the request's target: `<cluster>/<service>`,
-    names (not ARNs)."""
-    return f"{request.cluster_ref.name}/{request.service_ref.name}"
+    names (not ARNs), or `release/<name>` for a member of an allowlisted release."""
+    cluster, service = request.cluster_ref.name, request.service_ref.name
+    release = allowlist.release_of(cluster, service) if allowlist is not None else None
+    return release.group if release is not None else f"{cluster}/{service}"
 
 
-def check_group(request: DeployRequest, group_id: str) -> None:
+def check_group(request: DeployRequest, group_id: str, allowlist: Allowlist | None = None) -> None:
     """Refuse a message sent in another group than its target's canonical one.
 
     SQS FIFO runs one message of a group at a time across every replica; that is what
     keeps two replicas from deploying one service at once, and it holds only if every
     message for a service shares one group. Raises `Rejection` naming the expected group.
     """
-    expected = canonical_group(request)
+    expected = canonical_group(request, allowlist)
+    if group_id != expected and expected != canonical_group(request):
+        # A release member: its single-service deploys share the release's group, so
+        # they never run beside a release of the same service.
+        raise not_allowed(
+            f"MessageGroupId {group_id!r} is not the group of {canonical_group(request)}: "
+            f"it is a member of release {expected.split('/', 1)[1]!r}, so its deploys must "
+            f"be sent with MessageGroupId {expected!r}, the release's group"
+        )
     if group_id != expected:
         raise not_allowed(
             f"MessageGroupId {group_id!r} is not the group of {expected}: deploys of a "
@@ -55,20 +65,26 @@ class Intake:
     def parse(self, message: Message) -> DeployRequest:
         """Unwrap, check the signature when one is required, then validate.
         Raises `Rejection`."""
+        return parse_request(self.unwrap(message))
+
+    def unwrap(self, message: Message) -> Unwrapped:
+        """The message text out of its envelope, its signature checked when one is
+        required. Raises `Rejection`."""
         unwrapped = unwrap(message.body)
         if self.signing_key is not None:
             signature = unwrapped.attributes.get(SIGNATURE_ATTRIBUTE) or message.attributes.get(
                 SIGNATURE_ATTRIBUTE
             )
             verify(unwrapped.text, signature, self.signing_key, time.time(), self.signing_max_age)
-        return parse_request(unwrapped)
+        return unwrapped
 
     def admit(self, request: DeployRequest, group_id: str) -> Decision:
         """The allowlist's decision for a request in this worker's scope, sent in its
         target's group. Raises `Rejection`."""
         check_scope(request, self.region, self.account)
-        decision = decide(self.allowlist(), request)
-        check_group(request, group_id)
+        allowlist = self.allowlist()
+        decision = decide(allowlist, request)
+        check_group(request, group_id, allowlist)
         return decision
 
     def admissible(self, message: Message) -> DeployRequest | None:

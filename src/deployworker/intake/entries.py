@@ -21,6 +21,7 @@ from pydantic import (
 from deployworker.intake.budget import over_budget
 from deployworker.intake.gates import Gate, check_unique, gates_seconds
 from deployworker.intake.imageref import is_repository
+from deployworker.intake.releases import Release, index_releases
 
 _DURATION = re.compile(r"^(?P<value>[0-9]+)(?P<unit>s|m|h)?$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, None: 1}
@@ -144,8 +145,10 @@ class Allowlist(BaseModel):
 
     version: int
     services: tuple[Entry, ...] = ()
+    releases: tuple[Release, ...] = ()
     # Looked up once per deploy: a dict, not a scan of a thousand entries.
     _index: dict[tuple[str, str], Entry] = PrivateAttr(default_factory=dict)
+    _owners: dict[tuple[str, str], Release] = PrivateAttr(default_factory=dict)
 
     @field_validator("version")
     @classmethod
@@ -168,3 +171,16 @@ class Allowlist(BaseModel):
     def entry(self, cluster: str, service: str) -> Entry | None:
         """The entry for a cluster and service name, if any."""
         return self._index.get((cluster, service))
+
+    @model_validator(mode="after")
+    def _index_releases(self) -> Allowlist:
+        self._owners.update(index_releases(self.releases))
+        return self
+
+    def release(self, name: str) -> Release | None:
+        """The release called `name`, if any."""
+        return next((r for r in self.releases if r.name == name), None)
+
+    def release_of(self, cluster: str, service: str) -> Release | None:
+        """The release a service is a member of, if any (its messages use its group)."""
+        return self._owners.get((cluster, service))

@@ -42,6 +42,12 @@ class Metrics:
         )
         for outcome in Outcome:
             self.messages.labels(outcome.value)
+        self.releases = Counter(
+            "deployworker_releases",
+            "Releases of allowlisted releases by outcome.",
+            ["release", "outcome"],
+            registry=r,
+        )
         self.deploys = Counter(
             "deployworker_deploys",
             "Deploys of allowlisted services by outcome.",
@@ -215,3 +221,5 @@ class Metrics:
             self.deploys.labels(*labels).inc()
             self.duration.labels(*labels).observe(result.duration)
             self.last_deploy.labels(*labels).set(time.time())
+        if result.release and result.outcome != Outcome.RELEASED:
+            self.releases.labels(result.release, result.outcome.value).inc()
