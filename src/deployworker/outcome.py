@@ -23,12 +23,17 @@ class Outcome(StrEnum):
     RETRIED = "retried"
     # Shutdown handed the message back before it had an outcome; another replica resumes it.
     RELEASED = "released"
+    # An approval: its verified vote is recorded on the deploy's revision.
+    VOTE_RECORDED = "vote_recorded"
+    # An approval for a deploy the service has moved on from: deleted, not recorded.
+    VOTE_LATE = "vote_late"
 
 
 # Outcomes after which the message is deleted from the work queue.
 FINAL = frozenset(
     {Outcome.DEPLOYED, Outcome.NOOP, Outcome.FAILED, Outcome.ROLLED_BACK, Outcome.OVERTAKEN}
     | {Outcome.MIGRATION_FAILED, Outcome.SUPERSEDED}
+    | {Outcome.VOTE_RECORDED, Outcome.VOTE_LATE}
     | {Outcome.REJECTED_INVALID, Outcome.REJECTED_NOT_ALLOWED}
 )
 # Outcomes that send the message to the dead-letter queue first.
@@ -53,6 +58,8 @@ class Result:
     # Why a deploy failed, as ECS tells it: its reason, recent service events and the
     # stopped tasks of the new revision (see `deploy.evidence`). Never holds secrets.
     evidence: dict[str, object] | None = None
+    # Set for a release message once the allowlist accepted it (a safe metric label).
+    release: str | None = None
 
     @property
     def deletes(self) -> bool:

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
         default=None, description="read the signing key from AWS Secrets Manager instead"
     )
     signing_max_age_seconds: float = Field(default=86_400, gt=0)
+    approval_proof_max_age_seconds: float = Field(
+        default=300, gt=0, le=900, description="oldest caller proof an approval may carry"
+    )
     allowlist_path: Path = Path("config/allowlist.yaml")
     allowlist_yaml: str | None = Field(
         default=None, description="the allowlist itself, instead of a file (no hot reload)"
@@ -105,6 +108,18 @@ class Settings(BaseSettings):
     session_name: str | None = Field(
         default=None, description="assumed-role session name; default: deployworker-<host>-<pid>"
     )
+    # Gate analysis: Prometheus's HTTP API, with an optional bearer token or basic auth
+    # (from here or, as JSON, from Secrets Manager). CloudWatch needs no setting.
+    prometheus_url: str | None = Field(
+        default=None, description="Prometheus base URL for gate analysis; off when unset"
+    )
+    prometheus_bearer_token: SecretStr | None = None
+    prometheus_username: str | None = None
+    prometheus_password: SecretStr | None = None
+    prometheus_auth_secret_arn: str | None = Field(
+        default=None, description="read Prometheus credentials from AWS Secrets Manager instead"
+    )
+    prometheus_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9102, ge=0, le=65535)

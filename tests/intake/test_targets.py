@@ -120,7 +120,7 @@ def test_each_target_has_its_canonical_group_and_only_its_pipeline_admits_it(
 ) -> None:
     req = request(**fields)
     target = intake().target_of(req)
-    assert canonical_group(req, target, HOME) == group
+    assert canonical_group(req, None, target, HOME) == group
     decision = intake(serves=target).admit(req, group)
     assert decision.target == target
     with pytest.raises(Rejection, match="MessageGroupId"):

@@ -80,6 +80,7 @@ def test_live_metrics_pass_promtool_and_cover_the_contract(world: World) -> None
         "deployworker_watch_describe_calls_total",
         "deployworker_watch_cadence_seconds 0.2",
         'deployworker_build_info{version="',
+        'deployworker_analysis_measurement_seconds_count{provider="prometheus"} 0.0',
     ):
         assert family in text, family
 

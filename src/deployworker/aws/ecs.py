@@ -191,6 +191,13 @@ class Ecs:
             ),
         )
 
+    def list_tags_for_resource(self, arn: str) -> dict[str, str]:
+        """A resource's tags (a task definition revision's votes, among others)."""
+        response = self._caller.call(
+            "ListTagsForResource", lambda: self._client.list_tags_for_resource(resourceArn=arn)
+        )
+        return {str(t["key"]): str(t["value"]) for t in response.get("tags") or []}
+
     def tasks_started_by(self, cluster: str, started_by: str) -> list[str]:
         """ARNs of running and stopped tasks started with this `startedBy`."""
         arns: list[str] = []

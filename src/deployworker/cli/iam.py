@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from deployworker.intake.accounts import account_of
+from deployworker.cli.iam_releases import release_statements
+from deployworker.cli.iam_targets import service_arns, target_roles
 from deployworker.intake.entries import Allowlist
 
 
@@ -33,12 +34,10 @@ class Scope:
     ecr_repository_arns: Sequence[str] = ()
     signing_secret_arn: str | None = None
     kms_key_arn: str | None = None
-
-
-def target_roles(allowlist: Allowlist) -> set[str]:
-    """The roles of the accounts some entry deploys to."""
-    used = {allowlist.account_id_of(e) for e in allowlist.services} - {None}
-    return {a.role_arn for a in allowlist.accounts.values() if a.account_id in used}
+    # The roles a release's schedules and rule targets run with (PutTargets and
+    # UpdateSchedule pass them again).
+    release_role_arns: Sequence[str] = ()
+    prometheus_secret_arn: str | None = None
 
 
 def _statement(
@@ -55,34 +54,16 @@ def _statement(
     return statement
 
 
-def service_arns(
-    allowlist: Allowlist, partition: str, account: str, region: str, home: bool = True
-) -> list[str]:
-    """The ARNs of the services `allowlist` opts in in `account` (an id), each in its
-    entry's region (`region`, the worker's, when it names none). At `home`, entries
-    that name no account are `account`'s too."""
-    found = []
-    for entry in allowlist.services:
-        named = allowlist.account_id_of(entry)
-        if named != account and not (home and named is None):
-            continue
-        base = f"arn:{partition}:ecs:{entry.region or region}:{account}"
-        found.append(f"{base}:service/{entry.cluster}/{entry.service}")
-    return found
-
-
-def ecs_statements(services: list[str], families: Sequence[str]) -> list[dict[str, Any]]:
-    """Deploying, following and migrating exactly `services` (ARNs); tagging and RunTask
-    limited to `families` (names; every family of those accounts and regions if none)."""
-    bases = sorted({s.split(":service/")[0] for s in services})
+def ecs_statements(
+    services: list[str], family_arns: list[str], votes: bool = True
+) -> list[dict[str, Any]]:
+    """Deploying, following and migrating exactly `services` (ARNs), in whatever accounts
+    and regions they name; tagging and RunTask limited to `family_arns` (task-definition
+    ARN patterns). `votes`: the approvals' vote tags too."""
     clusters = sorted({s.rsplit("/", 1)[0].replace(":service/", ":cluster/") for s in services})
     tasks = sorted({s.rsplit("/", 1)[0].replace(":service/", ":task/") + "/*" for s in services})
-    # Without named families, tagging stays limited by the CreateAction condition.
-    families_arns = [f"{b}:task-definition/{f}:*" for b in bases for f in families] or [
-        f"{b}:task-definition/*" for b in bases
-    ]
     create_action = {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}}
-    return [
+    statements = [
         _statement(
             "DeployAllowlistedServices",
             ["ecs:DescribeServices", "ecs:UpdateService", "ecs:ListServiceDeployments"],
@@ -102,33 +83,54 @@ def ecs_statements(services: list[str], families: Sequence[str]) -> list[dict[st
         # No resource-level permissions exist for these two: AWS requires "*".
         _statement("ReadTaskDefinitions", ["ecs:DescribeTaskDefinition"], ["*"]),
         _statement("RegisterTaskDefinitions", ["ecs:RegisterTaskDefinition"], ["*"]),
-        _statement("TagOnlyNewRevisions", ["ecs:TagResource"], families_arns, create_action),
+        _statement("TagOnlyNewRevisions", ["ecs:TagResource"], family_arns, create_action),
         # After a migration: the one tag that keeps a redrive from migrating again.
         _statement(
             "MarkMigratedRevisions",
             ["ecs:TagResource"],
-            families_arns,
+            family_arns,
             {"ForAllValues:StringEquals": {"aws:TagKeys": ["deployworker:migrated"]}},
         ),
-        _statement(
-            "RunMigrationTasks",
-            ["ecs:RunTask"],
-            families_arns,
-            {"ArnEquals": {"ecs:cluster": clusters}},
-        ),
+    ]
+    if votes:
+        # Approvals: each verified vote is one `deployworker:vote:<n>` tag on the deploy's
+        # revision, which the gates read back from any replica.
+        statements += [
+            _statement(
+                "RecordApprovalVotes",
+                ["ecs:TagResource"],
+                family_arns,
+                {"ForAllValues:StringLike": {"aws:TagKeys": ["deployworker:vote:*"]}},
+            ),
+            _statement("ReadApprovalVotes", ["ecs:ListTagsForResource"], family_arns),
+        ]
+    cluster_is = {"ArnEquals": {"ecs:cluster": clusters}}
+    return [
+        *statements,
+        _statement("RunMigrationTasks", ["ecs:RunTask"], family_arns, cluster_is),
         _statement("WatchMigrationTasks", ["ecs:DescribeTasks", "ecs:StopTask"], tasks),
         # ListTasks has no task resource; the cluster condition narrows it.
-        _statement(
-            "FindMigrationTasks", ["ecs:ListTasks"], ["*"], {"ArnEquals": {"ecs:cluster": clusters}}
-        ),
+        _statement("FindMigrationTasks", ["ecs:ListTasks"], ["*"], cluster_is),
     ]
 
 
 def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
     """The task-role policy document for exactly the services `allowlist` opts in in
     the worker's own account, and the roles it assumes into the others."""
-    services = service_arns(allowlist, scope.partition, scope.account_id, scope.region)
-    statements = ecs_statements(services, scope.families)
+    base = f"arn:{scope.partition}:ecs:{scope.region}:{scope.account_id}"
+    # A release's services are deployed like any allowlisted service.
+    services = service_arns(allowlist, scope.partition, scope.account_id, scope.region) + [
+        f"{base}:service/{r.cluster_of(m)}/{m.name}"
+        for r in allowlist.releases
+        for m in r.members
+        if m.service
+    ]
+    services = list(dict.fromkeys(services))
+    # Without named families, tagging stays limited by the CreateAction condition.
+    families = [f"{base}:task-definition/{f}:*" for f in scope.families] or [
+        f"{base}:task-definition/*"
+    ]
+    statements = ecs_statements(services, families)
     roles = sorted(target_roles(allowlist))
     if roles:
         statements.append(_statement("AssumeTargetRoles", ["sts:AssumeRole"], roles))
@@ -141,6 +143,7 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
                 {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
             )
         )
+    statements += release_statements(allowlist, scope, families)
     if scope.queue_arn:
         statements.append(
             _statement(
@@ -184,6 +187,15 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
                 "ReadSigningKey", ["secretsmanager:GetSecretValue"], [scope.signing_secret_arn]
             )
         )
+    if scope.prometheus_secret_arn:
+        statements.append(
+            _statement(
+                "ReadPrometheusAuth",
+                ["secretsmanager:GetSecretValue"],
+                [scope.prometheus_secret_arn],
+            )
+        )
+    statements.extend(_gate_statements(allowlist, scope))
     if scope.kms_key_arn:
         statements.append(
             _statement("UseQueueKey", ["kms:Decrypt", "kms:GenerateDataKey"], [scope.kms_key_arn])
@@ -191,22 +203,19 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def target_policy(allowlist: Allowlist, account: str, scope: Scope) -> dict[str, Any]:
-    """The policy of the role the worker assumes in `account` (an alias or id): exactly
-    the services the allowlist opts in there. `scope` gives the worker's region (the
-    default of entries that name none), the partition, families, roles to pass and
-    ECR repositories; its account and queues play no part. Raises `KeyError`."""
-    listed = account_of(allowlist.accounts, account)
-    if listed is None:
-        raise KeyError(f"account {account!r} is not in the allowlist's accounts")
-    services = service_arns(allowlist, scope.partition, listed.account_id, scope.region, False)
-    statements = ecs_statements(services, scope.families)
-    if scope.pass_role_arns:
-        passed = {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+def _gate_statements(allowlist: Allowlist, scope: Scope) -> list[dict[str, Any]]:
+    """CloudWatch reads for the gates' analysis, only as far as some gate uses them."""
+    metrics = [m for e in allowlist.services for g in e.gates for m in g.analysis]
+    alarms = sorted({name for m in metrics for name in m.cloudwatch_alarms or ()})
+    base = f"arn:{scope.partition}:cloudwatch:{scope.region}:{scope.account_id}:alarm"
+    statements = []
+    if alarms:
         statements.append(
-            _statement("PassServiceRoles", ["iam:PassRole"], list(scope.pass_role_arns), passed)
+            _statement(
+                "ReadGateAlarms", ["cloudwatch:DescribeAlarms"], [f"{base}:{a}" for a in alarms]
+            )
         )
-    if scope.ecr_repository_arns:
-        reads = ["ecr:DescribeImages", "ecr:BatchGetImage"]
-        statements.append(_statement("ResolveImageDigests", reads, list(scope.ecr_repository_arns)))
-    return {"Version": "2012-10-17", "Statement": statements}
+    if any(m.cloudwatch is not None for m in metrics):
+        # GetMetricData supports no resource-level permissions: AWS requires "*".
+        statements.append(_statement("ReadGateMetrics", ["cloudwatch:GetMetricData"], ["*"]))
+    return statements

@@ -1,4 +1,5 @@
-"""The `deployworker` command: run, local, publish, status, iam-policy, check-allowlist."""
+"""The `deployworker` command: run, local, publish, status, approve, reject, iam-policy,
+check-allowlist."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from deployworker import __version__
+from deployworker.cli.approve import add_approval_commands
 from deployworker.cli.ci import add_ci_commands
 from deployworker.errors import ConfigError
 from deployworker.intake.allowlist import AllowlistError, load_allowlist
@@ -119,7 +121,8 @@ def cmd_local(args: argparse.Namespace) -> int:
 
 def cmd_iam_policy(args: argparse.Namespace) -> int:
     """Print the least-privilege IAM policy for the services an allowlist opts in."""
-    from deployworker.cli.iam import Scope, target_policy, worker_policy
+    from deployworker.cli.iam import Scope, worker_policy
+    from deployworker.cli.iam_targets import target_policy
 
     try:
         allowlist = load_allowlist(args.allowlist.read_text(encoding="utf-8"))
@@ -137,7 +140,9 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
         events_topic_arn=args.events_topic_arn,
         ecr_repository_arns=args.ecr_repository_arn or (),
         signing_secret_arn=args.signing_secret_arn,
+        prometheus_secret_arn=args.prometheus_auth_secret_arn,
         kms_key_arn=args.kms_key_arn,
+        release_role_arns=args.release_role or (),
     )
     if args.target is None:
         print(json.dumps(worker_policy(allowlist, scope), indent=2))
@@ -162,7 +167,8 @@ def cmd_check_allowlist(args: argparse.Namespace) -> int:
         where = f"{path}:{exc.line}" if exc.line else str(path)
         print(f"{where}: {exc.reason}", file=sys.stderr)
         return 1
-    print(f"{path}: ok, {len(allowlist.services)} service(s)")
+    releases = f", {len(allowlist.releases)} release(s)" if allowlist.releases else ""
+    print(f"{path}: ok, {len(allowlist.services)} service(s){releases}")
     return 0
 
 
@@ -183,6 +189,7 @@ def parser() -> argparse.ArgumentParser:
     local.set_defaults(func=cmd_local)
 
     add_ci_commands(sub)
+    add_approval_commands(sub)
 
     iam = sub.add_parser("iam-policy", help="the least-privilege task-role policy for an allowlist")
     iam.add_argument("--allowlist", type=Path, required=True)
@@ -198,6 +205,8 @@ def parser() -> argparse.ArgumentParser:
     iam.add_argument("--signing-secret-arn")
     iam.add_argument("--kms-key-arn")
     iam.add_argument("--target", help="print the policy of the role assumed in this account")
+    iam.add_argument("--release-role", action="append", help="schedule/rule target role ARN")
+    iam.add_argument("--prometheus-auth-secret-arn")
     iam.set_defaults(func=cmd_iam_policy)
 
     check = sub.add_parser("check-allowlist", help="validate an allowlist file")

@@ -89,7 +89,7 @@ def group_id_for(
         if request.account or request.region or request.service_ref.account:
             raise ValueError("cannot tell the worker's account from the queue URL or topic ARN")
         return canonical_group(request)
-    return canonical_group(request, target_of(request, home, accounts), home)
+    return canonical_group(request, None, target_of(request, home, accounts), home)
 
 
 def dedup_id_for(group_id: str, deploy_id: str) -> str:
@@ -108,9 +108,10 @@ def publish(
     endpoint_url: str | None,
     signing_key: bytes | None = None,
     accounts: dict[str, Account] | None = None,
+    group_id: str | None = None,
 ) -> Published:
     """Send one deploy message to an SNS FIFO topic or an SQS FIFO queue, signed when
-    a key is given."""
+    a key is given; `group_id` replaces the service's own group (a release member's)."""
     request, body = build_body(fields)
     if request.deploy_id is None:  # named in the body, so the worker keys the deploy by it
         generated = hashlib.sha256(body.encode()).hexdigest()[:32]
@@ -119,7 +120,8 @@ def publish(
     attributes = (
         {SIGNATURE_ATTRIBUTE: sign(body, signing_key, int(time.time()))} if signing_key else None
     )
-    group_id = group_id_for(request, home_of(topic_arn, queue_url, region), accounts)
+    # A member of a release is sent in its release's group (`publish --release`).
+    group_id = group_id or group_id_for(request, home_of(topic_arn, queue_url, region), accounts)
     dedup_id = dedup_id_for(group_id, deploy_id)
     policy = RetryPolicy(attempts=4, max_seconds=20)
     if topic_arn:

@@ -10,20 +10,30 @@ from deployworker.aws._retry import Caller, RetryPolicy
 from deployworker.aws.accounts.sessions import Role, Sessions
 from deployworker.aws.clients import make_client, shared_session
 from deployworker.aws.ecs import Ecs
-from deployworker.intake.accounts import ACCOUNT_ID
+from deployworker.intake.accounts import ACCOUNT_ID, Account
 from deployworker.intake.allowlist import load_allowlist
 from deployworker.settings import Settings
 
 
-def _role(settings: Settings, account: str) -> Role | None:
-    """The role the allowlist lists for `account` (alias or id), if the allowlist is here."""
+def _accounts(settings: Settings) -> dict[str, Account]:
+    """The allowlist's accounts, when the allowlist is at hand (none otherwise)."""
     text = settings.allowlist_yaml
     if text is None and settings.allowlist_path.exists():
         text = settings.allowlist_path.read_text()
-    if not text:
+    return dict(load_allowlist(text).accounts) if text else {}
+
+
+def accounts_for(settings: Settings, account: str | None) -> dict[str, Account] | None:
+    """The allowlist's accounts when `account` is an alias `publish` must resolve; the
+    allowlist is not read for an id or no account at all."""
+    if account is None or ACCOUNT_ID.fullmatch(account):
         return None
-    allowlist = load_allowlist(text)
-    for alias, listed in allowlist.accounts.items():
+    return _accounts(settings)
+
+
+def _role(settings: Settings, account: str) -> Role | None:
+    """The role the allowlist lists for `account` (alias or id), if the allowlist is here."""
+    for alias, listed in _accounts(settings).items():
         if account in (alias, listed.account_id):
             return Role(listed.role_arn, listed.external_id)
     return None

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import structlog
@@ -23,7 +24,16 @@ import structlog
 from deployworker.aws.ecs import Ecs
 from deployworker.aws.sqs import Message
 from deployworker.deploy.act import Actor
-from deployworker.deploy.job import Done, Job, bound, report, result_of_error
+from deployworker.deploy.job import (
+    Done,
+    Job,
+    Router,
+    bound,
+    deadline,
+    log_progress,
+    report,
+    result_of_error,
+)
 from deployworker.deploy.reporting import (
     TERMINAL_EVENTS,
     deploy_id_of,
@@ -32,17 +42,17 @@ from deployworker.deploy.reporting import (
     rejected_outcome,
 )
 from deployworker.deploy.serial import Dispatch, KeyedSerial
-from deployworker.deploy.supersede import superseded_result
+from deployworker.deploy.supersede import Request, superseded_result
 from deployworker.deploy.verdicts import Then, Verdicts
 from deployworker.errors import Rejection
 from deployworker.failpoints import failpoint
 from deployworker.intake.admit import Intake
 from deployworker.intake.entries import Allowlist
 from deployworker.intake.message import DeployRequest
+from deployworker.intake.release_message import ReleaseRequest
 from deployworker.observe.events import Emit, discard
 from deployworker.outcome import Outcome, Result
 from deployworker.rollout.assess import Assessment
-from deployworker.rollout.deadline import minimum
 from deployworker.rollout.watch import Watcher
 
 log = structlog.get_logger("deployworker.pipeline")
@@ -64,6 +74,7 @@ class Pipeline:
         emit: Emit = discard,
         signing_key: bytes | None = None,
         signing_max_age: float = 86_400,
+        releases: Router | None = None,
     ) -> None:
         self._ecs = ecs
         self._watcher = watcher
@@ -76,6 +87,7 @@ class Pipeline:
         self._verdicts = Verdicts(ecs, self._follow)
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}  # by receipt handle: each copy of a message is its own
+        self._releases = releases
 
     # -- entry points ------------------------------------------------------------------------
     def handle(self, message: Message) -> Result:
@@ -101,6 +113,9 @@ class Pipeline:
             "deploy_id": message.dedup_id or message.message_id,
         }
         started = time.monotonic()
+        if self._releases is not None and self._releases.claims(message):
+            self._releases.start(message, done)
+            return
         with bound(fields):
             failpoint("received")
             request: DeployRequest | None = None
@@ -137,6 +152,8 @@ class Pipeline:
     def abandon(self, message: Message, reason: str) -> None:
         """This copy of `message` is no longer ours (its heartbeat failed): its deploy
         ends as `released` at once, and makes no further AWS write."""
+        if self._releases is not None:
+            self._releases.abandon(message, reason)
         with self._lock:
             job = self._jobs.get(message.receipt_handle)
         if job is None:
@@ -145,13 +162,18 @@ class Pipeline:
         if job.watch is not None:
             self._watcher.cancel(job.watch)
 
-    def admissible(self, message: Message) -> DeployRequest | None:
+    def admissible(self, message: Message) -> Request | None:
         """The request in `message` if it is valid and allowed now; None otherwise.
         Side-effect free: used to decide superseding before anything runs."""
+        if self._releases is not None and self._releases.claims(message):
+            return self._releases.admissible(message)
         return self._intake.admissible(message)
 
-    def supersede(self, message: Message, request: DeployRequest, newer: Message) -> Result:
+    def supersede(self, message: Message, request: Request, newer: Message) -> Result:
         """The outcome of a deploy replaced, before it ran, by a newer one in the same batch."""
+        if isinstance(request, ReleaseRequest):
+            assert self._releases is not None
+            return self._releases.supersede(message, request, newer)
         result = superseded_result(message, request, newer)
         log.info("deploy.superseded", reason=result.reason, **log_fields(request, message))
         self._emit(event_of("superseded", result, request))
@@ -182,22 +204,9 @@ class Pipeline:
             self._emit(event_of("registered", job.base, job.request))
         if applied.deployment_arn is None:
             return replace(job.base, reason="no service deployment found for the new revision")
-        job.timeout = self._timeout(job, applied.configuration)
+        job.timeout = deadline(job.entry, self._default_timeout, applied.configuration)
         self._follow(job, applied.deployment_arn, self._verdicts.after_deploy)
         return None
-
-    def _timeout(self, job: Job, configuration: Mapping[str, Any] | None) -> float:
-        """The entry's timeout (or the default), raised to what the strategy needs."""
-        configured = float(job.entry.timeout or self._default_timeout)
-        need = minimum(configuration)
-        if need.seconds > configured:
-            log.warning(
-                "deploy.timeout_raised",
-                configured_seconds=configured,
-                minimum_seconds=need.seconds,
-                parts=need.parts,
-            )
-        return max(configured, need.seconds)
 
     def _follow(self, job: Job, arn: str, then: Then) -> None:
         """Hand the deployment to the watcher; its verdict resumes `then` on `dispatch`."""
@@ -205,22 +214,7 @@ class Pipeline:
         def resume(verdict: Assessment | None) -> None:
             self._dispatch(lambda: self._guarded(job, lambda j: then(j, verdict)))
 
-        def progress(now: Assessment) -> None:
-            with bound(job.fields):
-                if now.pause is not None:
-                    log.info(
-                        "deploy.paused",
-                        deployment=arn,
-                        stage=now.pause.stage,
-                        hook_id=now.pause.hook_id,
-                        expires_at=now.pause.expires_at.isoformat()
-                        if now.pause.expires_at
-                        else None,
-                        timeout_action=now.pause.timeout_action,
-                    )
-                else:
-                    log.info("deploy.progress", deployment=arn, progress=now.progress)
-
+        progress = partial(log_progress, job.fields, arn)
         job.watch = self._watcher.follow(arn, job.timeout, resume, progress)
         if job.lost is not None:  # lost while the watch began: end it now
             self._watcher.cancel(job.watch)

@@ -32,6 +32,7 @@ from deployworker.deploy.migrate import Migrator
 from deployworker.deploy.pipeline import Pipeline
 from deployworker.deploy.serial import Dispatch
 from deployworker.deploy.sources import source_reader
+from deployworker.deploy.supersede import Request
 from deployworker.intake.accounts import Target, account_of
 from deployworker.intake.admit import Intake
 from deployworker.intake.allowlist import find_entry
@@ -144,7 +145,7 @@ class Targets:
         """`Pipeline.handle` on the message's target's pipeline."""
         return self._pipeline_for(self._request(message)).handle(message)
 
-    def admissible(self, message: Message) -> DeployRequest | None:
+    def admissible(self, message: Message) -> Request | None:
         """`Pipeline.admissible` on the message's target's pipeline."""
         return self._pipeline_for(self._request(message)).admissible(message)
 
@@ -154,7 +155,7 @@ class Targets:
         for built in self.built():
             built.pipeline.abandon(message, reason)
 
-    def supersede(self, message: Message, request: DeployRequest, newer: Message) -> Result:
+    def supersede(self, message: Message, request: Request, newer: Message) -> Result:
         """`Pipeline.supersede` (pure reporting, the same for every target)."""
         return self.home.supersede(message, request, newer)
 
@@ -167,10 +168,6 @@ class Targets:
         """Stop every target's watcher (their waiters settle as released)."""
         for built in self.built():
             built.watcher.stop()
-
-
-# What the queue hands messages to: one pipeline, or the router over several.
-Deploys = Pipeline | Targets
 
 
 def build_targets(

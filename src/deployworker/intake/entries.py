@@ -22,6 +22,7 @@ from deployworker.intake.accounts import REGION, Account, account_of, check_acco
 from deployworker.intake.budget import over_budget
 from deployworker.intake.gates import Gate, check_unique, gates_seconds
 from deployworker.intake.imageref import is_repository
+from deployworker.intake.releases import Release, index_releases
 
 _DURATION = re.compile(r"^(?P<value>[0-9]+)(?P<unit>s|m|h)?$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, None: 1}
@@ -157,9 +158,11 @@ class Allowlist(BaseModel):
     version: int
     accounts: dict[str, Account] = Field(default_factory=dict)
     services: tuple[Entry, ...] = ()
+    releases: tuple[Release, ...] = ()
     # Looked up once per deploy: a dict, not a scan of a thousand entries. Keyed by
     # (account id, region, cluster, service), None standing for the worker's own.
     _index: dict[tuple[str | None, str | None, str, str], Entry] = PrivateAttr(default_factory=dict)
+    _owners: dict[tuple[str, str], Release] = PrivateAttr(default_factory=dict)
 
     @field_validator("accounts")
     @classmethod
@@ -206,3 +209,16 @@ class Allowlist(BaseModel):
         """The id of the account `entry` names (None: the worker's own)."""
         listed = account_of(self.accounts, entry.account) if entry.account else None
         return listed.account_id if listed is not None else None
+
+    @model_validator(mode="after")
+    def _index_releases(self) -> Allowlist:
+        self._owners.update(index_releases(self.releases))
+        return self
+
+    def release(self, name: str) -> Release | None:
+        """The release called `name`, if any."""
+        return next((r for r in self.releases if r.name == name), None)
+
+    def release_of(self, cluster: str, service: str) -> Release | None:
+        """The release a service is a member of, if any (its messages use its group)."""
+        return self._owners.get((cluster, service))

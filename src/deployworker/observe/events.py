@@ -39,6 +39,11 @@ class DeployEvent:
     source: dict[str, str] | None = None
     # Failed and rolled-back deploys: ECS's reason, service events, stopped tasks.
     evidence: dict[str, object] | None = None
+    # Releases: the release, and each member's state in its outcome event.
+    release: str | None = None
+    members: dict[str, str] | None = None
+    # `approval_received`: the vote (action, comment, principal, person, role, result).
+    approval: dict[str, object] | None = None
     time: float = field(default_factory=time.time)
 
     def to_json(self) -> str:

@@ -6,6 +6,7 @@ Each `Metrics` has its own registry, so several workers can live in one process
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
@@ -16,7 +17,15 @@ from deployworker.outcome import Outcome, Result
 DURATION_BUCKETS = (5, 10, 20, 30, 60, 120, 180, 300, 600, 900, 1800, 3600)
 # The label values of deployworker_ecs_events_total (rollout.events.Result).
 ECS_EVENT_RESULTS = ("deployment", "service", "unwatched", "ignored", "invalid")
+# The label values of deployworker_approval_votes_total: what became of an approval.
+VOTE_RESULTS = (
+    *("counted", "duplicate", "late", "not_yet", "invalid", "no_gate"),
+    *("bad_proof", "unlisted", "no_deploy", "full", "aws_error", "retried"),
+)
 AGE_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+# The label values of deployworker_analysis_measurement_seconds (analysis.providers).
+ANALYSIS_PROVIDERS = ("prometheus", "cloudwatch", "cloudwatch_alarms")
+MEASUREMENT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
 class Metrics:
@@ -33,6 +42,12 @@ class Metrics:
         )
         for outcome in Outcome:
             self.messages.labels(outcome.value)
+        self.releases = Counter(
+            "deployworker_releases",
+            "Releases of allowlisted releases by outcome.",
+            ["release", "outcome"],
+            registry=r,
+        )
         self.deploys = Counter(
             "deployworker_deploys",
             "Deploys of allowlisted services by outcome.",
@@ -118,6 +133,36 @@ class Metrics:
             ["account", "region", "operation"],
             registry=r,
         )
+        self.approval_votes = Counter(
+            "deployworker_approval_votes",
+            "Approval messages by what became of them (counted, unlisted, bad_proof, ...).",
+            ["result"],
+            registry=r,
+        )
+        for result in VOTE_RESULTS:
+            self.approval_votes.labels(result)
+        window = ["cluster", "service"]
+        self.approval_opened = Gauge(
+            "deployworker_approval_opened_timestamp_seconds",
+            "Unix time the approval a deploy of an allowlisted service waits for opened.",
+            window,
+            registry=r,
+        )
+        self.approval_deadline = Gauge(
+            "deployworker_approval_deadline_timestamp_seconds",
+            "Unix time that approval's window closes (then the gate's on_timeout).",
+            window,
+            registry=r,
+        )
+        self.measurement_seconds = Histogram(
+            "deployworker_analysis_measurement_seconds",
+            "Time one gate analysis measurement took, by provider.",
+            ["provider"],
+            buckets=MEASUREMENT_BUCKETS,
+            registry=r,
+        )
+        for provider in ANALYSIS_PROVIDERS:
+            self.measurement_seconds.labels(provider)
         Info("deployworker_build", "Build information.", registry=r).info({"version": __version__})
 
     def aws_request(self, service: str, operation: str, result: str) -> None:
@@ -137,6 +182,27 @@ class Metrics:
     def ecs_event(self, result: str) -> None:
         """One ECS event read; a result outside the fixed set counts as invalid."""
         self.ecs_events.labels(result if result in ECS_EVENT_RESULTS else "invalid").inc()
+
+    def approval_vote(self, result: str) -> None:
+        """One approval message handled; an unknown result counts as invalid."""
+        self.approval_votes.labels(result if result in VOTE_RESULTS else "invalid").inc()
+
+    def approval_window(
+        self, cluster: str, service: str, opened_at: float | None, deadline: float | None
+    ) -> None:
+        """The gate runner's callback, for allowlisted services only: an approval opened
+        (both times given) or closed (None: its series go away, and so does any alert)."""
+        if opened_at is None or deadline is None:
+            for gauge in (self.approval_opened, self.approval_deadline):
+                with contextlib.suppress(KeyError):  # not open: nothing to remove
+                    gauge.remove(cluster, service)
+            return
+        self.approval_opened.labels(cluster, service).set(opened_at)
+        self.approval_deadline.labels(cluster, service).set(deadline)
+
+    def measured(self, provider: str, seconds: float) -> None:
+        """One analysis measurement finished (the providers' `on_measured`)."""
+        self.measurement_seconds.labels(provider).observe(seconds)
 
     def message_received(self, sent_at: float) -> None:
         """A message arrived; `sent_at` is its SentTimestamp (0 when unknown)."""
@@ -166,3 +232,5 @@ class Metrics:
             self.deploys.labels(*labels).inc()
             self.duration.labels(*labels).observe(result.duration)
             self.last_deploy.labels(*labels).set(time.time())
+        if result.release and result.outcome != Outcome.RELEASED:
+            self.releases.labels(result.release, result.outcome.value).inc()

@@ -16,8 +16,8 @@ import structlog
 
 from deployworker.aws.sqs import Message
 from deployworker.deploy.supersede import drop_superseded
-from deployworker.deploy.targets import Deploys
 from deployworker.outcome import Outcome, Result
+from deployworker.queue.route import Handler
 
 log = structlog.get_logger("deployworker.worker")
 
@@ -35,7 +35,7 @@ class GroupRunner:
 
     def __init__(
         self,
-        pipeline: Deploys,
+        pipeline: Handler,
         finish: Finish,
         stopping: threading.Event,
         on_group_end: Callable[[], None],

@@ -26,13 +26,13 @@ import structlog
 
 from deployworker.aws.sqs import Message, Sqs
 from deployworker.deploy.supersede import group_in_order
-from deployworker.deploy.targets import Deploys
 from deployworker.errors import AwsError
 from deployworker.intake.allowlist_file import AllowlistSource
 from deployworker.observe.httpd import Health
 from deployworker.outcome import Outcome, Result
 from deployworker.queue.groups import GroupRunner
 from deployworker.queue.heartbeat import Heartbeat
+from deployworker.queue.route import Handler
 from deployworker.queue.settle import Settler
 
 log = structlog.get_logger("deployworker.worker")
@@ -47,7 +47,7 @@ class Worker:
         self,
         sqs: Sqs,
         queue_url: str,
-        pipeline: Deploys,
+        pipeline: Handler,
         settler: Settler,
         heartbeat: Heartbeat,
         allowlist: AllowlistSource,

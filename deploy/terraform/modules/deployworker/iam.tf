@@ -88,6 +88,28 @@ data "aws_iam_policy_document" "worker" {
     }
   }
 
+  # Approvals: each verified vote is one deployworker:vote:<n> tag on the deploy's
+  # revision (and nothing else), which the gates read back from any replica.
+  statement {
+    sid       = "RecordApprovalVotes"
+    effect    = "Allow"
+    actions   = ["ecs:TagResource"]
+    resources = local.family_arns
+
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "aws:TagKeys"
+      values   = ["deployworker:vote:*"]
+    }
+  }
+
+  statement {
+    sid       = "ReadApprovalVotes"
+    effect    = "Allow"
+    actions   = ["ecs:ListTagsForResource"]
+    resources = local.family_arns
+  }
+
   statement {
     sid       = "RunMigrationTasks"
     effect    = "Allow"
@@ -133,6 +155,61 @@ data "aws_iam_policy_document" "worker" {
       test     = "StringEquals"
       variable = "iam:PassedToService"
       values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+
+  # Releases: their state tags on the new revisions, exactly the schedules and rules
+  # they name, and the roles those targets run with (UpdateSchedule and PutTargets
+  # pass them again).
+  dynamic "statement" {
+    for_each = [for on in [var.releases] : "releases" if on]
+    content {
+      sid       = "MarkReleaseRevisions"
+      effect    = "Allow"
+      actions   = ["ecs:TagResource"]
+      resources = local.family_arns
+
+      condition {
+        test     = "ForAllValues:StringEquals"
+        variable = "aws:TagKeys"
+        values   = ["deployworker:release-state", "deployworker:release-reason"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = distinct([for arn in var.release_schedule_arns : "schedules"])
+    content {
+      sid       = "UpdateReleaseSchedules"
+      effect    = "Allow"
+      actions   = ["scheduler:GetSchedule", "scheduler:UpdateSchedule"]
+      resources = var.release_schedule_arns
+    }
+  }
+
+  dynamic "statement" {
+    for_each = distinct([for arn in var.release_rule_arns : "rules"])
+    content {
+      sid       = "UpdateReleaseRules"
+      effect    = "Allow"
+      actions   = ["events:ListTargetsByRule", "events:PutTargets"]
+      resources = var.release_rule_arns
+    }
+  }
+
+  dynamic "statement" {
+    for_each = distinct([for arn in var.release_role_arns : "roles"])
+    content {
+      sid       = "PassReleaseRoles"
+      effect    = "Allow"
+      actions   = ["iam:PassRole"]
+      resources = var.release_role_arns
+
+      condition {
+        test     = "StringEquals"
+        variable = "iam:PassedToService"
+        values   = ["scheduler.amazonaws.com", "events.amazonaws.com"]
+      }
     }
   }
 
@@ -204,6 +281,39 @@ data "aws_iam_policy_document" "worker" {
       effect    = "Allow"
       actions   = ["sts:AssumeRole"]
       resources = var.target_role_arns
+    }
+  }
+
+  dynamic "statement" {
+    for_each = compact([var.prometheus_auth_secret_arn])
+    content {
+      sid       = "ReadPrometheusAuth"
+      effect    = "Allow"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [statement.value]
+    }
+  }
+
+  # Gate analysis: the states of exactly the alarms the allowlist's gates name.
+  dynamic "statement" {
+    for_each = distinct([for name in local.gate_alarm_names : "alarms"])
+    content {
+      sid       = "ReadGateAlarms"
+      effect    = "Allow"
+      actions   = ["cloudwatch:DescribeAlarms"]
+      resources = [for name in local.gate_alarm_names : "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${name}"]
+    }
+  }
+
+  # GetMetricData supports no resource-level permissions: AWS requires "*". It is
+  # granted only when some gate reads a CloudWatch metric.
+  dynamic "statement" {
+    for_each = local.gate_metric_reads
+    content {
+      sid       = "ReadGateMetrics"
+      effect    = "Allow"
+      actions   = ["cloudwatch:GetMetricData"]
+      resources = ["*"]
     }
   }
 

@@ -129,6 +129,18 @@ variable "signing_secret_arn" {
   default     = null
 }
 
+variable "prometheus_url" {
+  description = "Prometheus base URL the worker's gate analysis queries (DEPLOYWORKER_PROMETHEUS_URL); null: no Prometheus metrics in gates."
+  type        = string
+  default     = null
+}
+
+variable "prometheus_auth_secret_arn" {
+  description = "Secrets Manager secret with Prometheus credentials, JSON with bearer_token or username and password; null: none."
+  type        = string
+  default     = null
+}
+
 variable "alarm_actions" {
   description = "ARNs notified when the DLQ is not empty (for example an SNS topic for the on-call)."
   type        = list(string)
@@ -139,4 +151,28 @@ variable "tags" {
   description = "Tags for every resource."
   type        = map(string)
   default     = {}
+}
+
+variable "releases" {
+  description = "Whether the allowlist has releases: the worker may then tag its release revisions with the release's state."
+  type        = bool
+  default     = false
+}
+
+variable "release_schedule_arns" {
+  description = "EventBridge Scheduler schedules the allowlist's releases name: the worker may read and repoint exactly these."
+  type        = list(string)
+  default     = []
+}
+
+variable "release_rule_arns" {
+  description = "EventBridge rules the allowlist's releases name: the worker may read and repoint exactly their targets."
+  type        = list(string)
+  default     = []
+}
+
+variable "release_role_arns" {
+  description = "Roles the release schedules and rule targets run with: UpdateSchedule and PutTargets pass them again."
+  type        = list(string)
+  default     = []
 }

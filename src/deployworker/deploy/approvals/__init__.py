@@ -1,6 +1,7 @@
 """Approvals: people saying yes or no to a deploy waiting at a gate.
 
-`votes` is the pure part (who counts, and the tally against a gate's policy). May import
-`intake`, `rollout`, `observe`, `aws` and the base modules; must never import `queue`,
-`app` or `cli`.
+`votes` and `ballot` are pure (who counts, the tally, votes as revision tags); `book`
+finds a deploy's revision and reads its votes back; `receive` handles approval messages.
+May import `intake`, `rollout`, `observe`, `aws` and the base modules; must never import
+`queue`, `app` or `cli`.
 """

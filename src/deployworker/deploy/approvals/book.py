@@ -1,0 +1,93 @@
+"""Where a deploy's votes live: its revision's tags, found by the deploy key.
+
+`locate` finds the revision a deploy registered (tagged `deployworker:deploy-key`) among
+the service's current revision, the revisions of its ECS deployments and the family's
+newest (registered, not yet rolled out). `TagVoteBook` is the gate runner's `VoteBook`:
+it reads the votes back from those tags, so a vote received by one replica is seen by
+the replica running the gate, and survives any crash once tagged.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from deployworker.aws.ecs import Ecs
+from deployworker.deploy.approvals.ballot import votes_in
+from deployworker.deploy.approvals.votes import Vote
+from deployworker.deploy.plan import DEPLOY_KEY_TAG, deploy_key, tag_map
+from deployworker.errors import NotFoundError
+
+
+class VoteBook(Protocol):
+    """What the gate runner reads votes through."""
+
+    def votes(self, cluster: str, service: str, deploy_id: str) -> Sequence[Vote]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """A deploy's revision, its tags, and whether it is still the service's target
+    (False: the service moved on, by a rollback, a newer deploy or someone else)."""
+
+    arn: str
+    tags: dict[str, str]
+    live: bool
+
+
+def _family(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
+
+
+def locate(ecs: Ecs, cluster: str, service: str, deploy_id: str) -> Located | None:
+    """The revision deploy (cluster, service, deploy_id) registered, or None when there
+    is none near the service (not registered yet, or long replaced).
+
+    Raises `NotFoundError` when the service does not exist.
+    """
+    key = deploy_key(cluster, service, deploy_id)
+    described = ecs.describe_service(cluster, service)
+    target = str(described["taskDefinition"])
+    candidates = dict.fromkeys(
+        [target, *(str(d["taskDefinition"]) for d in described.get("deployments") or [])]
+    )
+    for arn in candidates:
+        tags = ecs.list_tags_for_resource(arn)
+        if tags.get(DEPLOY_KEY_TAG) == key:
+            return Located(arn, tags, arn == target)
+    newest, newest_tags = ecs.describe_task_definition(_family(target))
+    tags = tag_map(newest_tags)
+    if tags.get(DEPLOY_KEY_TAG) == key:
+        # Registered and not rolled out yet (a migration runs, or UpdateService is next).
+        return Located(str(newest["taskDefinitionArn"]), tags, True)
+    return None
+
+
+class TagVoteBook:
+    """`VoteBook` over revision tags. Remembers each deploy's revision (a deploy key
+    names one revision for good), so a read after the first is one ListTagsForResource."""
+
+    def __init__(self, ecs: Ecs) -> None:
+        self._ecs = ecs
+        self._lock = threading.Lock()
+        self._revisions: dict[tuple[str, str, str], str] = {}
+
+    def votes(self, cluster: str, service: str, deploy_id: str) -> Sequence[Vote]:
+        """Every vote recorded for the deploy, oldest first; empty when none (or when
+        its revision cannot be found). Raises `AwsError` when ECS cannot be read."""
+        key = (cluster, service, deploy_id)
+        with self._lock:
+            arn = self._revisions.get(key)
+        if arn is None:
+            try:
+                found = locate(self._ecs, cluster, service, deploy_id)
+            except NotFoundError:
+                return []
+            if found is None:
+                return []
+            with self._lock:
+                self._revisions[key] = found.arn
+            return votes_in(found.tags)
+        return votes_in(self._ecs.list_tags_for_resource(arn))
