@@ -8,7 +8,19 @@ every deploy when an outside client eats into the account's UpdateService budget
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+
 from bench.accounts import AccountsSpec, run
+from deployworker.observe.logs import configure_logging
+
+
+@pytest.fixture(autouse=True)
+def logs_back_to_stderr() -> Iterator[None]:
+    """A run logs to nowhere, as in the benchmark; later tests read the logs again."""
+    yield
+    configure_logging("info")
 
 
 def test_deploys_over_several_accounts_settle_without_throttles() -> None:
