@@ -7,7 +7,6 @@ stop the threads in a safe order.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,7 +28,9 @@ from deployworker.deploy.approvals.wiring import build_approvals
 from deployworker.deploy.migrate import Migrator
 from deployworker.deploy.pipeline import Pipeline
 from deployworker.deploy.release.build import build_releases
+from deployworker.deploy.targets import Targets, build_accounts, build_targets
 from deployworker.errors import AwsError, ConfigError
+from deployworker.intake.admit import Intake
 from deployworker.intake.allowlist_file import AllowlistSource, open_allowlist
 from deployworker.intake.keys import load_signing_key
 from deployworker.observe.events import SnsEvents, discard
@@ -61,6 +62,7 @@ class App:
     worker: Worker
     queue_url: str
     dlq_url: str
+    targets: Targets  # routes messages to home's pipeline and other targets' pipelines
     events: SnsEvents | None = None
     settler: Settler | None = None
     http: ThreadingHTTPServer | None = None
@@ -102,6 +104,7 @@ class App:
             self.ecs_events.stop()
         # Waiters wake with no verdict and settle as `released` (visibility 0).
         self.watcher.stop()
+        self.targets.stop()
         released = self.worker.drain(self.settings.shutdown_grace_seconds)
         if self.resumes is not None:
             self.resumes.shutdown(wait=False, cancel_futures=True)
@@ -136,11 +139,12 @@ def build(
         clients,
     )
     ecs_client = aws.client("ecs")
-    ecs = Ecs(ecs_client, aws.caller("ecs", limiter or Limiter(settings.ecs_budgets())))
     # Messages may name ARNs: the worker must know its own account and region to deny others.
     own = own_scope(
         settings.region, settings.account_id, ecs_client, lambda: aws.adapter(Sts, "sts")
     )
+    accounts = build_accounts(settings, aws, own[1], metrics.api_budget)
+    ecs = Ecs(ecs_client, aws.caller("ecs", limiter or accounts.limiter(own[1], own[0])))
     sqs = aws.adapter(Sqs, "sqs")
     queue_url = settings.queue_url
     try:
@@ -201,6 +205,9 @@ def build(
         signing_max_age=settings.signing_max_age_seconds,
         dispatch=resumes.submit,
     )
+    emit = events.emit if events is not None else discard
+    intake = Intake(allowlist.current, *own, signing_key, settings.signing_max_age_seconds)
+    targets = build_targets(settings, accounts, pipeline, intake, emit, resumes.submit, actor)
     settler = Settler(
         sqs, queue_url, dlq_url, settings.retry_backoff_seconds, [lambda _, r: metrics.settled(r)]
     )
@@ -208,7 +215,7 @@ def build(
     worker = Worker(
         sqs,
         queue_url,
-        Router(pipeline, approvals),
+        Router(targets, approvals),
         settler,
         heartbeat,
         allowlist,
@@ -234,15 +241,9 @@ def build(
         worker,
         queue_url,
         dlq_url,
+        targets,
         events,
         settler,
         resumes=resumes,
         ecs_events=consume_events(settings, sqs, watcher, health, metrics.ecs_event),
     )
-
-
-def run_until(app: App, stop: threading.Event) -> None:
-    """Run `app` until `stop` is set, then shut it down."""
-    app.start()
-    stop.wait()
-    app.shutdown()

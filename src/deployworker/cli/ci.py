@@ -41,6 +41,7 @@ def _target(args: argparse.Namespace, settings: Settings) -> tuple[str | None, s
 def cmd_publish(args: argparse.Namespace) -> int:
     """Publish one deploy message (and with --wait, follow it to its outcome)."""
     from deployworker.cli.publish import publish
+    from deployworker.cli.targets import accounts_for
 
     settings = Settings()
     region, endpoint = _target(args, settings)
@@ -64,6 +65,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
         "deploy_id": args.deploy_id,
         "action": args.action,
         "source": {k: v for k, v in source.items() if v} or None,
+        "account": args.target_account,
+        "region": args.target_region,
     }
     try:
         sent = publish(
@@ -75,6 +78,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
             signing_key=(
                 settings.signing_key.get_secret_value().encode() if settings.signing_key else None
             ),
+            accounts=accounts_for(settings, args.target_account),
             group_id=f"release/{args.release}" if args.release else None,
         )
     except Rejection as rejection:
@@ -93,7 +97,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         return 0
     images = {name: str(ref) for name, ref in sent.request.targets.items()}
     return _wait_and_report(
-        _ecs_for(region, endpoint),
+        _ecs_for(region, endpoint, settings, args),
         args.cluster,
         args.service,
         sent.deploy_id,
@@ -104,11 +108,12 @@ def cmd_publish(args: argparse.Namespace) -> int:
     )
 
 
-def _ecs_for(region: str | None, endpoint: str | None) -> Ecs:
-    from deployworker.aws._retry import Caller, RetryPolicy
-    from deployworker.aws.clients import make_client
+def _ecs_for(
+    region: str | None, endpoint: str | None, settings: Settings, args: argparse.Namespace
+) -> Ecs:
+    from deployworker.cli.targets import ecs_for
 
-    return Ecs(make_client("ecs", region, endpoint), Caller("ecs", RetryPolicy(attempts=4)))
+    return ecs_for(settings, region, endpoint, args.target_account, args.target_region)
 
 
 def _wait_and_report(
@@ -160,7 +165,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not args.cluster or not args.service:
         print("error: status needs --cluster and --service, or --release", file=sys.stderr)
         return 2
-    ecs = _ecs_for(region, endpoint)
+    try:
+        ecs = _ecs_for(region, endpoint, settings, args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return _wait_and_report(
         ecs,
         args.cluster,
@@ -174,6 +183,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _add_target_flags(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--target-account", help="another account (alias or id); default: home")
+    command.add_argument("--target-region", help="another region; default: the worker's")
     command.add_argument("--region")
     command.add_argument("--endpoint-url")
     command.add_argument("--local", action="store_true", help="target `deployworker local`")

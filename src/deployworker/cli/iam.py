@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from deployworker.cli.iam_releases import release_statements
+from deployworker.cli.iam_targets import service_arns, target_roles
 from deployworker.intake.entries import Allowlist
 
 
@@ -53,21 +54,14 @@ def _statement(
     return statement
 
 
-def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
-    """The task-role policy document for exactly the services `allowlist` opts in."""
-    base = f"arn:{scope.partition}:ecs:{scope.region}:{scope.account_id}"
-    # A release's services are deployed like any allowlisted service.
-    pairs = [(e.cluster, e.service) for e in allowlist.services] + [
-        (r.cluster_of(m), m.name) for r in allowlist.releases for m in r.members if m.service
-    ]
-    pairs = list(dict.fromkeys(pairs))
-    services = [f"{base}:service/{cluster}/{service}" for cluster, service in pairs]
-    clusters = sorted({f"{base}:cluster/{cluster}" for cluster, _ in pairs})
-    tasks = sorted({f"{base}:task/{cluster}/*" for cluster, _ in pairs})
-    # Without named families, tagging stays limited by the CreateAction condition.
-    families = [f"{base}:task-definition/{f}:*" for f in scope.families] or [
-        f"{base}:task-definition/*"
-    ]
+def ecs_statements(
+    services: list[str], family_arns: list[str], votes: bool = True
+) -> list[dict[str, Any]]:
+    """Deploying, following and migrating exactly `services` (ARNs), in whatever accounts
+    and regions they name; tagging and RunTask limited to `family_arns` (task-definition
+    ARN patterns). `votes`: the approvals' vote tags too."""
+    clusters = sorted({s.rsplit("/", 1)[0].replace(":service/", ":cluster/") for s in services})
+    tasks = sorted({s.rsplit("/", 1)[0].replace(":service/", ":task/") + "/*" for s in services})
     create_action = {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}}
     statements = [
         _statement(
@@ -89,32 +83,57 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
         # No resource-level permissions exist for these two: AWS requires "*".
         _statement("ReadTaskDefinitions", ["ecs:DescribeTaskDefinition"], ["*"]),
         _statement("RegisterTaskDefinitions", ["ecs:RegisterTaskDefinition"], ["*"]),
-        _statement("TagOnlyNewRevisions", ["ecs:TagResource"], families, create_action),
+        _statement("TagOnlyNewRevisions", ["ecs:TagResource"], family_arns, create_action),
         # After a migration: the one tag that keeps a redrive from migrating again.
         _statement(
             "MarkMigratedRevisions",
             ["ecs:TagResource"],
-            families,
+            family_arns,
             {"ForAllValues:StringEquals": {"aws:TagKeys": ["deployworker:migrated"]}},
         ),
+    ]
+    if votes:
         # Approvals: each verified vote is one `deployworker:vote:<n>` tag on the deploy's
         # revision, which the gates read back from any replica.
-        _statement(
-            "RecordApprovalVotes",
-            ["ecs:TagResource"],
-            families,
-            {"ForAllValues:StringLike": {"aws:TagKeys": ["deployworker:vote:*"]}},
-        ),
-        _statement("ReadApprovalVotes", ["ecs:ListTagsForResource"], families),
-        _statement(
-            "RunMigrationTasks", ["ecs:RunTask"], families, {"ArnEquals": {"ecs:cluster": clusters}}
-        ),
+        statements += [
+            _statement(
+                "RecordApprovalVotes",
+                ["ecs:TagResource"],
+                family_arns,
+                {"ForAllValues:StringLike": {"aws:TagKeys": ["deployworker:vote:*"]}},
+            ),
+            _statement("ReadApprovalVotes", ["ecs:ListTagsForResource"], family_arns),
+        ]
+    cluster_is = {"ArnEquals": {"ecs:cluster": clusters}}
+    return [
+        *statements,
+        _statement("RunMigrationTasks", ["ecs:RunTask"], family_arns, cluster_is),
         _statement("WatchMigrationTasks", ["ecs:DescribeTasks", "ecs:StopTask"], tasks),
         # ListTasks has no task resource; the cluster condition narrows it.
-        _statement(
-            "FindMigrationTasks", ["ecs:ListTasks"], ["*"], {"ArnEquals": {"ecs:cluster": clusters}}
-        ),
+        _statement("FindMigrationTasks", ["ecs:ListTasks"], ["*"], cluster_is),
     ]
+
+
+def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
+    """The task-role policy document for exactly the services `allowlist` opts in in
+    the worker's own account, and the roles it assumes into the others."""
+    base = f"arn:{scope.partition}:ecs:{scope.region}:{scope.account_id}"
+    # A release's services are deployed like any allowlisted service.
+    services = service_arns(allowlist, scope.partition, scope.account_id, scope.region) + [
+        f"{base}:service/{r.cluster_of(m)}/{m.name}"
+        for r in allowlist.releases
+        for m in r.members
+        if m.service
+    ]
+    services = list(dict.fromkeys(services))
+    # Without named families, tagging stays limited by the CreateAction condition.
+    families = [f"{base}:task-definition/{f}:*" for f in scope.families] or [
+        f"{base}:task-definition/*"
+    ]
+    statements = ecs_statements(services, families)
+    roles = sorted(target_roles(allowlist))
+    if roles:
+        statements.append(_statement("AssumeTargetRoles", ["sts:AssumeRole"], roles))
     if scope.pass_role_arns:
         statements.append(
             _statement(

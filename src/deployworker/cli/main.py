@@ -87,12 +87,15 @@ def _say(text: str) -> None:
 
 def cmd_run(_: argparse.Namespace) -> int:
     """Run the daemon against AWS, configured from DEPLOYWORKER_* settings."""
-    from deployworker.app import build, run_until
+    from deployworker.app import build
 
     settings = Settings()
     configure_logging(settings.log_level)
     app = build(settings)
-    run_until(app, _stop_on_signals())
+    stop = _stop_on_signals()
+    app.start()
+    stop.wait()
+    app.shutdown()
     return 0
 
 
@@ -119,6 +122,7 @@ def cmd_local(args: argparse.Namespace) -> int:
 def cmd_iam_policy(args: argparse.Namespace) -> int:
     """Print the least-privilege IAM policy for the services an allowlist opts in."""
     from deployworker.cli.iam import Scope, worker_policy
+    from deployworker.cli.iam_targets import target_policy
 
     try:
         allowlist = load_allowlist(args.allowlist.read_text(encoding="utf-8"))
@@ -140,7 +144,14 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
         kms_key_arn=args.kms_key_arn,
         release_role_arns=args.release_role or (),
     )
-    print(json.dumps(worker_policy(allowlist, scope), indent=2))
+    if args.target is None:
+        print(json.dumps(worker_policy(allowlist, scope), indent=2))
+        return 0
+    try:
+        print(json.dumps(target_policy(allowlist, args.target, scope), indent=2))
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -193,6 +204,7 @@ def parser() -> argparse.ArgumentParser:
     iam.add_argument("--ecr-repository-arn", action="append")
     iam.add_argument("--signing-secret-arn")
     iam.add_argument("--kms-key-arn")
+    iam.add_argument("--target", help="print the policy of the role assumed in this account")
     iam.add_argument("--release-role", action="append", help="schedule/rule target role ARN")
     iam.add_argument("--prometheus-auth-secret-arn")
     iam.set_defaults(func=cmd_iam_policy)

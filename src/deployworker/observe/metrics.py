@@ -126,6 +126,13 @@ class Metrics:
         )
         for result in ECS_EVENT_RESULTS:
             self.ecs_events.labels(result)
+        self.api_budgets = Gauge(
+            "deployworker_api_budget",
+            "This replica's calls per second for an ECS operation in an account and region, "
+            "after AIMD backoff.",
+            ["account", "region", "operation"],
+            registry=r,
+        )
         self.approval_votes = Counter(
             "deployworker_approval_votes",
             "Approval messages by what became of them (counted, unlisted, bad_proof, ...).",
@@ -161,6 +168,10 @@ class Metrics:
     def aws_request(self, service: str, operation: str, result: str) -> None:
         """Adapter observer: count one AWS API attempt."""
         self.aws_requests.labels(service, operation, result).inc()
+
+    def api_budget(self, account: str, region: str, operation: str, rate: float) -> None:
+        """Budget observer: an operation's rate in a target is now `rate`."""
+        self.api_budgets.labels(account, region, operation).set(rate)
 
     def watch_round(self, watched: int, calls: int, cadence: float) -> None:
         """Watcher observer: one round of DescribeServiceDeployments finished."""

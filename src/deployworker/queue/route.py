@@ -14,7 +14,6 @@ from typing import Protocol
 
 from deployworker.aws.sqs import Message
 from deployworker.deploy.job import Done
-from deployworker.deploy.pipeline import Pipeline
 from deployworker.deploy.supersede import Request
 from deployworker.intake.approval import is_approval_group
 from deployworker.outcome import Result
@@ -45,7 +44,7 @@ class Handler(Protocol):
 class Router:
     """A `Handler` that sends votes to `approvals` and everything else to `pipeline`."""
 
-    def __init__(self, pipeline: Pipeline, approvals: Votes | None) -> None:
+    def __init__(self, pipeline: Handler, approvals: Votes | None) -> None:
         self.pipeline = pipeline
         self._approvals = approvals
 

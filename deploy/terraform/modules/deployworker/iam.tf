@@ -273,6 +273,17 @@ data "aws_iam_policy_document" "worker" {
     }
   }
 
+  # Other accounts: exactly the roles their deployworker-target modules created.
+  dynamic "statement" {
+    for_each = distinct([for arn in var.target_role_arns : "sts"])
+    content {
+      sid       = "AssumeTargetRoles"
+      effect    = "Allow"
+      actions   = ["sts:AssumeRole"]
+      resources = var.target_role_arns
+    }
+  }
+
   dynamic "statement" {
     for_each = compact([var.prometheus_auth_secret_arn])
     content {

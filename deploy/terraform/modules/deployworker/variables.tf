@@ -32,6 +32,12 @@ variable "ecr_repository_arns" {
   default     = []
 }
 
+variable "target_role_arns" {
+  description = "Roles the worker assumes in other accounts (each account's deployworker-target module); it may assume exactly these."
+  type        = list(string)
+  default     = []
+}
+
 variable "image" {
   description = "The deployworker container image (repository:tag or @digest)."
   type        = string
