@@ -43,11 +43,13 @@ test: lint typecheck pytest
 soak: $(STAMP)
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
-# Scale benchmark (about 8 minutes): in-memory ECS and SQS at AWS's limits, 4 scenarios
+# Scale benchmark (about 12 minutes): in-memory ECS and SQS at AWS's limits, 4 scenarios
+# and the accounts scenarios A-C (bench.accounts: 10 accounts, 3 replicas, an outside client)
 # (the events path, scenarios 5-8, with BENCH_ARGS="--check --only 5,6,7,8").
 BENCH_ARGS ?= --check --json docs/benchmarks.json --plot docs/benchmarks-burst.png
 bench: $(STAMP)
 	$(BIN)/python -m bench.scale $(BENCH_ARGS)
+	$(BIN)/python -m bench.accounts --check --json docs/benchmarks-accounts.json
 
 clean:
 	rm -rf $(VENV) $(TOOLS_VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -63,10 +63,8 @@ class Book:
 
 
 def gates_of(app: App) -> GateDriver:
-    handler: Any = app.worker._pipeline
-    pipeline = getattr(handler, "pipeline", handler)  # behind the router, or not
-    driver: GateDriver = pipeline.gates
-    return driver
+    """The gate driver of the worker's home pipeline."""
+    return app.targets.home.gates
 
 
 def service(world: World, configuration: dict[str, Any] | None = None) -> str:

@@ -17,6 +17,7 @@ from deployworker.intake.allowlist import load_allowlist
 ROOT = Path(__file__).resolve().parent.parent
 TF = ROOT / "deploy" / "terraform"
 MODULE = TF / "modules" / "deployworker"
+TARGET = TF / "modules" / "deployworker-target"
 EXAMPLE = TF / "examples" / "complete"
 TOOLS_PYTHON = ROOT / ".venv-tools" / "bin" / "python"
 
@@ -45,7 +46,9 @@ def hcl(path: Path) -> dict[str, Any]:
     return loaded
 
 
-@pytest.mark.parametrize("directory", [MODULE, EXAMPLE], ids=["module", "example"])
+@pytest.mark.parametrize(
+    "directory", [MODULE, TARGET, EXAMPLE], ids=["module", "target", "example"]
+)
 def test_terraform_loads_every_module_and_example(directory: Path) -> None:
     loaded = in_tools(
         "import json, sys\n"
@@ -104,8 +107,10 @@ def test_checkov_passes_and_every_skip_is_justified() -> None:
                 )
 
 
-def module_statements(document: str = "worker") -> dict[str, dict[str, Any]]:
-    data = hcl(MODULE / "iam.tf")["data"]
+def module_statements(
+    document: str = "worker", path: Path = MODULE / "iam.tf"
+) -> dict[str, dict[str, Any]]:
+    data = hcl(path)["data"]
     for block in data:
         policy = block.get("aws_iam_policy_document", {}).get(document)
         if policy is not None:
@@ -193,9 +198,26 @@ def test_task_role_is_least_privilege() -> None:
         "MarkMigratedRevisions",
         "RecordApprovalVotes",
         "TagGateProgress",
+        "MarkReleaseRevisions",
     }
     assert conditions(statements["TagGateProgress"]) == {
         ("ForAllValues:StringEquals", "aws:TagKeys", json.dumps(["deployworker:gate"]))
+    }
+    assert conditions(statements["MarkReleaseRevisions"]) == {
+        (
+            "ForAllValues:StringEquals",
+            "aws:TagKeys",
+            json.dumps(["deployworker:release-state", "deployworker:release-reason"]),
+        )
+    }
+    assert resources(statements["UpdateReleaseSchedules"]) == "${var.release_schedule_arns}"
+    assert resources(statements["UpdateReleaseRules"]) == "${var.release_rule_arns}"
+    assert conditions(statements["PassReleaseRoles"]) == {
+        (
+            "StringEquals",
+            "iam:PassedToService",
+            json.dumps(["scheduler.amazonaws.com", "events.amazonaws.com"]),
+        )
     }
     assert conditions(statements["TagOnlyNewRevisions"]) == {
         ("StringEquals", "ecs:CreateAction", json.dumps(["RegisterTaskDefinition"]))
@@ -333,6 +355,8 @@ def test_iam_policy_command_matches_the_module_statements() -> None:
     environments = next(b["environments"] for b in example["variable"] if "environments" in b)
     production = _one(environments["default"])["production"]
     allowlist = load_allowlist((EXAMPLE / "allowlist-production.yaml").read_text())
+    releases = next(b["releases"] for b in example["variable"] if "releases" in b)
+    release_targets = _one(releases["default"])["production"]
     scope = Scope(
         region="eu-west-1",
         account_id="123456789012",
@@ -345,11 +369,13 @@ def test_iam_policy_command_matches_the_module_statements() -> None:
         ecr_repository_arns=["arn:aws:ecr:eu-west-1:123456789012:repository/web"],
         signing_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:signing",
         kms_key_arn="arn:aws:kms:eu-west-1:123456789012:key/1",
+        release_role_arns=release_targets["role_arns"],
         prometheus_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:prometheus",
     )
     generated = {s["Sid"]: s for s in worker_policy(allowlist, scope)["Statement"]}
     terraform = module_statements()
-    assert set(generated) == set(terraform)
+    # The example's allowlist lists no other account: nothing to assume.
+    assert set(generated) == set(terraform) - {"AssumeTargetRoles"}
     for sid, statement in generated.items():
         assert set(statement["Action"]) == actions(terraform[sid]), sid
         want = {
@@ -368,6 +394,9 @@ def test_iam_policy_command_matches_the_module_statements() -> None:
         assert got <= want, sid
     # The same services: what the allowlist opts in is what the example grants.
     assert generated["DeployAllowlistedServices"]["Resource"] == production["service_arns"]
+    # The same schedules and rules: what the releases name is what the example grants.
+    assert generated["UpdateReleaseSchedules"]["Resource"] == release_targets["schedule_arns"]
+    assert generated["UpdateReleaseRules"]["Resource"] == release_targets["rule_arns"]
 
 
 GATE_ALLOWLISTS = {
@@ -429,3 +458,57 @@ def test_the_module_reads_the_gates_cloudwatch_needs_from_the_allowlist(
     assert outputs["metrics"] == (["metrics"] if "ReadGateMetrics" in generated else [])
     if name == "alarms and prometheus":
         assert outputs == {"alarms": ["api-5xx", "web-5xx", "web-latency"], "metrics": []}
+
+
+TARGET_ALLOWLIST = """\
+version: 1
+accounts:
+  prod:
+    account_id: "222222222222"
+    role_arn: arn:aws:iam::222222222222:role/deployworker-target
+    external_id: deployworker-prod
+services:
+  - cluster: prod
+    service: web
+    containers: [app]
+    images: [123456789012.dkr.ecr.eu-west-1.amazonaws.com/web]
+  - account: prod
+    region: us-west-2
+    cluster: prod
+    service: web
+    containers: [app]
+    images: [123456789012.dkr.ecr.eu-west-1.amazonaws.com/web]
+"""
+
+
+def test_the_target_module_grants_what_iam_policy_target_prints() -> None:
+    from deployworker.cli.iam_targets import target_policy
+
+    allowlist = load_allowlist(TARGET_ALLOWLIST)
+    scope = Scope(
+        region="eu-west-1",
+        account_id="123456789012",
+        families=["prod-web"],
+        pass_role_arns=["arn:aws:iam::222222222222:role/web-task"],
+        ecr_repository_arns=["arn:aws:ecr:us-west-2:222222222222:repository/web"],
+    )
+    generated = {s["Sid"]: s for s in target_policy(allowlist, "prod", scope)["Statement"]}
+    terraform = module_statements("target", TARGET / "main.tf")
+    assert set(generated) == set(terraform)
+    for sid, statement in generated.items():
+        assert set(statement["Action"]) == actions(terraform[sid]), sid
+    assert generated["DeployAllowlistedServices"]["Resource"] == [
+        "arn:aws:ecs:us-west-2:222222222222:service/prod/web"
+    ]
+    # The worker's own policy: home's service only, and exactly the target's role.
+    home = {s["Sid"]: s for s in worker_policy(allowlist, scope)["Statement"]}
+    assert home["DeployAllowlistedServices"]["Resource"] == [
+        "arn:aws:ecs:eu-west-1:123456789012:service/prod/web"
+    ]
+    assert home["AssumeTargetRoles"]["Resource"] == [
+        "arn:aws:iam::222222222222:role/deployworker-target"
+    ]
+    assert actions(module_statements()["AssumeTargetRoles"]) == {"sts:AssumeRole"}
+    trust = hcl(TARGET / "main.tf")["data"]
+    text = json.dumps(trust)
+    assert "sts:ExternalId" in text and "var.worker_role_arn" in text

@@ -7,7 +7,6 @@ stop the threads in a safe order.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,7 +28,10 @@ from deployworker.deploy.approvals.wiring import build_approvals
 from deployworker.deploy.gates.wiring import gates_for
 from deployworker.deploy.migrate import Migrator
 from deployworker.deploy.pipeline import Pipeline
+from deployworker.deploy.release.build import build_releases
+from deployworker.deploy.targets import Targets, build_accounts, build_targets
 from deployworker.errors import AwsError, ConfigError
+from deployworker.intake.admit import Intake
 from deployworker.intake.allowlist_file import AllowlistSource, open_allowlist
 from deployworker.intake.keys import load_signing_key
 from deployworker.observe.events import SnsEvents, discard
@@ -61,6 +63,7 @@ class App:
     worker: Worker
     queue_url: str
     dlq_url: str
+    targets: Targets  # routes messages to home's pipeline and other targets' pipelines
     events: SnsEvents | None = None
     settler: Settler | None = None
     http: ThreadingHTTPServer | None = None
@@ -102,6 +105,7 @@ class App:
             self.ecs_events.stop()
         # Waiters wake with no verdict and settle as `released` (visibility 0).
         self.watcher.stop()
+        self.targets.stop()
         released = self.worker.drain(self.settings.shutdown_grace_seconds)
         if self.resumes is not None:
             self.resumes.shutdown(wait=False, cancel_futures=True)
@@ -121,8 +125,7 @@ def build(
     """Build a worker from settings; raises `ConfigError` when it cannot run.
 
     `clients` (service name to a boto3-shaped client) and `limiter` replace the boto3
-    clients and the ECS token buckets
-    (benchmarks run the real worker against in-memory fakes on a faster clock).
+    clients and the ECS token buckets (benchmarks run the worker against in-memory fakes).
     """
     if not settings.queue_url:
         raise ConfigError("DEPLOYWORKER_QUEUE_URL is not set: the worker needs a work queue")
@@ -136,11 +139,12 @@ def build(
         clients,
     )
     ecs_client = aws.client("ecs")
-    ecs = Ecs(ecs_client, aws.caller("ecs", limiter or Limiter(settings.ecs_budgets())))
     # Messages may name ARNs: the worker must know its own account and region to deny others.
     own = own_scope(
         settings.region, settings.account_id, ecs_client, lambda: aws.adapter(Sts, "sts")
     )
+    accounts = build_accounts(settings, aws, own[1], metrics.api_budget)
+    ecs = Ecs(ecs_client, aws.caller("ecs", limiter or accounts.limiter(own[1], own[0])))
     sqs = aws.adapter(Sqs, "sqs")
     queue_url = settings.queue_url
     try:
@@ -188,7 +192,6 @@ def build(
         default_timeout=settings.deploy_timeout_seconds,
     )
     emit = events.emit if events is not None else discard
-    gates = gates_for(settings, aws, ecs, resumes.submit, watcher.wake, emit, metrics)
     pipeline = Pipeline(
         ecs,
         actor,
@@ -198,11 +201,14 @@ def build(
         region=own[0],
         account=own[1],
         emit=emit,
+        releases=build_releases(aws, watcher, actor, allowlist, settings, events, signing_key),
         signing_key=signing_key,
         signing_max_age=settings.signing_max_age_seconds,
         dispatch=resumes.submit,
-        gates=gates,
+        gates=gates_for(settings, aws, ecs, resumes.submit, watcher.wake, emit, metrics),
     )
+    intake = Intake(allowlist.current, *own, signing_key, settings.signing_max_age_seconds)
+    targets = build_targets(settings, accounts, pipeline, intake, emit, resumes.submit, actor)
     settler = Settler(
         sqs, queue_url, dlq_url, settings.retry_backoff_seconds, [lambda _, r: metrics.settled(r)]
     )
@@ -210,7 +216,7 @@ def build(
     worker = Worker(
         sqs,
         queue_url,
-        Router(pipeline, approvals),
+        Router(targets, approvals),
         settler,
         heartbeat,
         allowlist,
@@ -236,15 +242,9 @@ def build(
         worker,
         queue_url,
         dlq_url,
+        targets,
         events,
         settler,
         resumes=resumes,
         ecs_events=consume_events(settings, sqs, watcher, health, metrics.ecs_event),
     )
-
-
-def run_until(app: App, stop: threading.Event) -> None:
-    """Run `app` until `stop` is set, then shut it down."""
-    app.start()
-    stop.wait()
-    app.shutdown()

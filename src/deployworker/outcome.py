@@ -58,6 +58,8 @@ class Result:
     # Why a deploy failed, as ECS tells it: its reason, recent service events and the
     # stopped tasks of the new revision (see `deploy.evidence`). Never holds secrets.
     evidence: dict[str, object] | None = None
+    # Set for a release message once the allowlist accepted it (a safe metric label).
+    release: str | None = None
 
     @property
     def deletes(self) -> bool:

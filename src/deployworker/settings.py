@@ -98,6 +98,16 @@ class Settings(BaseSettings):
     # stretches so that a round stays inside this.
     describe_deployments_rate: float = Field(default=5.0, gt=0)
 
+    # Other accounts: how many replicas share each account's budget, and the sessions
+    # the worker assumes the allowlist's roles with.
+    replicas: int = Field(default=1, ge=1, description="replicas sharing each account's budget")
+    assume_role_seconds: int = Field(default=3600, ge=900, le=43200)
+    credentials_refresh_seconds: float = Field(
+        default=900.0, gt=0, description="refresh assumed-role credentials this long before expiry"
+    )
+    session_name: str | None = Field(
+        default=None, description="assumed-role session name; default: deployworker-<host>-<pid>"
+    )
     # Gate analysis: Prometheus's HTTP API, with an optional bearer token or basic auth
     # (from here or, as JSON, from Secrets Manager). CloudWatch needs no setting.
     prometheus_url: str | None = Field(

@@ -87,3 +87,7 @@ class Limiter:
         """Wait for `operation`'s token; returns the seconds waited."""
         bucket = self._buckets.get(operation)
         return bucket.acquire() if bucket is not None else 0.0
+
+    def throttled(self, operation: str) -> None:
+        """AWS throttled `operation` anyway; a fixed limiter keeps its rate
+        (`accounts.budgets.AdaptiveLimiter` backs off)."""

@@ -141,7 +141,10 @@ class Caller:
             result = fn()
         except (ClientError, ConnectionError, HTTPClientError) as exc:
             error = classify(operation, exc)
-            self._observe(operation, _result_label(error))
+            label = _result_label(error)
+            self._observe(operation, label)
+            if label == "throttled" and self.limiter is not None:
+                self.limiter.throttled(operation)
             raise error from exc
         self._observe(operation, "ok")
         return result

@@ -27,17 +27,25 @@ def shared_session() -> botocore.session.Session:
         return _session
 
 
+def locked_client(session: botocore.session.Session, service: str, **kwargs: Any) -> Any:
+    """`session.create_client(service, **kwargs)` under the lock `make_client` holds."""
+    with _lock:
+        return session.create_client(service, **kwargs)
+
+
 def make_client(
     service: str,
     region: str | None,
     endpoint_url: str | None,
     pool_size: int = 20,
     read_timeout: float = 35.0,
+    botocore_session: botocore.session.Session | None = None,
 ) -> Any:
     """A boto3 client with botocore's retries off: `_retry.Caller` owns retrying.
 
     `read_timeout` must exceed the SQS long-poll wait, or every empty poll would
-    look like a network fault.
+    look like a network fault. `botocore_session` (another account's assumed-role
+    session) replaces the process's shared one.
     """
     config = Config(
         region_name=region,
@@ -48,5 +56,5 @@ def make_client(
     )
     # botocore does not promise thread-safe client creation from one session.
     with _lock:
-        session = boto3.session.Session(botocore_session=shared_session())
+        session = boto3.session.Session(botocore_session=botocore_session or shared_session())
         return session.client(service, endpoint_url=endpoint_url, config=config)  # type: ignore[call-overload]

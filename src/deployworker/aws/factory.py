@@ -28,12 +28,15 @@ class Factory:
     endpoint_url: str | None
     pool_size: int = 20
     clients: Callable[[str], Any] | None = None
+    session: Any = None  # a botocore session acting in another account (`accounts`)
 
     def client(self, service: str) -> Any:
         """A boto3-shaped client for `service` (a fake when `clients` was given)."""
         if self.clients is not None:
             return self.clients(service)
-        return make_client(service, self.region, self.endpoint_url, self.pool_size)
+        return make_client(
+            service, self.region, self.endpoint_url, self.pool_size, botocore_session=self.session
+        )
 
     def caller(self, service: str, limiter: Limiter | None = None) -> Caller:
         """The retrying, classifying caller an adapter of `service` uses."""

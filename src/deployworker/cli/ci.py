@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from deployworker.aws.ecs import Ecs
@@ -40,6 +41,7 @@ def _target(args: argparse.Namespace, settings: Settings) -> tuple[str | None, s
 def cmd_publish(args: argparse.Namespace) -> int:
     """Publish one deploy message (and with --wait, follow it to its outcome)."""
     from deployworker.cli.publish import publish
+    from deployworker.cli.targets import accounts_for
 
     settings = Settings()
     region, endpoint = _target(args, settings)
@@ -47,6 +49,13 @@ def cmd_publish(args: argparse.Namespace) -> int:
     if args.local and not queue:
         topic = topic or LOCAL_TOPIC_ARN.format(region=region)
     source = {"commit": args.commit, "url": args.url, "actor": args.actor}
+    if args.release and not args.service:
+        from deployworker.cli.release import cmd_publish_release
+
+        return cmd_publish_release(args, settings, topic, queue, region, endpoint, source)
+    if not args.cluster or not args.service:
+        print("error: publish needs --cluster and --service, or --release", file=sys.stderr)
+        return 2
     fields = {
         "cluster": args.cluster,
         "service": args.service,
@@ -56,6 +65,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
         "deploy_id": args.deploy_id,
         "action": args.action,
         "source": {k: v for k, v in source.items() if v} or None,
+        "account": args.target_account,
+        "region": args.target_region,
     }
     try:
         sent = publish(
@@ -67,6 +78,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
             signing_key=(
                 settings.signing_key.get_secret_value().encode() if settings.signing_key else None
             ),
+            accounts=accounts_for(settings, args.target_account),
+            group_id=f"release/{args.release}" if args.release else None,
         )
     except Rejection as rejection:
         print(f"error: invalid deploy message: {rejection.reason}", file=sys.stderr)
@@ -84,7 +97,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         return 0
     images = {name: str(ref) for name, ref in sent.request.targets.items()}
     return _wait_and_report(
-        _ecs_for(region, endpoint),
+        _ecs_for(region, endpoint, settings, args),
         args.cluster,
         args.service,
         sent.deploy_id,
@@ -95,11 +108,12 @@ def cmd_publish(args: argparse.Namespace) -> int:
     )
 
 
-def _ecs_for(region: str | None, endpoint: str | None) -> Ecs:
-    from deployworker.aws._retry import Caller, RetryPolicy
-    from deployworker.aws.clients import make_client
+def _ecs_for(
+    region: str | None, endpoint: str | None, settings: Settings, args: argparse.Namespace
+) -> Ecs:
+    from deployworker.cli.targets import ecs_for
 
-    return Ecs(make_client("ecs", region, endpoint), Caller("ecs", RetryPolicy(attempts=4)))
+    return ecs_for(settings, region, endpoint, args.target_account, args.target_region)
 
 
 def _wait_and_report(
@@ -143,7 +157,19 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Tell CI whether a deploy succeeded."""
     settings = Settings()
     region, endpoint = _target(args, settings)
-    ecs = _ecs_for(region, endpoint)
+    if args.release:
+        from deployworker.cli.release import cmd_release_status
+
+        args.allowlist = args.allowlist or settings.allowlist_path
+        return cmd_release_status(args, region, endpoint)
+    if not args.cluster or not args.service:
+        print("error: status needs --cluster and --service, or --release", file=sys.stderr)
+        return 2
+    try:
+        ecs = _ecs_for(region, endpoint, settings, args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return _wait_and_report(
         ecs,
         args.cluster,
@@ -157,6 +183,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _add_target_flags(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--target-account", help="another account (alias or id); default: home")
+    command.add_argument("--target-region", help="another region; default: the worker's")
     command.add_argument("--region")
     command.add_argument("--endpoint-url")
     command.add_argument("--local", action="store_true", help="target `deployworker local`")
@@ -181,8 +209,13 @@ def add_ci_commands(sub: Any) -> None:
             "'<group>\\n<deploy_id>', so one deploy_id may deploy several services."
         ),
     )
-    pub.add_argument("--cluster", required=True)
-    pub.add_argument("--service", required=True)
+    pub.add_argument("--cluster")
+    pub.add_argument("--service")
+    pub.add_argument(
+        "--release",
+        help="publish a release message (without --service), or send a member's deploy "
+        "in its release's group release/NAME",
+    )
     pub.add_argument("--container")
     pub.add_argument("--image")
     pub.add_argument(
@@ -204,8 +237,10 @@ def add_ci_commands(sub: Any) -> None:
     pub.set_defaults(func=cmd_publish)
 
     status = sub.add_parser("status", help="the state of a deploy; exit 0 only if it succeeded")
-    status.add_argument("--cluster", required=True)
-    status.add_argument("--service", required=True)
+    status.add_argument("--cluster")
+    status.add_argument("--service")
+    status.add_argument("--release", help="each member's state in a release (with --deploy-id)")
+    status.add_argument("--allowlist", type=Path, help="where --release is defined")
     status.add_argument("--deploy-id", help="default: the service's newest deployment")
     _add_target_flags(status)
     _add_wait_flags(status)

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from deployworker.cli.iam_releases import release_statements
+from deployworker.cli.iam_targets import service_arns, target_roles
 from deployworker.intake.entries import Allowlist
 
 
@@ -32,6 +34,9 @@ class Scope:
     ecr_repository_arns: Sequence[str] = ()
     signing_secret_arn: str | None = None
     kms_key_arn: str | None = None
+    # The roles a release's schedules and rule targets run with (PutTargets and
+    # UpdateSchedule pass them again).
+    release_role_arns: Sequence[str] = ()
     prometheus_secret_arn: str | None = None
 
 
@@ -49,16 +54,14 @@ def _statement(
     return statement
 
 
-def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
-    """The task-role policy document for exactly the services `allowlist` opts in."""
-    base = f"arn:{scope.partition}:ecs:{scope.region}:{scope.account_id}"
-    services = [f"{base}:service/{e.cluster}/{e.service}" for e in allowlist.services]
-    clusters = sorted({f"{base}:cluster/{e.cluster}" for e in allowlist.services})
-    tasks = sorted({f"{base}:task/{e.cluster}/*" for e in allowlist.services})
-    # Without named families, tagging stays limited by the CreateAction condition.
-    families = [f"{base}:task-definition/{f}:*" for f in scope.families] or [
-        f"{base}:task-definition/*"
-    ]
+def ecs_statements(
+    services: list[str], family_arns: list[str], votes: bool = True
+) -> list[dict[str, Any]]:
+    """Deploying, following and migrating exactly `services` (ARNs), in whatever accounts
+    and regions they name; tagging and RunTask limited to `family_arns` (task-definition
+    ARN patterns). `votes`: the approvals' vote tags too."""
+    clusters = sorted({s.rsplit("/", 1)[0].replace(":service/", ":cluster/") for s in services})
+    tasks = sorted({s.rsplit("/", 1)[0].replace(":service/", ":task/") + "/*" for s in services})
     create_action = {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}}
     statements = [
         _statement(
@@ -85,39 +88,64 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
         # No resource-level permissions exist for these two: AWS requires "*".
         _statement("ReadTaskDefinitions", ["ecs:DescribeTaskDefinition"], ["*"]),
         _statement("RegisterTaskDefinitions", ["ecs:RegisterTaskDefinition"], ["*"]),
-        _statement("TagOnlyNewRevisions", ["ecs:TagResource"], families, create_action),
+        _statement("TagOnlyNewRevisions", ["ecs:TagResource"], family_arns, create_action),
         # After a migration: the one tag that keeps a redrive from migrating again.
         _statement(
             "MarkMigratedRevisions",
             ["ecs:TagResource"],
-            families,
+            family_arns,
             {"ForAllValues:StringEquals": {"aws:TagKeys": ["deployworker:migrated"]}},
         ),
         # A gate's progress, for `status` in other processes: that one tag key only.
         _statement(
             "TagGateProgress",
             ["ecs:TagResource"],
-            families,
+            family_arns,
             {"ForAllValues:StringEquals": {"aws:TagKeys": ["deployworker:gate"]}},
         ),
+    ]
+    if votes:
         # Approvals: each verified vote is one `deployworker:vote:<n>` tag on the deploy's
         # revision, which the gates read back from any replica.
-        _statement(
-            "RecordApprovalVotes",
-            ["ecs:TagResource"],
-            families,
-            {"ForAllValues:StringLike": {"aws:TagKeys": ["deployworker:vote:*"]}},
-        ),
-        _statement("ReadApprovalVotes", ["ecs:ListTagsForResource"], families),
-        _statement(
-            "RunMigrationTasks", ["ecs:RunTask"], families, {"ArnEquals": {"ecs:cluster": clusters}}
-        ),
+        statements += [
+            _statement(
+                "RecordApprovalVotes",
+                ["ecs:TagResource"],
+                family_arns,
+                {"ForAllValues:StringLike": {"aws:TagKeys": ["deployworker:vote:*"]}},
+            ),
+            _statement("ReadApprovalVotes", ["ecs:ListTagsForResource"], family_arns),
+        ]
+    cluster_is = {"ArnEquals": {"ecs:cluster": clusters}}
+    return [
+        *statements,
+        _statement("RunMigrationTasks", ["ecs:RunTask"], family_arns, cluster_is),
         _statement("WatchMigrationTasks", ["ecs:DescribeTasks", "ecs:StopTask"], tasks),
         # ListTasks has no task resource; the cluster condition narrows it.
-        _statement(
-            "FindMigrationTasks", ["ecs:ListTasks"], ["*"], {"ArnEquals": {"ecs:cluster": clusters}}
-        ),
+        _statement("FindMigrationTasks", ["ecs:ListTasks"], ["*"], cluster_is),
     ]
+
+
+def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
+    """The task-role policy document for exactly the services `allowlist` opts in in
+    the worker's own account, and the roles it assumes into the others."""
+    base = f"arn:{scope.partition}:ecs:{scope.region}:{scope.account_id}"
+    # A release's services are deployed like any allowlisted service.
+    services = service_arns(allowlist, scope.partition, scope.account_id, scope.region) + [
+        f"{base}:service/{r.cluster_of(m)}/{m.name}"
+        for r in allowlist.releases
+        for m in r.members
+        if m.service
+    ]
+    services = list(dict.fromkeys(services))
+    # Without named families, tagging stays limited by the CreateAction condition.
+    families = [f"{base}:task-definition/{f}:*" for f in scope.families] or [
+        f"{base}:task-definition/*"
+    ]
+    statements = ecs_statements(services, families)
+    roles = sorted(target_roles(allowlist))
+    if roles:
+        statements.append(_statement("AssumeTargetRoles", ["sts:AssumeRole"], roles))
     if scope.pass_role_arns:
         statements.append(
             _statement(
@@ -127,6 +155,7 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
                 {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
             )
         )
+    statements += release_statements(allowlist, scope, families)
     if scope.queue_arn:
         statements.append(
             _statement(

@@ -87,12 +87,15 @@ def _say(text: str) -> None:
 
 def cmd_run(_: argparse.Namespace) -> int:
     """Run the daemon against AWS, configured from DEPLOYWORKER_* settings."""
-    from deployworker.app import build, run_until
+    from deployworker.app import build
 
     settings = Settings()
     configure_logging(settings.log_level)
     app = build(settings)
-    run_until(app, _stop_on_signals())
+    stop = _stop_on_signals()
+    app.start()
+    stop.wait()
+    app.shutdown()
     return 0
 
 
@@ -119,6 +122,7 @@ def cmd_local(args: argparse.Namespace) -> int:
 def cmd_iam_policy(args: argparse.Namespace) -> int:
     """Print the least-privilege IAM policy for the services an allowlist opts in."""
     from deployworker.cli.iam import Scope, worker_policy
+    from deployworker.cli.iam_targets import target_policy
 
     try:
         allowlist = load_allowlist(args.allowlist.read_text(encoding="utf-8"))
@@ -138,8 +142,16 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
         signing_secret_arn=args.signing_secret_arn,
         prometheus_secret_arn=args.prometheus_auth_secret_arn,
         kms_key_arn=args.kms_key_arn,
+        release_role_arns=args.release_role or (),
     )
-    print(json.dumps(worker_policy(allowlist, scope), indent=2))
+    if args.target is None:
+        print(json.dumps(worker_policy(allowlist, scope), indent=2))
+        return 0
+    try:
+        print(json.dumps(target_policy(allowlist, args.target, scope), indent=2))
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -155,12 +167,13 @@ def cmd_check_allowlist(args: argparse.Namespace) -> int:
         where = f"{path}:{exc.line}" if exc.line else str(path)
         print(f"{where}: {exc.reason}", file=sys.stderr)
         return 1
-    print(f"{path}: ok, {len(allowlist.services)} service(s)")
+    releases = f", {len(allowlist.releases)} release(s)" if allowlist.releases else ""
+    print(f"{path}: ok, {len(allowlist.services)} service(s){releases}")
     if args.describe:  # gates against the services as ECS describes them
-        from deployworker.cli.ci import _ecs_for
+        from deployworker.cli.targets import ecs_for
         from deployworker.deploy.gates.wiring import review
 
-        found = review(_ecs_for(args.region, args.endpoint_url), allowlist)
+        found = review(ecs_for(Settings(), args.region, args.endpoint_url), allowlist)
         for problem in found:
             print(f"{path}: warning: {problem}", file=sys.stderr)
         return 1 if found else 0
@@ -199,6 +212,8 @@ def parser() -> argparse.ArgumentParser:
     iam.add_argument("--ecr-repository-arn", action="append")
     iam.add_argument("--signing-secret-arn")
     iam.add_argument("--kms-key-arn")
+    iam.add_argument("--target", help="print the policy of the role assumed in this account")
+    iam.add_argument("--release-role", action="append", help="schedule/rule target role ARN")
     iam.add_argument("--prometheus-auth-secret-arn")
     iam.set_defaults(func=cmd_iam_policy)
 

@@ -18,6 +18,7 @@ from deployworker.aws._retry import Caller, RetryPolicy
 from deployworker.aws.clients import make_client
 from deployworker.aws.sns import Sns
 from deployworker.aws.sqs import Sqs
+from deployworker.intake.accounts import ACCOUNT_ID, Account, Target, account_of
 from deployworker.intake.admit import canonical_group
 from deployworker.intake.message import DeployRequest
 from deployworker.intake.parse import parse_message
@@ -45,9 +46,50 @@ def build_body(fields: dict[str, Any]) -> tuple[DeployRequest, str]:
     return parse_message(body), body
 
 
-def group_id_for(request: DeployRequest) -> str:
-    """`<cluster>/<service>`: one group per service keeps its deploys in order."""
-    return canonical_group(request)
+def home_of(topic_arn: str | None, queue_url: str | None, region: str | None) -> Target | None:
+    """The worker's account and region, read off its topic ARN or queue URL (the queue
+    lives with the worker); None when they cannot be told."""
+    if topic_arn:
+        parts = topic_arn.split(":")
+        return Target(parts[4], parts[3]) if len(parts) >= 6 else None
+    path = (queue_url or "").split("://", 1)[-1].split("/")
+    host = path[0].split(".")
+    region = region or (host[1] if len(host) > 2 and host[0] == "sqs" else None)
+    account = path[1] if len(path) > 2 and ACCOUNT_ID.fullmatch(path[1]) else None
+    return Target(account, region) if account and region else None
+
+
+def target_of(
+    request: DeployRequest, home: Target, accounts: dict[str, Account] | None = None
+) -> Target:
+    """The (account, region) the request names: its ARNs, else its `account` (an id, or
+    an alias looked up in the allowlist's `accounts`) and `region`, else home's."""
+    refs = [r for r in (request.service_ref, request.cluster_ref) if r.account]
+    account = refs[0].account if refs else request.account
+    region = refs[0].region if refs else request.region
+    if account and not ACCOUNT_ID.fullmatch(account):
+        listed = account_of(accounts or {}, account)
+        if listed is None:
+            raise ValueError(
+                f"account {account!r} is an alias: give its 12-digit id, or set "
+                "DEPLOYWORKER_ALLOWLIST_PATH to the allowlist that lists it"
+            )
+        account = listed.account_id
+    return Target(account or home.account, region or home.region)
+
+
+def group_id_for(
+    request: DeployRequest,
+    home: Target | None = None,
+    accounts: dict[str, Account] | None = None,
+) -> str:
+    """`<cluster>/<service>` at home, `<account_id>/<region>/<cluster>/<service>` in
+    another account or region: one group per service keeps its deploys in order."""
+    if home is None:
+        if request.account or request.region or request.service_ref.account:
+            raise ValueError("cannot tell the worker's account from the queue URL or topic ARN")
+        return canonical_group(request)
+    return canonical_group(request, None, target_of(request, home, accounts), home)
 
 
 def dedup_id_for(group_id: str, deploy_id: str) -> str:
@@ -65,9 +107,11 @@ def publish(
     region: str | None,
     endpoint_url: str | None,
     signing_key: bytes | None = None,
+    accounts: dict[str, Account] | None = None,
+    group_id: str | None = None,
 ) -> Published:
     """Send one deploy message to an SNS FIFO topic or an SQS FIFO queue, signed when
-    a key is given."""
+    a key is given; `group_id` replaces the service's own group (a release member's)."""
     request, body = build_body(fields)
     if request.deploy_id is None:  # named in the body, so the worker keys the deploy by it
         generated = hashlib.sha256(body.encode()).hexdigest()[:32]
@@ -76,7 +120,8 @@ def publish(
     attributes = (
         {SIGNATURE_ATTRIBUTE: sign(body, signing_key, int(time.time()))} if signing_key else None
     )
-    group_id = group_id_for(request)
+    # A member of a release is sent in its release's group (`publish --release`).
+    group_id = group_id or group_id_for(request, home_of(topic_arn, queue_url, region), accounts)
     dedup_id = dedup_id_for(group_id, deploy_id)
     policy = RetryPolicy(attempts=4, max_seconds=20)
     if topic_arn:

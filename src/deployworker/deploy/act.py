@@ -7,7 +7,7 @@ and the pre-deploy migration hook in here, so every path gets them alike.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -64,6 +64,8 @@ class Actor:
     account: str | None = None
     non_ecr: NonEcr = "reject"
     default_timeout: float = 900.0  # DEPLOY_TIMEOUT_SECONDS, for entries without a timeout
+    # A promotion's source in another account or region (alias or id, region): its ECS.
+    sources: Callable[[str | None, str | None], Ecs] | None = None
 
     def check_budget(
         self, request: DeployRequest, entry: Entry, configuration: Mapping[str, Any] | None
@@ -130,9 +132,12 @@ class Actor:
         if request.action == "redeploy":
             images = redeploy_images(entry, current)
         elif request.action == "promote" and request.promote_from is not None:
-            source = read_current(
-                self.ecs, request.promote_from.cluster, request.promote_from.service
+            origin = request.promote_from
+            there = origin.account is not None or origin.region is not None
+            ecs = (
+                self.sources(origin.account, origin.region) if there and self.sources else self.ecs
             )
+            source = read_current(ecs, origin.cluster, origin.service)
             images = promote_images(entry, source, current)
             extra = promoted_from_tag(source)
         else:

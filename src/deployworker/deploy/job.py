@@ -7,10 +7,10 @@ thread: any pool thread can run its next stage.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -21,11 +21,60 @@ from deployworker.deploy.reporting import rejected_outcome
 from deployworker.errors import PermanentAwsError, Rejection, RetryableAwsError
 from deployworker.intake.entries import Entry
 from deployworker.intake.message import DeployRequest
+from deployworker.intake.release_message import ReleaseRequest
 from deployworker.outcome import Outcome, Result
+from deployworker.rollout.assess import Assessment
+from deployworker.rollout.deadline import minimum
 
 log = structlog.get_logger("deployworker.pipeline")
 
 Done = Callable[[Result], None]
+
+
+class Router(Protocol):
+    """Messages of another kind the pipeline hands over whole (releases)."""
+
+    def claims(self, message: Message) -> bool: ...
+
+    def start(self, message: Message, done: Done) -> None: ...
+
+    def abandon(self, message: Message, reason: str) -> None: ...
+
+    def admissible(self, message: Message) -> ReleaseRequest | None: ...
+
+    def supersede(self, message: Message, request: ReleaseRequest, newer: Message) -> Result: ...
+
+
+def log_progress(fields: dict[str, Any], arn: str, now: Assessment, **extra: Any) -> None:
+    """Log where a followed deployment stands: paused at a hook (with `extra`, e.g.
+    the hook's stage and whether a gate judges it), or its progress."""
+    with bound(fields):
+        if now.pause is not None:
+            log.info(
+                "deploy.paused",
+                deployment=arn,
+                stage=now.pause.stage,
+                hook_id=now.pause.hook_id,
+                expires_at=now.pause.expires_at.isoformat() if now.pause.expires_at else None,
+                timeout_action=now.pause.timeout_action,
+                **extra,
+            )
+        else:
+            log.info("deploy.progress", deployment=arn, progress=now.progress)
+
+
+def deadline(entry: Entry, default: float, configuration: Mapping[str, Any] | None) -> float:
+    """The entry's timeout (or the default), raised to what the strategy needs."""
+    configured = float(entry.timeout or default)
+    need = minimum(configuration)
+    if need.seconds > configured:
+        log.warning(
+            "deploy.timeout_raised",
+            configured_seconds=configured,
+            minimum_seconds=need.seconds,
+            parts=need.parts,
+        )
+    return max(configured, need.seconds)
 
 
 @dataclass

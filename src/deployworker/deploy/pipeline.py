@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import structlog
@@ -24,8 +25,15 @@ from deployworker.aws.ecs import Ecs
 from deployworker.aws.sqs import Message
 from deployworker.deploy.act import Actor
 from deployworker.deploy.gates.drive import GateDriver
-from deployworker.deploy.gates.wiring import default_driver
-from deployworker.deploy.job import Done, Job, bound, report, result_of_error
+from deployworker.deploy.job import (
+    Done,
+    Job,
+    Router,
+    bound,
+    deadline,
+    report,
+    result_of_error,
+)
 from deployworker.deploy.reporting import (
     TERMINAL_EVENTS,
     deploy_id_of,
@@ -34,17 +42,17 @@ from deployworker.deploy.reporting import (
     rejected_outcome,
 )
 from deployworker.deploy.serial import Dispatch, KeyedSerial
-from deployworker.deploy.supersede import superseded_result
+from deployworker.deploy.supersede import Request, superseded_result
 from deployworker.deploy.verdicts import Then, Verdicts
 from deployworker.errors import Rejection
 from deployworker.failpoints import failpoint
 from deployworker.intake.admit import Intake
 from deployworker.intake.entries import Allowlist
 from deployworker.intake.message import DeployRequest
+from deployworker.intake.release_message import ReleaseRequest
 from deployworker.observe.events import Emit, discard
 from deployworker.outcome import Outcome, Result
 from deployworker.rollout.assess import Assessment
-from deployworker.rollout.deadline import minimum
 from deployworker.rollout.watch import Watcher
 
 log = structlog.get_logger("deployworker.pipeline")
@@ -66,6 +74,7 @@ class Pipeline:
         emit: Emit = discard,
         signing_key: bytes | None = None,
         signing_max_age: float = 86_400,
+        releases: Router | None = None,
         gates: GateDriver | None = None,
     ) -> None:
         self._ecs = ecs
@@ -76,10 +85,11 @@ class Pipeline:
         self._actor = actor
         self._dispatch = dispatch
         self._serial = KeyedSerial(dispatch)
-        self.gates = gates or default_driver(ecs, dispatch, watcher.wake)  # public: tests, wiring
+        self.gates = gates or GateDriver.default(ecs, dispatch, watcher.wake)  # public
         self._verdicts = Verdicts(ecs, self._follow, self.gates, self._guarded)
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}  # by receipt handle: each copy of a message is its own
+        self._releases = releases
 
     # -- entry points ------------------------------------------------------------------------
     def handle(self, message: Message) -> Result:
@@ -105,6 +115,9 @@ class Pipeline:
             "deploy_id": message.dedup_id or message.message_id,
         }
         started = time.monotonic()
+        if self._releases is not None and self._releases.claims(message):
+            self._releases.start(message, done)
+            return
         with bound(fields):
             failpoint("received")
             request: DeployRequest | None = None
@@ -141,6 +154,8 @@ class Pipeline:
     def abandon(self, message: Message, reason: str) -> None:
         """This copy of `message` is no longer ours (its heartbeat failed): its deploy
         ends as `released` at once, and makes no further AWS write."""
+        if self._releases is not None:
+            self._releases.abandon(message, reason)
         with self._lock:
             job = self._jobs.get(message.receipt_handle)
         if job is None:
@@ -150,13 +165,18 @@ class Pipeline:
         if job.watch is not None:
             self._watcher.cancel(job.watch)
 
-    def admissible(self, message: Message) -> DeployRequest | None:
+    def admissible(self, message: Message) -> Request | None:
         """The request in `message` if it is valid and allowed now; None otherwise.
         Side-effect free: used to decide superseding before anything runs."""
+        if self._releases is not None and self._releases.claims(message):
+            return self._releases.admissible(message)
         return self._intake.admissible(message)
 
-    def supersede(self, message: Message, request: DeployRequest, newer: Message) -> Result:
+    def supersede(self, message: Message, request: Request, newer: Message) -> Result:
         """The outcome of a deploy replaced, before it ran, by a newer one in the same batch."""
+        if isinstance(request, ReleaseRequest):
+            assert self._releases is not None
+            return self._releases.supersede(message, request, newer)
         result = superseded_result(message, request, newer)
         log.info("deploy.superseded", reason=result.reason, **log_fields(request, message))
         self._emit(event_of("superseded", result, request))
@@ -187,23 +207,10 @@ class Pipeline:
             self._emit(event_of("registered", job.base, job.request))
         if applied.deployment_arn is None:
             return replace(job.base, reason="no service deployment found for the new revision")
-        job.timeout = self._timeout(job, applied.configuration)
+        job.timeout = deadline(job.entry, self._default_timeout, applied.configuration)
         self.gates.applied(job)
         self._follow(job, applied.deployment_arn, self._verdicts.after_deploy)
         return None
-
-    def _timeout(self, job: Job, configuration: Mapping[str, Any] | None) -> float:
-        """The entry's timeout (or the default), raised to what the strategy needs."""
-        configured = float(job.entry.timeout or self._default_timeout)
-        need = minimum(configuration)
-        if need.seconds > configured:
-            log.warning(
-                "deploy.timeout_raised",
-                configured_seconds=configured,
-                minimum_seconds=need.seconds,
-                parts=need.parts,
-            )
-        return max(configured, need.seconds)
 
     def _follow(self, job: Job, arn: str, then: Then) -> None:
         """Hand the deployment to the watcher; its verdict resumes `then` on `dispatch`."""
@@ -212,10 +219,8 @@ class Pipeline:
             self.gates.settled(job)  # the deployment ended: a gate at its hook is moot
             self._dispatch(lambda: self._guarded(job, lambda j: then(j, verdict)))
 
-        def progress(now: Assessment) -> None:
-            with bound(job.fields):  # a PAUSE hook with a gate starts the gate (on the pool)
-                self.gates.progress(job, arn, now)
-
+        # Logged; at a PAUSE hook with a gate, the gate starts (its steps run on the pool).
+        progress = partial(self.gates.progress, job, arn)
         job.watch = self._watcher.follow(arn, job.timeout, resume, progress)
         if job.lost is not None:  # lost while the watch began: end it now
             self._watcher.cancel(job.watch)

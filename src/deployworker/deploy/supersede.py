@@ -2,8 +2,8 @@
 
 `superseded` is pure; `drop_superseded` applies it to a received batch. An older
 deploy is superseded only by a newer one that is itself valid and allowed, for the
-same service, covering at least the same containers, with no other action (a
-rollback, say) between them: order is kept wherever it matters.
+same service (or release), covering at least the same containers, with no other
+action (a rollback, say) between them: order is kept wherever it matters.
 """
 
 from __future__ import annotations
@@ -14,14 +14,30 @@ from typing import Protocol
 from deployworker.aws.sqs import Message
 from deployworker.deploy.reporting import deploy_id_of
 from deployworker.intake.message import DeployRequest
+from deployworker.intake.release_message import ReleaseRequest
 from deployworker.outcome import Outcome, Result
 
+# A release message: superseded, per release, like a deploy of one service.
+Request = DeployRequest | ReleaseRequest
 
-def _service(request: DeployRequest) -> tuple[str, str]:
+
+def _service(request: Request) -> tuple[str, str]:
+    if isinstance(request, ReleaseRequest):
+        return "release/", request.release  # no cluster name holds a slash
     return request.cluster_ref.name, request.service_ref.name
 
 
-def superseded(batch: Sequence[tuple[str, DeployRequest | None]]) -> dict[str, str]:
+def _covers(newer: Request, older: Request) -> bool:
+    """Whether `newer` changes at least the containers `older` does (a release's
+    `image` changes every container)."""
+    if isinstance(newer, ReleaseRequest) and isinstance(older, ReleaseRequest):
+        return newer.image is not None or set(newer.images or {}) >= set(older.images or {})
+    if isinstance(newer, DeployRequest) and isinstance(older, DeployRequest):
+        return set(newer.targets) >= set(older.targets)
+    return False
+
+
+def superseded(batch: Sequence[tuple[str, Request | None]]) -> dict[str, str]:
     """Map each superseded message id to the id of the newer message that replaces it.
 
     `batch` is one group's messages in order, each with its request when it is
@@ -36,7 +52,7 @@ def superseded(batch: Sequence[tuple[str, DeployRequest | None]]) -> dict[str, s
                 continue
             if newer.action != "deploy":
                 break  # another action in between: both must run, in order
-            if set(newer.targets) >= set(request.targets):
+            if _covers(newer, request):
                 replaced[message_id] = newer_id
                 break
     return replaced
@@ -65,9 +81,9 @@ def group_in_order(messages: list[Message]) -> list[list[Message]]:
 class Judge(Protocol):
     """What superseding needs from the pipeline."""
 
-    def admissible(self, message: Message) -> DeployRequest | None: ...
+    def admissible(self, message: Message) -> Request | None: ...
 
-    def supersede(self, message: Message, request: DeployRequest, newer: Message) -> Result: ...
+    def supersede(self, message: Message, request: Request, newer: Message) -> Result: ...
 
 
 def drop_superseded(

@@ -13,6 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from deployworker.errors import not_allowed
+from deployworker.intake.accounts import Target, account_of
 from deployworker.intake.entries import Allowlist, Entry
 from deployworker.intake.imageref import parse_image
 from deployworker.intake.message import DeployRequest
@@ -77,25 +78,62 @@ class Decision:
 
     request: DeployRequest
     entry: Entry
+    target: Target | None = None  # None: the worker's own account and region
 
 
-def decide(allowlist: Allowlist, request: DeployRequest) -> Decision:
-    """Allow `request` only if its cluster, service, every container and every image
-    repository are listed. Raises `Rejection` (kind `not_allowed`) saying which part failed.
+def find_entry(
+    allowlist: Allowlist, cluster: str, service: str, target: Target | None, home: Target | None
+) -> Entry | None:
+    """The entry for a service in `target` (None: home). A home entry may leave its
+    account and region out or name them; another target's entry names them."""
+    if target is None or home is None:
+        return allowlist.entry(cluster, service)
+    accounts = [None, target.account] if target.account == home.account else [target.account]
+    regions = [None, target.region] if target.region == home.region else [target.region]
+    for account in accounts:
+        for region in regions:
+            if (entry := allowlist.entry(cluster, service, account, region)) is not None:
+                return entry
+    return None
+
+
+def decide(
+    allowlist: Allowlist,
+    request: DeployRequest,
+    target: Target | None = None,
+    home: Target | None = None,
+) -> Decision:
+    """Allow `request` only if its cluster, service (in its target account and region),
+    every container and every image repository are listed. Raises `Rejection` (kind
+    `not_allowed`) saying which part failed.
     """
     cluster, service = request.cluster_ref.name, request.service_ref.name
-    entry = allowlist.entry(cluster, service)
+    entry = find_entry(allowlist, cluster, service, target, home)
     if entry is None:
-        raise not_allowed(f"service {cluster}/{service} is not in the allowlist")
+        where = f" in {target}" if target is not None and target != home else ""
+        raise not_allowed(f"service {cluster}/{service}{where} is not in the allowlist")
     source = request.promote_from
     if source is not None and not any(
-        s.cluster == source.cluster and s.service == source.service for s in entry.promote_from
+        (s.cluster, s.service) == (source.cluster, source.service)
+        and same_account(allowlist, s.account, source.account)
+        and s.region == source.region
+        for s in entry.promote_from
     ):
+        where = "/".join(p for p in (source.account, source.region) if p)
         raise not_allowed(
-            f"{cluster}/{service} does not list {source.cluster}/{source.service} in promote_from"
+            f"{cluster}/{service} does not list {source.cluster}/{source.service}"
+            f"{f' in {where}' if where else ''} in promote_from"
         )
     check_images(entry, {name: str(ref) for name, ref in request.targets.items()})
-    return Decision(request, entry)
+    return Decision(request, entry, target if target != home else None)
+
+
+def same_account(allowlist: Allowlist, a: str | None, b: str | None) -> bool:
+    """Whether two account names (alias, id or None for the target's own) are one."""
+    if a is None or b is None:
+        return a is b
+    listed_a, listed_b = account_of(allowlist.accounts, a), account_of(allowlist.accounts, b)
+    return a == b or (listed_a is not None and listed_a == listed_b)
 
 
 def check_images(entry: Entry, images: dict[str, str]) -> None:

@@ -18,9 +18,11 @@ from pydantic import (
     model_validator,
 )
 
+from deployworker.intake.accounts import REGION, Account, account_of, check_accounts
 from deployworker.intake.budget import over_budget
 from deployworker.intake.gates import Gate, check_unique, gates_seconds
 from deployworker.intake.imageref import is_repository
+from deployworker.intake.releases import Release, index_releases
 
 _DURATION = re.compile(r"^(?P<value>[0-9]+)(?P<unit>s|m|h)?$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, None: 1}
@@ -70,6 +72,8 @@ class Source(BaseModel):
 
     cluster: str
     service: str
+    account: str | None = None  # another account (alias or id from `accounts:`)
+    region: str | None = None  # another region
 
 
 class Entry(BaseModel):
@@ -87,6 +91,15 @@ class Entry(BaseModel):
     pin_digest: bool = False
     promote_from: tuple[Source, ...] = ()
     gates: tuple[Gate, ...] = ()
+    account: str | None = None  # an alias or id from `accounts:`; default: the worker's
+    region: str | None = None  # default: the worker's
+
+    @field_validator("region")
+    @classmethod
+    def _check_region(cls, value: str | None) -> str | None:
+        if value is not None and not REGION.fullmatch(value):
+            raise ValueError(f"region {value!r} is not an AWS region name")
+        return value
 
     @field_validator("cluster", "service")
     @classmethod
@@ -143,9 +156,18 @@ class Allowlist(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: int
+    accounts: dict[str, Account] = Field(default_factory=dict)
     services: tuple[Entry, ...] = ()
-    # Looked up once per deploy: a dict, not a scan of a thousand entries.
-    _index: dict[tuple[str, str], Entry] = PrivateAttr(default_factory=dict)
+    releases: tuple[Release, ...] = ()
+    # Looked up once per deploy: a dict, not a scan of a thousand entries. Keyed by
+    # (account id, region, cluster, service), None standing for the worker's own.
+    _index: dict[tuple[str | None, str | None, str, str], Entry] = PrivateAttr(default_factory=dict)
+    _owners: dict[tuple[str, str], Release] = PrivateAttr(default_factory=dict)
+
+    @field_validator("accounts")
+    @classmethod
+    def _check_accounts(cls, value: dict[str, Account]) -> dict[str, Account]:
+        return check_accounts(value)
 
     @field_validator("version")
     @classmethod
@@ -156,15 +178,47 @@ class Allowlist(BaseModel):
 
     @model_validator(mode="after")
     def _unique(self) -> Allowlist:
-        seen: set[tuple[str, str]] = set()
         for entry in self.services:
-            key = (entry.cluster, entry.service)
-            if key in seen:
-                raise ValueError(f"{entry.cluster}/{entry.service} is listed more than once")
-            seen.add(key)
+            account = None
+            if entry.account is not None:
+                listed = account_of(self.accounts, entry.account)
+                if listed is None:
+                    raise ValueError(
+                        f"{entry.cluster}/{entry.service}: account {entry.account!r} is not "
+                        "in accounts"
+                    )
+                account = listed.account_id
+            key = (account, entry.region, entry.cluster, entry.service)
+            if key in self._index:
+                where = f" in {account or 'this account'}/{entry.region or 'this region'}"
+                raise ValueError(
+                    f"{entry.cluster}/{entry.service}{where if account or entry.region else ''} "
+                    "is listed more than once"
+                )
             self._index[key] = entry
         return self
 
-    def entry(self, cluster: str, service: str) -> Entry | None:
-        """The entry for a cluster and service name, if any."""
-        return self._index.get((cluster, service))
+    def entry(
+        self, cluster: str, service: str, account: str | None = None, region: str | None = None
+    ) -> Entry | None:
+        """The entry for a cluster and service name in an account id and region (None:
+        the worker's own)."""
+        return self._index.get((account, region, cluster, service))
+
+    def account_id_of(self, entry: Entry) -> str | None:
+        """The id of the account `entry` names (None: the worker's own)."""
+        listed = account_of(self.accounts, entry.account) if entry.account else None
+        return listed.account_id if listed is not None else None
+
+    @model_validator(mode="after")
+    def _index_releases(self) -> Allowlist:
+        self._owners.update(index_releases(self.releases))
+        return self
+
+    def release(self, name: str) -> Release | None:
+        """The release called `name`, if any."""
+        return next((r for r in self.releases if r.name == name), None)
+
+    def release_of(self, cluster: str, service: str) -> Release | None:
+        """The release a service is a member of, if any (its messages use its group)."""
+        return self._owners.get((cluster, service))

@@ -57,7 +57,8 @@ def publish(events: list[Pending]) -> None:
     for pending in events:
         try:
             bus = events_backends[pending.account][pending.region].describe_event_bus("default")
-            for rule in list(bus.rules.values()):
+            # Scheduled rules (a release's `cleanup`, say) match no event: moto raises on them.
+            for rule in [r for r in bus.rules.values() if r.event_pattern.get_pattern()]:
                 rule.send_to_targets(message(pending), transform_input=False)
         except Exception:  # an event lost is what the worker's safety net is for
             log.exception("local.ecs_event_failed", event_name=pending.name)

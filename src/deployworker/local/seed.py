@@ -9,8 +9,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
+
 from deployworker.aws.clients import make_client
-from deployworker.intake.entries import Allowlist
+from deployworker.intake.accounts import account_of
+from deployworker.intake.entries import Allowlist, Entry
 
 ACCOUNT_ID = "123456789012"
 QUEUE_NAME = "deployworker-deploys.fifo"
@@ -95,11 +98,38 @@ def container_definition(name: str, image: str) -> dict[str, Any]:
     }
 
 
+def _ecs_where(endpoint_url: str, region: str, allowlist: Allowlist, entry: Entry) -> Any:
+    """ECS where `entry` lives: home, or its account through the allowlist's role (moto's
+    AssumeRole hands out credentials that act in the role's account)."""
+    where = entry.region or region
+    listed = account_of(allowlist.accounts, entry.account) if entry.account else None
+    if listed is None:
+        return make_client("ecs", where, endpoint_url)
+    extra = {"ExternalId": listed.external_id} if listed.external_id else {}
+    sts = make_client("sts", where, endpoint_url)
+    credentials = sts.assume_role(
+        RoleArn=listed.role_arn, RoleSessionName="deployworker-local-seed", **extra
+    )["Credentials"]
+    return boto3.client(
+        "ecs",
+        region_name=where,
+        endpoint_url=endpoint_url,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
 def create_services(endpoint_url: str, region: str, allowlist: Allowlist) -> list[str]:
-    """A cluster, task definition and 2-task service for every allowlist entry."""
-    ecs = make_client("ecs", region, endpoint_url)
+    """A cluster, task definition and 2-task service for every allowlist entry, in its
+    account and region."""
+    clients: dict[tuple[str | None, str | None], Any] = {}
     created = []
     for entry in allowlist.services:
+        where = (entry.account, entry.region)
+        if where not in clients:
+            clients[where] = _ecs_where(endpoint_url, region, allowlist, entry)
+        ecs = clients[where]
         ecs.create_cluster(clusterName=entry.cluster)
         image = f"{entry.images[0]}:{INITIAL_TAG}"
         registered = ecs.register_task_definition(
@@ -115,5 +145,6 @@ def create_services(endpoint_url: str, region: str, allowlist: Allowlist) -> lis
             taskDefinition=registered["taskDefinition"]["taskDefinitionArn"],
             desiredCount=2,
         )
-        created.append(f"{entry.cluster}/{entry.service}")
+        prefix = "/".join(p for p in where if p)
+        created.append(f"{prefix + '/' if prefix else ''}{entry.cluster}/{entry.service}")
     return created

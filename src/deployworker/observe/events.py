@@ -41,6 +41,9 @@ class DeployEvent:
     evidence: dict[str, object] | None = None
     # Gate events: the stage, measured values, approvers, deadline, the approve command.
     gate: dict[str, object] | None = None
+    # Releases: the release, and each member's state in its outcome event.
+    release: str | None = None
+    members: dict[str, str] | None = None
     # `approval_received`: the vote (action, comment, principal, person, role, result).
     approval: dict[str, object] | None = None
     time: float = field(default_factory=time.time)

@@ -44,6 +44,12 @@ class Metrics:
         )
         for outcome in Outcome:
             self.messages.labels(outcome.value)
+        self.releases = Counter(
+            "deployworker_releases",
+            "Releases of allowlisted releases by outcome.",
+            ["release", "outcome"],
+            registry=r,
+        )
         self.deploys = Counter(
             "deployworker_deploys",
             "Deploys of allowlisted services by outcome.",
@@ -123,9 +129,7 @@ class Metrics:
         for result in GATE_RESULTS:
             self.gate_evaluations.labels(result)
         self.approvals_pending = Gauge(
-            "deployworker_approvals_pending",
-            "Gates waiting for a human approval (approval_requested sent, not yet decided).",
-            registry=r,
+            "deployworker_approvals_pending", "Gates waiting for a human approval.", registry=r
         )
         self.ecs_events = Counter(
             "deployworker_ecs_events",
@@ -135,6 +139,13 @@ class Metrics:
         )
         for result in ECS_EVENT_RESULTS:
             self.ecs_events.labels(result)
+        self.api_budgets = Gauge(
+            "deployworker_api_budget",
+            "This replica's calls per second for an ECS operation in an account and region, "
+            "after AIMD backoff.",
+            ["account", "region", "operation"],
+            registry=r,
+        )
         self.approval_votes = Counter(
             "deployworker_approval_votes",
             "Approval messages by what became of them (counted, unlisted, bad_proof, ...).",
@@ -171,6 +182,10 @@ class Metrics:
         """Adapter observer: count one AWS API attempt."""
         self.aws_requests.labels(service, operation, result).inc()
 
+    def api_budget(self, account: str, region: str, operation: str, rate: float) -> None:
+        """Budget observer: an operation's rate in a target is now `rate`."""
+        self.api_budgets.labels(account, region, operation).set(rate)
+
     def watch_round(self, watched: int, calls: int, cadence: float) -> None:
         """Watcher observer: one round of DescribeServiceDeployments finished."""
         self.watched.set(watched)
@@ -180,11 +195,6 @@ class Metrics:
     def ecs_event(self, result: str) -> None:
         """One ECS event read; a result outside the fixed set counts as invalid."""
         self.ecs_events.labels(result if result in ECS_EVENT_RESULTS else "invalid").inc()
-
-    def gate_evaluated(self, result: str) -> None:
-        """A gate ended; a result outside the fixed set is not counted."""
-        if result in GATE_RESULTS:
-            self.gate_evaluations.labels(result).inc()
 
     def approval_vote(self, result: str) -> None:
         """One approval message handled; an unknown result counts as invalid."""
@@ -235,3 +245,5 @@ class Metrics:
             self.deploys.labels(*labels).inc()
             self.duration.labels(*labels).observe(result.duration)
             self.last_deploy.labels(*labels).set(time.time())
+        if result.release and result.outcome != Outcome.RELEASED:
+            self.releases.labels(result.release, result.outcome.value).inc()

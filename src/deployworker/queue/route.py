@@ -14,9 +14,8 @@ from typing import Protocol
 
 from deployworker.aws.sqs import Message
 from deployworker.deploy.job import Done
-from deployworker.deploy.pipeline import Pipeline
+from deployworker.deploy.supersede import Request
 from deployworker.intake.approval import is_approval_group
-from deployworker.intake.message import DeployRequest
 from deployworker.outcome import Result
 
 
@@ -37,15 +36,15 @@ class Handler(Protocol):
 
     def abandon(self, message: Message, reason: str) -> None: ...
 
-    def admissible(self, message: Message) -> DeployRequest | None: ...
+    def admissible(self, message: Message) -> Request | None: ...
 
-    def supersede(self, message: Message, request: DeployRequest, newer: Message) -> Result: ...
+    def supersede(self, message: Message, request: Request, newer: Message) -> Result: ...
 
 
 class Router:
     """A `Handler` that sends votes to `approvals` and everything else to `pipeline`."""
 
-    def __init__(self, pipeline: Pipeline, approvals: Votes | None) -> None:
+    def __init__(self, pipeline: Handler, approvals: Votes | None) -> None:
         self.pipeline = pipeline
         self._approvals = approvals
 
@@ -70,10 +69,10 @@ class Router:
         if not self._is_vote(message):
             self.pipeline.abandon(message, reason)
 
-    def admissible(self, message: Message) -> DeployRequest | None:
+    def admissible(self, message: Message) -> Request | None:
         """Never a vote: votes take no part in superseding."""
         return None if self._is_vote(message) else self.pipeline.admissible(message)
 
-    def supersede(self, message: Message, request: DeployRequest, newer: Message) -> Result:
-        """As `Pipeline.supersede` (only deploys get here)."""
+    def supersede(self, message: Message, request: Request, newer: Message) -> Result:
+        """As `Pipeline.supersede` (only deploys and releases get here)."""
         return self.pipeline.supersede(message, request, newer)

@@ -15,6 +15,10 @@ module "deployworker" {
   service_arns             = each.value.service_arns
   task_definition_families = each.value.families
   pass_role_arns           = each.value.pass_role_arns
+  releases                 = contains(keys(var.releases), each.key)
+  release_schedule_arns    = try(var.releases[each.key].schedule_arns, [])
+  release_rule_arns        = try(var.releases[each.key].rule_arns, [])
+  release_role_arns        = try(var.releases[each.key].role_arns, [])
   replicas                 = each.value.replicas
   alarm_actions            = each.value.alarm_actions
   log_retention_days       = 365

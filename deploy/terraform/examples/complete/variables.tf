@@ -45,3 +45,19 @@ variable "environments" {
     }
   }
 }
+
+variable "releases" {
+  description = "Per-environment release targets: the schedules and rules the allowlist's releases name, and their roles."
+  type = map(object({
+    schedule_arns = list(string)
+    rule_arns     = list(string)
+    role_arns     = list(string)
+  }))
+  default = {
+    production = {
+      schedule_arns = ["arn:aws:scheduler:eu-west-1:123456789012:schedule/default/nightly-report"]
+      rule_arns     = ["arn:aws:events:eu-west-1:123456789012:rule/cleanup"]
+      role_arns     = ["arn:aws:iam::123456789012:role/prod-scheduler", "arn:aws:iam::123456789012:role/prod-events"]
+    }
+  }
+}

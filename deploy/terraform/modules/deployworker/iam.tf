@@ -173,6 +173,61 @@ data "aws_iam_policy_document" "worker" {
     }
   }
 
+  # Releases: their state tags on the new revisions, exactly the schedules and rules
+  # they name, and the roles those targets run with (UpdateSchedule and PutTargets
+  # pass them again).
+  dynamic "statement" {
+    for_each = [for on in [var.releases] : "releases" if on]
+    content {
+      sid       = "MarkReleaseRevisions"
+      effect    = "Allow"
+      actions   = ["ecs:TagResource"]
+      resources = local.family_arns
+
+      condition {
+        test     = "ForAllValues:StringEquals"
+        variable = "aws:TagKeys"
+        values   = ["deployworker:release-state", "deployworker:release-reason"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = distinct([for arn in var.release_schedule_arns : "schedules"])
+    content {
+      sid       = "UpdateReleaseSchedules"
+      effect    = "Allow"
+      actions   = ["scheduler:GetSchedule", "scheduler:UpdateSchedule"]
+      resources = var.release_schedule_arns
+    }
+  }
+
+  dynamic "statement" {
+    for_each = distinct([for arn in var.release_rule_arns : "rules"])
+    content {
+      sid       = "UpdateReleaseRules"
+      effect    = "Allow"
+      actions   = ["events:ListTargetsByRule", "events:PutTargets"]
+      resources = var.release_rule_arns
+    }
+  }
+
+  dynamic "statement" {
+    for_each = distinct([for arn in var.release_role_arns : "roles"])
+    content {
+      sid       = "PassReleaseRoles"
+      effect    = "Allow"
+      actions   = ["iam:PassRole"]
+      resources = var.release_role_arns
+
+      condition {
+        test     = "StringEquals"
+        variable = "iam:PassedToService"
+        values   = ["scheduler.amazonaws.com", "events.amazonaws.com"]
+      }
+    }
+  }
+
   statement {
     sid    = "ConsumeWorkQueue"
     effect = "Allow"
@@ -230,6 +285,17 @@ data "aws_iam_policy_document" "worker" {
       effect    = "Allow"
       actions   = ["secretsmanager:GetSecretValue"]
       resources = [statement.value]
+    }
+  }
+
+  # Other accounts: exactly the roles their deployworker-target modules created.
+  dynamic "statement" {
+    for_each = distinct([for arn in var.target_role_arns : "sts"])
+    content {
+      sid       = "AssumeTargetRoles"
+      effect    = "Allow"
+      actions   = ["sts:AssumeRole"]
+      resources = var.target_role_arns
     }
   }
 

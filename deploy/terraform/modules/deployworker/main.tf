@@ -25,6 +25,7 @@ locals {
       DEPLOYWORKER_VISIBILITY_TIMEOUT     = tostring(var.visibility_timeout_seconds)
       DEPLOYWORKER_METRICS_HOST           = "0.0.0.0"
       DEPLOYWORKER_SHUTDOWN_GRACE_SECONDS = "10"
+      DEPLOYWORKER_REPLICAS               = tostring(var.replicas)
     },
     { for arn in compact([local.events_topic_arn]) : "DEPLOYWORKER_EVENTS_TOPIC_ARN" => arn },
     { for arn in compact([var.signing_secret_arn]) : "DEPLOYWORKER_SIGNING_KEY_SECRET_ARN" => arn },

@@ -32,6 +32,12 @@ variable "ecr_repository_arns" {
   default     = []
 }
 
+variable "target_role_arns" {
+  description = "Roles the worker assumes in other accounts (each account's deployworker-target module); it may assume exactly these."
+  type        = list(string)
+  default     = []
+}
+
 variable "image" {
   description = "The deployworker container image (repository:tag or @digest)."
   type        = string
@@ -145,4 +151,28 @@ variable "tags" {
   description = "Tags for every resource."
   type        = map(string)
   default     = {}
+}
+
+variable "releases" {
+  description = "Whether the allowlist has releases: the worker may then tag its release revisions with the release's state."
+  type        = bool
+  default     = false
+}
+
+variable "release_schedule_arns" {
+  description = "EventBridge Scheduler schedules the allowlist's releases name: the worker may read and repoint exactly these."
+  type        = list(string)
+  default     = []
+}
+
+variable "release_rule_arns" {
+  description = "EventBridge rules the allowlist's releases name: the worker may read and repoint exactly their targets."
+  type        = list(string)
+  default     = []
+}
+
+variable "release_role_arns" {
+  description = "Roles the release schedules and rule targets run with: UpdateSchedule and PutTargets pass them again."
+  type        = list(string)
+  default     = []
 }

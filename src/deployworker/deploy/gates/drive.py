@@ -18,15 +18,17 @@ from dataclasses import replace
 import structlog
 
 from deployworker.aws.ecs import Ecs
-from deployworker.deploy.gates.contract import Subject
+from deployworker.deploy.gates.contract import NoVotes, Subject
 from deployworker.deploy.gates.decide import Action, Decision
 from deployworker.deploy.gates.fit import gate_at, hook_stage, problems
 from deployworker.deploy.gates.runner import Run, Runner
-from deployworker.deploy.job import Job, bound
+from deployworker.deploy.gates.schedule import Dispatch, Scheduler
+from deployworker.deploy.job import Job, bound, log_progress
 from deployworker.errors import AwsError
 from deployworker.failpoints import failpoint
 from deployworker.intake.gates import CONVERGED, Gate
 from deployworker.outcome import Result
+from deployworker.rollout.analysis.providers import Providers
 from deployworker.rollout.assess import Assessment, Pause
 
 log = structlog.get_logger("deployworker.gates")
@@ -55,6 +57,13 @@ class GateDriver:
         self.runner = runner
         self._wake = wake
 
+    @classmethod
+    def default(cls, ecs: Ecs, dispatch: Dispatch, wake: Wake) -> GateDriver:
+        """A driver with no providers and no votes (a pipeline built without `gates`):
+        a metric measures no data, and no vote ever arrives."""
+        runner = Runner(Providers(None, None, None), NoVotes(), Scheduler(dispatch))
+        return cls(ecs, runner, wake)
+
     def applied(self, job: Job) -> None:
         """After UpdateService: log each gate the service's configuration cannot run."""
         assert job.applied is not None
@@ -62,31 +71,24 @@ class GateDriver:
             log.warning("gate.no_hook", problem=problem)
 
     def progress(self, job: Job, arn: str, now: Assessment) -> None:
-        """The watcher's progress report: log it; at a PAUSE hook with a gate, start it."""
+        """The watcher's progress report (on its thread): log it; at a PAUSE hook with a
+        gate, start the gate (which only schedules its first step)."""
         pause = now.pause
         if pause is None:
-            log.info("deploy.progress", deployment=arn, progress=now.progress)
+            log_progress(job.fields, arn, now)
             return
         configuration = job.applied.configuration if job.applied else None
         stage = hook_stage(pause.stage, pause.index, configuration, job.gate_stages)
         gate = gate_at(gates_of(job), stage) if stage else None
-        log.info(
-            "deploy.paused",
-            deployment=arn,
-            stage=pause.stage,
-            hook_stage=stage,
-            hook_id=pause.hook_id,
-            expires_at=pause.expires_at.isoformat() if pause.expires_at else None,
-            timeout_action=pause.timeout_action,
-            gate=gate is not None,
-        )
+        log_progress(job.fields, arn, now, hook_stage=stage, gate=gate is not None)
         if gate is None or job.gate_hook == pause.hook_id or job.lost is not None:
             return
-        job.gate_hook = pause.hook_id
-        job.gate_stages.add(gate.at)
-        job.gate = self.runner.start(
-            gate, self._subject(job), job.fields, lambda d: self._answer(job, arn, pause, d)
-        )
+        with bound(job.fields):
+            job.gate_hook = pause.hook_id
+            job.gate_stages.add(gate.at)
+            job.gate = self.runner.start(
+                gate, self._subject(job), job.fields, lambda d: self._answer(job, arn, pause, d)
+            )
 
     def settled(self, job: Job) -> None:
         """The deploy's deployment ended, or the deploy did: stop its gate, if any."""

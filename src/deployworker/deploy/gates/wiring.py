@@ -56,7 +56,7 @@ def build_gates(
         Scheduler(dispatch),
         emit,
         tag,
-        metrics.gate_evaluated if metrics is not None else lambda _: None,
+        (lambda r: metrics.gate_evaluations.labels(r).inc()) if metrics else lambda _: None,
         metrics.approvals_pending.inc if metrics is not None else lambda _: None,
         poll_seconds=poll_seconds,
         on_window=on_window or (lambda *_: None),
@@ -100,10 +100,3 @@ def review(ecs: Ecs, allowlist: Allowlist) -> list[str]:
         problems_now = problems(entry.gates, service.get("deploymentConfiguration"))
         found += [f"{where}: {p}" for p in problems_now]
     return found
-
-
-def default_driver(
-    ecs: Ecs, dispatch: Dispatch, wake: Callable[[Iterable[str]], None]
-) -> GateDriver:
-    """A driver with no providers and no votes (a pipeline built without `gates`)."""
-    return build_gates(ecs, dispatch, wake)

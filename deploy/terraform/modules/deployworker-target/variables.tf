@@ -1,0 +1,50 @@
+variable "name" {
+  description = "Name of the role deployworker assumes in this account (the allowlist's accounts.<alias>.role_arn ends in it)."
+  type        = string
+  default     = "deployworker-target"
+}
+
+variable "worker_role_arn" {
+  description = "The worker's task role (the deployworker module's task_role_arn output): the one principal trusted to assume this role."
+  type        = string
+}
+
+variable "external_id" {
+  description = "External id the worker must present (the allowlist's accounts.<alias>.external_id); null asks for none."
+  type        = string
+  default     = null
+}
+
+variable "service_arns" {
+  description = "ARNs of the ECS services in this account that the allowlist opts in (each in its entry's region)."
+  type        = list(string)
+}
+
+variable "task_definition_families" {
+  description = "Task-definition families of those services; tagging and RunTask (migrations) are limited to them."
+  type        = list(string)
+}
+
+variable "pass_role_arns" {
+  description = "Task and execution role ARNs of those services: a new revision passes them to ECS."
+  type        = list(string)
+  default     = []
+}
+
+variable "ecr_repository_arns" {
+  description = "ECR repositories in this account whose tags the worker resolves to digests (pin_digest); empty grants no ECR access."
+  type        = list(string)
+  default     = []
+}
+
+variable "max_session_seconds" {
+  description = "Longest session the worker may ask for (DEPLOYWORKER_ASSUME_ROLE_SECONDS must not exceed it)."
+  type        = number
+  default     = 3600
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}

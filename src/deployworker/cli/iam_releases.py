@@ -1,0 +1,74 @@
+"""The statements releases add to `deployworker iam-policy` (pure).
+
+Exactly the schedules and rules the allowlist's releases name, the two release state
+tags on the families' revisions, and passing the schedules' and targets' roles again;
+the Terraform module's `release_*` inputs grant the same.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from deployworker.intake.entries import Allowlist
+
+if TYPE_CHECKING:  # the Scope lives with the rest of the policy
+    from deployworker.cli.iam import Scope
+
+
+def _statement(
+    sid: str, actions: list[str], resources: list[str], condition: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    statement: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Action": actions}
+    statement["Resource"] = resources
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def release_statements(
+    allowlist: Allowlist, scope: Scope, families: list[str]
+) -> list[dict[str, Any]]:
+    """What releases add: their state tags on the new revisions, exactly the schedules
+    and rules they name, and passing those targets' roles again."""
+    if not allowlist.releases:
+        return []
+    where = f"{scope.region}:{scope.account_id}"
+    members = [m for r in allowlist.releases for m in r.members]
+    schedules = [
+        f"arn:{scope.partition}:scheduler:{where}:schedule/{m.schedule_group}/{m.schedule}"
+        for m in members
+        if m.schedule
+    ]
+    rules = [
+        f"arn:{scope.partition}:events:{where}:rule/"
+        + ("" if m.event_bus == "default" else f"{m.event_bus}/")
+        + str(m.rule)
+        for m in members
+        if m.rule
+    ]
+    keys = ["deployworker:release-state", "deployworker:release-reason"]
+    statements = [
+        _statement(
+            "MarkReleaseRevisions",
+            ["ecs:TagResource"],
+            families,
+            {"ForAllValues:StringEquals": {"aws:TagKeys": keys}},
+        )
+    ]
+    if schedules:
+        actions = ["scheduler:GetSchedule", "scheduler:UpdateSchedule"]
+        statements.append(_statement("UpdateReleaseSchedules", actions, schedules))
+    if rules:
+        actions = ["events:ListTargetsByRule", "events:PutTargets"]
+        statements.append(_statement("UpdateReleaseRules", actions, rules))
+    if scope.release_role_arns:
+        passed = ["scheduler.amazonaws.com", "events.amazonaws.com"]
+        statements.append(
+            _statement(
+                "PassReleaseRoles",
+                ["iam:PassRole"],
+                list(scope.release_role_arns),
+                {"StringEquals": {"iam:PassedToService": passed}},
+            )
+        )
+    return statements

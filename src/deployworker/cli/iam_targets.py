@@ -1,0 +1,66 @@
+"""`deployworker iam-policy` for other accounts: which services are whose, and the
+policy of the role the worker assumes in one target account (pure).
+
+The statements are `iam.ecs_statements` for that account's entries alone, the same as
+the `deployworker-target` Terraform module's; tests hold the two together.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from deployworker.intake.accounts import account_of
+from deployworker.intake.entries import Allowlist
+
+if TYPE_CHECKING:
+    from deployworker.cli.iam import Scope
+
+
+def service_arns(
+    allowlist: Allowlist, partition: str, account: str, region: str, home: bool = True
+) -> list[str]:
+    """The ARNs of the services `allowlist` opts in in `account` (an id), each in its
+    entry's region (`region`, the worker's, when it names none). At `home`, entries
+    that name no account are `account`'s too."""
+    found = []
+    for entry in allowlist.services:
+        named = allowlist.account_id_of(entry)
+        if named != account and not (home and named is None):
+            continue
+        base = f"arn:{partition}:ecs:{entry.region or region}:{account}"
+        found.append(f"{base}:service/{entry.cluster}/{entry.service}")
+    return found
+
+
+def target_roles(allowlist: Allowlist) -> set[str]:
+    """The roles of the accounts some entry deploys to."""
+    used = {allowlist.account_id_of(e) for e in allowlist.services} - {None}
+    return {a.role_arn for a in allowlist.accounts.values() if a.account_id in used}
+
+
+def target_policy(allowlist: Allowlist, account: str, scope: Scope) -> dict[str, Any]:
+    """The policy of the role the worker assumes in `account` (an alias or id): exactly
+    the services the allowlist opts in there. `scope` gives the worker's region (the
+    default of entries that name none), the partition, families, roles to pass and
+    ECR repositories; its account and queues play no part. Raises `KeyError`."""
+    from deployworker.cli.iam import _statement, ecs_statements  # iam imports this module
+
+    listed = account_of(allowlist.accounts, account)
+    if listed is None:
+        raise KeyError(f"account {account!r} is not in the allowlist's accounts")
+    services = service_arns(allowlist, scope.partition, listed.account_id, scope.region, False)
+    bases = sorted({s.split(":service/")[0] for s in services})
+    families = [f"{b}:task-definition/{f}:*" for b in bases for f in scope.families] or [
+        f"{b}:task-definition/*" for b in bases
+    ]
+    # Votes are tagged at home: a target's role needs no vote tags.
+    statements = ecs_statements(services, families, votes=False)
+    if scope.pass_role_arns:
+        passed = {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+        statements.append(
+            _statement("PassServiceRoles", ["iam:PassRole"], list(scope.pass_role_arns), passed)
+        )
+    if scope.ecr_repository_arns:
+        reads = ["ecr:DescribeImages", "ecr:BatchGetImage"]
+        statements.append(_statement("ResolveImageDigests", reads, list(scope.ecr_repository_arns)))
+    return {"Version": "2012-10-17", "Statement": statements}

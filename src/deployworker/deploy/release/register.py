@@ -1,0 +1,128 @@
+"""One new revision per family per release, registered once however often the
+message comes back.
+
+A redelivered release finds its revision by the deploy-key tag: on a slot that
+already runs it, or as the family's newest revision; only a family with neither is
+registered. The revision's tags record what every slot ran before (`release-was:`),
+so the rollback of a resumed release knows where to go.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from deployworker.aws.ecs import Ecs, register_input_shape
+from deployworker.deploy.apply import deploy_tags
+from deployworker.deploy.plan import DEPLOY_KEY_TAG, PREVIOUS_TAG, plan_deploy, tag_map
+from deployworker.deploy.release.slots import RELEASE_TAG, WAS_TAG, Slot, was_tags
+from deployworker.errors import invalid
+from deployworker.failpoints import failpoint
+from deployworker.intake.message import Source
+
+log = structlog.get_logger("deployworker.release")
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A family's new revision for this release and its tags."""
+
+    family: str
+    arn: str
+    tags: dict[str, str]
+    registered: bool  # by this delivery (False: found, from an earlier one)
+
+    def previous(self, slot: Slot) -> str:
+        """What `slot` ran before this release."""
+        if slot.current != self.arn:
+            return slot.current
+        return self.tags.get(WAS_TAG + slot.id) or self.tags.get(PREVIOUS_TAG, slot.current)
+
+
+class Registrar:
+    """Finds or registers each family's revision."""
+
+    def __init__(self, ecs: Ecs) -> None:
+        self._ecs = ecs
+        self._described: dict[str, tuple[dict[str, Any], dict[str, str]]] = {}
+
+    def _describe(self, arn: str) -> tuple[dict[str, Any], dict[str, str]]:
+        if arn not in self._described:
+            task_definition, tags = self._ecs.describe_task_definition(arn)
+            self._described[arn] = task_definition, tag_map(tags)
+        return self._described[arn]
+
+    def revisions(
+        self,
+        slots: Sequence[Slot],
+        images: Mapping[str, Mapping[str, str]],
+        key: str,
+        deploy_id: str,
+        release: str,
+        source: Source | None,
+        register: bool = True,
+    ) -> dict[str, Revision]:
+        """Family to its revision for this release; a family whose slots already run
+        the images gets none, and with `register` False only revisions found count.
+        Raises `Rejection` for a container a family lacks."""
+        found: dict[str, Revision] = {}
+        for family, wanted in images.items():
+            mine = [s for s in slots if s.family == family]
+            args = (mine, family, wanted, key, deploy_id, release, source)
+            revision = self._one(*args) if register else self._found(mine, family, key)
+            if revision is not None:
+                found[family] = revision
+        return found
+
+    def _one(
+        self,
+        slots: Sequence[Slot],
+        family: str,
+        images: Mapping[str, str],
+        key: str,
+        deploy_id: str,
+        release: str,
+        source: Source | None,
+    ) -> Revision | None:
+        earlier = self._found(slots, family, key)
+        if earlier is not None:
+            return earlier
+        # The slots of a family may run different revisions: the first member's is the
+        # base (the others get its settings with the new images).
+        base = slots[0]
+        task_definition, tags = self._describe(base.current)
+        ours = was_tags(slots, family)
+        ours[RELEASE_TAG] = release
+        plan = plan_deploy(
+            task_definition,
+            [{"key": k, "value": v} for k, v in tags.items()],
+            images,
+            deploy_tags(source, key, deploy_id, base.current, ours),
+            register_input_shape(),
+        )
+        if plan is None:
+            return None
+        kept = {t["key"] for t in plan.register_input.get("tags", [])}
+        if not set(ours) <= kept:
+            raise invalid(
+                f"task definition family {family} has too many tags for a release: it needs "
+                f"{len(ours)} of ECS's 50 to record where each member goes back to"
+            )
+        arn = self._ecs.register_task_definition(plan.register_input)
+        log.info("release.registered", family=family, task_definition=arn, previous=base.current)
+        failpoint("registered")
+        registered = {t["key"]: t["value"] for t in plan.register_input["tags"]}
+        return Revision(family, arn, registered, True)
+
+    def _found(self, slots: Sequence[Slot], family: str, key: str) -> Revision | None:
+        """The revision an earlier delivery registered: on a slot, or the family's newest."""
+        for slot in slots:
+            if self._describe(slot.current)[1].get(DEPLOY_KEY_TAG) == key:
+                return Revision(family, slot.current, self._describe(slot.current)[1], False)
+        latest, latest_tags = self._describe(family)
+        if latest_tags.get(DEPLOY_KEY_TAG) == key:
+            return Revision(family, str(latest["taskDefinitionArn"]), latest_tags, False)
+        return None
