@@ -26,7 +26,10 @@ MANAGERS = f"arn:aws:iam::{ACCOUNT}:role/release-managers"
 
 
 def gated(**changes: Any) -> dict[str, Any]:
-    gate = {"at": "converged", "approval": {"approvers": [MANAGERS], "timeout": "10m"}}
+    """An entry whose gate lists the approvers. The gate sits at a stage where the test
+    services (ROLLING, no hooks) never pause, so deploys finish and votes are only
+    recorded here; `tests/test_gate_flow.py` runs gates that wait for these votes."""
+    gate = {"at": "POST_TEST_TRAFFIC_SHIFT", "approval": {"approvers": [MANAGERS]}}
     return default_entry(gates=[gate], **changes)
 
 

@@ -168,6 +168,7 @@ def test_task_role_is_least_privilege() -> None:
     assert actions(statements["FollowServiceDeployments"]) == {
         "ecs:DescribeServiceDeployments",
         "ecs:StopServiceDeployment",
+        "ecs:ContinueServiceDeployment",
     }
     assert ":service-deployment/" in str(resources(statements["FollowServiceDeployments"]))
     assert actions(statements["ReadServiceRevisions"]) == {"ecs:DescribeServiceRevisions"}
@@ -196,7 +197,11 @@ def test_task_role_is_least_privilege() -> None:
         "TagOnlyNewRevisions",
         "MarkMigratedRevisions",
         "RecordApprovalVotes",
+        "TagGateProgress",
         "MarkReleaseRevisions",
+    }
+    assert conditions(statements["TagGateProgress"]) == {
+        ("ForAllValues:StringEquals", "aws:TagKeys", json.dumps(["deployworker:gate"]))
     }
     assert conditions(statements["MarkReleaseRevisions"]) == {
         (

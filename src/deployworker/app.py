@@ -25,6 +25,7 @@ from deployworker.aws.sns import Sns
 from deployworker.aws.sqs import Sqs
 from deployworker.deploy.act import Actor
 from deployworker.deploy.approvals.wiring import build_approvals
+from deployworker.deploy.gates.wiring import gates_for
 from deployworker.deploy.migrate import Migrator
 from deployworker.deploy.pipeline import Pipeline
 from deployworker.deploy.release.build import build_releases
@@ -124,8 +125,7 @@ def build(
     """Build a worker from settings; raises `ConfigError` when it cannot run.
 
     `clients` (service name to a boto3-shaped client) and `limiter` replace the boto3
-    clients and the ECS token buckets
-    (benchmarks run the real worker against in-memory fakes on a faster clock).
+    clients and the ECS token buckets (benchmarks run the worker against in-memory fakes).
     """
     if not settings.queue_url:
         raise ConfigError("DEPLOYWORKER_QUEUE_URL is not set: the worker needs a work queue")
@@ -191,6 +191,7 @@ def build(
         non_ecr=settings.non_ecr_pinning,
         default_timeout=settings.deploy_timeout_seconds,
     )
+    emit = events.emit if events is not None else discard
     pipeline = Pipeline(
         ecs,
         actor,
@@ -199,13 +200,13 @@ def build(
         settings.deploy_timeout_seconds,
         region=own[0],
         account=own[1],
-        emit=events.emit if events is not None else discard,
+        emit=emit,
         releases=build_releases(aws, watcher, actor, allowlist, settings, events, signing_key),
         signing_key=signing_key,
         signing_max_age=settings.signing_max_age_seconds,
         dispatch=resumes.submit,
+        gates=gates_for(settings, aws, ecs, resumes.submit, watcher.wake, emit, metrics),
     )
-    emit = events.emit if events is not None else discard
     intake = Intake(allowlist.current, *own, signing_key, settings.signing_max_age_seconds)
     targets = build_targets(settings, accounts, pipeline, intake, emit, resumes.submit, actor)
     settler = Settler(

@@ -36,6 +36,7 @@ DEFAULT_ECS_BUDGETS: Mapping[str, Budget] = {
     "ListServiceDeployments": Budget(5.0, 10),
     "DescribeServiceRevisions": Budget(5.0, 10),
     "StopServiceDeployment": Budget(2.0, 4),
+    "ContinueServiceDeployment": Budget(2.0, 4),  # gates answering PAUSE hooks
 }
 
 

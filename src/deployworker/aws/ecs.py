@@ -19,20 +19,16 @@ UNDESCRIBABLE = "Unable to describe task definition"
 
 
 @cache
-def register_input_shape() -> Shape:
-    """botocore's input shape for RegisterTaskDefinition (loaded once, from the SDK's model)."""
-    model = shared_session().get_service_model("ecs")
-    shape = model.operation_model("RegisterTaskDefinition").input_shape
-    assert shape is not None
-    return shape
-
-
-@cache
 def input_shape(operation: str) -> Shape:
-    """botocore's input shape for an ECS operation (from the SDK's model)."""
+    """botocore's input shape for an ECS operation (loaded once, from the SDK's model)."""
     shape = shared_session().get_service_model("ecs").operation_model(operation).input_shape
     assert shape is not None
     return shape
+
+
+def register_input_shape() -> Shape:
+    """botocore's input shape for RegisterTaskDefinition."""
+    return input_shape("RegisterTaskDefinition")
 
 
 class Ecs:
@@ -152,6 +148,13 @@ class Ecs:
                 serviceDeploymentArn=arn, stopType="ROLLBACK"
             ),
         )
+
+    def continue_service_deployment(self, arn: str, hook_id: str, action: str) -> None:
+        """ContinueServiceDeployment: answer the PAUSE hook `hook_id` with CONTINUE or
+        ROLLBACK. Raises `PermanentAwsError` when the hook no longer awaits an action."""
+        kwargs = {"serviceDeploymentArn": arn, "hookId": hook_id, "action": action}
+        call = self._client.continue_service_deployment
+        self._caller.call("ContinueServiceDeployment", lambda: call(**kwargs))
 
     def stopped_tasks(self, cluster: str, family: str, limit: int = 3) -> list[dict[str, Any]]:
         """Up to `limit` recently stopped tasks of a task-definition family."""

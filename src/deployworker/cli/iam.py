@@ -69,10 +69,15 @@ def ecs_statements(
             ["ecs:DescribeServices", "ecs:UpdateService", "ecs:ListServiceDeployments"],
             services,
         ),
-        # Following, and natively rolling back, the service deployments of those services.
+        # Following, natively rolling back and (gates) continuing at a PAUSE hook the
+        # service deployments of those services.
         _statement(
             "FollowServiceDeployments",
-            ["ecs:DescribeServiceDeployments", "ecs:StopServiceDeployment"],
+            [
+                "ecs:DescribeServiceDeployments",
+                "ecs:StopServiceDeployment",
+                "ecs:ContinueServiceDeployment",
+            ],
             [s.replace(":service/", ":service-deployment/") + "/*" for s in services],
         ),
         _statement(
@@ -90,6 +95,13 @@ def ecs_statements(
             ["ecs:TagResource"],
             family_arns,
             {"ForAllValues:StringEquals": {"aws:TagKeys": ["deployworker:migrated"]}},
+        ),
+        # A gate's progress, for `status` in other processes: that one tag key only.
+        _statement(
+            "TagGateProgress",
+            ["ecs:TagResource"],
+            family_arns,
+            {"ForAllValues:StringEquals": {"aws:TagKeys": ["deployworker:gate"]}},
         ),
     ]
     if votes:

@@ -169,6 +169,14 @@ def cmd_check_allowlist(args: argparse.Namespace) -> int:
         return 1
     releases = f", {len(allowlist.releases)} release(s)" if allowlist.releases else ""
     print(f"{path}: ok, {len(allowlist.services)} service(s){releases}")
+    if args.describe:  # gates against the services as ECS describes them
+        from deployworker.cli.targets import ecs_for
+        from deployworker.deploy.gates.wiring import review
+
+        found = review(ecs_for(Settings(), args.region, args.endpoint_url), allowlist)
+        for problem in found:
+            print(f"{path}: warning: {problem}", file=sys.stderr)
+        return 1 if found else 0
     return 0
 
 
@@ -211,6 +219,9 @@ def parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-allowlist", help="validate an allowlist file")
     check.add_argument("path", type=Path)
+    check.add_argument("--describe", action="store_true", help="check gates against ECS")
+    check.add_argument("--region")
+    check.add_argument("--endpoint-url")
     check.set_defaults(func=cmd_check_allowlist)
     return top
 

@@ -17,6 +17,9 @@ from typing import Any
 
 from deployworker.aws.ecs import Ecs
 from deployworker.deploy.evidence import collect
+from deployworker.deploy.gates.fit import candidates
+from deployworker.deploy.gates.show import Shown
+from deployworker.deploy.gates.show import read as read_gate
 from deployworker.deploy.plan import (
     DEPLOY_KEY_TAG,
     PREVIOUS_TAG,
@@ -24,6 +27,7 @@ from deployworker.deploy.plan import (
     deploy_key,
     tag_map,
 )
+from deployworker.intake.gates import CONVERGED
 from deployworker.rollout.assess import State, assess
 from deployworker.rollout.locate import Newer, current_deployment, find_deployment, newer_than
 
@@ -67,10 +71,12 @@ def classify(
     ours: str | None,
     newer: Newer | None,
     previous: str | None = None,
+    gate: Shown | None = None,
 ) -> Status:
     """The state of the deploy whose revision is `ours` (None: none registered yet),
     from the service deployment that rolls it out (None: not rolled out yet), the
-    newest service deployment after it, if any, and the revision ours replaced."""
+    newest service deployment after it, if any, the revision ours replaced, and the
+    gate state its revision is tagged with."""
     if ours is None:
         return Status(DeployState.PENDING, "no revision registered for this deploy yet")
     if deployment is None:
@@ -78,8 +84,12 @@ def classify(
         return Status(DeployState.IN_PROGRESS, "registered, not yet rolled out", ours)
     verdict = assess(deployment, timed_out=False)
     state = verdict.state
+    if state == State.CONVERGED and gate is not None and gate.stage == CONVERGED:
+        return _verified(gate, ours, newer, previous)
     if state == State.CONVERGED:
         return Status(DeployState.SUCCEEDED, "service deployment successful", ours)
+    if state == State.ROLLED_BACK and gate is not None and gate.state == "failed":
+        return Status(DeployState.ROLLED_BACK, f"{gate.text}; {verdict.reason}", ours)
     if state == State.ROLLED_BACK:
         return Status(DeployState.ROLLED_BACK, verdict.reason, ours)
     if state == State.STOPPED and newer is not None and newer.task_definition == previous:
@@ -94,7 +104,26 @@ def classify(
         return Status(DeployState.OVERTAKEN, detail, ours)
     if state in (State.STOPPED, State.FAILED):
         return Status(DeployState.FAILED, verdict.reason, ours)
+    if verdict.pause and gate and gate.stage in candidates(verdict.pause.stage) and gate.undecided:
+        return Status(DeployState.IN_PROGRESS, f"{verdict.progress}; gate: {gate.text}", ours)
     return Status(DeployState.IN_PROGRESS, verdict.progress, ours)
+
+
+def _verified(gate: Shown, ours: str, newer: Newer | None, previous: str | None) -> Status:
+    """A converged deploy with a `converged` gate: verifying, verified, or rolled back
+    (by a new deployment of the previous revision) after the gate failed."""
+    if gate.undecided:
+        return Status(DeployState.IN_PROGRESS, f"converged; gate: {gate.text}", ours)
+    if gate.state == "passed":
+        return Status(DeployState.SUCCEEDED, f"service deployment successful; {gate.text}", ours)
+    detail = f"the converged gate failed ({gate.text})"
+    if newer is None or newer.task_definition != previous:
+        return Status(DeployState.IN_PROGRESS, f"{detail}; rolling back", ours)
+    if newer.status == "SUCCESSFUL":
+        return Status(DeployState.ROLLED_BACK, f"{detail}; back on {previous}", ours)
+    if newer.status in ("PENDING", "IN_PROGRESS"):
+        return Status(DeployState.IN_PROGRESS, f"{detail}; rolling back to {previous}", ours)
+    return Status(DeployState.FAILED, f"{detail}; the rollback failed too", ours)
 
 
 def _ours(
@@ -118,16 +147,15 @@ def _ours(
     return None, seen
 
 
-def _previous(
+def _tags(
     ecs: Ecs, ours: str | None, seen: dict[str, tuple[dict[str, Any], dict[str, str]]]
-) -> str | None:
-    """The revision ours replaced, from its `previous` tag."""
+) -> dict[str, str]:
+    """Our revision's tags: its `previous` revision and its gate's state are there."""
     if ours is None:
-        return None
+        return {}
     if ours not in seen:
-        _, tags = ecs.describe_task_definition(ours)
-        return tag_map(tags).get(PREVIOUS_TAG)
-    return seen[ours][1].get(PREVIOUS_TAG)
+        return tag_map(ecs.describe_task_definition(ours)[1])
+    return seen[ours][1]
 
 
 def lookup(
@@ -149,7 +177,8 @@ def lookup(
         return _with_evidence(ecs, cluster, service, classify(found[0], current, None), found[0])
     names = (cluster.rsplit("/", 1)[-1], service.rsplit("/", 1)[-1])
     ours, seen = _ours(ecs, described, deploy_key(*names, deploy_id))
-    previous = _previous(ecs, ours, seen)
+    tags = _tags(ecs, ours, seen)
+    previous, gate = tags.get(PREVIOUS_TAG), read_gate(tags)
     if ours is None and images:
         running = current_images(seen[current][0])
         if all(running.get(name) == image for name, image in images.items()):
@@ -158,9 +187,11 @@ def lookup(
         return classify(None, None, None)
     deployment = find_deployment(ecs, cluster, service, ours)
     newer = None
-    if deployment is not None and deployment.get("status") == "STOPPED":
+    # A stopped deployment, or one a failed converged gate is rolling back.
+    failed = gate is not None and gate.stage == CONVERGED and gate.state == "failed"
+    if deployment is not None and (deployment.get("status") == "STOPPED" or failed):
         newer = newer_than(ecs, cluster, service, str(deployment["serviceDeploymentArn"]))
-    status = classify(deployment, ours, newer, previous)
+    status = classify(deployment, ours, newer, previous, gate)
     return _with_evidence(ecs, cluster, service, status, deployment)
 
 

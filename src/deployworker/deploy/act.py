@@ -24,12 +24,14 @@ from deployworker.deploy.actions import (
     redeploy_images,
 )
 from deployworker.deploy.apply import Applied, Current, apply_deploy, deploy_tags, read_current
+from deployworker.deploy.gates.show import registration_tags
 from deployworker.deploy.migrate import Migrator
 from deployworker.deploy.pin import NonEcr, pin_images
 from deployworker.deploy.plan import deploy_key
 from deployworker.errors import not_allowed
 from deployworker.intake.budget import duration_text, over_budget
 from deployworker.intake.entries import Entry
+from deployworker.intake.gates import CONVERGED
 from deployworker.intake.message import DeployRequest
 from deployworker.rollout.deadline import minimum
 
@@ -75,7 +77,10 @@ class Actor:
         deadline = max(configured, need.seconds)
         undoing = request.action == "rollback"  # no migration, and no rollback of a rollback
         migration = entry.migrate.timeout if entry.migrate is not None and not undoing else 0
-        reason = over_budget(deadline, migration, entry.rollback and not undoing)
+        # A gate at a hook waits inside the hook's timeout, which `need` holds already;
+        # a converged gate runs after the rollout, on top of it.
+        verify = 0 if undoing else sum(g.seconds for g in entry.gates if g.at == CONVERGED)
+        reason = over_budget(deadline, migration, entry.rollback and not undoing, verify)
         if reason is None:
             return
         if need.seconds > configured:
@@ -142,6 +147,7 @@ class Actor:
             images = pin_images(images, self.ecr, self.region, self.account, self.non_ecr)
             log.info("deploy.pinned", images=images)
         key = deploy_key(request.cluster_ref.name, request.service_ref.name, deploy_id)
+        extra = {**extra, **registration_tags(entry)}  # `status` must see a converged gate
         tags = deploy_tags(request.source, key, deploy_id, current.arn, extra)
 
         def migrate(service_doc: Mapping[str, Any], target: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import structlog
@@ -45,8 +45,9 @@ class Router(Protocol):
     def supersede(self, message: Message, request: ReleaseRequest, newer: Message) -> Result: ...
 
 
-def log_progress(fields: dict[str, Any], arn: str, now: Assessment) -> None:
-    """Log where a followed deployment stands: paused at a hook, or its progress."""
+def log_progress(fields: dict[str, Any], arn: str, now: Assessment, **extra: Any) -> None:
+    """Log where a followed deployment stands: paused at a hook (with `extra`, e.g.
+    the hook's stage and whether a gate judges it), or its progress."""
     with bound(fields):
         if now.pause is not None:
             log.info(
@@ -56,6 +57,7 @@ def log_progress(fields: dict[str, Any], arn: str, now: Assessment) -> None:
                 hook_id=now.pause.hook_id,
                 expires_at=now.pause.expires_at.isoformat() if now.pause.expires_at else None,
                 timeout_action=now.pause.timeout_action,
+                **extra,
             )
         else:
             log.info("deploy.progress", deployment=arn, progress=now.progress)
@@ -92,6 +94,10 @@ class Job:
     timeout: float = 0.0  # the rollout's deadline, set once the deploy is applied
     watch: object | None = None  # the watcher's handle on the deployment it follows now
     lost: str | None = None  # why this copy of the message is no longer ours to act on
+    gate: object | None = None  # the gate running for this deploy (deploy.gates.runner.Run)
+    gate_hook: str | None = None  # the PAUSE hook a gate judges (or judged): never twice
+    gate_stages: set[str] = field(default_factory=set)  # hook stages whose gates ran
+    gate_reason: str | None = None  # why a gate rolled the deploy back
 
 
 @contextmanager

@@ -24,13 +24,13 @@ import structlog
 from deployworker.aws.ecs import Ecs
 from deployworker.aws.sqs import Message
 from deployworker.deploy.act import Actor
+from deployworker.deploy.gates.drive import GateDriver
 from deployworker.deploy.job import (
     Done,
     Job,
     Router,
     bound,
     deadline,
-    log_progress,
     report,
     result_of_error,
 )
@@ -75,6 +75,7 @@ class Pipeline:
         signing_key: bytes | None = None,
         signing_max_age: float = 86_400,
         releases: Router | None = None,
+        gates: GateDriver | None = None,
     ) -> None:
         self._ecs = ecs
         self._watcher = watcher
@@ -84,7 +85,8 @@ class Pipeline:
         self._actor = actor
         self._dispatch = dispatch
         self._serial = KeyedSerial(dispatch)
-        self._verdicts = Verdicts(ecs, self._follow)
+        self.gates = gates or GateDriver.default(ecs, dispatch, watcher.wake)  # public
+        self._verdicts = Verdicts(ecs, self._follow, self.gates, self._guarded)
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}  # by receipt handle: each copy of a message is its own
         self._releases = releases
@@ -159,6 +161,7 @@ class Pipeline:
         if job is None:
             return
         job.lost = reason
+        self.gates.settled(job)
         if job.watch is not None:
             self._watcher.cancel(job.watch)
 
@@ -205,6 +208,7 @@ class Pipeline:
         if applied.deployment_arn is None:
             return replace(job.base, reason="no service deployment found for the new revision")
         job.timeout = deadline(job.entry, self._default_timeout, applied.configuration)
+        self.gates.applied(job)
         self._follow(job, applied.deployment_arn, self._verdicts.after_deploy)
         return None
 
@@ -212,9 +216,11 @@ class Pipeline:
         """Hand the deployment to the watcher; its verdict resumes `then` on `dispatch`."""
 
         def resume(verdict: Assessment | None) -> None:
+            self.gates.settled(job)  # the deployment ended: a gate at its hook is moot
             self._dispatch(lambda: self._guarded(job, lambda j: then(j, verdict)))
 
-        progress = partial(log_progress, job.fields, arn)
+        # Logged; at a PAUSE hook with a gate, the gate starts (its steps run on the pool).
+        progress = partial(self.gates.progress, job, arn)
         job.watch = self._watcher.follow(arn, job.timeout, resume, progress)
         if job.lost is not None:  # lost while the watch began: end it now
             self._watcher.cancel(job.watch)
@@ -232,6 +238,7 @@ class Pipeline:
             **evidence,
         )
         self._emit_terminal(result, job.request)
+        self.gates.settled(job)
         with self._lock:
             self._jobs.pop(job.message.receipt_handle, None)
         self._serial.release(job.key)

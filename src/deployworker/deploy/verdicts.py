@@ -24,6 +24,7 @@ import structlog
 from deployworker.aws.ecs import Ecs
 from deployworker.deploy.apply import deployment_of
 from deployworker.deploy.evidence import collect
+from deployworker.deploy.gates.drive import GateDriver, Resume
 from deployworker.deploy.job import Job
 from deployworker.errors import NotFoundError, PermanentAwsError
 from deployworker.failpoints import failpoint
@@ -43,9 +44,11 @@ Follow = Callable[[Job, str, Then], None]
 class Verdicts:
     """Turns verdicts into results, rolling back through ECS when the deadline passes."""
 
-    def __init__(self, ecs: Ecs, follow: Follow) -> None:
+    def __init__(self, ecs: Ecs, follow: Follow, gates: GateDriver, resume: Resume) -> None:
         self._ecs = ecs
         self._follow = follow
+        self._gates = gates
+        self._resume = resume
 
     def after_deploy(self, job: Job, verdict: Assessment | None) -> Result | None:
         """The verdict on the deploy's own service deployment (None: still going)."""
@@ -64,7 +67,7 @@ class Verdicts:
                 log.warning("deploy.nothing_started", deployment=arn, desired_count=0)
                 return replace(base, outcome=Outcome.DEPLOYED, reason=NOTHING_STARTED)
             reason = f"{applied.note}; {verdict.reason}" if applied.note else verdict.reason
-            return replace(base, outcome=Outcome.DEPLOYED, reason=reason)
+            return self._verify(job, replace(base, outcome=Outcome.DEPLOYED, reason=reason))
         gone = self._service_gone(job)
         if gone is not None:
             # Deleted mid-deploy: ECS deleted its service deployments too, so there is
@@ -78,7 +81,10 @@ class Verdicts:
             return self._bad(job, Outcome.FAILED, f"the rollback did not finish: {verdict.reason}")
         if state == State.ROLLED_BACK:
             log.warning("deploy.rolled_back_by_ecs", deployment=arn, reason=verdict.reason)
-            return self._bad(job, Outcome.ROLLED_BACK, f"ECS rolled back: {verdict.reason}")
+            reason = f"ECS rolled back: {verdict.reason}"
+            if job.gate_reason:  # our gate answered its hook with ROLLBACK
+                reason = f"{job.gate_reason}; {reason}"
+            return self._bad(job, Outcome.ROLLED_BACK, reason)
         if state == State.STOPPED:
             cluster, service = job.key
             newer = newer_than(self._ecs, cluster, service, arn)
@@ -103,6 +109,29 @@ class Verdicts:
         if state != State.TIMED_OUT or not self._may_roll_back(job):
             return self._bad(job, Outcome.FAILED, verdict.reason)
         return self._roll_back(job, verdict)
+
+    def _verify(self, job: Job, deployed: Result) -> Result | None:
+        """A converged deploy with a `converged` gate is verified first; a failing gate
+        rolls back with UpdateService(previous). A redelivery that finds its own
+        restore after the deployment is judged by that restore, not verified again."""
+        applied = job.applied
+        assert applied is not None
+        assert applied.deployment_arn is not None
+        if not self._gates.has_converged_gate(job):
+            return deployed
+        if applied.resumed:
+            newer = newer_than(self._ecs, *job.key, applied.deployment_arn)
+            if newer is not None and newer.task_definition == applied.previous:
+                return self._restored(job, "the converged gate failed before", newer)
+
+        def fail(failed: Job) -> Result | None:
+            reason = failed.gate_reason or "the converged gate failed"
+            if self._may_roll_back(failed) and applied.previous:
+                return self._restore(failed, reason, applied.previous)
+            return self._bad(failed, Outcome.FAILED, reason)
+
+        self._gates.verify(job, deployed, fail, self._resume)
+        return None
 
     def _service_gone(self, job: Job) -> str | None:
         """Why the deploy's service no longer exists (MISSING, INACTIVE, DRAINING), or

@@ -39,6 +39,8 @@ class DeployEvent:
     source: dict[str, str] | None = None
     # Failed and rolled-back deploys: ECS's reason, service events, stopped tasks.
     evidence: dict[str, object] | None = None
+    # Gate events: the stage, measured values, approvers, deadline, the approve command.
+    gate: dict[str, object] | None = None
     # Releases: the release, and each member's state in its outcome event.
     release: str | None = None
     members: dict[str, str] | None = None

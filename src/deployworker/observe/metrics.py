@@ -17,6 +17,8 @@ from deployworker.outcome import Outcome, Result
 DURATION_BUCKETS = (5, 10, 20, 30, 60, 120, 180, 300, 600, 900, 1800, 3600)
 # The label values of deployworker_ecs_events_total (rollout.events.Result).
 ECS_EVENT_RESULTS = ("deployment", "service", "unwatched", "ignored", "invalid")
+# The label values of deployworker_gate_evaluations_total (deploy.gates.decide.RESULTS).
+GATE_RESULTS = ("passed", "failed", "rejected", "timed_out", "inconclusive")
 # The label values of deployworker_approval_votes_total: what became of an approval.
 VOTE_RESULTS = (
     *("counted", "duplicate", "late", "not_yet", "invalid", "no_gate"),
@@ -117,6 +119,17 @@ class Metrics:
             "deployworker_deploys_paused",
             "Deploys whose service deployment waits at a PAUSE lifecycle hook.",
             registry=r,
+        )
+        self.gate_evaluations = Counter(
+            "deployworker_gate_evaluations",
+            "Gates ended, by result (passed, failed, rejected, timed_out, inconclusive).",
+            ["result"],
+            registry=r,
+        )
+        for result in GATE_RESULTS:
+            self.gate_evaluations.labels(result)
+        self.approvals_pending = Gauge(
+            "deployworker_approvals_pending", "Gates waiting for a human approval.", registry=r
         )
         self.ecs_events = Counter(
             "deployworker_ecs_events",

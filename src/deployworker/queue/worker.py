@@ -105,17 +105,16 @@ class Worker:
             self._cond.notify_all()
 
     def drain(self, grace: float) -> list[str]:
-        """Wait up to `grace` seconds for held messages to settle, then hand back the rest.
-
-        Returns the ids of every message handed back (visibility 0) since stopping began,
-        by their own jobs or here.
-        """
+        """Wait up to `grace` seconds for held messages to settle, then hand back the rest
+        (abandoned first: no write after the hand-back, a gate's included). Returns the
+        ids of every message handed back (visibility 0) since stopping began."""
         deadline = time.monotonic() + grace
         with self._cond:
             while self._held and time.monotonic() < deadline:
                 self._cond.wait(timeout=max(0.0, deadline - time.monotonic()))
             leftover = list(self._held.values())
         for message in leftover:
+            self._pipeline.abandon(message, "worker shutting down")
             self._finish(message, None)
         self._groups.shutdown()
         with self._cond:

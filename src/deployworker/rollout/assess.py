@@ -40,6 +40,7 @@ class Pause:
     stage: str
     expires_at: datetime | None
     timeout_action: str | None
+    index: int = 0  # PAUSE hooks the deployment opened before this one
 
     def describe(self) -> str:
         """`paused at POST_TEST_TRAFFIC_SHIFT until 14:05Z (then ROLLBACK)`."""
@@ -78,13 +79,16 @@ class Assessment:
 
 def pause_of(deployment: Mapping[str, Any]) -> Pause | None:
     """The PAUSE hook the deployment waits on, if any."""
-    for hook in deployment.get("lifecycleHookDetails") or []:
-        if hook.get("targetType") == "PAUSE" and hook.get("status") == "AWAITING_ACTION":
+    details = deployment.get("lifecycleHookDetails") or []
+    hooks = [h for h in details if h.get("targetType") == "PAUSE"]
+    for index, hook in enumerate(hooks):
+        if hook.get("status") == "AWAITING_ACTION":
             return Pause(
                 str(hook.get("hookId", "")),
                 str(deployment.get("lifecycleStage", "")),
                 hook.get("expiresAt"),
                 hook.get("timeoutAction"),
+                index,
             )
     return None
 

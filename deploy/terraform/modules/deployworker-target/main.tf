@@ -44,7 +44,7 @@ data "aws_iam_policy_document" "target" {
   statement {
     sid       = "FollowServiceDeployments"
     effect    = "Allow"
-    actions   = ["ecs:DescribeServiceDeployments", "ecs:StopServiceDeployment"]
+    actions   = ["ecs:DescribeServiceDeployments", "ecs:StopServiceDeployment", "ecs:ContinueServiceDeployment"]
     resources = [for arn in var.service_arns : "${replace(arn, ":service/", ":service-deployment/")}/*"]
   }
 
@@ -94,6 +94,20 @@ data "aws_iam_policy_document" "target" {
       test     = "ForAllValues:StringEquals"
       variable = "aws:TagKeys"
       values   = ["deployworker:migrated"]
+    }
+  }
+
+  # A gate's progress (deployworker:gate, and nothing else) on the deploy's revision.
+  statement {
+    sid       = "TagGateProgress"
+    effect    = "Allow"
+    actions   = ["ecs:TagResource"]
+    resources = local.families
+
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "aws:TagKeys"
+      values   = ["deployworker:gate"]
     }
   }
 

@@ -28,12 +28,12 @@ data "aws_iam_policy_document" "worker" {
     resources = var.service_arns
   }
 
-  # Following, and natively rolling back (StopServiceDeployment), the service
-  # deployments of exactly those services.
+  # Following, natively rolling back (StopServiceDeployment) and, for gates,
+  # answering PAUSE hooks (ContinueServiceDeployment) of exactly those services.
   statement {
     sid       = "FollowServiceDeployments"
     effect    = "Allow"
-    actions   = ["ecs:DescribeServiceDeployments", "ecs:StopServiceDeployment"]
+    actions   = ["ecs:DescribeServiceDeployments", "ecs:StopServiceDeployment", "ecs:ContinueServiceDeployment"]
     resources = [for arn in var.service_arns : "${replace(arn, ":service/", ":service-deployment/")}/*"]
   }
 
@@ -108,6 +108,21 @@ data "aws_iam_policy_document" "worker" {
     effect    = "Allow"
     actions   = ["ecs:ListTagsForResource"]
     resources = local.family_arns
+  }
+
+  # A gate's progress is tagged deployworker:gate on the deploy's revision (and
+  # nothing else), so `status` in another process can show it.
+  statement {
+    sid       = "TagGateProgress"
+    effect    = "Allow"
+    actions   = ["ecs:TagResource"]
+    resources = local.family_arns
+
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "aws:TagKeys"
+      values   = ["deployworker:gate"]
+    }
   }
 
   statement {

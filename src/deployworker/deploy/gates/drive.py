@@ -1,0 +1,165 @@
+"""Where gates meet a deploy: at a PAUSE hook the watcher reports, and after the
+rollout converged.
+
+At a hook: the watcher reports the pause (on its own thread; starting a gate only
+schedules it); the gate runs on the pool, and its ending answers the hook with
+ContinueServiceDeployment, CONTINUE or ROLLBACK, only if that hook still awaits an
+action (DescribeServiceDeployments first: a hook answered before a crash is never
+answered twice). The watcher then follows the deployment to its end as always.
+After convergence: a `converged` gate decides between `deployed` and the worker's
+own rollback, which `verdicts` carries out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+
+import structlog
+
+from deployworker.aws.ecs import Ecs
+from deployworker.deploy.gates.contract import NoVotes, Subject
+from deployworker.deploy.gates.decide import Action, Decision
+from deployworker.deploy.gates.fit import gate_at, hook_stage, problems
+from deployworker.deploy.gates.runner import Run, Runner
+from deployworker.deploy.gates.schedule import Dispatch, Scheduler
+from deployworker.deploy.job import Job, bound, log_progress
+from deployworker.errors import AwsError
+from deployworker.failpoints import failpoint
+from deployworker.intake.gates import CONVERGED, Gate
+from deployworker.outcome import Result
+from deployworker.rollout.analysis.providers import Providers
+from deployworker.rollout.assess import Assessment, Pause
+
+log = structlog.get_logger("deployworker.gates")
+
+Stage = Callable[[Job], Result | None]
+# Run a stage of `job` as the pipeline does (its log context; a Result ends the deploy).
+Resume = Callable[[Job, Stage], None]
+# Ask the watcher to describe these deployments now.
+Wake = Callable[[Iterable[str]], None]
+# Attempts, and seconds between them, at answering a hook when AWS keeps failing.
+ANSWER_ATTEMPTS = 10
+ANSWER_RETRY_SECONDS = 10.0
+
+
+def gates_of(job: Job) -> tuple[Gate, ...]:
+    """The gates that judge this deploy: the entry's, except for the `rollback` action
+    (putting the previous revision back waits for no analysis and no approval)."""
+    return () if job.request.action == "rollback" else job.entry.gates
+
+
+class GateDriver:
+    """Starts the gates a deploy's entry has, and acts on how they end."""
+
+    def __init__(self, ecs: Ecs, runner: Runner, wake: Wake = lambda _: None) -> None:
+        self._ecs = ecs
+        self.runner = runner
+        self._wake = wake
+
+    @classmethod
+    def default(cls, ecs: Ecs, dispatch: Dispatch, wake: Wake) -> GateDriver:
+        """A driver with no providers and no votes (a pipeline built without `gates`):
+        a metric measures no data, and no vote ever arrives."""
+        runner = Runner(Providers(None, None, None), NoVotes(), Scheduler(dispatch))
+        return cls(ecs, runner, wake)
+
+    def applied(self, job: Job) -> None:
+        """After UpdateService: log each gate the service's configuration cannot run."""
+        assert job.applied is not None
+        for problem in problems(gates_of(job), job.applied.configuration):
+            log.warning("gate.no_hook", problem=problem)
+
+    def progress(self, job: Job, arn: str, now: Assessment) -> None:
+        """The watcher's progress report (on its thread): log it; at a PAUSE hook with a
+        gate, start the gate (which only schedules its first step)."""
+        pause = now.pause
+        if pause is None:
+            log_progress(job.fields, arn, now)
+            return
+        configuration = job.applied.configuration if job.applied else None
+        stage = hook_stage(pause.stage, pause.index, configuration, job.gate_stages)
+        gate = gate_at(gates_of(job), stage) if stage else None
+        log_progress(job.fields, arn, now, hook_stage=stage, gate=gate is not None)
+        if gate is None or job.gate_hook == pause.hook_id or job.lost is not None:
+            return
+        with bound(job.fields):
+            job.gate_hook = pause.hook_id
+            job.gate_stages.add(gate.at)
+            job.gate = self.runner.start(
+                gate, self._subject(job), job.fields, lambda d: self._answer(job, arn, pause, d)
+            )
+
+    def settled(self, job: Job) -> None:
+        """The deploy's deployment ended, or the deploy did: stop its gate, if any."""
+        run, job.gate = job.gate, None
+        if isinstance(run, Run):
+            self.runner.cancel(run)
+
+    def verify(self, job: Job, passed: Result, fail: Stage, resume: Resume) -> bool:
+        """Start the `converged` gate, if the entry has one (True). Its pass resumes the
+        deploy with `passed`; its failure with `fail` (the worker's rollback)."""
+        gate = gate_at(gates_of(job), CONVERGED)
+        if gate is None:
+            return False
+
+        def end(decision: Decision) -> None:
+            job.gate = None
+            if decision.action is Action.CONTINUE:
+                reason = f"{passed.reason}; {decision.reason}" if passed.reason else decision.reason
+                resume(job, lambda _: replace(passed, reason=reason))
+            else:
+                job.gate_reason = decision.reason
+                resume(job, fail)
+
+        job.gate = self.runner.start(gate, self._subject(job), job.fields, end)
+        return True
+
+    @staticmethod
+    def has_converged_gate(job: Job) -> bool:
+        """Whether the entry verifies its deploys after they converge."""
+        return gate_at(gates_of(job), CONVERGED) is not None
+
+    def _subject(self, job: Job) -> Subject:
+        cluster, service = job.key
+        target = job.applied.target if job.applied else None
+        return Subject(cluster, service, job.base.deploy_id or "", target)
+
+    def _answer(
+        self, job: Job, arn: str, pause: Pause, decision: Decision, attempt: int = 1
+    ) -> None:
+        """Answer the hook the gate judged, once."""
+        action = "CONTINUE" if decision.action is Action.CONTINUE else "ROLLBACK"
+        with bound(job.fields):
+            job.gate = None
+            if job.lost is not None:
+                return  # this copy of the message is no longer ours: no writes
+            if action == "ROLLBACK":
+                job.gate_reason = decision.reason
+            try:
+                status = self._hook_status(arn, pause.hook_id)
+                if status != "AWAITING_ACTION":
+                    # Answered already (before a crash, by a person, by its timeout).
+                    log.warning("gate.hook_not_waiting", hook_id=pause.hook_id, status=status)
+                    return
+                self._ecs.continue_service_deployment(arn, pause.hook_id, action)
+            except AwsError as exc:
+                log.warning("gate.answer_failed", hook_id=pause.hook_id, error=str(exc))
+                if attempt < ANSWER_ATTEMPTS:
+                    self.runner.later(
+                        ANSWER_RETRY_SECONDS,
+                        lambda: self._answer(job, arn, pause, decision, attempt + 1),
+                    )
+                return
+            failpoint("gate_answered")
+            log.info("gate.hook_answered", hook_id=pause.hook_id, action=action, deployment=arn)
+            self._wake([arn])
+
+    def _hook_status(self, arn: str, hook_id: str) -> str | None:
+        """The hook's status now (AWAITING_ACTION, SUCCEEDED, ...), None when gone."""
+        found, _ = self._ecs.describe_service_deployments([arn])
+        for deployment in found:
+            for hook in deployment.get("lifecycleHookDetails") or []:
+                if hook.get("hookId") == hook_id:
+                    return str(hook.get("status"))
+        return None

@@ -1,0 +1,250 @@
+"""Runs gates: takes measurements, reads votes, and ends each gate with a decision.
+
+`Runner.start` opens a gate and returns at once; each step runs on the resume pool
+(via `Scheduler`), asks the pure `decide` what to do, takes the measurements due,
+reads the votes while an approval is open, and schedules the next step. The ending
+(`Decision`, CONTINUE or ROLLBACK) goes to the caller's `on_end`, which acts on ECS.
+Steps of one gate never overlap; `wake` (a vote arrived) runs the next step now.
+Measurements live in memory only: a gate resumed after a crash measures again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import structlog
+
+from deployworker.deploy.approvals.votes import Vote
+from deployworker.deploy.gates import report, show
+from deployworker.deploy.gates.contract import Subject, VoteBook
+from deployworker.deploy.gates.decide import Action, Decision, Progress, decide, query_of
+from deployworker.deploy.gates.schedule import Scheduler
+from deployworker.deploy.job import bound
+from deployworker.failpoints import failpoint
+from deployworker.intake.gates import Gate
+from deployworker.observe.events import Emit, discard
+from deployworker.rollout.analysis.measure import Measurement, Provider
+
+log = structlog.get_logger("deployworker.gates")
+
+# (cluster, service, opened_at, deadline): an approval window opened; (.., None, None)
+# when it closed.
+Window = Callable[[str, str, float | None, float | None], None]
+
+
+@dataclass(eq=False)
+class Run:
+    """One gate in progress."""
+
+    gate: Gate
+    subject: Subject
+    fields: dict[str, Any]
+    on_end: Callable[[Decision], None]
+    progress: Progress
+    ticket: int = 0  # only the newest scheduled step runs
+    cancelled: bool = False
+    announced: bool = False  # approval_requested went out; counted as pending
+    woken: bool = False
+    shown: tuple[str, str] = ("", "")
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Runner:
+    """Runs every gate of this worker; see the module docstring."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        votes: VoteBook,
+        scheduler: Scheduler,
+        emit: Emit = discard,
+        tag: Callable[[str, Mapping[str, str]], None] | None = None,
+        on_result: Callable[[str], None] = lambda _: None,
+        on_pending: Callable[[int], None] = lambda _: None,
+        clock: Callable[[], float] = time.time,
+        poll_seconds: float = 5.0,
+        on_window: Window = lambda *_: None,
+    ) -> None:
+        self.provider = provider  # public: swapped in tests and by the wiring
+        self.votes = votes
+        self._scheduler = scheduler
+        self._emit = emit
+        self._tag = tag
+        self._on_result = on_result  # deployworker_gate_evaluations_total{result}
+        self._on_pending = on_pending  # deployworker_approvals_pending, +1 / -1
+        self._on_window = on_window  # an approval's window opened (times) or closed (None)
+        self._clock = clock
+        self._poll = poll_seconds
+        self._lock = threading.Lock()
+        self._runs: set[Run] = set()
+
+    def start(
+        self,
+        gate: Gate,
+        subject: Subject,
+        fields: dict[str, Any],
+        on_end: Callable[[Decision], None],
+    ) -> Run:
+        """Open `gate` now; `on_end` gets its final decision once, on a pool thread."""
+        run = Run(gate, subject, dict(fields), on_end, Progress(self._clock()))
+        with self._lock:
+            self._runs.add(run)
+        detail = report.started(gate)
+        log.info("gate.started", stage=gate.at, **detail)
+        self._emit(report.event("gate_started", subject, gate, "", detail))
+        self._schedule(run, 0.0)
+        return run
+
+    def cancel(self, run: Run) -> None:
+        """Stop a gate whose deploy ended another way; its `on_end` never runs."""
+        with self._lock:
+            run.cancelled = True
+            self._runs.discard(run)
+            pending, run.announced = run.announced, False
+        if pending:
+            self._closed(run)
+
+    def wake(self, cluster: str, service: str, deploy_id: str) -> None:
+        """A vote on this deploy arrived: look at its gate now."""
+        with self._lock:
+            runs = [
+                r
+                for r in self._runs
+                if (r.subject.cluster, r.subject.service, r.subject.deploy_id)
+                == (cluster, service, deploy_id)
+            ]
+            for run in runs:
+                run.woken = True
+        for run in runs:
+            self._schedule(run, 0.0)
+
+    def later(self, seconds: float, step: Callable[[], None]) -> None:
+        """Run `step` on the pool after `seconds` (a retry of what a gate's end does)."""
+        self._scheduler.after(seconds, step)
+
+    @property
+    def running(self) -> int:
+        """Gates in progress."""
+        with self._lock:
+            return len(self._runs)
+
+    # -- steps ------------------------------------------------------------------------------
+    def _schedule(self, run: Run, seconds: float) -> None:
+        with self._lock:
+            run.ticket += 1
+            ticket = run.ticket
+        self._scheduler.after(seconds, lambda: self._step(run, ticket))
+
+    def _step(self, run: Run, ticket: int) -> None:
+        with run.lock, bound(run.fields):
+            with self._lock:
+                if run.cancelled or ticket != run.ticket:
+                    return
+                run.woken = False
+            try:
+                decision = self._advance(run)
+            except Exception:  # a bug in one step must not strand the deploy: try again
+                log.exception("gate.step_failed", stage=run.gate.at)
+                self._schedule(run, self._poll)
+                return
+            self._show(run, decision)
+            if decision.final:
+                self._finish(run, decision)
+                return
+            if decision.action is Action.AWAIT and not run.announced:
+                self._announce(run, decision)
+            failpoint("gate_running")
+            now = self._clock()
+            wait = max(0.0, (decision.wake_at or now) - now)
+            if decision.action is Action.AWAIT:
+                wait = min(wait, self._poll)
+            self._schedule(run, 0.0 if run.woken else wait)
+
+    def _advance(self, run: Run) -> Decision:
+        """Take what is due, then decide; with the approval open, on fresh votes."""
+        decision = decide(run.gate, run.progress, self._clock())
+        while decision.action is Action.MEASURE and decision.due:
+            taken = dict(run.progress.measurements)
+            for metric in run.gate.analysis:
+                if metric.name in decision.due:
+                    taken[metric.name] = (*taken.get(metric.name, ()), self._measure(metric))
+            run.progress = replace(run.progress, measurements=taken)
+            decision = decide(run.gate, run.progress, self._clock())
+        if decision.tally is not None:
+            run.progress = replace(run.progress, votes=self._read_votes(run))
+            decision = decide(run.gate, run.progress, self._clock())
+        return decision
+
+    def _measure(self, metric: Any) -> Measurement:
+        """One measurement, stamped with when it was taken (the next is due an
+        `interval` after it). A provider that raises counts as no data."""
+        try:
+            found = self.provider.measure(query_of(metric))
+        except Exception as exc:
+            found = Measurement(None, 0.0, error=f"provider error: {exc!r}")
+        found = replace(found, at=self._clock())
+        log.info("gate.measured", metric=metric.name, value=found.value, error=found.error or None)
+        return found
+
+    def _read_votes(self, run: Run) -> tuple[Vote, ...]:
+        s = run.subject
+        try:
+            return tuple(self.votes.votes(s.cluster, s.service, s.deploy_id))
+        except Exception as exc:  # an unreadable vote book: keep what we had, ask again
+            log.warning("gate.votes_failed", error=repr(exc))
+            return tuple(run.progress.votes)
+
+    # -- what others see ---------------------------------------------------------------------
+    def _show(self, run: Run, decision: Decision) -> None:
+        """Tag the revision with the gate's progress when it changed (best effort)."""
+        text = show.line(decision, run.gate.approval)
+        state = show.state_of(decision)
+        if (state, text) == run.shown or self._tag is None or run.subject.revision is None:
+            return
+        run.shown = (state, text)
+        try:
+            self._tag(run.subject.revision, show.tag(run.gate.at, state, text))
+        except Exception as exc:
+            log.warning("gate.tag_failed", error=repr(exc))
+
+    def _announce(self, run: Run, decision: Decision) -> None:
+        detail = report.approval_requested(run.subject, run.gate, decision)
+        log.info("gate.approval_requested", stage=run.gate.at, **detail)
+        reason = decision.reason
+        self._emit(report.event("approval_requested", run.subject, run.gate, reason, detail))
+        with self._lock:
+            run.announced = not run.cancelled
+        if run.announced and decision.tally is not None and run.gate.approval is not None:
+            self._on_pending(1)
+            deadline = decision.tally.deadline
+            opened = deadline - run.gate.approval.timeout
+            self._on_window(run.subject.cluster, run.subject.service, opened, deadline)
+
+    def _closed(self, run: Run) -> None:
+        """An announced approval ended (decided, timed out, or its gate cancelled)."""
+        self._on_pending(-1)
+        self._on_window(run.subject.cluster, run.subject.service, None, None)
+
+    def _finish(self, run: Run, decision: Decision) -> None:
+        with self._lock:
+            if run.cancelled:
+                return
+            self._runs.discard(run)
+            pending, run.announced = run.announced, False
+        if pending:
+            self._closed(run)
+        self._on_result(decision.result)
+        kind, detail = report.ended(decision, run.gate)
+        passed = decision.action is Action.CONTINUE
+        getattr(log, "info" if passed else "warning")(
+            f"gate.{'passed' if passed else 'failed'}", reason=decision.reason, **detail
+        )
+        self._emit(report.event(kind, run.subject, run.gate, decision.reason, detail))
+        try:
+            run.on_end(decision)
+        except Exception:
+            log.exception("gate.end_failed", stage=run.gate.at)

@@ -1,0 +1,102 @@
+"""Building the gate machinery from the parts `app` has: one call, `gates_for`.
+
+`build_gates` takes the providers and the vote book as parameters (tests give
+stand-ins); left out, a metric measures "no data" (inconclusive) and nobody's vote
+ever arrives. `gates_for` is what `app` calls: `rollout.analysis.providers` for the
+measurements, `deploy.approvals.book.TagVoteBook` for the votes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+from deployworker.aws.ecs import Ecs
+from deployworker.aws.factory import Factory
+from deployworker.deploy.approvals.book import TagVoteBook
+from deployworker.deploy.gates.contract import NoVotes, VoteBook
+from deployworker.deploy.gates.drive import GateDriver
+from deployworker.deploy.gates.fit import problems
+from deployworker.deploy.gates.runner import Runner, Window
+from deployworker.deploy.gates.schedule import Dispatch, Scheduler
+from deployworker.errors import AwsError
+from deployworker.intake.entries import Allowlist
+from deployworker.observe.events import Emit, discard
+from deployworker.observe.metrics import Metrics
+from deployworker.rollout.analysis.measure import Provider
+from deployworker.rollout.analysis.providers import Providers, build_providers
+from deployworker.settings import Settings
+
+# How often an open approval looks at its votes (a `wake` looks at once).
+APPROVAL_POLL_SECONDS = 5.0
+
+
+def build_gates(
+    ecs: Ecs,
+    dispatch: Dispatch,
+    wake: Callable[[Iterable[str]], None],
+    emit: Emit = discard,
+    provider: Provider | None = None,
+    votes: VoteBook | None = None,
+    metrics: Metrics | None = None,
+    poll_seconds: float = APPROVAL_POLL_SECONDS,
+    on_window: Window | None = None,
+) -> GateDriver:
+    """The gate driver for a pipeline: gate steps run on `dispatch` (the resume pool),
+    progress is tagged on the deploy's revision with `ecs`, and `wake` asks the
+    watcher to describe a deployment whose hook was just answered. `metrics` counts
+    gate endings and pending approvals; `on_window(cluster, service, opened_at,
+    deadline)` hears an approval window open, and close (None, None)."""
+
+    def tag(arn: str, tags: Mapping[str, str]) -> None:
+        ecs.tag_resource(arn, dict(tags))
+
+    runner = Runner(
+        provider or Providers(None, None, None),
+        votes or NoVotes(),
+        Scheduler(dispatch),
+        emit,
+        tag,
+        (lambda r: metrics.gate_evaluations.labels(r).inc()) if metrics else lambda _: None,
+        metrics.approvals_pending.inc if metrics is not None else lambda _: None,
+        poll_seconds=poll_seconds,
+        on_window=on_window or (lambda *_: None),
+    )
+    return GateDriver(ecs, runner, wake)
+
+
+def gates_for(
+    settings: Settings,
+    aws: Factory,
+    ecs: Ecs,
+    dispatch: Dispatch,
+    wake: Callable[[Iterable[str]], None],
+    emit: Emit,
+    metrics: Metrics,
+) -> GateDriver:
+    """The gate driver `app` wires: measurements through the providers the settings
+    configure (`build_providers`), votes from the tags approvals record on the deploy's
+    revision (`TagVoteBook`), and the metrics of endings, pending approvals and windows.
+    Raises `ConfigError` for a wrong Prometheus URL or credentials."""
+    provider = build_providers(settings, aws, metrics.measured)
+    votes = TagVoteBook(ecs)
+    return build_gates(
+        ecs, dispatch, wake, emit, provider, votes, metrics, on_window=metrics.approval_window
+    )
+
+
+def review(ecs: Ecs, allowlist: Allowlist) -> list[str]:
+    """`check-allowlist --describe`: each gate that does not fit its service as ECS
+    describes it now (no PAUSE hook at its stage, a hook timeout shorter than the gate)."""
+    found: list[str] = []
+    for entry in allowlist.services:
+        if not entry.gates:
+            continue
+        try:
+            service = ecs.describe_service(entry.cluster, entry.service)
+        except AwsError as exc:
+            found.append(f"{entry.cluster}/{entry.service}: cannot describe it ({exc})")
+            continue
+        where = f"{entry.cluster}/{entry.service}"
+        problems_now = problems(entry.gates, service.get("deploymentConfiguration"))
+        found += [f"{where}: {p}" for p in problems_now]
+    return found

@@ -1,0 +1,130 @@
+"""Whether an entry's gates fit the service's PAUSE hooks, and the gate tag `status` reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from deployworker.deploy.gates.fit import hook_seconds, hook_stage, problems
+from deployworker.deploy.gates.show import GATE_TAG, read, tag
+from deployworker.deploy.tagtext import MAX_VALUE
+from deployworker.intake.gates import Gate
+
+MANAGERS = "arn:aws:iam::123456789012:role/release-managers"
+
+
+def pause(stage: str, minutes: int | None = None) -> dict[str, Any]:
+    hook: dict[str, Any] = {"targetType": "PAUSE", "lifecycleStages": [stage]}
+    if minutes is not None:
+        hook["timeoutConfiguration"] = {"timeoutInMinutes": minutes, "action": "ROLLBACK"}
+    return hook
+
+
+def gate(at: str, approval_timeout: str = "30m") -> Gate:
+    approval = {"approvers": [MANAGERS], "timeout": approval_timeout}
+    return Gate.model_validate({"at": at, "approval": approval})
+
+
+@pytest.mark.parametrize(
+    ("gates", "hooks", "expected"),
+    [
+        ([gate("POST_TEST_TRAFFIC_SHIFT")], [pause("POST_TEST_TRAFFIC_SHIFT", 60)], []),
+        ([gate("converged")], [], []),
+        (
+            [gate("POST_TEST_TRAFFIC_SHIFT")],
+            [pause("POST_SCALE_UP", 60)],
+            ["no PAUSE lifecycle hook at POST_TEST_TRAFFIC_SHIFT"],
+        ),
+        (
+            [gate("POST_TEST_TRAFFIC_SHIFT", "2h")],
+            [pause("POST_TEST_TRAFFIC_SHIFT", 60)],
+            ["may wait 2h, longer than its PAUSE hook's 1h timeout"],
+        ),
+        # no timeout configured: ECS's default of 24 hours
+        ([gate("POST_TEST_TRAFFIC_SHIFT", "2h")], [pause("POST_TEST_TRAFFIC_SHIFT")], []),
+        (
+            [gate("POST_TEST_TRAFFIC_SHIFT")],
+            [{"targetType": "AWS_LAMBDA", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"]}],
+            ["no PAUSE lifecycle hook"],
+        ),
+    ],
+)
+def test_problems(gates: list[Gate], hooks: list[dict[str, Any]], expected: list[str]) -> None:
+    found = problems(tuple(gates), {"strategy": "CANARY", "lifecycleHooks": hooks})
+    assert len(found) == len(expected)
+    for text, part in zip(found, expected, strict=True):
+        assert part in text
+
+
+def test_hook_seconds() -> None:
+    config = {"lifecycleHooks": [pause("PRE_SCALE_UP", 5), pause("PRE_SCALE_UP", 3)]}
+    assert hook_seconds(config, "PRE_SCALE_UP") == 180
+    assert hook_seconds(config, "POST_SCALE_UP") is None
+    assert hook_seconds(None, "PRE_SCALE_UP") is None
+
+
+@given(
+    st.sampled_from(["converged", "POST_TEST_TRAFFIC_SHIFT"]),
+    st.sampled_from(["pending", "running", "awaiting", "passed", "failed"]),
+    st.text(max_size=400),
+)
+def test_the_gate_tag_is_a_legal_value_and_reads_back(stage: str, state: str, text: str) -> None:
+    tags = tag(stage, state, text)
+    value = tags[GATE_TAG]
+    assert len(value) <= MAX_VALUE
+    assert not value.lower().startswith("aws:")
+    shown = read(tags)
+    assert shown is not None
+    assert (shown.stage, shown.state) == (stage, state)
+    if len(value) < MAX_VALUE - 3:  # not cut: the text comes back whole
+        assert shown.text == text
+
+
+BOTH = {
+    "strategy": "CANARY",
+    "lifecycleHooks": [
+        pause("POST_TEST_TRAFFIC_SHIFT", 60),
+        pause("PRE_PRODUCTION_TRAFFIC_SHIFT", 60),
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("lifecycle_stage", "index", "configuration", "expected"),
+    [
+        (
+            "POST_TEST_TRAFFIC_SHIFT",
+            0,
+            {"lifecycleHooks": [pause("POST_TEST_TRAFFIC_SHIFT")]},
+            "POST_TEST_TRAFFIC_SHIFT",
+        ),
+        # PRE_PRODUCTION_TRAFFIC_SHIFT's hooks wait while ECS still reports the stage before
+        (
+            "POST_TEST_TRAFFIC_SHIFT",
+            0,
+            {"lifecycleHooks": [pause("PRE_PRODUCTION_TRAFFIC_SHIFT")]},
+            "PRE_PRODUCTION_TRAFFIC_SHIFT",
+        ),
+        ("POST_TEST_TRAFFIC_SHIFT", 0, BOTH, "POST_TEST_TRAFFIC_SHIFT"),
+        ("POST_TEST_TRAFFIC_SHIFT", 1, BOTH, "PRE_PRODUCTION_TRAFFIC_SHIFT"),
+        # before each later step of a CANARY or LINEAR shift
+        ("PRODUCTION_TRAFFIC_SHIFT", 2, BOTH, "PRE_PRODUCTION_TRAFFIC_SHIFT"),
+        ("POST_SCALE_UP", 0, BOTH, None),
+        # a deployment that lists only its waiting hook: what this deploy judged decides
+        (
+            "POST_TEST_TRAFFIC_SHIFT",
+            0,
+            BOTH | {"judged": ["POST_TEST_TRAFFIC_SHIFT"]},
+            "PRE_PRODUCTION_TRAFFIC_SHIFT",
+        ),
+        ("BAKE_TIME", 0, BOTH, None),
+    ],
+)
+def test_hook_stage(
+    lifecycle_stage: str, index: int, configuration: dict[str, Any], expected: str | None
+) -> None:
+    judged = configuration.get("judged", ())
+    assert hook_stage(lifecycle_stage, index, configuration, judged) == expected
