@@ -24,6 +24,7 @@ from deployworker.app import App
 from deployworker.aws.clients import make_client
 from deployworker.cli.approve import send_vote, vote_body
 from deployworker.cli.main import main
+from deployworker.cli.status import DeployState, lookup
 from deployworker.deploy.approvals.votes import Vote, approve_command
 from deployworker.deploy.gates.drive import GateDriver
 from deployworker.local.seed import container_definition
@@ -226,6 +227,45 @@ def test_a_passing_converged_gate_deploys(world: World) -> None:
     run(world, app, "verified")
     assert metric(app, "deployworker_messages_total", outcome="deployed") == 1
     assert world.images()["app"] == f"{REPO}:2.0"
+
+
+class Held:
+    """A provider whose measurements wait until the test lets them through."""
+
+    def __init__(self) -> None:
+        self.go = threading.Event()
+        self.asked = threading.Event()
+
+    def measure(self, query: Query) -> Measurement:
+        self.asked.set()
+        self.go.wait(30)
+        return Measurement(0.0, time.time())
+
+
+def test_a_forced_redeploy_is_not_succeeded_before_its_converged_gate_ends(world: World) -> None:
+    # The first deploy's gate passed and says so on the revision; a forced redeploy
+    # registers nothing, so its converged gate must be marked pending on that revision.
+    service(world)
+    app, _ = gated_app(world, {"at": "converged", "analysis": [{**ERRORS, "count": 1}]})
+    gates_of(app).runner.provider = Values(errors=0.0)
+    run(world, app, "first")
+    held = Held()
+    gates_of(app).runner.provider = held
+    world.send({"cluster": "prod", "service": "web", "action": "redeploy", "deploy_id": "again"})
+    jobs = app.worker.poll(0)
+    assert held.asked.wait(30)  # converged; the gate is measuring
+    assert ours(world)["status"] == "SUCCESSFUL"
+    assert len(world.revisions()) == 2
+    images = {"app": f"{REPO}:2.0"}
+    for deploy_id, known in ((None, None), ("again", images)):
+        status = lookup(app.ecs, "prod", "web", deploy_id, known)
+        assert status.state == DeployState.IN_PROGRESS, status
+    held.go.set()
+    for job in jobs:
+        job.result(timeout=60)
+    assert metric(app, "deployworker_messages_total", outcome="deployed") == 2
+    for deploy_id, known in ((None, None), ("again", images)):
+        assert lookup(app.ecs, "prod", "web", deploy_id, known).state == DeployState.SUCCEEDED
 
 
 def test_an_approval_gate_waits_for_a_listed_approver_then_continues(
