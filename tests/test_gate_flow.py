@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import shlex
 import threading
 import time
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from deployworker.app import App
 from deployworker.aws.clients import make_client
 from deployworker.cli.approve import send_vote, vote_body
 from deployworker.cli.main import main
+from deployworker.cli.status import DeployState, lookup
 from deployworker.deploy.approvals.votes import Vote, approve_command
 from deployworker.deploy.gates.drive import GateDriver
 from deployworker.local.seed import container_definition
@@ -227,6 +229,45 @@ def test_a_passing_converged_gate_deploys(world: World) -> None:
     assert world.images()["app"] == f"{REPO}:2.0"
 
 
+class Held:
+    """A provider whose measurements wait until the test lets them through."""
+
+    def __init__(self) -> None:
+        self.go = threading.Event()
+        self.asked = threading.Event()
+
+    def measure(self, query: Query) -> Measurement:
+        self.asked.set()
+        self.go.wait(30)
+        return Measurement(0.0, time.time())
+
+
+def test_a_forced_redeploy_is_not_succeeded_before_its_converged_gate_ends(world: World) -> None:
+    # The first deploy's gate passed and says so on the revision; a forced redeploy
+    # registers nothing, so its converged gate must be marked pending on that revision.
+    service(world)
+    app, _ = gated_app(world, {"at": "converged", "analysis": [{**ERRORS, "count": 1}]})
+    gates_of(app).runner.provider = Values(errors=0.0)
+    run(world, app, "first")
+    held = Held()
+    gates_of(app).runner.provider = held
+    world.send({"cluster": "prod", "service": "web", "action": "redeploy", "deploy_id": "again"})
+    jobs = app.worker.poll(0)
+    assert held.asked.wait(30)  # converged; the gate is measuring
+    assert ours(world)["status"] == "SUCCESSFUL"
+    assert len(world.revisions()) == 2
+    images = {"app": f"{REPO}:2.0"}
+    for deploy_id, known in ((None, None), ("again", images)):
+        status = lookup(app.ecs, "prod", "web", deploy_id, known)
+        assert status.state == DeployState.IN_PROGRESS, status
+    held.go.set()
+    for job in jobs:
+        job.result(timeout=60)
+    assert metric(app, "deployworker_messages_total", outcome="deployed") == 2
+    for deploy_id, known in ((None, None), ("again", images)):
+        assert lookup(app.ecs, "prod", "web", deploy_id, known).state == DeployState.SUCCEEDED
+
+
 def test_an_approval_gate_waits_for_a_listed_approver_then_continues(
     world: World, capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -251,7 +292,9 @@ def test_an_approval_gate_waits_for_a_listed_approver_then_continues(
     app.events.stop()  # type: ignore[union-attr]
     events = read_events(world, url)
     [requested] = [e for e in events if e["type"] == "approval_requested"]
-    assert requested["gate"]["command"] == approve_command("prod", "web", "approve-me")
+    where = ("--region", "eu-west-1", "--queue-url", world.resources.queue_url)
+    command = approve_command("prod", "web", "approve-me", "approve", where)
+    assert requested["gate"]["command"] == f"{command} --endpoint-url {world.endpoint}"
     assert requested["gate"]["approvers"] == [MANAGERS]
     [passed] = [e for e in events if e["type"] == "gate_passed"]
     assert passed["gate"]["approved_by"] == ["alice"]
@@ -437,6 +480,39 @@ def test_a_listed_roles_approval_through_the_queue_continues_the_hook(world: Wor
     app.events.stop()  # type: ignore[union-attr]
     [passed] = [e for e in read_events(world, url) if e["type"] == "gate_passed"]
     assert passed["gate"]["approved_by"] == ["alice"]
+
+
+def test_the_command_approval_requested_shows_works_as_pasted_and_wakes_the_gate(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The gate looks at its votes only every 10 minutes on its own: the deploy ends in
+    # time only because the recorded vote wakes it. The command is run exactly as the
+    # event carries it (region, queue and endpoint included), with alice's session.
+    world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
+    canary_with_hook(world, minutes=30, action="ROLLBACK")
+    gate = {"at": HOOK_STAGE, "approval": {"approvers": [MANAGERS], "timeout": "20m"}}
+    app, url = gated_app(world, gate)
+    gates_of(app).runner._poll = 600.0
+    sent = continued(app)
+    world.send(deploy(f"{REPO}:2.0", deploy_id="pasted"))
+    app.worker.start()
+    seen: list[dict[str, Any]] = []
+
+    def requested() -> list[dict[str, Any]]:
+        seen.extend(read_events(world, url))
+        return [e for e in seen if e["type"] == "approval_requested"]
+
+    [event] = wait_for(requested)
+    alice = assumed(world, "release-managers", "alice")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", alice.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", alice.secret_key)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", str(alice.token))
+    words = shlex.split(event["gate"]["command"])
+    assert words[:2] == ["deployworker", "approve"]
+    assert main(words[1:]) == 0
+    wait_for(lambda: metric(app, "deployworker_messages_total", outcome="deployed") == 1, 60)
+    assert sent == ["CONTINUE"]
+    assert world.images()["app"] == f"{REPO}:2.0"
 
 
 def test_a_converged_gate_whose_alarm_goes_off_during_verification_rolls_back(

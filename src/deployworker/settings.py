@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     events_topic_arn: str | None = Field(
         default=None, description="SNS topic for deploy events (ChatOps, CI); off when unset"
     )
+    deploy_topic_arn: str | None = Field(
+        default=None,
+        description="SNS FIFO topic deploys and votes are published to (the command in "
+        "approval_requested names it instead of the work queue)",
+    )
     events_queue_url: str | None = Field(
         default=None,
         description="SQS queue of ECS's EventBridge events: wakes the watcher; off when unset",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from deployworker.aws._ratelimit import DEFAULT_ECS_BUDGETS, Budget, Limiter, TokenBucket
+from deployworker.settings import Settings
 
 
 class FakeClock:
@@ -66,3 +67,14 @@ def test_defaults_stay_below_aws_account_limits() -> None:
         ours = DEFAULT_ECS_BUDGETS[operation]
         assert ours.rate < rate and ours.burst <= burst
     assert Limiter({}).acquire("Anything") == 0.0
+
+
+def test_tag_writes_are_paced_like_other_ecs_writes() -> None:
+    # Gate progress and vote tags share the account's ECS limits: TagResource has a
+    # bucket in the budgets the worker builds its limiters from.
+    budget = Settings().ecs_budgets()["TagResource"]
+    waited: list[float] = []
+    bucket = TokenBucket(budget, clock=lambda: 0.0, sleep=waited.append)
+    for _ in range(int(budget.burst) + 2):
+        bucket.acquire()
+    assert waited == [1 / budget.rate, 2 / budget.rate]

@@ -37,6 +37,9 @@ DEFAULT_ECS_BUDGETS: Mapping[str, Budget] = {
     "DescribeServiceRevisions": Budget(5.0, 10),
     "StopServiceDeployment": Budget(2.0, 4),
     "ContinueServiceDeployment": Budget(2.0, 4),  # gates answering PAUSE hooks
+    # Gate progress and vote tags on revisions: writes that share the account's ECS
+    # limits with everything else, so paced like the other writes.
+    "TagResource": Budget(2.0, 4),
 }
 
 

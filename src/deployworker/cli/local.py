@@ -43,6 +43,7 @@ def run_local(settings: Settings, stop: threading.Event, sample: bool = True) ->
             update={
                 "queue_url": resources.queue_url,
                 "dlq_url": resources.dlq_url,
+                "deploy_topic_arn": resources.topic_arn,
                 "endpoint_url": endpoint,
                 "region": region,
                 "events_queue_url": events_queue_url,

@@ -174,14 +174,22 @@ def lookup(
         found = ecs.describe_service_deployments([arn])[0] if arn else []
         if not found:
             return Status(DeployState.PENDING, "the service has no service deployment")
-        return _with_evidence(ecs, cluster, service, classify(found[0], current, None), found[0])
+        # A forced redeploy registers nothing: its converged gate is tagged on `current`.
+        gate = read_gate(tag_map(ecs.describe_task_definition(current)[1]))
+        status = classify(found[0], current, None, None, gate)
+        return _with_evidence(ecs, cluster, service, status, found[0])
     names = (cluster.rsplit("/", 1)[-1], service.rsplit("/", 1)[-1])
     ours, seen = _ours(ecs, described, deploy_key(*names, deploy_id))
     tags = _tags(ecs, ours, seen)
     previous, gate = tags.get(PREVIOUS_TAG), read_gate(tags)
     if ours is None and images:
         running = current_images(seen[current][0])
-        if all(running.get(name) == image for name, image in images.items()):
+        same = all(running.get(name) == image for name, image in images.items())
+        verifying = read_gate(seen[current][1])  # a forced redeploy's converged gate
+        if same and verifying and verifying.stage == CONVERGED and verifying.undecided:
+            detail = f"the service runs these images; gate: {verifying.text}"
+            return Status(DeployState.IN_PROGRESS, detail, current)
+        if same:
             return Status(DeployState.SUCCEEDED, "the service already runs these images", current)
     if ours is None:
         return classify(None, None, None)

@@ -127,8 +127,9 @@ class Actor:
         requested: dict[str, str] | None = None
         if request.action == "rollback":
             return apply_rollback(self.ecs, request, entry, current, sent_at, log)
+        gated = registration_tags(entry)  # `status` must see a converged gate
         if request.action == "redeploy" and not entry.pin_digest:
-            return apply_forced_redeploy(self.ecs, request, current, sent_at, log)
+            return apply_forced_redeploy(self.ecs, request, current, sent_at, log, gated)
         if request.action == "redeploy":
             images = redeploy_images(entry, current)
         elif request.action == "promote" and request.promote_from is not None:
@@ -147,7 +148,7 @@ class Actor:
             images = pin_images(images, self.ecr, self.region, self.account, self.non_ecr)
             log.info("deploy.pinned", images=images)
         key = deploy_key(request.cluster_ref.name, request.service_ref.name, deploy_id)
-        extra = {**extra, **registration_tags(entry)}  # `status` must see a converged gate
+        extra = {**extra, **gated}
         tags = deploy_tags(request.source, key, deploy_id, current.arn, extra)
 
         def migrate(service_doc: Mapping[str, Any], target: str) -> None:
@@ -161,6 +162,6 @@ class Actor:
         if not why:
             return None
         log.info("deploy.tag_re_resolved", containers=why)
-        forced = apply_forced_redeploy(self.ecs, request, current, sent_at, log)
+        forced = apply_forced_redeploy(self.ecs, request, current, sent_at, log, gated)
         detail = "; ".join(f"{name}: {reason}" for name, reason in why.items())
         return replace(forced, note=f"{retag.REASON} ({detail})")

@@ -9,6 +9,7 @@ sent is taken as their own.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -157,9 +158,18 @@ def apply_rollback(
 
 
 def apply_forced_redeploy(
-    ecs: Ecs, request: DeployRequest, current: Current, sent_at: float, log: Log
+    ecs: Ecs,
+    request: DeployRequest,
+    current: Current,
+    sent_at: float,
+    log: Log,
+    tags: Mapping[str, str] | None = None,
 ) -> Applied:
-    """UpdateService with forceNewDeployment on the current revision (once)."""
+    """UpdateService with forceNewDeployment on the current revision (once). `tags`
+    (a `converged` gate's `converged pending`) go on the revision first: no revision is
+    registered, and `status` must not call the deploy succeeded before its gate ends."""
+    if tags:
+        ecs.tag_resource(current.arn, dict(tags))
     own = _own_deployment(_live(ecs, current), sent_at)
     if own is not None:
         log.info("redeploy.resumed", deployment=own)

@@ -98,6 +98,9 @@ def body(service: str = "web", deploy_id: str = "build-1", action: str = "approv
     return json.dumps(document)
 
 
+woken: list[tuple[str, ...]] = []  # the deploys whose gates a recorded vote woke
+
+
 def run(
     text: str,
     ecs: FakeEcs,
@@ -108,6 +111,7 @@ def run(
 ) -> tuple[Any, list[str], list[DeployEvent]]:
     results: list[str] = []
     events: list[DeployEvent] = []
+    woken.clear()
     at = signed_at(json.loads(text)["proof"]["headers"]["X-Amz-Date"])
     handler = Approvals(
         cast(Any, ecs),
@@ -115,6 +119,7 @@ def run(
         lambda: load_allowlist(ALLOWLIST),
         emit=events.append,
         on_vote=results.append,
+        on_recorded=lambda *deploy: woken.append(deploy),
         max_age=300,
         retry_backoff=30,
         clock=lambda: at + age,
@@ -133,6 +138,7 @@ def test_a_listed_vote_is_tagged_and_reported() -> None:
     assert result.outcome == Outcome.VOTE_RECORDED and not result.dead_letters
     assert ecs.tagged == [(NEW, {"deployworker:vote:1": ecs.tags[NEW]["deployworker:vote:1"]})]
     assert results == ["counted"]
+    assert woken == [("prod", "web", "build-1")]
     (event,) = events
     assert event.type == "approval_received" and event.deploy_id == "build-1"
     assert event.approval is not None

@@ -12,6 +12,7 @@ from deployworker.deploy.approvals.votes import (
     approver_role,
     person,
     tally,
+    vote_target,
 )
 from deployworker.intake.gates import Approval
 
@@ -100,3 +101,40 @@ def test_tally_never_counts_a_person_twice_or_a_late_vote(
 def test_approve_command_is_copy_pasteable() -> None:
     command = approve_command("prod", "web", "build 42")
     assert command == "deployworker approve --cluster prod --service web --deploy-id 'build 42'"
+
+
+QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/deploys.fifo"
+TOPIC = "arn:aws:sns:eu-west-1:123456789012:deploys.fifo"
+
+
+@pytest.mark.parametrize(
+    ("region", "queue", "topic", "endpoint", "expected"),
+    [
+        ("eu-west-1", QUEUE, None, None, ["--region", "eu-west-1", "--queue-url", QUEUE]),
+        ("eu-west-1", QUEUE, TOPIC, None, ["--region", "eu-west-1", "--topic-arn", TOPIC]),
+        (
+            None,
+            QUEUE,
+            None,
+            "http://127.0.0.1:4566",
+            ["--queue-url", QUEUE, "--endpoint-url", "http://127.0.0.1:4566"],
+        ),
+        (None, None, None, None, []),
+    ],
+)
+def test_vote_target_names_the_region_and_the_topic_before_the_queue(
+    region: str | None,
+    queue: str | None,
+    topic: str | None,
+    endpoint: str | None,
+    expected: list[str],
+) -> None:
+    assert list(vote_target(region, queue, topic, endpoint)) == expected
+
+
+def test_the_command_carries_where_votes_go() -> None:
+    command = approve_command("prod", "web", "b-1", "reject", vote_target("eu-west-1", QUEUE))
+    assert command == (
+        "deployworker reject --cluster prod --service web --deploy-id b-1 "
+        f"--region eu-west-1 --queue-url {QUEUE}"
+    )

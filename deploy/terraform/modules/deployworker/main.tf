@@ -18,6 +18,7 @@ locals {
     {
       DEPLOYWORKER_QUEUE_URL              = aws_sqs_queue.work.url
       DEPLOYWORKER_DLQ_URL                = aws_sqs_queue.dlq.url
+      DEPLOYWORKER_DEPLOY_TOPIC_ARN       = aws_sns_topic.deploys.arn
       DEPLOYWORKER_REGION                 = local.region
       DEPLOYWORKER_ACCOUNT_ID             = local.account_id
       DEPLOYWORKER_ALLOWLIST_YAML         = var.allowlist_yaml

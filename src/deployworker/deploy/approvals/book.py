@@ -2,9 +2,10 @@
 
 `locate` finds the revision a deploy registered (tagged `deployworker:deploy-key`) among
 the service's current revision, the revisions of its ECS deployments and the family's
-newest (registered, not yet rolled out). `TagVoteBook` is the gate runner's `VoteBook`:
-it reads the votes back from those tags, so a vote received by one replica is seen by
-the replica running the gate, and survives any crash once tagged.
+newest (registered, not yet rolled out). `TagVoteBook` is the gate runner's vote book
+(`deploy.gates.contract.VoteBook`, the one definition of that protocol): it reads the
+votes back from those tags, so a vote received by one replica is seen by the replica
+running the gate, and survives any crash once tagged.
 """
 
 from __future__ import annotations
@@ -12,19 +13,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from deployworker.aws.ecs import Ecs
 from deployworker.deploy.approvals.ballot import votes_in
 from deployworker.deploy.approvals.votes import Vote
 from deployworker.deploy.plan import DEPLOY_KEY_TAG, deploy_key, tag_map
 from deployworker.errors import NotFoundError
-
-
-class VoteBook(Protocol):
-    """What the gate runner reads votes through."""
-
-    def votes(self, cluster: str, service: str, deploy_id: str) -> Sequence[Vote]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,10 +2,11 @@
 
 A vote counts only from an assumed-role session of a role a gate of the service lists,
 as STS names it when the worker executes the vote's caller proof. Verified votes are
-tagged on the deploy's revision (`ballot`, `book`) and the message is deleted
-(`vote_recorded`); a vote for a deploy the service has moved on from is deleted as
-`vote_late`; a vote whose deploy is not registered yet comes back after the retry
-back-off while its proof is fresh. Everything else goes to the DLQ with the reason.
+tagged on the deploy's revision (`ballot`, `book`), `on_recorded` wakes the gate at
+once, and the message is deleted (`vote_recorded`); a vote for a deploy the service
+has moved on from is deleted as `vote_late`; a vote whose deploy is not registered yet
+comes back after the retry back-off while its proof is fresh. Everything else goes to
+the DLQ with the reason.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class Approvals:
         allowlist: Callable[[], Allowlist],
         emit: Emit = discard,
         on_vote: Callable[[str], None] = lambda _: None,
+        on_recorded: Callable[[str, str, str], None] = lambda *_: None,
         max_age: float = 300.0,
         retry_backoff: float = 30.0,
         clock: Callable[[], float] = time.time,
@@ -66,6 +68,7 @@ class Approvals:
         self._allowlist = allowlist
         self._emit = emit
         self._on_vote = on_vote
+        self._on_recorded = on_recorded  # (cluster, service, deploy_id): wakes its gate
         self._max_age = max_age
         self._retry_backoff = retry_backoff
         self._clock = clock
@@ -207,6 +210,7 @@ class Approvals:
         self._ecs.tag_resource(found.arn, {key: encode_vote(vote)})
         failpoint("vote_recorded")  # a crash here: the redelivery finds it, adds nothing
         step[0] = "counted"
+        self._on_recorded(request.cluster, request.service, request.deploy_id)
         return replace(base, reason=f"{request.action} by {who} recorded as {key}")
 
     def _event(

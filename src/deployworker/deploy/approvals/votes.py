@@ -101,7 +101,28 @@ def tally(votes: Sequence[Vote], policy: Approval, opened_at: float, now: float)
     return Tally(state, tuple(approved), tuple(rejected), deadline, needed)
 
 
-def approve_command(cluster: str, service: str, deploy_id: str, action: str = "approve") -> str:
-    """The exact command a person runs to vote, as `approval_requested` shows it."""
+def approve_command(
+    cluster: str, service: str, deploy_id: str, action: str = "approve", to: Sequence[str] = ()
+) -> str:
+    """The exact command a person runs to vote, as `approval_requested` shows it; `to`
+    adds where the vote goes (`vote_target`), so the command works as pasted."""
     words = ["deployworker", action, "--cluster", cluster, "--service", service]
-    return shlex.join([*words, "--deploy-id", deploy_id])
+    return shlex.join([*words, "--deploy-id", deploy_id, *to])
+
+
+def vote_target(
+    region: str | None,
+    queue_url: str | None,
+    topic_arn: str | None = None,
+    endpoint_url: str | None = None,
+) -> tuple[str, ...]:
+    """`approve`'s options naming the worker's region (its STS checks the proof) and the
+    topic deploys are published to, else the work queue; and an endpoint override."""
+    words: list[str] = ["--region", region] if region else []
+    if topic_arn:
+        words += ["--topic-arn", topic_arn]
+    elif queue_url:
+        words += ["--queue-url", queue_url]
+    if endpoint_url:
+        words += ["--endpoint-url", endpoint_url]
+    return tuple(words)

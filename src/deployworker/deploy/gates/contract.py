@@ -8,11 +8,15 @@ sends each query to the provider of its kind). `Subject` names the deploy a gate
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from deployworker.deploy.approvals.votes import Vote
+
+# (cluster, service, opened_at, deadline): an approval window opened; (.., None, None)
+# when it closed.
+Window = Callable[[str, str, float | None, float | None], None]
 
 
 class VoteBook(Protocol):

@@ -43,9 +43,11 @@ def started(gate: Gate) -> dict[str, object]:
     return {"metrics": [m.name for m in gate.analysis], "approvers": approvers}
 
 
-def approval_requested(subject: Subject, gate: Gate, decision: Decision) -> dict[str, object]:
+def approval_requested(
+    subject: Subject, gate: Gate, decision: Decision, to: Sequence[str] = ()
+) -> dict[str, object]:
     """`approval_requested`'s detail: who may approve, until when, and the exact command
-    (a Slack relay or AWS Chatbot shows it as is)."""
+    with where votes go (`to`), so a Slack relay or AWS Chatbot shows it as is."""
     assert decision.tally is not None
     assert gate.approval is not None
     s = subject
@@ -54,8 +56,8 @@ def approval_requested(subject: Subject, gate: Gate, decision: Decision) -> dict
         "required": gate.approval.required,
         "needed": decision.tally.needed,
         "deadline": decision.tally.deadline,
-        "command": approve_command(s.cluster, s.service, s.deploy_id),
-        "reject_command": approve_command(s.cluster, s.service, s.deploy_id, "reject"),
+        "command": approve_command(s.cluster, s.service, s.deploy_id, "approve", to),
+        "reject_command": approve_command(s.cluster, s.service, s.deploy_id, "reject", to),
     }
 
 

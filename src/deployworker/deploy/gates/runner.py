@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -20,7 +20,7 @@ import structlog
 
 from deployworker.deploy.approvals.votes import Vote
 from deployworker.deploy.gates import report, show
-from deployworker.deploy.gates.contract import Subject, VoteBook
+from deployworker.deploy.gates.contract import Subject, VoteBook, Window
 from deployworker.deploy.gates.decide import Action, Decision, Progress, decide, query_of
 from deployworker.deploy.gates.schedule import Scheduler
 from deployworker.deploy.job import bound
@@ -30,10 +30,6 @@ from deployworker.observe.events import Emit, discard
 from deployworker.rollout.analysis.measure import Measurement, Provider
 
 log = structlog.get_logger("deployworker.gates")
-
-# (cluster, service, opened_at, deadline): an approval window opened; (.., None, None)
-# when it closed.
-Window = Callable[[str, str, float | None, float | None], None]
 
 
 @dataclass(eq=False)
@@ -68,6 +64,7 @@ class Runner:
         clock: Callable[[], float] = time.time,
         poll_seconds: float = 5.0,
         on_window: Window = lambda *_: None,
+        vote_to: Sequence[str] = (),
     ) -> None:
         self.provider = provider  # public: swapped in tests and by the wiring
         self.votes = votes
@@ -79,6 +76,7 @@ class Runner:
         self._on_window = on_window  # an approval's window opened (times) or closed (None)
         self._clock = clock
         self._poll = poll_seconds
+        self._vote_to = tuple(vote_to)  # `approve`'s region and queue (or topic) options
         self._lock = threading.Lock()
         self._runs: set[Run] = set()
 
@@ -212,7 +210,7 @@ class Runner:
             log.warning("gate.tag_failed", error=repr(exc))
 
     def _announce(self, run: Run, decision: Decision) -> None:
-        detail = report.approval_requested(run.subject, run.gate, decision)
+        detail = report.approval_requested(run.subject, run.gate, decision, self._vote_to)
         log.info("gate.approval_requested", stage=run.gate.at, **detail)
         reason = decision.reason
         self._emit(report.event("approval_requested", run.subject, run.gate, reason, detail))

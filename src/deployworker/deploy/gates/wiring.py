@@ -8,15 +8,17 @@ measurements, `deploy.approvals.book.TagVoteBook` for the votes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from deployworker.aws.ecs import Ecs
 from deployworker.aws.factory import Factory
+from deployworker.aws.identity import client_region
 from deployworker.deploy.approvals.book import TagVoteBook
-from deployworker.deploy.gates.contract import NoVotes, VoteBook
+from deployworker.deploy.approvals.votes import vote_target
+from deployworker.deploy.gates.contract import NoVotes, VoteBook, Window
 from deployworker.deploy.gates.drive import GateDriver
 from deployworker.deploy.gates.fit import problems
-from deployworker.deploy.gates.runner import Runner, Window
+from deployworker.deploy.gates.runner import Runner
 from deployworker.deploy.gates.schedule import Dispatch, Scheduler
 from deployworker.errors import AwsError
 from deployworker.intake.entries import Allowlist
@@ -40,12 +42,14 @@ def build_gates(
     metrics: Metrics | None = None,
     poll_seconds: float = APPROVAL_POLL_SECONDS,
     on_window: Window | None = None,
+    vote_to: Sequence[str] = (),
 ) -> GateDriver:
     """The gate driver for a pipeline: gate steps run on `dispatch` (the resume pool),
     progress is tagged on the deploy's revision with `ecs`, and `wake` asks the
     watcher to describe a deployment whose hook was just answered. `metrics` counts
     gate endings and pending approvals; `on_window(cluster, service, opened_at,
-    deadline)` hears an approval window open, and close (None, None)."""
+    deadline)` hears an approval window open, and close (None, None); `vote_to` is where
+    `approval_requested`'s command sends votes (`approvals.votes.vote_target`)."""
 
     def tag(arn: str, tags: Mapping[str, str]) -> None:
         ecs.tag_resource(arn, dict(tags))
@@ -60,6 +64,7 @@ def build_gates(
         metrics.approvals_pending.inc if metrics is not None else lambda _: None,
         poll_seconds=poll_seconds,
         on_window=on_window or (lambda *_: None),
+        vote_to=vote_to,
     )
     return GateDriver(ecs, runner, wake)
 
@@ -76,11 +81,23 @@ def gates_for(
     """The gate driver `app` wires: measurements through the providers the settings
     configure (`build_providers`), votes from the tags approvals record on the deploy's
     revision (`TagVoteBook`), and the metrics of endings, pending approvals and windows.
-    Raises `ConfigError` for a wrong Prometheus URL or credentials."""
+    `approval_requested`'s command names the worker's region and where deploys are sent
+    (the deploy topic when set, else the work queue). Raises `ConfigError` for a wrong
+    Prometheus URL or credentials."""
     provider = build_providers(settings, aws, metrics.measured)
     votes = TagVoteBook(ecs)
+    region = settings.region or client_region(aws.client("sts"))
+    to = vote_target(region, settings.queue_url, settings.deploy_topic_arn, settings.endpoint_url)
     return build_gates(
-        ecs, dispatch, wake, emit, provider, votes, metrics, on_window=metrics.approval_window
+        ecs,
+        dispatch,
+        wake,
+        emit,
+        provider,
+        votes,
+        metrics,
+        on_window=metrics.approval_window,
+        vote_to=to,
     )
 
 
