@@ -170,6 +170,7 @@ def build(
         describe_rate=settings.describe_deployments_rate,
         on_round=metrics.watch_round,
         on_paused=metrics.paused.set,
+        gather=settings.events_gather_seconds,
     )
     # Deploys resume here after their verdicts, never on the watcher's own thread.
     resumes = ThreadPoolExecutor(settings.resume_threads, thread_name_prefix="resume")

@@ -15,7 +15,7 @@ from deployworker.outcome import Outcome, Result
 
 DURATION_BUCKETS = (5, 10, 20, 30, 60, 120, 180, 300, 600, 900, 1800, 3600)
 # The label values of deployworker_ecs_events_total (rollout.events.Result).
-ECS_EVENT_RESULTS = ("deployment", "service", "unwatched", "ignored", "invalid")
+ECS_EVENT_RESULTS = ("deployment", "service", "quiet", "unwatched", "ignored", "invalid")
 AGE_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 
 
