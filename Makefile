@@ -43,8 +43,8 @@ test: lint typecheck pytest
 soak: $(STAMP)
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
-# Scale benchmark (about 8 minutes): in-memory ECS and SQS at AWS's limits, 4 scenarios
-# (the events path, scenarios 5-8, with BENCH_ARGS="--check --only 5,6,7,8").
+# Scale benchmark (about 11 minutes): in-memory ECS and SQS at AWS's limits, 8 scenarios
+# (1-4 polling, 5-8 reading ECS's events; BENCH_ARGS="--check --only 5,6,7,8" picks some).
 BENCH_ARGS ?= --check --json docs/benchmarks.json --plot docs/benchmarks-burst.png
 bench: $(STAMP)
 	$(BIN)/python -m bench.scale $(BENCH_ARGS)

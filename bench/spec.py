@@ -38,6 +38,7 @@ class Spec:
     event_drop: float = 0.0  # share of events lost on the way
     event_duplicate: float = 0.0  # share delivered twice
     event_reorder: bool = False  # the events queue hands them out in random order
+    events_gather: float | None = None  # the worker's gathering window; None: its default
 
 
 def scaled_settings(spec: Spec) -> Settings:
@@ -73,7 +74,10 @@ def scaled_settings(spec: Spec) -> Settings:
         metrics_port=0,
         events_queue_url=EVENTS_URL if spec.events else None,
         events_safety_net_seconds=defaults.events_safety_net_seconds / f,
-        events_gather_seconds=defaults.events_gather_seconds / f,
+        events_gather_seconds=(
+            defaults.events_gather_seconds if spec.events_gather is None else spec.events_gather
+        )
+        / f,
     )
 
 

@@ -81,6 +81,8 @@ def test_the_verdict_follows_the_rollouts_end_within_a_second_with_two_describes
     assert describes.between(sent, done[0]) <= 2
     assert metric(app, "deployworker_messages_total", outcome="deployed") == 1
     assert metric(app, "deployworker_ecs_events_total", result="service") >= 1
+    # The rollout's own start cannot end its verdict: counted, and no describe for it.
+    assert metric(app, "deployworker_ecs_events_total", result="quiet") == 1
     assert world.queue_depth(app.ecs_events._queue_url) == 0  # type: ignore[union-attr]
 
 
