@@ -23,8 +23,13 @@ services at once, each tool deploys a new image to every service:
 
 Detection latency runs from the service deployment's `finishedAt` to the noticing.
 Calls are those the server received from the tool between its first deploy and the
-last noticing. CPU is user+system time of the tool's processes (`wait4`), RSS each
-process's peak; for ten ecs-deploy processes both are summed.
+last noticing; "describes" are the reads it repeats while it waits (`WATCH_OPS`), per
+service-minute from each deployment's `createdAt` to its noticing. CPU is user+system
+time of the tool's processes (`wait4`): for deployworker also the part spent between
+the first message and the last verdict (from /proc), since a daemon starts once; for
+ecs-deploy, a process per deploy, all of it is the deploy's. RSS is each process's
+peak after exec (VmHWM, sampled every 20 ms); for ten ecs-deploy processes both CPU
+and RSS are summed.
 """
 
 from __future__ import annotations
@@ -57,7 +62,9 @@ REGION, ACCOUNT, CLUSTER = "eu-west-1", "123456789012", "bench"
 REPO = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/app"
 HARNESS = "side-by-side-harness"  # in the harness's user agent: its calls are not counted
 ECS_PREFIX = "AmazonEC2ContainerServiceV20141113."
-WATCH_OPS = ("DescribeServices", "DescribeServiceDeployments", "ListTasks", "DescribeTasks")
+# The reads a tool repeats while it waits (ecs-deploy: the first three; deployworker:
+# one DescribeServices before it registers, then DescribeServiceDeployments).
+WATCH_OPS = ("DescribeServices", "ListTasks", "DescribeTasks", "DescribeServiceDeployments")
 Wsgi = Callable[[dict[str, Any], Any], Iterable[bytes]]
 
 
@@ -108,10 +115,41 @@ def finished(endpoint: str, name: str) -> tuple[float, float]:
     return sd["createdAt"].timestamp(), sd["finishedAt"].timestamp()
 
 
+def peak_rss_mb(pid: int) -> float | None:
+    """The process's peak RSS since it exec'd (VmHWM); None once it is gone. (wait4's
+    ru_maxrss would count the harness's own memory, which the forked child shares
+    until it execs.)"""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    kb = next((line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")), "0")
+    return int(kb) / 1024
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def reap(proc: subprocess.Popen[bytes], out: dict[str, Any]) -> None:
+    """Wait for `proc` (its exit is noticed at once), sampling its peak RSS meanwhile;
+    fills `out` with its exit time, CPU and peak RSS."""
+    peaks = [0.0]
+
+    def sample() -> None:
+        while (seen := peak_rss_mb(proc.pid)) is not None and proc.returncode is None:
+            peaks[0] = max(peaks[0], seen)
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     _, status, usage = os.wait4(proc.pid, 0)
+    at = time.time()
     proc.returncode = os.waitstatus_to_exitcode(status)
-    out.update(at=time.time(), cpu=usage.ru_utime + usage.ru_stime, rss_mb=usage.ru_maxrss / 1024)
+    sampler.join()
+    out.update(at=at, cpu=usage.ru_utime + usage.ru_stime, rss_mb=peaks[0])
 
 
 def run_ecs_deploy(exe: str, endpoint: str, names: list[str], tag: str) -> dict[str, Any]:
@@ -125,9 +163,11 @@ def run_ecs_deploy(exe: str, endpoint: str, names: list[str], tag: str) -> dict[
         threads[-1].start()
     for thread in threads:
         thread.join()
+    cpu = sum(r["cpu"] for r in reaped.values())
     return {
         "noticed": {n: r["at"] for n, r in reaped.items()},
-        "cpu_s": sum(r["cpu"] for r in reaped.values()),
+        "cpu_s": cpu,
+        "deploys_cpu_s": cpu,  # a CLI run per deploy: its start-up is the deploy's
         "rss_mb": sum(r["rss_mb"] for r in reaped.values()),
     }
 
@@ -208,16 +248,19 @@ def measure(
     else:
         worker = run_worker(endpoint, names, tag, events=tool == "deployworker-events")
         counting.take()  # its start-up calls are not the deploys'
+        idle_cpu = cpu_s(worker["proc"].pid)
         send(endpoint, worker["queue_url"], names, tag)
         if not worker["done"].wait(600):
             raise SystemExit(f"{tool}: not every deploy finished")
         calls_then = counting.take()
         proc = worker["proc"]
+        deploys_cpu = cpu_s(proc.pid) - idle_cpu
         proc.send_signal(signal.SIGTERM)
         out: dict[str, Any] = {}
         reap(proc, out)
         counting.calls.update(calls_then)
         result = {"noticed": worker["noticed"], "cpu_s": out["cpu"], "rss_mb": out["rss_mb"]}
+        result["deploys_cpu_s"] = deploys_cpu
     calls = counting.take()
     spans = {name: finished(endpoint, name) for name in names}
     latency = sorted(result["noticed"][n] - spans[n][1] for n in names)
@@ -230,10 +273,11 @@ def measure(
         "ecs_calls": sum(ecs.values()),
         "ecs_calls_by_op": dict(sorted(ecs.items())),
         "other_calls": sum(calls.values()) - sum(ecs.values()),
-        "watch_calls_per_service_minute": watch / minutes,
+        "describes_per_service_minute": watch / minutes,
         "detect_p50_s": latency[len(latency) // 2],
         "detect_max_s": latency[-1],
         "cpu_s": result["cpu_s"],
+        "deploys_cpu_s": result["deploys_cpu_s"],
         "rss_mb": result["rss_mb"],
     }
 
@@ -274,14 +318,15 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         aws.stop()
     print(
-        "| tool | services | ECS calls | watch calls / service-min | other calls | detection p50 / max | CPU | RSS |"
+        "| tool | services | ECS calls | describes / service-min | other calls "
+        "| detection p50 / max | CPU: total (deploys) | peak RSS |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r['tool']} | {r['services']} | {r['ecs_calls']} | {r['watch_calls_per_service_minute']:.2f} "
+            f"| {r['tool']} | {r['services']} | {r['ecs_calls']} | {r['describes_per_service_minute']:.2f} "
             f"| {r['other_calls']} | {r['detect_p50_s']:.2f} s / {r['detect_max_s']:.2f} s "
-            f"| {r['cpu_s']:.2f} s | {r['rss_mb']:.0f} MB |"
+            f"| {r['cpu_s']:.2f} s ({r['deploys_cpu_s']:.2f} s) | {r['rss_mb']:.0f} MB |"
         )
     for r in rows:
         print(f"{r['tool']} x{r['services']}: {r['ecs_calls_by_op']}")
