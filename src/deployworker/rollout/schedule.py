@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-from deployworker.aws.ecs import MAX_DESCRIBE_SERVICE_DEPLOYMENTS as PER_CALL
+from deployworker.aws.ecs import MAX_DESCRIBE_SERVICE_DEPLOYMENTS
+
+PER_CALL = MAX_DESCRIBE_SERVICE_DEPLOYMENTS  # ARNs one DescribeServiceDeployments takes
 
 
 def pick(
