@@ -171,6 +171,7 @@ def build(
         on_round=metrics.watch_round,
         on_paused=metrics.paused.set,
         gather=settings.events_gather_seconds,
+        full_rounds=not settings.events_queue_url,
     )
     # Deploys resume here after their verdicts, never on the watcher's own thread.
     resumes = ThreadPoolExecutor(settings.resume_threads, thread_name_prefix="resume")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deployworker.rollout.schedule import PER_CALL, pick
+from deployworker.rollout.schedule import PER_CALL, first_due, pick
 
 CASES = [
     ("nothing followed", {}, [], 10.0, [], set()),
@@ -67,3 +67,19 @@ def test_every_due_and_woken_deployment_is_taken_in_as_few_calls_as_they_need(
     riders = [due[a] for a in arns if a not in must]
     left = [at for a, at in due.items() if a not in arns]
     assert not riders or not left or max(riders) <= min(left)  # the soonest ride along
+
+
+def test_a_new_deployment_joins_the_latest_group_due_within_a_cadence_that_has_room() -> None:
+    assert first_due([], now=0, cadence=30) == 30  # nothing followed: a cadence from now
+    assert first_due([10.0, 10.0, 25.0], now=0, cadence=30) == 25.0
+    assert first_due([10.0] * 3 + [25.0] * 20, now=0, cadence=30) == 10.0  # 25's call is full
+    assert first_due([25.0] * 21, now=0, cadence=30) == 25.0  # its second call has room
+    assert first_due([40.0, 5.0], now=10, cadence=30) == 40.0  # 5 is past: not a group
+    assert first_due([50.0], now=10, cadence=30) == 40  # 50 is beyond a cadence
+
+
+@given(st.lists(st.floats(-50, 150), max_size=60), st.floats(0, 100), st.floats(1, 60))
+def test_a_new_deployment_is_first_due_within_one_cadence_and_never_now(
+    dues: list[float], now: float, cadence: float
+) -> None:
+    assert now < first_due(dues, now, cadence) <= now + cadence

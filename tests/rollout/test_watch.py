@@ -9,6 +9,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from deployworker.errors import RetryableAwsError
 from deployworker.rollout.assess import Assessment, State
 from deployworker.rollout.tracking import MISSING_ROUNDS
@@ -256,7 +258,9 @@ def test_the_safety_net_fills_its_calls_with_the_deployments_due_next() -> None:
         gather=0,
         on_round=lambda _w, calls, _c: rounds.append(calls),
     )
-    for i in range(25):  # followed one a second: due one a second, from 1030 on
+    # Followed one a second: the first 20 join the first one's due time (1030), their
+    # call's last free place taken by the 20th; the last five share 1050.
+    for i in range(25):
         watcher.follow(f"sd-{i:02}", 6000, lambda _: None)
         clock.now += 1
     watcher.start()
@@ -264,15 +268,14 @@ def test_the_safety_net_fills_its_calls_with_the_deployments_due_next() -> None:
         clock.now = 1030
         watcher.wake(["not-followed"])
         wait_for(lambda: len(rounds) == 1)
-        # sd-00 was due: one call, topped up to 20 with those due soonest after it.
-        assert ecs.calls == [[f"sd-{i:02}" for i in range(20)]]
-        clock.now = 1049  # sd-20 fell due at 1050: nothing yet
+        assert ecs.calls == [[f"sd-{i:02}" for i in range(20)]]  # one full call
+        clock.now = 1049  # the last five fall due at 1050: nothing yet
         watcher.wake(["not-followed"])
         wait_for(lambda: len(rounds) == 2)
         clock.now = 1050
         watcher.wake(["not-followed"])
         wait_for(lambda: len(rounds) == 3)
-        # sd-20 and the four after it, and 15 of those described at 1030, due first.
+        # The five due, and 15 of those described at 1030 in the free places.
         assert rounds == [1, 0, 1]
         assert ecs.calls[1][:5] == [f"sd-{i}" for i in range(20, 25)]
         assert len(ecs.calls[1]) == 20
@@ -311,5 +314,32 @@ def test_woken_describes_do_not_count_toward_missing() -> None:
             watcher.wake(["sd-1"])
             wait_for(lambda: len(ecs.calls) > calls)  # noqa: B023 - read at once
         assert got == []  # forged events cannot hurry a MISSING verdict
+    finally:
+        watcher.stop()
+
+
+@pytest.mark.parametrize(("full_rounds", "calls"), [(False, [20]), (True, [20, 1])])
+def test_polling_rounds_take_every_deployment_event_driven_ones_only_the_due(
+    full_rounds: bool, calls: list[int]
+) -> None:
+    ecs, clock = FakeEcs("IN_PROGRESS"), Clock()
+    rounds: list[int] = []
+    watcher = Watcher(
+        ecs,  # type: ignore[arg-type]
+        interval=30,
+        clock=clock,
+        gather=0,
+        on_round=lambda _w, n, _c: rounds.append(n),
+        full_rounds=full_rounds,
+    )
+    for i in range(21):  # the first 20 fall due at 1030 together, the 21st at 1050
+        watcher.follow(f"sd-{i:02}", 6000, lambda _: None)
+        clock.now += 1
+    watcher.start()
+    try:
+        clock.now = 1030
+        watcher.wake(["not-followed"])
+        wait_for(lambda: len(rounds) == 1)
+        assert [len(c) for c in ecs.calls] == calls
     finally:
         watcher.stop()

@@ -4,8 +4,9 @@ A deploy registers the service deployment (by ARN) it waits for, with a callback
 and gives its thread back: an in-flight deploy is an entry in a set, not a blocked
 thread. Each followed deployment is described with DescribeServiceDeployments at
 least once per cadence (the interval, stretched to the describe budget), 20 ARNs a
-call across clusters, in rounds `schedule.pick` fills; callbacks get the verdict of
-the pure `assess` on the watcher's thread, so they must only hand it on (to a pool).
+call across clusters, in rounds `schedule.pick` fills (`full_rounds`, for polling: a
+round takes them all); callbacks get the pure `assess`'s verdict on the watcher's
+thread, so they must only hand it on (to a pool).
 Transient AWS errors skip a round rather than fail a deploy: only the deploy's own
 deadline ends the wait, and paused time at a lifecycle hook does not count against it.
 
@@ -28,7 +29,7 @@ import structlog
 from deployworker.aws.ecs import Ecs
 from deployworker.errors import AwsError
 from deployworker.rollout.assess import Assessment
-from deployworker.rollout.schedule import PER_CALL, pick
+from deployworker.rollout.schedule import PER_CALL, first_due, pick
 from deployworker.rollout.tracking import OnProgress, OnVerdict, Watch, judge
 
 log = structlog.get_logger("deployworker.watch")
@@ -48,14 +49,13 @@ class Watcher:
         on_round: Callable[[int, int, float], None] = lambda *_: None,
         on_paused: Callable[[int], None] = lambda _: None,
         gather: float | None = None,
+        full_rounds: bool = False,
     ) -> None:
-        self._ecs = ecs
-        self._interval = interval
-        self._describe_rate = describe_rate
+        self._ecs, self._interval, self._describe_rate = ecs, interval, describe_rate
+        self._full = full_rounds  # polling: a round that anything falls due in takes all
         self._on_round = on_round  # (deployments watched, describe calls, cadence)
         self._on_paused = on_paused  # deployments waiting at a PAUSE hook
-        self._gather = GATHER_SECONDS if gather is None else gather
-        self._clock = clock
+        self._gather, self._clock = GATHER_SECONDS if gather is None else gather, clock
         self._watches: set[Watch] = set()
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)  # signals wake-ups and stop
@@ -63,8 +63,7 @@ class Watcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        """Start the watching thread."""
+    def start(self) -> None:  # the watching thread
         self._thread = threading.Thread(target=self._loop, name="watcher", daemon=True)
         self._thread.start()
 
@@ -106,14 +105,13 @@ class Watcher:
         on_progress: OnProgress | None = None,
     ) -> object:
         """Follow service deployment `arn`; `on_verdict` gets its final verdict, once.
-
-        Returns at once, with a handle for `cancel`. If the watcher has stopped,
-        `on_verdict(None)` runs here.
-        """
+        Returns at once, with a handle for `cancel`; once stopped, `on_verdict(None)`
+        runs here."""
         now = self._clock()
         watch = Watch(arn, now + timeout, on_verdict, on_progress, now)
-        watch.due = now + self.cadence(math.ceil((self.watching + 1) / PER_CALL))
         with self._lock:
+            cadence = self.cadence(math.ceil((len(self._watches) + 1) / PER_CALL))
+            watch.due = first_due((w.due for w in self._watches), now, cadence)
             stopped = self._stop.is_set()
             if not stopped:
                 self._watches.add(watch)
@@ -187,6 +185,8 @@ class Watcher:
         for watch in watches:
             due[watch.arn] = min(watch.due, due.get(watch.arn, watch.due))
         arns, was_due = pick(due, woken, now)
+        if self._full and was_due:  # one round for all, as few calls as fit (no events)
+            arns, was_due = sorted(due), frozenset(due)
         taken = set(arns)
         for watch in watches:
             if watch.arn in taken:  # moved on first, so a failing round cannot spin
