@@ -192,6 +192,9 @@ class Watcher:
             if watch.arn in taken:  # moved on first, so a failing round cannot spin
                 watch.due = now + cadence
         calls = self._describe(arns, [w for w in watches if w.arn in taken], was_due)
+        end = self._clock()  # the next is due a cadence after this round's end, as ever
+        for watch in (w for w in watches if w.arn in taken):
+            watch.due = end + cadence
         self._on_round(len(watches), calls, cadence)
         self._on_paused(sum(1 for w in watches if w.paused))
 
@@ -212,12 +215,9 @@ class Watcher:
         by_arn: dict[str, list[Watch]] = {}
         for watch in watches:
             by_arn.setdefault(watch.arn, []).append(watch)
-        calls = 0
         for start in range(0, len(arns), PER_CALL):
-            batch = arns[start : start + PER_CALL]
-            self._describe_batch(batch, by_arn, counted)
-            calls += 1
-        return calls
+            self._describe_batch(arns[start : start + PER_CALL], by_arn, counted)
+        return math.ceil(len(arns) / PER_CALL)
 
     def _describe_batch(
         self, arns: list[str], by_arn: dict[str, list[Watch]], counted: Collection[str]
