@@ -192,9 +192,10 @@ class Watcher:
             if watch.arn in taken:  # moved on first, so a failing round cannot spin
                 watch.due = now + cadence
         calls = self._describe(arns, [w for w in watches if w.arn in taken], was_due)
-        end = self._clock()  # the next is due a cadence after this round's end, as ever
-        for watch in (w for w in watches if w.arn in taken):
-            watch.due = end + cadence
+        with self._lock:  # polling: those followed during the round join the next one
+            later = [w for w in self._watches if self._full or w.arn in taken]
+        for watch in later:  # due a cadence after this round's end, as rounds always were
+            watch.due = self._clock() + cadence
         self._on_round(len(watches), calls, cadence)
         self._on_paused(sum(1 for w in watches if w.paused))
 
