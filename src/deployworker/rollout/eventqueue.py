@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import structlog
 
+from deployworker.aws.ecs import Ecs
 from deployworker.aws.sqs import Sqs
 from deployworker.errors import AwsError
 from deployworker.observe.httpd import Health
@@ -117,4 +118,23 @@ def consume_events(
         settings.events_wait_seconds,
         on_result=on_result,
         on_answered=lambda: health.answered(EVENTS_QUEUE),
+    )
+
+
+def build_watcher(
+    settings: Settings,
+    ecs: Ecs,
+    on_round: Callable[[int, int, float], None],
+    on_paused: Callable[[int], None],
+) -> Watcher:
+    """The watcher the settings ask for: with the events queue, each deployment on its
+    own safety-net schedule and wake-ups gathered; without it, polling rounds."""
+    return Watcher(
+        ecs,
+        settings.watch_round_seconds,
+        describe_rate=settings.describe_deployments_rate,
+        on_round=on_round,
+        on_paused=on_paused,
+        gather=settings.events_gather_seconds,
+        full_rounds=not settings.events_queue_url,
     )
