@@ -43,9 +43,9 @@ test: lint typecheck pytest
 soak: $(STAMP)
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
-# Scale benchmark (about 12 minutes): in-memory ECS and SQS at AWS's limits, 4 scenarios
-# and the accounts scenarios A-C (bench.accounts: 10 accounts, 3 replicas, an outside client)
-# (the events path, scenarios 5-8, with BENCH_ARGS="--check --only 5,6,7,8").
+# Scale benchmark (bench.scale about 11 minutes, then bench.accounts): in-memory ECS and SQS at AWS's limits, 8 scenarios
+# (1-4 polling, 5-8 reading ECS's events; BENCH_ARGS="--check --only 5,6,7,8" picks some)
+# and the accounts scenarios A-D (bench.accounts: 10 accounts, 3 replicas, an outside client).
 BENCH_ARGS ?= --check --json docs/benchmarks.json --plot docs/benchmarks-burst.png
 bench: $(STAMP)
 	$(BIN)/python -m bench.scale $(BENCH_ARGS)

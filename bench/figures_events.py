@@ -61,4 +61,5 @@ def event_figures(raw: dict[str, Any]) -> dict[str, Any]:
         "detect_after_event_p99_s": _percentile(after, 99),
         "settled_by_safety_net": unheralded,
         "safety_net_s": settings["events_safety_net_seconds"] * scale if on else None,
+        "gather_s": settings.get("events_gather_seconds", 0.0) * scale if on else None,
     }

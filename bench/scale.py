@@ -1,8 +1,8 @@
 """Scale benchmark: the real worker against in-memory ECS and SQS at AWS's limits.
 
-    python -m bench.scale [--scale 10] [--latency 0.04] [--only 1,2,3,4] [--only 5,6,7,8]
-                          [--burst 1000] [--events-burst 300] [--json FILE] [--plot FILE]
-                          [--check]
+    python -m bench.scale [--scale 10] [--latency 0.04] [--only 1,2,3,4,5,6,7,8]
+                          [--burst 1000] [--events-burst 300] [--events-gather 0.5]
+                          [--json FILE] [--plot FILE] [--check]
 
 Scenarios: 1, a burst of deploys over as many services; 2, 200 deploys over 20
 services, several per service, in order; 3, one hour idle (simulated); 4, the
@@ -33,9 +33,15 @@ from bench.targets_events import event_specs, event_targets
 IDLE_SCALE = 240.0  # one simulated hour in 15 real seconds
 
 
-def specs(scale: float, latency: float, burst: int, events_burst: int = 300) -> dict[str, Spec]:
+def specs(
+    scale: float,
+    latency: float,
+    burst: int,
+    events_burst: int = 300,
+    events_gather: float | None = None,
+) -> dict[str, Spec]:
     """The eight scenarios, by number."""
-    base = Spec("", 0, 1, scale=scale, latency=latency)
+    base = Spec("", 0, 1, scale=scale, latency=latency, events_gather=events_gather)
     return {
         "1": replace(base, name="1 burst", deploys=burst, services=burst),
         "2": replace(base, name="2 in order", deploys=200, services=20, supersede=False),
@@ -162,15 +168,16 @@ def main(argv: list[str] | None = None) -> int:
         "--events-burst", type=int, default=300, help="deploys in scenario 6 (events on)"
     )
     parser.add_argument(
-        "--only",
-        default="1,2,3,4",
-        help="scenarios to run, comma-separated; the events path (5-8) runs when named",
+        "--events-gather",
+        type=float,
+        help="the worker's DEPLOYWORKER_EVENTS_GATHER_SECONDS in scenarios 5-8 (default: its own)",
     )
+    parser.add_argument("--only", default="1,2,3,4,5,6,7,8", help="scenarios, comma-separated")
     parser.add_argument("--json", type=Path, help="write every figure here")
     parser.add_argument("--plot", type=Path, help="write scenario 1's plot here (needs matplotlib)")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
-    chosen = specs(args.scale, args.latency, args.burst, args.events_burst)
+    chosen = specs(args.scale, args.latency, args.burst, args.events_burst, args.events_gather)
     results: dict[str, dict[str, Any]] = {}
     raws: dict[str, dict[str, Any]] = {}
     for key in args.only.split(","):

@@ -25,7 +25,6 @@ from bench.spec import (
     IMAGE,
     Spec,
     messages,
-    scaled_constants,
     scaled_limiter,
     scaled_settings,
     service_name,
@@ -117,8 +116,7 @@ def build_world(spec: Spec) -> World:
 
 def run(spec: Spec) -> dict[str, Any]:
     """Run one scenario to the end; returns `Raw` as a dict (it crosses processes)."""
-    with scaled_constants(spec.scale):
-        return _run(spec)
+    return _run(spec)
 
 
 def _run(spec: Spec) -> dict[str, Any]:

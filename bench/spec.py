@@ -1,26 +1,20 @@
 """What a benchmark scenario runs: its `Spec`, and the worker's settings, scaled.
 
 Every real-time quantity of the worker's production defaults is divided by the
-scenario's `scale`, so that the fakes' simulated clock and the worker agree. The
-watcher's `GATHER_SECONDS` is a constant, not a setting: `scaled_constants` scales it
-too, while a scenario runs.
+scenario's `scale`, so that the fakes' simulated clock and the worker agree.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from bench.fake_sqs import DLQ_URL, EVENTS_URL, QUEUE_URL
 from bench.fakeaws import ACCOUNT, REGION
 from deployworker.aws._ratelimit import Budget, Limiter
-from deployworker.rollout import watch
 from deployworker.settings import Settings
 
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app"
-_GATHER_SECONDS = watch.GATHER_SECONDS
 
 
 @dataclass(frozen=True)
@@ -44,6 +38,7 @@ class Spec:
     event_drop: float = 0.0  # share of events lost on the way
     event_duplicate: float = 0.0  # share delivered twice
     event_reorder: bool = False  # the events queue hands them out in random order
+    events_gather: float | None = None  # the worker's gathering window; None: its default
 
 
 def scaled_settings(spec: Spec) -> Settings:
@@ -79,6 +74,10 @@ def scaled_settings(spec: Spec) -> Settings:
         metrics_port=0,
         events_queue_url=EVENTS_URL if spec.events else None,
         events_safety_net_seconds=defaults.events_safety_net_seconds / f,
+        events_gather_seconds=(
+            defaults.events_gather_seconds if spec.events_gather is None else spec.events_gather
+        )
+        / f,
     )
 
 
@@ -87,17 +86,6 @@ def scaled_limiter(scale: float) -> Limiter:
     bursts are counts of calls and stay as they are."""
     budgets = Settings().ecs_budgets()
     return Limiter({op: Budget(b.rate * scale, b.burst) for op, b in budgets.items()})
-
-
-@contextmanager
-def scaled_constants(scale: float) -> Iterator[None]:
-    """The worker's real-time constants that are not settings, divided by `scale` while
-    the scenario runs (only the events path's wake-ups use this one)."""
-    watch.GATHER_SECONDS = _GATHER_SECONDS / scale
-    try:
-        yield
-    finally:
-        watch.GATHER_SECONDS = _GATHER_SECONDS
 
 
 def messages(spec: Spec) -> list[tuple[str, int, str]]:

@@ -14,7 +14,12 @@ import pytest
 from conftest import REGION, REPO, World, default_entry, deploy, metric, wait_for
 from deployworker.app import App
 from deployworker.aws.clients import make_client
-from deployworker.local.seed import ACCOUNT_ID, EVENTS_RULE_NAME, create_events_queue
+from deployworker.local.seed import (
+    ACCOUNT_ID,
+    EVENTS_RULE_NAME,
+    container_definition,
+    create_events_queue,
+)
 
 SERVICE_ARN = f"arn:aws:ecs:{REGION}:{ACCOUNT_ID}:service/prod/web"
 
@@ -81,6 +86,8 @@ def test_the_verdict_follows_the_rollouts_end_within_a_second_with_two_describes
     assert describes.between(sent, done[0]) <= 2
     assert metric(app, "deployworker_messages_total", outcome="deployed") == 1
     assert metric(app, "deployworker_ecs_events_total", result="service") >= 1
+    # The rollout's own start cannot end its verdict: counted, and no describe for it.
+    assert metric(app, "deployworker_ecs_events_total", result="quiet") == 1
     assert world.queue_depth(app.ecs_events._queue_url) == 0  # type: ignore[union-attr]
 
 
@@ -187,3 +194,27 @@ def test_events_for_services_nobody_watches_are_dropped_counted_and_not_logged(
     err = capfd.readouterr().err
     assert "secret-ish text" not in err
     assert "not json at all" not in err
+
+
+def test_a_newer_deployments_start_wakes_the_overtaken_deploy_its_own_start_does_not(
+    world: World,
+) -> None:
+    app, _ = events_app(world)  # rounds every 60 s: only an event can end this within 30 s
+    describes = Describes(app)
+    world.send(deploy(f"{REPO}:2-hang", deploy_id="ours"))  # never converges by itself
+    jobs = app.worker.poll(0)
+    # Our rollout's own start: counted as quiet, and nothing described for it.
+    wait_for(lambda: metric(app, "deployworker_ecs_events_total", result="quiet") == 1)
+    assert describes.at == []
+    theirs: str = world.ecs.register_task_definition(
+        # Theirs never ends either: only its start can tell the watcher ours was stopped.
+        family="prod-web",
+        containerDefinitions=[container_definition("app", f"{REPO}:tf-hang")],
+    )["taskDefinition"]["taskDefinitionArn"]
+    world.ecs.update_service(cluster="prod", service="web", taskDefinition=theirs)
+    for job in jobs:
+        job.result(timeout=30)  # the newer deployment's start woke the watcher
+    assert metric(app, "deployworker_messages_total", outcome="overtaken") == 1
+    assert metric(app, "deployworker_ecs_events_total", result="service") >= 1
+    assert world.describe()["taskDefinition"] == theirs
+    assert len(describes.at) <= 2

@@ -41,7 +41,7 @@ from deployworker.queue.heartbeat import Heartbeat
 from deployworker.queue.route import Router
 from deployworker.queue.settle import Settler
 from deployworker.queue.worker import Worker
-from deployworker.rollout.eventqueue import EventConsumer, consume_events
+from deployworker.rollout.eventqueue import EventConsumer, build_watcher, consume_events
 from deployworker.rollout.watch import Watcher
 from deployworker.settings import Settings
 
@@ -171,13 +171,7 @@ def build(
     if settings.events_topic_arn:
         sns = aws.adapter(Sns, "sns")
         events = SnsEvents(sns, settings.events_topic_arn, on_drop=metrics.events_dropped.inc)
-    watcher = Watcher(
-        ecs,
-        settings.watch_round_seconds,
-        describe_rate=settings.describe_deployments_rate,
-        on_round=metrics.watch_round,
-        on_paused=metrics.paused.set,
-    )
+    watcher = build_watcher(settings, ecs, metrics.watch_round, metrics.paused.set)
     # Deploys resume here after their verdicts, never on the watcher's own thread.
     resumes = ThreadPoolExecutor(settings.resume_threads, thread_name_prefix="resume")
     heartbeat = Heartbeat(sqs, queue_url, settings.visibility_timeout, settings.heartbeat_interval)

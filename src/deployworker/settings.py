@@ -42,6 +42,9 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="watch rounds' interval while the events queue is set"
     )
     events_wait_seconds: int = Field(default=20, ge=1, le=20)
+    events_gather_seconds: float = Field(
+        default=0.5, ge=0, le=10, description="events' wake-ups this close share one describe"
+    )
     signing_key: SecretStr | None = Field(
         default=None, description="require HMAC-SHA256 signed messages with this key"
     )

@@ -36,6 +36,29 @@ def test_check_allowlist_reports_line_and_reason(
     assert main(["check-allowlist", str(tmp_path / "missing.yaml")]) == 1
 
 
+def test_iam_policy_grants_the_ecs_events_queue_only_when_named(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    queue = "arn:aws:sqs:eu-west-1:123456789012:deployworker-ecs-events"
+    base = ["iam-policy", "--allowlist", "config/allowlist.yaml", "--region", "eu-west-1"]
+    base += ["--account-id", "123456789012"]
+    assert main([*base, "--ecs-events-queue-arn", queue]) == 0
+    statements = json.loads(capsys.readouterr().out)["Statement"]
+    on_queue = [s for s in statements if queue in s["Resource"]]
+    assert on_queue == [
+        {
+            "Sid": "ConsumeEcsEvents",
+            "Effect": "Allow",
+            "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+            "Resource": [queue],
+        }
+    ]
+    assert main(base) == 0
+    without = json.loads(capsys.readouterr().out)["Statement"]
+    assert "ConsumeEcsEvents" not in {s["Sid"] for s in without}
+    assert not any(a.startswith("sqs:") for s in without for a in s["Action"])
+
+
 def test_publish_to_a_queue_sets_group_and_dedup(
     world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -10,7 +10,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deployworker.rollout.events import Result, follow_index, match, parse, service_key
+from deployworker.rollout.events import (
+    Kind,
+    Result,
+    Starts,
+    follow_index,
+    match,
+    parse,
+    service_key,
+)
 
 PREFIX = "arn:aws:ecs:eu-west-1:123456789012"
 OURS = f"{PREFIX}:service-deployment/prod/web/aBcD1234"
@@ -109,6 +117,73 @@ def test_match(
 ) -> None:
     found = match(body, FOLLOWED)
     assert (found.result, found.arns) == (result, arns)
+
+
+STARTED = "SERVICE_DEPLOYMENT_IN_PROGRESS"
+KINDS = [
+    ("completed", event(), Kind.WAKE),
+    ("failed", event(name="SERVICE_DEPLOYMENT_FAILED", eventType="ERROR"), Kind.WAKE),
+    (
+        "completed, as a service action",
+        event(detail_type="ECS Service Action"),
+        Kind.WAKE,
+    ),
+    ("completed, by deployment ARN", event(serviceDeploymentArn=OURS), Kind.WAKE),
+    ("a start, by service: ours or a newer one", event(name=STARTED), Kind.START),
+    (
+        "our own start, by deployment ARN",
+        event(name=STARTED, serviceDeploymentArn=OURS),
+        Kind.QUIET,
+    ),
+    (
+        "a newer deployment's start, by its ARN: it overtakes ours",
+        event(name=STARTED, serviceDeploymentArn=f"{PREFIX}:service-deployment/prod/web/newer"),
+        Kind.WAKE,
+    ),
+    (
+        "steady state",
+        event(name="SERVICE_STEADY_STATE", detail_type="ECS Service Action"),
+        Kind.QUIET,
+    ),
+    (
+        "a warning",
+        event(name="SERVICE_TASK_START_IMPAIRED", detail_type="ECS Service Action"),
+        Kind.QUIET,
+    ),
+    ("a deployment event ECS may add later", event(name="SERVICE_DEPLOYMENT_NEW"), Kind.WAKE),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "kind"), KINDS, ids=[c[0] for c in KINDS])
+def test_only_events_that_can_end_a_verdict_wake(
+    case: str, body: dict[str, Any], kind: Kind
+) -> None:
+    assert match(body, FOLLOWED).kind is kind
+
+
+def test_the_first_start_heard_is_the_deployments_own_and_another_wakes_it() -> None:
+    starts = Starts()
+
+    def started(deployment_id: str) -> tuple[str, ...]:
+        return starts.to_wake(match(event(name=STARTED, deploymentId=deployment_id), FOLLOWED))
+
+    assert started("ecs-svc/1") == ()  # ours: quiet
+    assert started("ecs-svc/1") == ()  # a duplicate: quiet
+    assert started("ecs-svc/2") == (OURS,)  # a newer deployment, or a rollback: look
+    assert started("ecs-svc/2") == (OURS,)
+    assert starts.to_wake(match(event(), FOLLOWED)) == (OURS,)  # ends always wake
+    steady = event(name="SERVICE_STEADY_STATE", detail_type="ECS Service Action")
+    assert starts.to_wake(match(steady, FOLLOWED)) == ()
+    starts.keep_only([])  # followed no more: a new deployment of that ARN starts afresh
+    assert started("ecs-svc/2") == ()
+
+
+@given(st.lists(st.sampled_from(["ecs-svc/1", "ecs-svc/2", "ecs-svc/3", ""]), max_size=12))
+def test_a_start_wakes_unless_it_names_the_first_start_heard(ids: list[str]) -> None:
+    starts = Starts()
+    for deployment_id in ids:
+        found = match(event(name=STARTED, deploymentId=deployment_id), FOLLOWED)
+        assert starts.to_wake(found) == (() if deployment_id == ids[0] else (OURS,))
 
 
 def test_every_followed_deployment_of_the_service_is_woken() -> None:

@@ -9,6 +9,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from deployworker.errors import RetryableAwsError
 from deployworker.rollout.assess import Assessment, State
 from deployworker.rollout.tracking import MISSING_ROUNDS
@@ -168,22 +170,115 @@ def wait_for(check: Any, seconds: float = 10.0) -> None:
         time.sleep(0.01)
 
 
-def test_a_wake_describes_the_woken_deployments_at_once_in_one_batched_call() -> None:
+def test_a_wake_describes_the_woken_at_once_and_fills_the_call_with_the_others() -> None:
     ecs = FakeEcs("SUCCESSFUL")
-    watcher = Watcher(ecs, interval=600)  # type: ignore[arg-type]
+    watcher = Watcher(ecs, interval=600, gather=0.2)  # type: ignore[arg-type]
     got: dict[str, Any] = {}
     for arn in ("sd-1", "sd-2", "sd-3"):
         watcher.follow(arn, 600, functools.partial(got.__setitem__, arn))
     watcher.start()
     try:
         watcher.wake(["sd-1"])
-        watcher.wake(["sd-2", "not-followed"])  # the same burst: one call
-        wait_for(lambda: len(got) == 2)
-        assert ecs.calls == [["sd-1", "sd-2"]]  # not sd-3: no round has run (600 s)
-        assert watcher.followed() == frozenset({"sd-3"})
+        watcher.wake(["sd-2", "not-followed"])  # within the gathering window: one call
+        wait_for(lambda: len(got) == 3)
+        # No round is due for 600 s: the woken come first, sd-3 rides in a free place.
+        assert ecs.calls == [["sd-1", "sd-2", "sd-3"]]
+        assert watcher.watching == 0
+    finally:
+        watcher.stop()
+
+
+def test_a_wake_of_nothing_followed_costs_no_call() -> None:
+    ecs = FakeEcs("IN_PROGRESS")
+    watcher = Watcher(ecs, interval=600, gather=0.01)  # type: ignore[arg-type]
+    watcher.follow("sd-1", 600, lambda _: None)
+    watcher.start()
+    try:
         watcher.wake(["not-followed"])
-        time.sleep(0.3)
-        assert len(ecs.calls) == 1  # nothing followed was woken: no call
+        watcher.wake(["sd-1"])
+        wait_for(lambda: len(ecs.calls) == 1)
+        watcher.wake(["not-followed"])
+        time.sleep(0.2)
+        assert ecs.calls == [["sd-1"]]
+    finally:
+        watcher.stop()
+
+
+def test_a_lone_deployment_is_described_at_once_without_waiting_to_gather() -> None:
+    ecs = FakeEcs("SUCCESSFUL")
+    watcher = Watcher(ecs, interval=600, gather=60)  # type: ignore[arg-type]
+    got: list[Any] = []
+    watcher.follow("sd-1", 600, got.append)
+    watcher.start()
+    try:
+        watcher.wake(["sd-1"])  # every followed deployment is woken: nothing can join
+        wait_for(lambda: got != [])
+        assert ecs.calls == [["sd-1"]]
+    finally:
+        watcher.stop()
+
+
+def test_any_describe_postpones_that_deployments_safety_net_round() -> None:
+    ecs, clock = FakeEcs("IN_PROGRESS"), Clock()
+    rounds: list[int] = []
+    watcher = Watcher(
+        ecs,  # type: ignore[arg-type]
+        interval=600,
+        clock=clock,
+        gather=0,
+        on_round=lambda _w, calls, _c: rounds.append(calls),
+    )
+    watcher.follow("sd-1", 6000, lambda _: None)  # due at 1600
+    watcher.start()
+    try:
+        clock.now = 1300
+        watcher.wake(["sd-1"])  # an event: described now, due again at 1900
+        wait_for(lambda: len(rounds) == 1)
+        assert ecs.calls == [["sd-1"]]
+        clock.now = 1650  # past the first due time, not the second
+        watcher.wake(["not-followed"])  # only makes the watcher look at its schedule
+        wait_for(lambda: len(rounds) == 2)
+        assert rounds == [1, 0]
+        clock.now = 1900
+        watcher.wake(["not-followed"])
+        wait_for(lambda: len(rounds) == 3)
+        assert rounds == [1, 0, 1]
+        assert ecs.calls == [["sd-1"], ["sd-1"]]
+    finally:
+        watcher.stop()
+
+
+def test_the_safety_net_fills_its_calls_with_the_deployments_due_next() -> None:
+    ecs, clock = FakeEcs("IN_PROGRESS"), Clock()
+    rounds: list[int] = []
+    watcher = Watcher(
+        ecs,  # type: ignore[arg-type]
+        interval=30,
+        clock=clock,
+        gather=0,
+        on_round=lambda _w, calls, _c: rounds.append(calls),
+    )
+    # Followed one a second: the first 20 join the first one's due time (1030), their
+    # call's last free place taken by the 20th; the last five share 1050.
+    for i in range(25):
+        watcher.follow(f"sd-{i:02}", 6000, lambda _: None)
+        clock.now += 1
+    watcher.start()
+    try:
+        clock.now = 1030
+        watcher.wake(["not-followed"])
+        wait_for(lambda: len(rounds) == 1)
+        assert ecs.calls == [[f"sd-{i:02}" for i in range(20)]]  # one full call
+        clock.now = 1049  # the last five fall due at 1050: nothing yet
+        watcher.wake(["not-followed"])
+        wait_for(lambda: len(rounds) == 2)
+        clock.now = 1050
+        watcher.wake(["not-followed"])
+        wait_for(lambda: len(rounds) == 3)
+        # The five due, and 15 of those described at 1030 in the free places.
+        assert rounds == [1, 0, 1]
+        assert ecs.calls[1][:5] == [f"sd-{i}" for i in range(20, 25)]
+        assert len(ecs.calls[1]) == 20
     finally:
         watcher.stop()
 
@@ -219,5 +314,32 @@ def test_woken_describes_do_not_count_toward_missing() -> None:
             watcher.wake(["sd-1"])
             wait_for(lambda: len(ecs.calls) > calls)  # noqa: B023 - read at once
         assert got == []  # forged events cannot hurry a MISSING verdict
+    finally:
+        watcher.stop()
+
+
+@pytest.mark.parametrize(("full_rounds", "calls"), [(False, [20]), (True, [20, 1])])
+def test_polling_rounds_take_every_deployment_event_driven_ones_only_the_due(
+    full_rounds: bool, calls: list[int]
+) -> None:
+    ecs, clock = FakeEcs("IN_PROGRESS"), Clock()
+    rounds: list[int] = []
+    watcher = Watcher(
+        ecs,  # type: ignore[arg-type]
+        interval=30,
+        clock=clock,
+        gather=0,
+        on_round=lambda _w, n, _c: rounds.append(n),
+        full_rounds=full_rounds,
+    )
+    for i in range(21):  # the first 20 fall due at 1030 together, the 21st at 1050
+        watcher.follow(f"sd-{i:02}", 6000, lambda _: None)
+        clock.now += 1
+    watcher.start()
+    try:
+        clock.now = 1030
+        watcher.wake(["not-followed"])
+        wait_for(lambda: len(rounds) == 1)
+        assert [len(c) for c in ecs.calls] == calls
     finally:
         watcher.stop()

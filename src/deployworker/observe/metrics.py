@@ -16,7 +16,7 @@ from deployworker.outcome import Outcome, Result
 
 DURATION_BUCKETS = (5, 10, 20, 30, 60, 120, 180, 300, 600, 900, 1800, 3600)
 # The label values of deployworker_ecs_events_total (rollout.events.Result).
-ECS_EVENT_RESULTS = ("deployment", "service", "unwatched", "ignored", "invalid")
+ECS_EVENT_RESULTS = ("deployment", "service", "quiet", "unwatched", "ignored", "invalid")
 # The label values of deployworker_gate_evaluations_total (deploy.gates.decide.RESULTS).
 GATE_RESULTS = ("passed", "failed", "rejected", "timed_out", "inconclusive")
 # The label values of deployworker_approval_votes_total: what became of an approval.

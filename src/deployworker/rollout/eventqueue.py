@@ -3,9 +3,10 @@
 An EventBridge rule puts ECS's deployment and service-action events on a standard
 SQS queue. `EventConsumer` long-polls it on its own thread, deletes every message it
 read (an event is worth one look, and a redelivered one is worth nothing more), and
-wakes the watcher for the followed deployments each event names (`events.match`).
-Events about services nobody here follows are dropped at once: each is counted by its
-result, none is logged, since the account writes them, not the worker.
+wakes the watcher for the followed deployments an event names, when it can end their
+verdicts (`events.match`, `events.Starts`). Events about services nobody here
+follows are dropped at once: each is counted by its result, none is logged, since
+the account writes them, not the worker.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from collections.abc import Callable
 
 import structlog
 
+from deployworker.aws.ecs import Ecs
 from deployworker.aws.sqs import Sqs
 from deployworker.errors import AwsError
 from deployworker.observe.httpd import Health
-from deployworker.rollout.events import follow_index, match, parse
+from deployworker.rollout.events import Result, Starts, follow_index, match, parse
 from deployworker.rollout.watch import Watcher
 from deployworker.settings import Settings
 
@@ -47,6 +49,7 @@ class EventConsumer:
         self._wait = wait_seconds
         self._on_result = on_result  # one call per event, with its `events.Result` value
         self._on_answered = on_answered  # the queue answered GetQueueAttributes
+        self._starts = Starts()  # touched by the consumer's thread only
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -84,11 +87,14 @@ class EventConsumer:
         if not messages:
             return 0
         followed = follow_index(self._watcher.followed())
+        self._starts.keep_only(followed.arns)
         woken: set[str] = set()
         for message in messages:
             found = match(parse(message.body), followed)
-            woken.update(found.arns)
-            self._on_result(found.result.value)
+            wake = self._starts.to_wake(found)
+            woken.update(wake)
+            quiet = found.arns and not wake
+            self._on_result(Result.QUIET.value if quiet else found.result.value)
         if woken:
             self._watcher.wake(woken)
         failed = self._sqs.delete_batch(self._queue_url, [m.receipt_handle for m in messages])
@@ -112,4 +118,23 @@ def consume_events(
         settings.events_wait_seconds,
         on_result=on_result,
         on_answered=lambda: health.answered(EVENTS_QUEUE),
+    )
+
+
+def build_watcher(
+    settings: Settings,
+    ecs: Ecs,
+    on_round: Callable[[int, int, float], None],
+    on_paused: Callable[[int], None],
+) -> Watcher:
+    """The watcher the settings ask for: with the events queue, each deployment on its
+    own safety-net schedule and wake-ups gathered; without it, polling rounds."""
+    return Watcher(
+        ecs,
+        settings.watch_round_seconds,
+        describe_rate=settings.describe_deployments_rate,
+        on_round=on_round,
+        on_paused=on_paused,
+        gather=settings.events_gather_seconds,
+        full_rounds=not settings.events_queue_url,
     )

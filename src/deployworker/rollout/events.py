@@ -10,21 +10,32 @@ narrow it further: it is not the service deployment's id, and a rollback runs un
 new one on the same service deployment, so it could only lose wake-ups. Waking every
 followed deployment of the service costs at most one batched describe.
 
+Only events that can end or change a verdict wake the watcher (`Kind`): _COMPLETED
+and _FAILED, and a start of another deployment of the service (it overtakes the
+followed one, or rolls it back). A deployment's own start, steady-state notices and
+warnings are counted as `quiet` and cost nothing. Events that name no service
+deployment ARN tell starts apart by their `ecs-svc/...` id: `Starts` takes the first
+start heard for a followed deployment as its own, and wakes it for any other.
+
 An event is a hint, never a verdict: a match only makes the watcher describe those
 deployments now. A forged or replayed event can cost a describe call, never end a
-deploy. Nothing here keeps or returns the event's content beyond the ARNs it matched.
+deploy. Nothing here keeps the event's content beyond the ARNs and the id it matched.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 SOURCE = "aws.ecs"
-DETAIL_TYPES = frozenset({"ECS Deployment State Change", "ECS Service Action"})
+DEPLOYMENT_CHANGE = "ECS Deployment State Change"
+DETAIL_TYPES = frozenset({DEPLOYMENT_CHANGE, "ECS Service Action"})
+STARTED = "SERVICE_DEPLOYMENT_IN_PROGRESS"
+# Sent under either detail type; each can end the followed deployment's verdict.
+ENDED = frozenset({"SERVICE_DEPLOYMENT_COMPLETED", "SERVICE_DEPLOYMENT_FAILED"})
 # (region, account, cluster, service): one ECS service, from any ARN that names it.
 ServiceKey = tuple[str, str, str, str]
 
@@ -37,14 +48,25 @@ class Result(StrEnum):
     UNWATCHED = "unwatched"  # nobody here follows that service: dropped
     IGNORED = "ignored"  # not an ECS event the watcher uses
     INVALID = "invalid"  # not JSON, or no service or deployment named
+    QUIET = "quiet"  # about followed deployments, but it cannot end a verdict: no describe
+
+
+class Kind(StrEnum):
+    """Whether an event about followed deployments is worth a describe."""
+
+    WAKE = "wake"  # it can end their verdicts: describe them now
+    START = "start"  # a deployment of the service started: theirs, or a newer one
+    QUIET = "quiet"  # steady states, warnings, their own start: nothing to look at
 
 
 @dataclass(frozen=True)
 class Match:
-    """An event's result and the followed deployments to describe now."""
+    """An event's result, the followed deployments it concerns and what it is worth."""
 
     result: Result
     arns: tuple[str, ...] = ()
+    kind: Kind = Kind.QUIET
+    deployment_id: str = ""  # the `ecs-svc/...` id a START names
 
 
 @dataclass(frozen=True)
@@ -100,8 +122,9 @@ def match(event: Mapping[str, Any] | None, followed: Followed) -> Match:
     if not isinstance(detail, Mapping):
         return Match(Result.INVALID)
     deployment = detail.get("serviceDeploymentArn")
+    name = detail.get("eventName")
     if isinstance(deployment, str) and deployment in followed.arns:
-        return Match(Result.DEPLOYMENT, (deployment,))
+        return Match(Result.DEPLOYMENT, (deployment,), Kind.WAKE if name in ENDED else Kind.QUIET)
     named = [deployment, detail.get("serviceArn")]
     resources = event.get("resources")
     if isinstance(resources, list):
@@ -110,6 +133,42 @@ def match(event: Mapping[str, Any] | None, followed: Followed) -> Match:
     if not keys:
         return Match(Result.INVALID)
     woken = sorted({arn for key in keys if key for arn in followed.by_service.get(key, ())})
-    if woken:
-        return Match(Result.SERVICE, tuple(woken))
-    return Match(Result.UNWATCHED)
+    if not woken:
+        return Match(Result.UNWATCHED)
+    if name in ENDED or (isinstance(deployment, str) and name == STARTED):
+        kind = Kind.WAKE  # an end, or the start of a deployment named as not the followed one
+    elif name == STARTED:
+        kind = Kind.START
+    else:  # a deployment event ECS may add later is looked at; a service notice is not
+        kind = Kind.WAKE if event["detail-type"] == DEPLOYMENT_CHANGE else Kind.QUIET
+    started = detail.get("deploymentId")
+    return Match(Result.SERVICE, tuple(woken), kind, started if isinstance(started, str) else "")
+
+
+class Starts:
+    """The `ecs-svc/...` id of the first start heard for each followed deployment.
+
+    ECS sends a start for the deployment the worker made itself, then for any newer
+    deployment of the service (someone else's, or a rollback's). The first one heard is
+    taken as the followed deployment's own, so only a start with another id wakes it;
+    a lost or reordered start costs one describe, or a wait for the safety net.
+    """
+
+    def __init__(self) -> None:
+        self._ids: dict[str, str] = {}
+
+    def to_wake(self, found: Match) -> tuple[str, ...]:
+        """The followed deployments `found` should wake (none for a quiet event)."""
+        if found.kind is Kind.WAKE:
+            return found.arns
+        if found.kind is Kind.QUIET:
+            return ()
+        own = [self._ids.setdefault(arn, found.deployment_id) for arn in found.arns]
+        return tuple(
+            arn for arn, first in zip(found.arns, own, strict=True) if first != found.deployment_id
+        )
+
+    def keep_only(self, followed: Collection[str]) -> None:
+        """Forget deployments no longer followed."""
+        for arn in set(self._ids) - set(followed):
+            del self._ids[arn]

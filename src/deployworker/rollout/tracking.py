@@ -38,6 +38,7 @@ class Watch:
     progress: str = ""
     paused: bool = False
     missing: int = 0
+    due: float = 0.0  # when the safety net describes it next, unless something does first
 
 
 def judge(
