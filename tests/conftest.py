@@ -35,6 +35,13 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.pop("AWS_PROFILE", None)
 
 
+@pytest.fixture(autouse=True)
+def _logs_to_stderr() -> None:
+    """Every test starts with logs at info on stderr, whatever an earlier test or a
+    benchmark run in-process (which sends them to /dev/null) left configured."""
+    configure_logging("info")
+
+
 @pytest.fixture(scope="session")
 def local_aws() -> Iterator[LocalAws]:
     """moto's server on 127.0.0.1 (a free port) with the rollout simulator installed."""
