@@ -204,6 +204,8 @@ def build_targets(
             default_timeout=settings.deploy_timeout_seconds,
             sources=source_reader(accounts, intake, target),
         )
+        elsewhere = home.gates.elsewhere
+        gates = elsewhere(ecs, factory, watcher.wake) if elsewhere is not None else None
         pipeline = TargetPipeline(
             target,
             ecs,
@@ -217,6 +219,7 @@ def build_targets(
             signing_key=intake.signing_key,
             signing_max_age=intake.signing_max_age,
             dispatch=dispatch,
+            gates=gates,
         )
         log.info("targets.built", account=target.account, region=target.region, role=role.arn)
         return _Built(pipeline, watcher)

@@ -18,6 +18,7 @@ from dataclasses import replace
 import structlog
 
 from deployworker.aws.ecs import Ecs
+from deployworker.aws.factory import Factory
 from deployworker.deploy.gates.contract import NoVotes, Subject
 from deployworker.deploy.gates.decide import Action, Decision
 from deployworker.deploy.gates.fit import gate_at, hook_stage, problems
@@ -38,6 +39,8 @@ Stage = Callable[[Job], Result | None]
 Resume = Callable[[Job, Stage], None]
 # Ask the watcher to describe these deployments now.
 Wake = Callable[[Iterable[str]], None]
+# A driver for another target's pipeline: (its ECS, its factory, its watcher's wake).
+Elsewhere = Callable[[Ecs, Factory, Wake], "GateDriver"]
 # Attempts, and seconds between them, at answering a hook when AWS keeps failing.
 ANSWER_ATTEMPTS = 10
 ANSWER_RETRY_SECONDS = 10.0
@@ -52,10 +55,19 @@ def gates_of(job: Job) -> tuple[Gate, ...]:
 class GateDriver:
     """Starts the gates a deploy's entry has, and acts on how they end."""
 
-    def __init__(self, ecs: Ecs, runner: Runner, wake: Wake = lambda _: None) -> None:
+    def __init__(
+        self,
+        ecs: Ecs,
+        runner: Runner,
+        wake: Wake = lambda _: None,
+        elsewhere: Elsewhere | None = None,
+    ) -> None:
         self._ecs = ecs
         self.runner = runner
         self._wake = wake
+        # Builds the driver of another (account, region)'s pipeline, like this one: its
+        # ECS answers hooks and holds the votes, its CloudWatch is measured.
+        self.elsewhere = elsewhere  # public
 
     @classmethod
     def default(cls, ecs: Ecs, dispatch: Dispatch, wake: Wake) -> GateDriver:

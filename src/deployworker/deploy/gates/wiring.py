@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
+from deployworker.aws.cloudwatch import CloudWatch
 from deployworker.aws.ecs import Ecs
 from deployworker.aws.factory import Factory
 from deployworker.deploy.approvals.book import TagVoteBook
 from deployworker.deploy.gates.contract import NoVotes, VoteBook
-from deployworker.deploy.gates.drive import GateDriver
+from deployworker.deploy.gates.drive import GateDriver, Wake
 from deployworker.deploy.gates.fit import problems
 from deployworker.deploy.gates.runner import Runner, Window
 from deployworker.deploy.gates.schedule import Dispatch, Scheduler
@@ -76,12 +77,30 @@ def gates_for(
     """The gate driver `app` wires: measurements through the providers the settings
     configure (`build_providers`), votes from the tags approvals record on the deploy's
     revision (`TagVoteBook`), and the metrics of endings, pending approvals and windows.
+    Its `elsewhere` builds the same for another target's pipeline, on that target's ECS
+    and CloudWatch.
     Raises `ConfigError` for a wrong Prometheus URL or credentials."""
     provider = build_providers(settings, aws, metrics.measured)
-    votes = TagVoteBook(ecs)
-    return build_gates(
-        ecs, dispatch, wake, emit, provider, votes, metrics, on_window=metrics.approval_window
-    )
+
+    def driver(ecs: Ecs, providers: Providers, wake: Wake) -> GateDriver:
+        return build_gates(
+            ecs,
+            dispatch,
+            wake,
+            emit,
+            providers,
+            TagVoteBook(ecs),
+            metrics,
+            on_window=metrics.approval_window,
+        )
+
+    def elsewhere(ecs: Ecs, there: Factory, wake: Wake) -> GateDriver:
+        # CloudWatch where the target's alarms and metrics live; Prometheus is shared.
+        return driver(ecs, provider.elsewhere(there.adapter(CloudWatch, "cloudwatch")), wake)
+
+    home = driver(ecs, provider, wake)
+    home.elsewhere = elsewhere
+    return home
 
 
 def review(ecs: Ecs, allowlist: Allowlist) -> list[str]:

@@ -1,0 +1,144 @@
+"""Gates of a service in another account and region, end to end through moto.
+
+The target's pipeline measures CloudWatch in the target (moto's AssumeRole acts in the
+role's account, and the alarm lives only there), answers the target's PAUSE hook with
+the target's ECS, and reads the votes tagged on the target's revision.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import yaml
+
+from conftest import REPO, World, default_entry, deploy, metric
+from deployworker.app import App
+from deployworker.local.seed import container_definition
+from deployworker.local.simulator import Rules
+
+TARGET = "222222222222"
+TARGET_REGION = "us-west-2"
+ROLE = f"arn:aws:iam::{TARGET}:role/deployworker-target"
+HOOK_STAGE = "POST_TEST_TRAFFIC_SHIFT"
+GROUP = f"{TARGET}/{TARGET_REGION}/prod/web"
+
+
+def in_target(world: World, service: str) -> Any:
+    """A client acting in the target account and region (as the target's own admin)."""
+    sts = boto3.client("sts", region_name=TARGET_REGION, endpoint_url=world.endpoint)
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{TARGET}:role/admin", RoleSessionName="setup")
+    c = creds["Credentials"]
+    return boto3.client(
+        service,
+        region_name=TARGET_REGION,
+        endpoint_url=world.endpoint,
+        aws_access_key_id=c["AccessKeyId"],
+        aws_secret_access_key=c["SecretAccessKey"],
+        aws_session_token=c["SessionToken"],
+    )
+
+
+def canary_in_target(ecs: Any) -> str:
+    """prod/web in the target: CANARY with a PAUSE hook at POST_TEST_TRAFFIC_SHIFT."""
+    ecs.create_cluster(clusterName="prod")
+    arn: str = ecs.register_task_definition(
+        family="prod-web", containerDefinitions=[container_definition("app", f"{REPO}:1.0")]
+    )["taskDefinition"]["taskDefinitionArn"]
+    hook = {
+        "targetType": "PAUSE",
+        "lifecycleStages": [HOOK_STAGE],
+        "timeoutConfiguration": {"timeoutInMinutes": 10, "action": "ROLLBACK"},
+    }
+    configuration = {
+        "strategy": "CANARY",
+        "bakeTimeInMinutes": 0,
+        "canaryConfiguration": {"canaryPercent": 1.0, "canaryBakeTimeInMinutes": 0},
+        "lifecycleHooks": [hook],
+    }
+    ecs.create_service(
+        cluster="prod",
+        serviceName="web",
+        taskDefinition=arn,
+        desiredCount=2,
+        deploymentConfiguration=configuration,
+    )
+    return arn
+
+
+def alarm(cloudwatch: Any, state: str) -> None:
+    cloudwatch.put_metric_alarm(
+        AlarmName="web-5xx",
+        MetricName="HTTPCode_Target_5XX_Count",
+        Namespace="AWS/ApplicationELB",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=10,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    cloudwatch.set_alarm_state(AlarmName="web-5xx", StateValue=state, StateReason="test")
+
+
+def gated_app(world: World, gate: dict[str, Any]) -> App:
+    path = world.tmp / "accounts.yaml"
+    document = {
+        "version": 1,
+        "accounts": {"prod": {"account_id": TARGET, "role_arn": ROLE}},
+        "services": [default_entry(account="prod", region=TARGET_REGION, gates=[gate])],
+    }
+    path.write_text(yaml.safe_dump(document))
+    return world.app(path)
+
+
+def run(world: World, app: App, deploy_id: str) -> None:
+    body = deploy(f"{REPO}:2.0", deploy_id=deploy_id, account="prod", region=TARGET_REGION)
+    world.send(body, group=GROUP)
+    for job in app.worker.poll(0):
+        job.result(timeout=60)
+
+
+def image_of(ecs: Any) -> str:
+    service = ecs.describe_services(cluster="prod", services=["web"])["services"][0]
+    td = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])
+    image: str = td["taskDefinition"]["containerDefinitions"][0]["image"]
+    return image
+
+
+ALARMS = {"name": "alarms", "cloudwatch_alarms": ["web-5xx"], "interval": 1, "count": 2}
+
+
+def test_a_gate_in_another_account_reads_the_alarm_there_and_continues_the_hook(
+    world: World,
+) -> None:
+    world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
+    ecs = in_target(world, "ecs")
+    canary_in_target(ecs)
+    alarm(in_target(world, "cloudwatch"), "OK")  # exists only in the target
+    app = gated_app(world, {"at": HOOK_STAGE, "analysis": [ALARMS]})
+    run(world, app, "canary-1")
+    assert metric(app, "deployworker_messages_total", outcome="deployed") == 1
+    assert metric(app, "deployworker_gate_evaluations_total", result="passed") == 1
+    assert image_of(ecs) == f"{REPO}:2.0"
+    briefs = ecs.list_service_deployments(cluster="prod", service="web")["serviceDeployments"]
+    found = ecs.describe_service_deployments(
+        serviceDeploymentArns=[b["serviceDeploymentArn"] for b in briefs]
+    )["serviceDeployments"]
+    newest = max(found, key=lambda d: d["createdAt"])
+    assert newest["status"] == "SUCCESSFUL"
+    assert [h["status"] for h in newest["lifecycleHookDetails"]] == ["SUCCEEDED"]
+
+
+def test_a_gate_in_another_account_rolls_back_when_the_alarm_there_fires(
+    world: World,
+) -> None:
+    world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
+    ecs = in_target(world, "ecs")
+    before = canary_in_target(ecs)
+    alarm(in_target(world, "cloudwatch"), "ALARM")
+    app = gated_app(world, {"at": HOOK_STAGE, "analysis": [ALARMS]})
+    run(world, app, "canary-2")
+    assert metric(app, "deployworker_messages_total", outcome="rolled_back") == 1
+    assert metric(app, "deployworker_gate_evaluations_total", result="failed") == 1
+    service = ecs.describe_services(cluster="prod", services=["web"])["services"][0]
+    assert service["taskDefinition"] == before
