@@ -7,13 +7,18 @@ the target's ECS, and reads the votes tagged on the target's revision.
 
 from __future__ import annotations
 
+import contextlib
+import json
 from typing import Any
 
 import boto3
+import pytest
 import yaml
 
-from conftest import REPO, World, default_entry, deploy, metric
+from conftest import REPO, World, default_entry, deploy, metric, wait_for
 from deployworker.app import App
+from deployworker.aws.clients import make_client
+from deployworker.cli.main import main
 from deployworker.local.seed import container_definition
 from deployworker.local.simulator import Rules
 
@@ -142,3 +147,67 @@ def test_a_gate_in_another_account_rolls_back_when_the_alarm_there_fires(
     assert metric(app, "deployworker_gate_evaluations_total", result="failed") == 1
     service = ecs.describe_services(cluster="prod", services=["web"])["services"][0]
     assert service["taskDefinition"] == before
+
+
+MANAGERS = "arn:aws:iam::123456789012:role/release-managers"
+
+
+def assumed(world: World, role: str, name: str) -> dict[str, str]:
+    """An assumed-role session of a home role, as the environment would hold it."""
+    iam = make_client("iam", "eu-west-1", world.endpoint)
+    trust = {"Version": "2012-10-17", "Statement": []}
+    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
+    sts = make_client("sts", "eu-west-1", world.endpoint)
+    arn = f"arn:aws:iam::123456789012:role/{role}"
+    c = sts.assume_role(RoleArn=arn, RoleSessionName=name)["Credentials"]
+    return {
+        "AWS_ACCESS_KEY_ID": c["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": c["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": c["SessionToken"],
+    }
+
+
+def approve(
+    world: World, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], *target: str
+) -> int:
+    """`deployworker approve` as an approver runs it, with these credentials."""
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    args = ["approve", "--cluster", "prod", "--service", "web", "--deploy-id", "voted"]
+    args += ["--queue-url", world.resources.queue_url, "--region", "eu-west-1"]
+    return main([*args, "--endpoint-url", world.endpoint, *target])
+
+
+def vote_tags(ecs: Any) -> dict[str, str]:
+    newest = ecs.list_task_definitions(familyPrefix="prod-web")["taskDefinitionArns"][-1]
+    tags = ecs.list_tags_for_resource(resourceArn=newest)["tags"]
+    return {t["key"]: t["value"] for t in tags if t["key"].startswith("deployworker:vote:")}
+
+
+def test_an_approval_for_a_deploy_in_another_account_is_tagged_there_and_continues_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
+    ecs = in_target(world, "ecs")
+    canary_in_target(ecs)
+    gate = {"at": HOOK_STAGE, "approval": {"approvers": [MANAGERS], "timeout": "5m"}}
+    app = gated_app(world, gate)
+    monkeypatch.setenv("DEPLOYWORKER_ALLOWLIST_PATH", str(world.tmp / "accounts.yaml"))
+    body = deploy(f"{REPO}:2.0", deploy_id="voted", account="prod", region=TARGET_REGION)
+    world.send(body, group=GROUP)
+    app.worker.start()
+    wait_for(lambda: metric(app, "deployworker_approvals_pending") == 1)
+    alice = assumed(world, "release-managers", "alice")
+    # A vote without the target names home's prod/web, which has no entry here.
+    assert approve(world, monkeypatch, alice) == 0
+    [dead] = wait_for(world.dead_letters)
+    reason = dead["MessageAttributes"]["deployworker.reason"]["StringValue"]
+    assert "prod/web is not in the allowlist" in reason
+    target = ["--target-account", "prod", "--target-region", TARGET_REGION]
+    assert approve(world, monkeypatch, alice, *target) == 0
+    wait_for(lambda: metric(app, "deployworker_messages_total", outcome="deployed") == 1, 60)
+    assert metric(app, "deployworker_approval_votes_total", result="counted") == 1
+    assert image_of(ecs) == f"{REPO}:2.0"
+    [vote] = vote_tags(ecs).values()
+    assert "release-managers/alice" in vote

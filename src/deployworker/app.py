@@ -212,7 +212,7 @@ def build(
     settler = Settler(
         sqs, queue_url, dlq_url, settings.retry_backoff_seconds, [lambda _, r: metrics.settled(r)]
     )
-    approvals = build_approvals(settings, aws, ecs, allowlist.current, events, metrics)
+    approvals = build_approvals(settings, aws, targets, allowlist.current, events, metrics)
     worker = Worker(
         sqs,
         queue_url,

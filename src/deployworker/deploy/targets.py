@@ -9,8 +9,7 @@ outside the allowlist, goes to the home pipeline, which rejects it with the reas
 
 from __future__ import annotations
 
-import os
-import socket
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -19,7 +18,7 @@ from typing import Any
 import structlog
 
 from deployworker.aws.accounts.budgets import OnRate, shared
-from deployworker.aws.accounts.sessions import Role, Sessions
+from deployworker.aws.accounts.sessions import Role, Sessions, session_name
 from deployworker.aws.accounts.targets import Accounts, ClientsFor
 from deployworker.aws.clients import shared_session
 from deployworker.aws.ecr import Ecr
@@ -33,6 +32,7 @@ from deployworker.deploy.pipeline import Pipeline
 from deployworker.deploy.serial import Dispatch
 from deployworker.deploy.sources import source_reader
 from deployworker.deploy.supersede import Request
+from deployworker.errors import ConfigError
 from deployworker.intake.accounts import Target, account_of
 from deployworker.intake.admit import Intake
 from deployworker.intake.allowlist import find_entry
@@ -45,12 +45,6 @@ from deployworker.settings import Settings
 log = structlog.get_logger("deployworker.targets")
 
 
-def session_name(settings: Settings) -> str:
-    """The assumed-role session name: names this replica in every target's CloudTrail."""
-    name = settings.session_name or f"deployworker-{socket.gethostname()}-{os.getpid()}"
-    return "".join(c if c.isalnum() or c in "=,.@-_" else "-" for c in name)[:64]
-
-
 def build_accounts(
     settings: Settings,
     home: Factory,
@@ -61,7 +55,7 @@ def build_accounts(
     """Every target's factory and budget: each replica's share of the ECS budgets."""
     sessions = Sessions(
         shared_session(),
-        session_name(settings),
+        session_name(settings.session_name),
         settings.endpoint_url,
         settings.assume_role_seconds,
         settings.credentials_refresh_seconds,
@@ -85,6 +79,7 @@ class _Built:
 
     pipeline: TargetPipeline
     watcher: Watcher
+    ecs: Ecs
 
 
 class Targets:
@@ -96,8 +91,10 @@ class Targets:
         intake: Intake,
         build: Callable[[Target, Role], _Built],
         accounts: Accounts | None = None,
+        home_ecs: Ecs | None = None,
     ) -> None:
         self.home = home
+        self._home_ecs = home_ecs
         self.accounts = accounts  # each target's factory and budget
         self._intake = intake
         self._build = build
@@ -115,11 +112,15 @@ class Targets:
             return self.home
         # Only a target with an entry for this service gets a pipeline (and a watcher
         # thread): messages naming made-up regions must not build one each.
-        allowlist = self._intake.allowlist()
         name = (request.cluster_ref.name, request.service_ref.name)
-        if find_entry(allowlist, *name, target, home) is None:
+        if find_entry(self._intake.allowlist(), *name, target, home) is None:
             return self.home
-        account = account_of(allowlist.accounts, target.account)
+        built = self._built_for(target)
+        return built.pipeline if built is not None else self.home
+
+    def _built_for(self, target: Target) -> _Built | None:
+        """The target's pipeline, built on first use; None when it cannot be built."""
+        account = account_of(self._intake.allowlist().accounts, target.account)
         role = Role(account.role_arn, account.external_id) if account else Role("")
         with self._lock:
             built = self._built.get((target, role))
@@ -128,14 +129,28 @@ class Targets:
                     built = self._built[(target, role)] = self._build(target, role)
                 except Exception:
                     log.exception("targets.build_failed", target=str(target))
-                    return self.home  # which refuses a target it does not serve
-            return built.pipeline
+                    return None  # home's pipeline refuses a target it does not serve
+            return built
+
+    @property
+    def home_target(self) -> Target | None:
+        """The worker's own account and region (None when unknown)."""
+        return self._intake.home
+
+    def ecs_in(self, target: Target | None) -> Ecs:
+        """ECS in `target` (None: home), through its role: votes on a deploy are tagged
+        where it runs. The caller checked the target has an entry. Raises `ConfigError`."""
+        home = target is None or target == self._intake.home
+        built = None if home or target is None else self._built_for(target)
+        ecs = self._home_ecs if home else built.ecs if built is not None else None
+        if ecs is None:
+            raise ConfigError(f"no ECS for {target or 'home'}: its pipeline cannot be built")
+        return ecs
 
     def _request(self, message: Message) -> DeployRequest | None:
-        try:
+        with contextlib.suppress(Exception):
             return self._intake.parse(message)
-        except Exception:
-            return None
+        return None
 
     def start(self, message: Message, done: Done) -> None:
         """`Pipeline.start` on the message's target's pipeline."""
@@ -222,9 +237,8 @@ def build_targets(
             gates=gates,
         )
         log.info("targets.built", account=target.account, region=target.region, role=role.arn)
-        return _Built(pipeline, watcher)
+        return _Built(pipeline, watcher, ecs)
 
-    home_target = intake.home
-    if home_actor is not None and home_target is not None:
-        home_actor.sources = source_reader(accounts, intake, home_target)
-    return Targets(home, intake, build, accounts)
+    if home_actor is not None and intake.home is not None:
+        home_actor.sources = source_reader(accounts, intake, intake.home)
+    return Targets(home, intake, build, accounts, home_actor.ecs if home_actor else None)

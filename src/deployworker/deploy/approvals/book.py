@@ -19,12 +19,23 @@ from deployworker.deploy.approvals.ballot import votes_in
 from deployworker.deploy.approvals.votes import Vote
 from deployworker.deploy.plan import DEPLOY_KEY_TAG, deploy_key, tag_map
 from deployworker.errors import NotFoundError
+from deployworker.intake.accounts import Target
 
 
 class VoteBook(Protocol):
     """What the gate runner reads votes through."""
 
     def votes(self, cluster: str, service: str, deploy_id: str) -> Sequence[Vote]: ...
+
+
+class Places(Protocol):
+    """Where deploys live: the worker's own (account, region), and each one's ECS (in
+    another account, through its role), so a vote is tagged where its deploy runs."""
+
+    @property
+    def home_target(self) -> Target | None: ...
+
+    def ecs_in(self, target: Target | None) -> Ecs: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from deployworker.aws.callerproof import CallerProof
-from deployworker.aws.ecs import Ecs
 from deployworker.aws.factory import Factory
+from deployworker.deploy.approvals.book import Places
 from deployworker.deploy.approvals.receive import Approvals
 from deployworker.intake.entries import Allowlist
 from deployworker.observe.events import SnsEvents, discard
@@ -17,18 +17,20 @@ from deployworker.settings import Settings
 def build_approvals(
     settings: Settings,
     aws: Factory,
-    ecs: Ecs,
+    places: Places,
     allowlist: Callable[[], Allowlist],
     events: SnsEvents | None,
     metrics: Metrics,
 ) -> Approvals:
-    """The approvals handler as `app` wires it: proofs go to the worker's own STS."""
+    """The approvals handler as `app` wires it: proofs go to the worker's own STS; votes
+    are tagged in the deploy's own account and region (`places`: the targets)."""
     return Approvals(
-        ecs,
+        places.ecs_in(None),
         aws.adapter(CallerProof, "sts"),
         allowlist,
         emit=events.emit if events is not None else discard,
         on_vote=metrics.approval_vote,
         max_age=settings.approval_proof_max_age_seconds,
         retry_backoff=settings.retry_backoff_seconds,
+        places=places,
     )
