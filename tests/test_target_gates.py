@@ -34,7 +34,8 @@ def in_target(world: World, service: str) -> Any:
     sts = boto3.client("sts", region_name=TARGET_REGION, endpoint_url=world.endpoint)
     creds = sts.assume_role(RoleArn=f"arn:aws:iam::{TARGET}:role/admin", RoleSessionName="setup")
     c = creds["Credentials"]
-    return boto3.client(
+    client: Any = boto3.client  # the service is a variable: no typed overload applies
+    return client(
         service,
         region_name=TARGET_REGION,
         endpoint_url=world.endpoint,
