@@ -15,11 +15,11 @@ import boto3
 import pytest
 import yaml
 
-from conftest import REPO, World, default_entry, deploy, metric, wait_for
+from conftest import REGION, REPO, World, default_entry, deploy, metric, wait_for
 from deployworker.app import App
 from deployworker.aws.clients import make_client
 from deployworker.cli.main import main
-from deployworker.local.seed import container_definition
+from deployworker.local.seed import container_definition, create_events_queue
 from deployworker.local.simulator import Rules
 
 TARGET = "222222222222"
@@ -212,3 +212,63 @@ def test_an_approval_for_a_deploy_in_another_account_is_tagged_there_and_continu
     assert image_of(ecs) == f"{REPO}:2.0"
     [vote] = vote_tags(ecs).values()
     assert "release-managers/alice" in vote
+
+
+def test_an_ecs_event_from_another_account_wakes_the_targets_watcher(world: World) -> None:
+    """The events queue carries the target's events (its bus forwards them): the one
+    naming the target's deployment wakes the target's watcher, which settles the deploy
+    long before the 60 s safety net; an account nobody watches is dropped and counted."""
+    world.service()
+    world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
+    ecs = in_target(world, "ecs")
+    ecs.create_cluster(clusterName="prod")
+    revision = ecs.register_task_definition(
+        family="prod-web", containerDefinitions=[container_definition("app", f"{REPO}:1.0")]
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(cluster="prod", serviceName="web", taskDefinition=revision, desiredCount=2)
+    url = create_events_queue(world.endpoint, REGION, ["prod"])
+    path = world.tmp / "events.yaml"
+    document = {
+        "version": 1,
+        "accounts": {"prod": {"account_id": TARGET, "role_arn": ROLE}},
+        "services": [default_entry(account="prod", region=TARGET_REGION)],
+    }
+    path.write_text(yaml.safe_dump(document))
+    app = world.app(path, events_queue_url=url, events_safety_net_seconds=60, events_wait_seconds=1)
+    assert app.ecs_events is not None
+    app.ecs_events.start()
+    body = deploy(f"{REPO}:2.0", deploy_id="evented", account="prod", region=TARGET_REGION)
+    world.send(body, group=GROUP)
+    jobs = app.worker.poll(0)
+    (arn,) = wait_for(lambda: app.targets.built() and app.targets.built()[0].watcher.followed())
+    assert app.watcher.followed() == frozenset()  # home follows nothing
+
+    def status() -> str:
+        found = ecs.describe_service_deployments(serviceDeploymentArns=[arn])
+        return str(found["serviceDeployments"][0]["status"])
+
+    wait_for(lambda: status() == "SUCCESSFUL", 30)
+    for account, deployment in (
+        ("333333333333", arn.replace(TARGET, "333333333333")),
+        (TARGET, arn),
+    ):
+        event = {
+            "version": "0",
+            "id": f"from-{account}",
+            "detail-type": "ECS Deployment State Change",
+            "source": "aws.ecs",
+            "account": account,
+            "region": TARGET_REGION,
+            "time": "2025-05-23T12:31:14Z",
+            "resources": [f"arn:aws:ecs:{TARGET_REGION}:{account}:service/prod/web"],
+            "detail": {
+                "eventName": "SERVICE_DEPLOYMENT_COMPLETED",
+                "serviceDeploymentArn": deployment,
+            },
+        }
+        world.sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event))
+    for job in jobs:
+        job.result(timeout=20)  # the safety net alone would take 60 s
+    assert metric(app, "deployworker_messages_total", outcome="deployed") == 1
+    assert metric(app, "deployworker_ecs_events_total", result="deployment") == 1
+    wait_for(lambda: metric(app, "deployworker_ecs_events_total", result="unwatched") == 1)

@@ -179,6 +179,10 @@ class Targets:
         with self._lock:
             return list(self._built.values())
 
+    def watchers(self) -> list[Watcher]:
+        """Home's watcher and each built target's: the events queue wakes them all."""
+        return [self.home.watcher, *(b.watcher for b in self.built())]
+
     def stop(self) -> None:
         """Stop every target's watcher (their waiters settle as released)."""
         for built in self.built():
