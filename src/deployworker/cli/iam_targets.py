@@ -33,8 +33,11 @@ def service_arns(
 
 
 def target_roles(allowlist: Allowlist) -> set[str]:
-    """The roles of the accounts some entry deploys to."""
+    """The roles of the accounts some entry deploys to, or pins its images from."""
     used = {allowlist.account_id_of(e) for e in allowlist.services} - {None}
+    registries = {e.registry_account for e in allowlist.services} - {None}
+    listed = {account_of(allowlist.accounts, str(r)) for r in registries} - {None}
+    used |= {a.account_id for a in listed if a is not None}
     return {a.role_arn for a in allowlist.accounts.values() if a.account_id in used}
 
 

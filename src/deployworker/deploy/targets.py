@@ -30,7 +30,7 @@ from deployworker.deploy.job import Done
 from deployworker.deploy.migrate import Migrator
 from deployworker.deploy.pipeline import Pipeline
 from deployworker.deploy.serial import Dispatch
-from deployworker.deploy.sources import source_reader
+from deployworker.deploy.sources import registry_reader, source_reader
 from deployworker.deploy.supersede import Request
 from deployworker.errors import ConfigError
 from deployworker.intake.accounts import Target, account_of
@@ -222,6 +222,7 @@ def build_targets(
             non_ecr=settings.non_ecr_pinning,
             default_timeout=settings.deploy_timeout_seconds,
             sources=source_reader(accounts, intake, target),
+            registries=registry_reader(accounts, intake),
         )
         elsewhere = home.gates.elsewhere
         gates = elsewhere(ecs, factory, watcher.wake) if elsewhere is not None else None
@@ -245,4 +246,5 @@ def build_targets(
 
     if home_actor is not None and intake.home is not None:
         home_actor.sources = source_reader(accounts, intake, intake.home)
+        home_actor.registries = registry_reader(accounts, intake)
     return Targets(home, intake, build, accounts, home_actor.ecs if home_actor else None)
