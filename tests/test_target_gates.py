@@ -15,10 +15,21 @@ import boto3
 import pytest
 import yaml
 
-from conftest import REGION, REPO, World, default_entry, deploy, metric, wait_for
+from conftest import (
+    REGION,
+    REPO,
+    World,
+    default_entry,
+    deploy,
+    events_queue,
+    metric,
+    read_events,
+    wait_for,
+)
 from deployworker.app import App
 from deployworker.aws.clients import make_client
 from deployworker.cli.main import main
+from deployworker.deploy.approvals.votes import approve_command
 from deployworker.local.seed import container_definition, create_events_queue
 from deployworker.local.simulator import Rules
 
@@ -86,7 +97,7 @@ def alarm(cloudwatch: Any, state: str) -> None:
     cloudwatch.set_alarm_state(AlarmName="web-5xx", StateValue=state, StateReason="test")
 
 
-def gated_app(world: World, gate: dict[str, Any]) -> App:
+def gated_app(world: World, gate: dict[str, Any], **settings: Any) -> App:
     path = world.tmp / "accounts.yaml"
     document = {
         "version": 1,
@@ -94,7 +105,7 @@ def gated_app(world: World, gate: dict[str, Any]) -> App:
         "services": [default_entry(account="prod", region=TARGET_REGION, gates=[gate])],
     }
     path.write_text(yaml.safe_dump(document))
-    return world.app(path)
+    return world.app(path, **settings)
 
 
 def run(world: World, app: App, deploy_id: str) -> None:
@@ -193,7 +204,8 @@ def test_an_approval_for_a_deploy_in_another_account_is_tagged_there_and_continu
     ecs = in_target(world, "ecs")
     canary_in_target(ecs)
     gate = {"at": HOOK_STAGE, "approval": {"approvers": [MANAGERS], "timeout": "5m"}}
-    app = gated_app(world, gate)
+    topic, events = events_queue(world)
+    app = gated_app(world, gate, events_topic_arn=topic)
     monkeypatch.setenv("DEPLOYWORKER_ALLOWLIST_PATH", str(world.tmp / "accounts.yaml"))
     body = deploy(f"{REPO}:2.0", deploy_id="voted", account="prod", region=TARGET_REGION)
     world.send(body, group=GROUP)
@@ -212,6 +224,12 @@ def test_an_approval_for_a_deploy_in_another_account_is_tagged_there_and_continu
     assert image_of(ecs) == f"{REPO}:2.0"
     [vote] = vote_tags(ecs).values()
     assert "release-managers/alice" in vote
+    app.events.stop()  # type: ignore[union-attr]
+    [asked] = [e for e in read_events(world, events) if e["type"] == "approval_requested"]
+    assert asked["gate"]["command"] == approve_command(
+        "prod", "web", "voted", where=(TARGET, TARGET_REGION)
+    )
+    assert asked["gate"]["command"].endswith(f"--target-account {TARGET} --target-region us-west-2")
 
 
 def test_an_ecs_event_from_another_account_wakes_the_targets_watcher(world: World) -> None:

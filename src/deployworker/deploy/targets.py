@@ -224,8 +224,8 @@ def build_targets(
             sources=source_reader(accounts, intake, target),
             registries=registry_reader(accounts, intake),
         )
-        elsewhere = home.gates.elsewhere
-        gates = elsewhere(ecs, factory, watcher.wake) if elsewhere is not None else None
+        elsewhere, where = home.gates.elsewhere, (target.account, target.region)
+        gates = elsewhere(ecs, factory, watcher.wake, where) if elsewhere else None
         pipeline = TargetPipeline(
             target,
             ecs,

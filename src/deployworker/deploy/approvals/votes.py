@@ -101,7 +101,15 @@ def tally(votes: Sequence[Vote], policy: Approval, opened_at: float, now: float)
     return Tally(state, tuple(approved), tuple(rejected), deadline, needed)
 
 
-def approve_command(cluster: str, service: str, deploy_id: str, action: str = "approve") -> str:
-    """The exact command a person runs to vote, as `approval_requested` shows it."""
+def approve_command(
+    cluster: str,
+    service: str,
+    deploy_id: str,
+    action: str = "approve",
+    where: tuple[str, str] | None = None,
+) -> str:
+    """The exact command a person runs to vote, as `approval_requested` shows it; for a
+    deploy outside home (`where`: account id, region), with its target flags."""
     words = ["deployworker", action, "--cluster", cluster, "--service", service]
-    return shlex.join([*words, "--deploy-id", deploy_id])
+    there = ["--target-account", where[0], "--target-region", where[1]] if where else []
+    return shlex.join([*words, "--deploy-id", deploy_id, *there])

@@ -54,8 +54,8 @@ def approval_requested(subject: Subject, gate: Gate, decision: Decision) -> dict
         "required": gate.approval.required,
         "needed": decision.tally.needed,
         "deadline": decision.tally.deadline,
-        "command": approve_command(s.cluster, s.service, s.deploy_id),
-        "reject_command": approve_command(s.cluster, s.service, s.deploy_id, "reject"),
+        "command": approve_command(s.cluster, s.service, s.deploy_id, where=s.where),
+        "reject_command": approve_command(s.cluster, s.service, s.deploy_id, "reject", s.where),
     }
 
 

@@ -83,7 +83,7 @@ def gates_for(
     provider = build_providers(settings, aws, metrics.measured)
 
     def driver(ecs: Ecs, providers: Providers, wake: Wake) -> GateDriver:
-        return build_gates(
+        return build_gates(  # one per pipeline, sharing the metrics and the pool
             ecs,
             dispatch,
             wake,
@@ -94,9 +94,12 @@ def gates_for(
             on_window=metrics.approval_window,
         )
 
-    def elsewhere(ecs: Ecs, there: Factory, wake: Wake) -> GateDriver:
+    def elsewhere(ecs: Ecs, there: Factory, wake: Wake, where: tuple[str, str]) -> GateDriver:
         # CloudWatch where the target's alarms and metrics live; Prometheus is shared.
-        return driver(ecs, provider.elsewhere(there.adapter(CloudWatch, "cloudwatch")), wake)
+        cloudwatch = there.adapter(CloudWatch, "cloudwatch")
+        found = driver(ecs, provider.elsewhere(cloudwatch), wake)
+        found.where = where  # its approve command names the target
+        return found
 
     home = driver(ecs, provider, wake)
     home.elsewhere = elsewhere
