@@ -127,11 +127,20 @@ def test_a_registry_account_must_be_listed() -> None:
 
 
 def test_the_worker_may_assume_the_registry_accounts_role() -> None:
-    from deployworker.cli.iam_targets import target_roles
+    from deployworker.cli.iam import Scope
+    from deployworker.cli.iam_targets import target_policy, target_roles
 
     document = {
         "version": 1,
         "accounts": {"registry": {"account_id": REGISTRY, "role_arn": ROLE}},
         "services": [default_entry(registry_account="registry", images=[IMAGE])],
     }
-    assert target_roles(load_allowlist(yaml.safe_dump(document))) == {ROLE}
+    allowlist = load_allowlist(yaml.safe_dump(document))
+    assert target_roles(allowlist) == {ROLE}
+    # The registry's role: reading its repositories, and nothing of ECS.
+    repository = f"arn:aws:ecr:{REGION}:{REGISTRY}:repository/web"
+    scope = Scope(region=REGION, account_id="123456789012", ecr_repository_arns=[repository])
+    policy = target_policy(allowlist, "registry", scope)
+    [statement] = policy["Statement"]
+    assert statement["Sid"] == "ResolveImageDigests"
+    assert statement["Resource"] == [repository]

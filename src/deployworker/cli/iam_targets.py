@@ -82,7 +82,8 @@ def target_policy(allowlist: Allowlist, account: str, scope: Scope) -> dict[str,
         f"{b}:task-definition/*" for b in bases
     ]
     # Votes on a deploy there are tagged on its revision there, and read back by gates.
-    statements = ecs_statements(services, families, votes=True)
+    # A registry account that runs no entry's service is granted its ECR reads alone.
+    statements = ecs_statements(services, families, votes=True) if services else []
     statements += gate_statements(allowlist, listed.account_id, scope)
     if scope.pass_role_arns:
         passed = {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
