@@ -478,6 +478,17 @@ services:
     service: web
     containers: [app]
     images: [123456789012.dkr.ecr.eu-west-1.amazonaws.com/web]
+    gates:
+      - at: converged
+        analysis:
+          - {name: alarms, cloudwatch_alarms: [web-5xx], interval: 1, count: 2}
+          - name: latency
+            cloudwatch:
+              namespace: AWS/ApplicationELB
+              metric: TargetResponseTime
+            max: 0.5
+            interval: 1
+            count: 2
 """
 
 
@@ -500,6 +511,13 @@ def test_the_target_module_grants_what_iam_policy_target_prints() -> None:
     assert generated["DeployAllowlistedServices"]["Resource"] == [
         "arn:aws:ecs:us-west-2:222222222222:service/prod/web"
     ]
+    # The target's gates read the alarm where it lives; its votes are tagged there.
+    assert generated["ReadGateAlarms"]["Resource"] == [
+        "arn:aws:cloudwatch:us-west-2:222222222222:alarm:web-5xx"
+    ]
+    assert generated["ReadGateMetrics"]["Action"] == ["cloudwatch:GetMetricData"]
+    vote_keys = generated["RecordApprovalVotes"]["Condition"]["ForAllValues:StringLike"]
+    assert vote_keys == {"aws:TagKeys": ["deployworker:vote:*"]}
     # The worker's own policy: home's service only, and exactly the target's role.
     home = {s["Sid"]: s for s in worker_policy(allowlist, scope)["Statement"]}
     assert home["DeployAllowlistedServices"]["Resource"] == [

@@ -29,7 +29,8 @@ from deployworker.deploy.gates.wiring import gates_for
 from deployworker.deploy.migrate import Migrator
 from deployworker.deploy.pipeline import Pipeline
 from deployworker.deploy.release.build import build_releases
-from deployworker.deploy.targets import Targets, build_accounts, build_targets
+from deployworker.deploy.targets import Targets
+from deployworker.deploy.targetwiring import build_accounts, build_targets
 from deployworker.errors import AwsError, ConfigError
 from deployworker.intake.admit import Intake
 from deployworker.intake.allowlist_file import AllowlistSource, open_allowlist
@@ -206,7 +207,9 @@ def build(
     settler = Settler(
         sqs, queue_url, dlq_url, settings.retry_backoff_seconds, [lambda _, r: metrics.settled(r)]
     )
-    approvals = build_approvals(settings, aws, ecs, allowlist.current, events, metrics, pipeline)
+    approvals = build_approvals(
+        settings, aws, targets, allowlist.current, events, metrics, targets.wake_gates
+    )
     worker = Worker(
         sqs,
         queue_url,
@@ -240,5 +243,5 @@ def build(
         events,
         settler,
         resumes=resumes,
-        ecs_events=consume_events(settings, sqs, watcher, health, metrics.ecs_event),
+        ecs_events=consume_events(settings, sqs, targets.watchers, health, metrics.ecs_event),
     )

@@ -5,7 +5,8 @@ voter's own credentials (an assumed-role session of an approver role), bound to 
 vote by a signed header. The worker executes it against its own STS endpoint to learn
 who voted; nothing the voter types names them. The message goes to the service's
 approvals group, `<cluster>/<service>/approvals`, which is never queued behind the
-deploy.
+deploy; with `--target-account`/`--target-region` the vote names the deploy's target and
+goes to `<account_id>/<region>/<cluster>/<service>/approvals`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ from deployworker.aws.callerproof import sign_proof
 from deployworker.aws.clients import make_client
 from deployworker.aws.sns import Sns
 from deployworker.aws.sqs import Sqs
+from deployworker.cli.publish import home_of
+from deployworker.cli.targets import accounts_for
 from deployworker.errors import AwsError, ConfigError, Rejection
+from deployworker.intake.accounts import ACCOUNT_ID, Target, account_of
 from deployworker.intake.approval import approval_group, binding, parse_approval
 from deployworker.intake.parse import Unwrapped
 from deployworker.local import DEFAULT_REGION, use_fake_credentials
@@ -51,9 +55,12 @@ def vote_body(
     credentials: Any,
     region: str | None,
     endpoint_url: str | None,
+    account: str | None = None,
+    target_region: str | None = None,
 ) -> str:
     """The approval message, its proof signed with `credentials` (botocore's) for the
-    STS endpoint of `region` (or `endpoint_url`). Raises `Rejection` as the worker would."""
+    STS endpoint of `region` (or `endpoint_url`), naming the deploy's `account` and
+    `target_region` when given. Raises `Rejection` as the worker would."""
     sts = make_client("sts", region, endpoint_url)
     if sts.meta.region_name == "aws-global":  # no region given or configured anywhere
         raise ValueError("no region: give --region, the worker's region (its STS verifies)")
@@ -61,7 +68,7 @@ def vote_body(
         credentials.get_frozen_credentials(),
         str(sts.meta.region_name),
         str(sts.meta.endpoint_url),
-        binding(action, cluster, service, deploy_id, comment),
+        binding(action, cluster, service, deploy_id, comment, account, target_region),
     )
     document = {
         "action": action,
@@ -71,6 +78,8 @@ def vote_body(
         "comment": comment,
         "proof": proof,
     }
+    target = {"account": account, "region": target_region}
+    document.update({k: v for k, v in target.items() if v is not None})
     body = json.dumps(document, separators=(",", ":"), sort_keys=True)
     parse_approval(Unwrapped(body, {}, False))
     return body
@@ -85,9 +94,11 @@ def send_vote(
     queue_url: str | None,
     region: str | None,
     endpoint_url: str | None,
+    target: Target | None = None,
 ) -> SentVote:
-    """Send a vote to the deploy topic or queue, in the service's approvals group."""
-    group_id = approval_group(cluster, service)
+    """Send a vote to the deploy topic or queue, in the service's approvals group (in
+    `target`, None: home)."""
+    group_id = approval_group(cluster, service, target)
     # Each vote is its own message: the body holds the proof's signing time.
     dedup_id = hashlib.sha256(body.encode()).hexdigest()
     policy = RetryPolicy(attempts=4, max_seconds=20)
@@ -100,6 +111,28 @@ def send_vote(
     else:
         raise ValueError("give a topic ARN or a queue URL")
     return SentVote(message_id, group_id, body)
+
+
+def vote_target(
+    settings: Settings, account: str | None, where: str | None, home: Target | None
+) -> Target | None:
+    """The target a vote names (None: home): an alias is resolved through the allowlist
+    at `DEPLOYWORKER_ALLOWLIST_PATH`. Raises `ValueError` when it cannot be told."""
+    if account is None and where is None:
+        return None
+    if home is None:
+        raise ValueError("cannot tell the worker's account from the queue URL or topic ARN")
+    account_id = account or home.account
+    if not ACCOUNT_ID.fullmatch(account_id):
+        listed = account_of(accounts_for(settings, account_id) or {}, account_id)
+        if listed is None:
+            raise ValueError(
+                f"account {account_id!r} is an alias: give its 12-digit id, or set "
+                "DEPLOYWORKER_ALLOWLIST_PATH to the allowlist that lists it"
+            )
+        account_id = listed.account_id
+    target = Target(account_id, where or home.region)
+    return None if target == home else target
 
 
 def cmd_vote(args: argparse.Namespace) -> int:
@@ -126,7 +159,11 @@ def cmd_vote(args: argparse.Namespace) -> int:
             credentials,
             region,
             endpoint,
+            args.target_account,
+            args.target_region,
         )
+        home = home_of(topic, queue, region)
+        target = vote_target(settings, args.target_account, args.target_region, home)
         sent = send_vote(
             body,
             args.cluster,
@@ -135,6 +172,7 @@ def cmd_vote(args: argparse.Namespace) -> int:
             queue_url=queue,
             region=region,
             endpoint_url=endpoint,
+            target=target,
         )
     except Rejection as rejection:
         print(f"error: invalid approval: {rejection.reason}", file=sys.stderr)
@@ -165,6 +203,8 @@ def add_approval_commands(sub: Any) -> None:
         target = command.add_mutually_exclusive_group()
         target.add_argument("--topic-arn", help="SNS FIFO topic ARN")
         target.add_argument("--queue-url", help="SQS FIFO queue URL")
+        command.add_argument("--target-account", help="the deploy's account (alias or id)")
+        command.add_argument("--target-region", help="the deploy's region; default: the worker's")
         command.add_argument("--region")
         command.add_argument("--endpoint-url")
         command.add_argument("--local", action="store_true", help="target `deployworker local`")

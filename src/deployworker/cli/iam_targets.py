@@ -33,9 +33,37 @@ def service_arns(
 
 
 def target_roles(allowlist: Allowlist) -> set[str]:
-    """The roles of the accounts some entry deploys to."""
+    """The roles of the accounts some entry deploys to, or pins its images from."""
     used = {allowlist.account_id_of(e) for e in allowlist.services} - {None}
+    registries = {e.registry_account for e in allowlist.services} - {None}
+    listed = {account_of(allowlist.accounts, str(r)) for r in registries} - {None}
+    used |= {a.account_id for a in listed if a is not None}
     return {a.role_arn for a in allowlist.accounts.values() if a.account_id in used}
+
+
+def gate_statements(allowlist: Allowlist, account: str, scope: Scope) -> list[dict[str, Any]]:
+    """CloudWatch reads for the gates of `account`'s entries (an id): the alarms they
+    name, in each entry's region, and GetMetricData when some gate reads a metric."""
+    from deployworker.cli.iam import _statement  # iam imports this module
+
+    entries = [e for e in allowlist.services if allowlist.account_id_of(e) == account]
+    base = f"arn:{scope.partition}:cloudwatch:{{}}:{account}:alarm:{{}}"
+    alarms = sorted(
+        {
+            base.format(e.region or scope.region, name)
+            for e in entries
+            for g in e.gates
+            for m in g.analysis
+            for name in m.cloudwatch_alarms or ()
+        }
+    )
+    reads_metrics = any(
+        m.cloudwatch is not None for e in entries for g in e.gates for m in g.analysis
+    )
+    found = [_statement("ReadGateAlarms", ["cloudwatch:DescribeAlarms"], alarms)] if alarms else []
+    if reads_metrics:  # GetMetricData supports no resource-level permissions
+        found.append(_statement("ReadGateMetrics", ["cloudwatch:GetMetricData"], ["*"]))
+    return found
 
 
 def target_policy(allowlist: Allowlist, account: str, scope: Scope) -> dict[str, Any]:
@@ -53,8 +81,10 @@ def target_policy(allowlist: Allowlist, account: str, scope: Scope) -> dict[str,
     families = [f"{b}:task-definition/{f}:*" for b in bases for f in scope.families] or [
         f"{b}:task-definition/*" for b in bases
     ]
-    # Votes are tagged at home: a target's role needs no vote tags.
-    statements = ecs_statements(services, families, votes=False)
+    # Votes on a deploy there are tagged on its revision there, and read back by gates.
+    # A registry account that runs no entry's service is granted its ECR reads alone.
+    statements = ecs_statements(services, families, votes=True) if services else []
+    statements += gate_statements(allowlist, listed.account_id, scope)
     if scope.pass_role_arns:
         passed = {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
         statements.append(

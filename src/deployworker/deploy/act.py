@@ -26,7 +26,7 @@ from deployworker.deploy.actions import (
 from deployworker.deploy.apply import Applied, Current, apply_deploy, deploy_tags, read_current
 from deployworker.deploy.gates.show import registration_tags
 from deployworker.deploy.migrate import Migrator
-from deployworker.deploy.pin import NonEcr, pin_images
+from deployworker.deploy.pin import NonEcr, Registry, pin_images
 from deployworker.deploy.plan import deploy_key
 from deployworker.errors import not_allowed
 from deployworker.intake.budget import duration_text, over_budget
@@ -66,6 +66,8 @@ class Actor:
     default_timeout: float = 900.0  # DEPLOY_TIMEOUT_SECONDS, for entries without a timeout
     # A promotion's source in another account or region (alias or id, region): its ECS.
     sources: Callable[[str | None, str | None], Ecs] | None = None
+    # An entry's `registry_account` (alias or id): its id and its ECR by region.
+    registries: Callable[[str], Registry] | None = None
 
     def check_budget(
         self, request: DeployRequest, entry: Entry, configuration: Mapping[str, Any] | None
@@ -145,7 +147,9 @@ class Actor:
             images = {name: str(ref) for name, ref in request.targets.items()}
             requested = images
         if entry.pin_digest:
-            images = pin_images(images, self.ecr, self.region, self.account, self.non_ecr)
+            named = entry.registry_account
+            registry = self.registries(named) if named and self.registries else None
+            images = pin_images(images, self.ecr, self.region, self.account, self.non_ecr, registry)
             log.info("deploy.pinned", images=images)
         key = deploy_key(request.cluster_ref.name, request.service_ref.name, deploy_id)
         extra = {**extra, **gated}

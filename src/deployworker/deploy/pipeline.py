@@ -78,7 +78,7 @@ class Pipeline:
         gates: GateDriver | None = None,
     ) -> None:
         self._ecs = ecs
-        self._watcher = watcher
+        self.watcher = watcher  # public: the events queue wakes it
         self._intake = Intake(allowlist, region, account, signing_key, signing_max_age)
         self._default_timeout = default_timeout
         self._emit = emit
@@ -163,7 +163,7 @@ class Pipeline:
         job.lost = reason
         self.gates.settled(job)
         if job.watch is not None:
-            self._watcher.cancel(job.watch)
+            self.watcher.cancel(job.watch)
 
     def admissible(self, message: Message) -> Request | None:
         """The request in `message` if it is valid and allowed now; None otherwise.
@@ -221,9 +221,9 @@ class Pipeline:
 
         # Logged; at a PAUSE hook with a gate, the gate starts (its steps run on the pool).
         progress = partial(self.gates.progress, job, arn)
-        job.watch = self._watcher.follow(arn, job.timeout, resume, progress)
+        job.watch = self.watcher.follow(arn, job.timeout, resume, progress)
         if job.lost is not None:  # lost while the watch began: end it now
-            self._watcher.cancel(job.watch)
+            self.watcher.cancel(job.watch)
 
     def _end(self, job: Job, result: Result) -> None:
         """Finish a deploy: log, emit its event, free its service, report."""

@@ -1,9 +1,11 @@
-"""Where a promotion's source runs: ECS in another account or region, on demand.
+"""Where a promotion's source runs, and where a registry account's images live: ECS
+or ECR in another account or region, on demand.
 
 A promote names its source service, and optionally the source's account and region
 (staging in one account, production in another). `source_reader` gives the deploying
 pipeline's `Actor` the ECS adapter for that place, built once per (account, region)
-through the same factories and budgets as every other call there.
+through the same factories and budgets as every other call there. `registry_reader`
+gives it ECR in an entry's `registry_account`, through that account's role.
 """
 
 from __future__ import annotations
@@ -13,10 +15,14 @@ from collections.abc import Callable
 
 from deployworker.aws.accounts.sessions import Role
 from deployworker.aws.accounts.targets import Accounts
+from deployworker.aws.ecr import Ecr
 from deployworker.aws.ecs import Ecs
 from deployworker.errors import not_allowed
 from deployworker.intake.accounts import Target, account_of
 from deployworker.intake.admit import Intake
+
+# (account id, ECR there in a region): `deploy.pin.Registry`.
+RegistryIn = tuple[str, Callable[[str], Ecr]]
 
 
 def source_reader(
@@ -43,3 +49,28 @@ def source_reader(
             return cache[(where.account, where.region)]
 
     return ecs
+
+
+def registry_reader(accounts: Accounts, intake: Intake) -> Callable[[str], RegistryIn]:
+    """A registry account (alias or id from the allowlist's `accounts:`): its id, and
+    ECR there in a region, built once per region through its role. Raises `Rejection`
+    for an account the allowlist does not list."""
+    cache: dict[tuple[str, str], Ecr] = {}
+    lock = threading.Lock()
+
+    def registry(name: str) -> RegistryIn:
+        listed = account_of(intake.allowlist().accounts, name)
+        if listed is None:
+            raise not_allowed(f"registry account {name!r} is not in the allowlist's accounts")
+        role = Role(listed.role_arn, listed.external_id)
+
+        def ecr_in(region: str) -> Ecr:
+            with lock:
+                if (listed.account_id, region) not in cache:
+                    factory = accounts.factory(listed.account_id, region, role)
+                    cache[(listed.account_id, region)] = factory.adapter(Ecr, "ecr")
+                return cache[(listed.account_id, region)]
+
+        return listed.account_id, ecr_in
+
+    return registry

@@ -9,8 +9,7 @@ outside the allowlist, goes to the home pipeline, which rejects it with the reas
 
 from __future__ import annotations
 
-import os
-import socket
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -18,56 +17,22 @@ from typing import Any
 
 import structlog
 
-from deployworker.aws.accounts.budgets import OnRate, shared
-from deployworker.aws.accounts.sessions import Role, Sessions
-from deployworker.aws.accounts.targets import Accounts, ClientsFor
-from deployworker.aws.clients import shared_session
-from deployworker.aws.ecr import Ecr
+from deployworker.aws.accounts.sessions import Role
+from deployworker.aws.accounts.targets import Accounts
 from deployworker.aws.ecs import Ecs
-from deployworker.aws.factory import Factory
 from deployworker.aws.sqs import Message
-from deployworker.deploy.act import Actor
 from deployworker.deploy.job import Done
-from deployworker.deploy.migrate import Migrator
 from deployworker.deploy.pipeline import Pipeline
-from deployworker.deploy.serial import Dispatch
-from deployworker.deploy.sources import source_reader
 from deployworker.deploy.supersede import Request
+from deployworker.errors import ConfigError
 from deployworker.intake.accounts import Target, account_of
 from deployworker.intake.admit import Intake
 from deployworker.intake.allowlist import find_entry
 from deployworker.intake.message import DeployRequest
-from deployworker.observe.events import Emit
 from deployworker.outcome import Result
 from deployworker.rollout.watch import Watcher
-from deployworker.settings import Settings
 
 log = structlog.get_logger("deployworker.targets")
-
-
-def session_name(settings: Settings) -> str:
-    """The assumed-role session name: names this replica in every target's CloudTrail."""
-    name = settings.session_name or f"deployworker-{socket.gethostname()}-{os.getpid()}"
-    return "".join(c if c.isalnum() or c in "=,.@-_" else "-" for c in name)[:64]
-
-
-def build_accounts(
-    settings: Settings,
-    home: Factory,
-    home_account: str,
-    on_rate: OnRate | None = None,
-    clients_for: ClientsFor | None = None,
-) -> Accounts:
-    """Every target's factory and budget: each replica's share of the ECS budgets."""
-    sessions = Sessions(
-        shared_session(),
-        session_name(settings),
-        settings.endpoint_url,
-        settings.assume_role_seconds,
-        settings.credentials_refresh_seconds,
-    )
-    budgets = shared(settings.ecs_budgets(), settings.replicas)
-    return Accounts(home, home_account, sessions, budgets, on_rate, clients_for)
 
 
 class TargetPipeline(Pipeline):
@@ -80,11 +45,12 @@ class TargetPipeline(Pipeline):
 
 
 @dataclass
-class _Built:
+class Built:
     """A target's pipeline and the watcher it alone uses (stopped at shutdown)."""
 
     pipeline: TargetPipeline
     watcher: Watcher
+    ecs: Ecs
 
 
 class Targets:
@@ -94,15 +60,17 @@ class Targets:
         self,
         home: Pipeline,
         intake: Intake,
-        build: Callable[[Target, Role], _Built],
+        build: Callable[[Target, Role], Built],
         accounts: Accounts | None = None,
+        home_ecs: Ecs | None = None,
     ) -> None:
         self.home = home
+        self._home_ecs = home_ecs
         self.accounts = accounts  # each target's factory and budget
         self._intake = intake
         self._build = build
         self._lock = threading.Lock()
-        self._built: dict[tuple[Target, Role], _Built] = {}
+        self._built: dict[tuple[Target, Role], Built] = {}
 
     def _pipeline_for(self, request: DeployRequest | None) -> Pipeline:
         """The pipeline of the request's target; home's for anything home rejects."""
@@ -115,11 +83,15 @@ class Targets:
             return self.home
         # Only a target with an entry for this service gets a pipeline (and a watcher
         # thread): messages naming made-up regions must not build one each.
-        allowlist = self._intake.allowlist()
         name = (request.cluster_ref.name, request.service_ref.name)
-        if find_entry(allowlist, *name, target, home) is None:
+        if find_entry(self._intake.allowlist(), *name, target, home) is None:
             return self.home
-        account = account_of(allowlist.accounts, target.account)
+        built = self._built_for(target)
+        return built.pipeline if built is not None else self.home
+
+    def _built_for(self, target: Target) -> Built | None:
+        """The target's pipeline, built on first use; None when it cannot be built."""
+        account = account_of(self._intake.allowlist().accounts, target.account)
         role = Role(account.role_arn, account.external_id) if account else Role("")
         with self._lock:
             built = self._built.get((target, role))
@@ -128,14 +100,28 @@ class Targets:
                     built = self._built[(target, role)] = self._build(target, role)
                 except Exception:
                     log.exception("targets.build_failed", target=str(target))
-                    return self.home  # which refuses a target it does not serve
-            return built.pipeline
+                    return None  # home's pipeline refuses a target it does not serve
+            return built
+
+    @property
+    def home_target(self) -> Target | None:
+        """The worker's own account and region (None when unknown)."""
+        return self._intake.home
+
+    def ecs_in(self, target: Target | None) -> Ecs:
+        """ECS in `target` (None: home), through its role: votes on a deploy are tagged
+        where it runs. The caller checked the target has an entry. Raises `ConfigError`."""
+        home = target is None or target == self._intake.home
+        built = None if home or target is None else self._built_for(target)
+        ecs = self._home_ecs if home else built.ecs if built is not None else None
+        if ecs is None:
+            raise ConfigError(f"no ECS for {target or 'home'}: its pipeline cannot be built")
+        return ecs
 
     def _request(self, message: Message) -> DeployRequest | None:
-        try:
+        with contextlib.suppress(Exception):
             return self._intake.parse(message)
-        except Exception:
-            return None
+        return None
 
     def start(self, message: Message, done: Done) -> None:
         """`Pipeline.start` on the message's target's pipeline."""
@@ -159,69 +145,21 @@ class Targets:
         """`Pipeline.supersede` (pure reporting, the same for every target)."""
         return self.home.supersede(message, request, newer)
 
-    def built(self) -> list[_Built]:
+    def built(self) -> list[Built]:
         """The target pipelines built so far."""
         with self._lock:
             return list(self._built.values())
+
+    def watchers(self) -> list[Watcher]:
+        """Home's watcher and each built target's: the events queue wakes them all."""
+        return [self.home.watcher, *(b.watcher for b in self.built())]
+
+    def wake_gates(self, cluster: str, service: str, deploy_id: str) -> None:
+        """A vote on this deploy was recorded: every pipeline's gates look now."""
+        for pipeline in [self.home, *(b.pipeline for b in self.built())]:
+            pipeline.gates.runner.wake(cluster, service, deploy_id)
 
     def stop(self) -> None:
         """Stop every target's watcher (their waiters settle as released)."""
         for built in self.built():
             built.watcher.stop()
-
-
-def build_targets(
-    settings: Settings,
-    accounts: Accounts,
-    home: Pipeline,
-    intake: Intake,
-    emit: Emit,
-    dispatch: Dispatch,
-    home_actor: Actor | None = None,
-    on_round: Callable[[int, int, float], None] = lambda *_: None,
-) -> Targets:
-    """Route messages by target: home's to `home` (whose intake is `intake`), each other
-    target's to a pipeline like home's, with that target's adapters and budget."""
-
-    def build(target: Target, role: Role) -> _Built:
-        factory = accounts.factory(target.account, target.region, role if role.arn else None)
-        limiter = accounts.limiter(target.account, target.region)
-        ecs = Ecs(factory.client("ecs"), factory.caller("ecs", limiter))
-        watcher = Watcher(
-            ecs,
-            settings.watch_round_seconds,
-            describe_rate=settings.describe_deployments_rate / settings.replicas,
-            on_round=on_round,
-        )
-        watcher.start()
-        actor = Actor(
-            ecs,
-            Migrator(ecs, settings.watch_interval_seconds),
-            factory.adapter(Ecr, "ecr"),
-            region=target.region,
-            account=target.account,
-            non_ecr=settings.non_ecr_pinning,
-            default_timeout=settings.deploy_timeout_seconds,
-            sources=source_reader(accounts, intake, target),
-        )
-        pipeline = TargetPipeline(
-            target,
-            ecs,
-            actor,
-            watcher,
-            intake.allowlist,
-            settings.deploy_timeout_seconds,
-            region=intake.region,
-            account=intake.account,
-            emit=emit,
-            signing_key=intake.signing_key,
-            signing_max_age=intake.signing_max_age,
-            dispatch=dispatch,
-        )
-        log.info("targets.built", account=target.account, region=target.region, role=role.arn)
-        return _Built(pipeline, watcher)
-
-    home_target = intake.home
-    if home_actor is not None and home_target is not None:
-        home_actor.sources = source_reader(accounts, intake, home_target)
-    return Targets(home, intake, build, accounts)

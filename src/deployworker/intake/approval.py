@@ -2,10 +2,12 @@
 
 `{"action": "approve" | "reject", "cluster", "service", "deploy_id", "comment", "proof"}`,
 sent in the group `<cluster>/<service>/approvals`: a FIFO group of its own, so a vote
-is never queued behind the deploy it is for. `proof` is a signed STS GetCallerIdentity
-request (`aws.callerproof`); `binding` is what its signed header must say, so a proof
-made for one vote cannot be replayed for another deploy, service or action. Unknown
-fields are rejected by name, as for deploys.
+is never queued behind the deploy it is for. A vote for a deploy in another account or
+region names it with `account` (alias or id) and `region`, as deploys do, and goes in
+the group `<account_id>/<region>/<cluster>/<service>/approvals`. `proof` is a signed
+STS GetCallerIdentity request (`aws.callerproof`); `binding` is what its signed header
+must say, so a proof made for one vote cannot be replayed for another deploy, service,
+target or action. Unknown fields are rejected by name, as for deploys.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from deployworker.errors import invalid, not_allowed
+from deployworker.intake.accounts import ACCOUNT_ID, ALIAS, REGION, Account, Target, account_of
 
 # The same alphabets as the deploy message's (names, deploy ids): one vocabulary.
 from deployworker.intake.message import _DEPLOY_ID, _NAME
@@ -57,6 +60,22 @@ class ApprovalRequest(BaseModel):
     deploy_id: str
     comment: str = Field(default="", max_length=MAX_COMMENT)
     proof: Proof
+    account: str | None = None  # alias or id of the deploy's account; None: home
+    region: str | None = None  # the deploy's region; None: home
+
+    @field_validator("account")
+    @classmethod
+    def _check_account(cls, value: str | None) -> str | None:
+        if value is not None and not (ACCOUNT_ID.fullmatch(value) or ALIAS.fullmatch(value)):
+            raise ValueError(f"account {value!r} is neither a 12-digit id nor an alias")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _check_region(cls, value: str | None) -> str | None:
+        if value is not None and not REGION.fullmatch(value):
+            raise ValueError(f"region {value!r} is not a region name")
+        return value
 
     @field_validator("cluster", "service")
     @classmethod
@@ -81,15 +100,42 @@ def is_approval_group(group_id: str) -> bool:
     return group_id.endswith(APPROVALS_SUFFIX)
 
 
-def approval_group(cluster: str, service: str) -> str:
-    """The one MessageGroupId for votes on a service: `<cluster>/<service>/approvals`."""
-    return f"{cluster}/{service}{APPROVALS_SUFFIX}"
+def approval_group(cluster: str, service: str, target: Target | None = None) -> str:
+    """The one MessageGroupId for votes on a service: `<cluster>/<service>/approvals` at
+    home (`target` None), else `<account_id>/<region>/<cluster>/<service>/approvals`."""
+    where = f"{target.account}/{target.region}/" if target is not None else ""
+    return f"{where}{cluster}/{service}{APPROVALS_SUFFIX}"
 
 
-def check_approval_group(request: ApprovalRequest, group_id: str) -> None:
-    """Refuse a vote sent in another group than its service's approvals group.
-    Raises `Rejection` naming the expected group."""
-    expected = approval_group(request.cluster, request.service)
+def approval_target(
+    request: ApprovalRequest, accounts: dict[str, Account], home: Target | None
+) -> Target | None:
+    """The (account, region) of the deploy a vote is for; None for home. Raises
+    `Rejection` for an account outside the allowlist's `accounts:`, as for deploys."""
+    if request.account is None and request.region is None:
+        return None
+    if home is None:
+        raise not_allowed("the vote names a target, and this worker's is unknown")
+    account = home.account
+    if request.account is not None:
+        listed = account_of(accounts, request.account)
+        if listed is None and request.account != home.account:
+            known = ", ".join(sorted(accounts)) or "none"
+            raise not_allowed(
+                f"account {request.account!r} has no entry in the allowlist's accounts "
+                f"(listed: {known})"
+            )
+        account = listed.account_id if listed is not None else home.account
+    target = Target(account, request.region or home.region)
+    return None if target == home else target
+
+
+def check_approval_group(
+    request: ApprovalRequest, group_id: str, target: Target | None = None
+) -> None:
+    """Refuse a vote sent in another group than its service's approvals group (in
+    `target`, None: home). Raises `Rejection` naming the expected group."""
+    expected = approval_group(request.cluster, request.service, target)
     if group_id != expected:
         raise not_allowed(
             f"MessageGroupId {group_id!r} is not the approvals group of "
@@ -97,17 +143,29 @@ def check_approval_group(request: ApprovalRequest, group_id: str) -> None:
         )
 
 
-def binding(action: str, cluster: str, service: str, deploy_id: str, comment: str) -> str:
+def binding(
+    action: str,
+    cluster: str,
+    service: str,
+    deploy_id: str,
+    comment: str,
+    account: str | None = None,
+    region: str | None = None,
+) -> str:
     """What the proof's signed `X-Deployworker-Approval` header must hold for this vote:
-    `v1:` and the SHA-256 of the vote's fields, JSON-encoded so no two votes share it."""
-    text = json.dumps([action, cluster, service, deploy_id, comment], ensure_ascii=False)
+    `v1:` and the SHA-256 of the vote's fields, JSON-encoded so no two votes share it.
+    A vote naming a target binds it too (a home vote's binding is unchanged)."""
+    fields: list[str | None] = [action, cluster, service, deploy_id, comment]
+    if account is not None or region is not None:
+        fields += [account, region]
+    text = json.dumps(fields, ensure_ascii=False)
     return "v1:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def binding_of(request: ApprovalRequest) -> str:
     """`binding` for a parsed vote."""
     r = request
-    return binding(r.action, r.cluster, r.service, r.deploy_id, r.comment)
+    return binding(r.action, r.cluster, r.service, r.deploy_id, r.comment, r.account, r.region)
 
 
 def parse_approval(unwrapped: Unwrapped) -> ApprovalRequest:

@@ -93,6 +93,9 @@ class Entry(BaseModel):
     gates: tuple[Gate, ...] = ()
     account: str | None = None  # an alias or id from `accounts:`; default: the worker's
     region: str | None = None  # default: the worker's
+    # pin_digest: the account (alias or id from `accounts:`) whose ECR holds the images,
+    # read through its role; default: the entry's own account.
+    registry_account: str | None = None
 
     @field_validator("region")
     @classmethod
@@ -188,6 +191,10 @@ class Allowlist(BaseModel):
                         "in accounts"
                     )
                 account = listed.account_id
+            registry = entry.registry_account
+            if registry is not None and account_of(self.accounts, registry) is None:
+                where = f"{entry.cluster}/{entry.service}"
+                raise ValueError(f"{where}: registry_account {registry!r} is not in accounts")
             key = (account, entry.region, entry.cluster, entry.service)
             if key in self._index:
                 where = f" in {account or 'this account'}/{entry.region or 'this region'}"

@@ -4,15 +4,17 @@ An EventBridge rule puts ECS's deployment and service-action events on a standar
 SQS queue. `EventConsumer` long-polls it on its own thread, deletes every message it
 read (an event is worth one look, and a redelivered one is worth nothing more), and
 wakes the watcher for the followed deployments an event names, when it can end their
-verdicts (`events.match`, `events.Starts`). Events about services nobody here
-follows are dropped at once: each is counted by its result, none is logged, since
-the account writes them, not the worker.
+verdicts (`events.match`, `events.Starts`). Every watcher is looked at: home's and each
+other target's (an event from another account or region names its deployment's ARN,
+and wakes the watcher following it). Events about services nobody here follows are
+dropped at once: each is counted by its result, none is logged, since the account
+writes them, not the worker.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import structlog
 
@@ -32,20 +34,21 @@ EVENTS_QUEUE = "events queue"  # its name in /readyz
 
 
 class EventConsumer:
-    """Reads the events queue and wakes the watcher; one thread."""
+    """Reads the events queue and wakes the watchers; one thread."""
 
     def __init__(
         self,
         sqs: Sqs,
         queue_url: str,
-        watcher: Watcher,
+        watcher: Watcher | Callable[[], Iterable[Watcher]],
         wait_seconds: int = 20,
         on_result: Callable[[str], None] = lambda _: None,
         on_answered: Callable[[], None] = lambda: None,
     ) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
-        self._watcher = watcher
+        # One watcher, or every watcher there is now (targets build theirs on first use).
+        self._watchers = (lambda: (watcher,)) if isinstance(watcher, Watcher) else watcher
         self._wait = wait_seconds
         self._on_result = on_result  # one call per event, with its `events.Result` value
         self._on_answered = on_answered  # the queue answered GetQueueAttributes
@@ -86,7 +89,8 @@ class EventConsumer:
         self._on_answered()
         if not messages:
             return 0
-        followed = follow_index(self._watcher.followed())
+        watchers = [(w, w.followed()) for w in self._watchers()]
+        followed = follow_index(arn for _, arns in watchers for arn in arns)
         self._starts.keep_only(followed.arns)
         woken: set[str] = set()
         for message in messages:
@@ -95,8 +99,9 @@ class EventConsumer:
             woken.update(wake)
             quiet = found.arns and not wake
             self._on_result(Result.QUIET.value if quiet else found.result.value)
-        if woken:
-            self._watcher.wake(woken)
+        for watcher, arns in watchers:
+            if mine := woken & arns:
+                watcher.wake(mine)
         failed = self._sqs.delete_batch(self._queue_url, [m.receipt_handle for m in messages])
         if failed:  # they come back after VISIBILITY, and cost one more look at most
             log.warning("events.delete_failed", messages=failed)
@@ -104,10 +109,15 @@ class EventConsumer:
 
 
 def consume_events(
-    settings: Settings, sqs: Sqs, watcher: Watcher, health: Health, on_result: Callable[[str], None]
+    settings: Settings,
+    sqs: Sqs,
+    watcher: Watcher | Callable[[], Iterable[Watcher]],
+    health: Health,
+    on_result: Callable[[str], None],
 ) -> EventConsumer | None:
-    """The consumer `DEPLOYWORKER_EVENTS_QUEUE_URL` asks for (None when unset); readiness
-    then waits for the events queue to answer as well."""
+    """The consumer `DEPLOYWORKER_EVENTS_QUEUE_URL` asks for (None when unset), waking
+    `watcher` (or each of the watchers it returns); readiness then waits for the events
+    queue to answer as well."""
     if not settings.events_queue_url:
         return None
     health.expect(EVENTS_QUEUE)

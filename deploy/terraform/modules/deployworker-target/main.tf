@@ -111,6 +111,28 @@ data "aws_iam_policy_document" "target" {
     }
   }
 
+  # Approvals of deploys here: each verified vote is one deployworker:vote:<n> tag on
+  # the deploy's revision, which the gates read back.
+  statement {
+    sid       = "RecordApprovalVotes"
+    effect    = "Allow"
+    actions   = ["ecs:TagResource"]
+    resources = local.families
+
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "aws:TagKeys"
+      values   = ["deployworker:vote:*"]
+    }
+  }
+
+  statement {
+    sid       = "ReadApprovalVotes"
+    effect    = "Allow"
+    actions   = ["ecs:ListTagsForResource"]
+    resources = local.families
+  }
+
   statement {
     sid       = "RunMigrationTasks"
     effect    = "Allow"
@@ -158,6 +180,28 @@ data "aws_iam_policy_document" "target" {
         variable = "iam:PassedToService"
         values   = ["ecs-tasks.amazonaws.com"]
       }
+    }
+  }
+
+  # Gate analysis here: the states of exactly the alarms this account's gates name.
+  dynamic "statement" {
+    for_each = distinct([for arn in var.gate_alarm_arns : "alarms"])
+    content {
+      sid       = "ReadGateAlarms"
+      effect    = "Allow"
+      actions   = ["cloudwatch:DescribeAlarms"]
+      resources = var.gate_alarm_arns
+    }
+  }
+
+  # GetMetricData supports no resource-level permissions: AWS requires "*".
+  dynamic "statement" {
+    for_each = var.gate_metric_reads ? ["metrics"] : []
+    content {
+      sid       = "ReadGateMetrics"
+      effect    = "Allow"
+      actions   = ["cloudwatch:GetMetricData"]
+      resources = ["*"]
     }
   }
 

@@ -37,6 +37,18 @@ variable "ecr_repository_arns" {
   default     = []
 }
 
+variable "gate_alarm_arns" {
+  description = "ARNs of the CloudWatch alarms in this account that the gates of its entries name (deployworker iam-policy --target prints them)."
+  type        = list(string)
+  default     = []
+}
+
+variable "gate_metric_reads" {
+  description = "Whether some gate of this account's entries reads a CloudWatch metric (grants cloudwatch:GetMetricData)."
+  type        = bool
+  default     = false
+}
+
 variable "max_session_seconds" {
   description = "Longest session the worker may ask for (DEPLOYWORKER_ASSUME_ROLE_SECONDS must not exceed it)."
   type        = number

@@ -8,6 +8,8 @@ that runs for hours never meets an expired token, and no cache here second-guess
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +24,13 @@ from botocore.credentials import (
 )
 
 from deployworker.aws.clients import locked_client
+
+
+def session_name(configured: str | None) -> str:
+    """The assumed-role session name: names this replica in every target's CloudTrail."""
+    name = configured or f"deployworker-{socket.gethostname()}-{os.getpid()}"
+    return "".join(c if c.isalnum() or c in "=,.@-_" else "-" for c in name)[:64]
+
 
 # botocore's defaults: refresh in the background 15 minutes before expiry, and block
 # callers for a refresh in the last 10.

@@ -13,12 +13,24 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from deployworker.aws.ecs import Ecs
 from deployworker.deploy.approvals.ballot import votes_in
 from deployworker.deploy.approvals.votes import Vote
 from deployworker.deploy.plan import DEPLOY_KEY_TAG, deploy_key, tag_map
 from deployworker.errors import NotFoundError
+from deployworker.intake.accounts import Target
+
+
+class Places(Protocol):
+    """Where deploys live: the worker's own (account, region), and each one's ECS (in
+    another account, through its role), so a vote is tagged where its deploy runs."""
+
+    @property
+    def home_target(self) -> Target | None: ...
+
+    def ecs_in(self, target: Target | None) -> Ecs: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,9 @@ tagged on the deploy's revision (`ballot`, `book`), `on_recorded` wakes the gate
 once, and the message is deleted (`vote_recorded`); a vote for a deploy the service
 has moved on from is deleted as `vote_late`; a vote whose deploy is not registered yet
 comes back after the retry back-off while its proof is fresh. Everything else goes to
-the DLQ with the reason.
+the DLQ with the reason. A vote naming another account or region is checked against
+that target's entry and tagged on the revision there; its proof is still verified by
+the worker's own STS.
 """
 
 from __future__ import annotations
@@ -27,13 +29,16 @@ from deployworker.deploy.approvals.ballot import (
     next_vote_tag,
     room_reason,
 )
-from deployworker.deploy.approvals.book import Located, locate
+from deployworker.deploy.approvals.book import Located, Places, locate
 from deployworker.deploy.approvals.votes import Vote, approver_role, person
 from deployworker.deploy.job import Done, bound, report, result_of_error
 from deployworker.errors import NotFoundError, PermanentAwsError, Rejection, not_allowed
 from deployworker.failpoints import failpoint
+from deployworker.intake.accounts import Target
+from deployworker.intake.allowlist import find_entry
 from deployworker.intake.approval import (
     ApprovalRequest,
+    approval_target,
     binding_of,
     check_approval_group,
     parse_approval,
@@ -62,8 +67,10 @@ class Approvals:
         max_age: float = 300.0,
         retry_backoff: float = 30.0,
         clock: Callable[[], float] = time.time,
+        places: Places | None = None,
     ) -> None:
-        self._ecs = ecs
+        self._ecs = ecs  # home's; `places` gives other targets' (None: home only)
+        self._places = places
         self._proofs = proofs
         self._allowlist = allowlist
         self._emit = emit
@@ -110,11 +117,14 @@ class Approvals:
             "action": request.action,
         }
 
-    def _approvers(self, request: ApprovalRequest) -> tuple[str, ...]:
+    def _approvers(
+        self, request: ApprovalRequest, allowlist: Allowlist, target: Target | None
+    ) -> tuple[str, ...]:
         """Every approver role the service's gates list. Raises `Rejection`."""
-        entry = self._allowlist().entry(request.cluster, request.service)
+        home = self._places.home_target if self._places is not None else None
+        entry = find_entry(allowlist, request.cluster, request.service, target, home)
         if entry is None:
-            where = f"{request.cluster}/{request.service}"
+            where = f"{request.cluster}/{request.service}" + (f" in {target}" if target else "")
             raise not_allowed(f"service {where} is not in the allowlist")
         roles = [r for g in entry.gates if g.approval for r in g.approval.approvers]
         if not roles:
@@ -126,9 +136,12 @@ class Approvals:
     def _vote(
         self, message: Message, request: ApprovalRequest, step: list[str], vote: dict[str, Any]
     ) -> Result:
-        check_approval_group(request, message.group_id)
+        allowlist = self._allowlist()
+        home = self._places.home_target if self._places is not None else None
+        target = approval_target(request, allowlist.accounts, home)
+        check_approval_group(request, message.group_id, target)
         step[0] = "no_gate"
-        approvers = self._approvers(request)
+        approvers = self._approvers(request, allowlist, target)
         step[0] = "bad_proof"
         now = self._clock()
         proof = request.proof
@@ -162,15 +175,16 @@ class Approvals:
                 f"({', '.join(approvers)})"
             )
         step[0] = "no_deploy"
+        ecs = self._places.ecs_in(target) if self._places and target else self._ecs
         try:
-            found = locate(self._ecs, request.cluster, request.service, request.deploy_id)
+            found = locate(ecs, request.cluster, request.service, request.deploy_id)
         except NotFoundError as exc:
             raise not_allowed(f"service {request.cluster}/{request.service}: {exc}") from None
         base = Result(Outcome.VOTE_RECORDED, "", request.deploy_id)
         if found is None:
             return self._not_yet(request, signed, now, base, step)
         base = replace(base, task_definition=found.arn)
-        return self._record(request, found, principal, now, base, step)
+        return self._record(ecs, request, found, principal, now, base, step)
 
     def _not_yet(
         self, request: ApprovalRequest, signed: float, now: float, base: Result, step: list[str]
@@ -185,6 +199,7 @@ class Approvals:
 
     def _record(
         self,
+        ecs: Ecs,
         request: ApprovalRequest,
         found: Located,
         principal: str,
@@ -207,7 +222,7 @@ class Approvals:
             step[0] = "full"
             raise not_allowed(room_reason(found.tags))
         vote = Vote(request.action, principal, now, request.comment)
-        self._ecs.tag_resource(found.arn, {key: encode_vote(vote)})
+        ecs.tag_resource(found.arn, {key: encode_vote(vote)})
         failpoint("vote_recorded")  # a crash here: the redelivery finds it, adds nothing
         step[0] = "counted"
         self._on_recorded(request.cluster, request.service, request.deploy_id)

@@ -102,12 +102,19 @@ def tally(votes: Sequence[Vote], policy: Approval, opened_at: float, now: float)
 
 
 def approve_command(
-    cluster: str, service: str, deploy_id: str, action: str = "approve", to: Sequence[str] = ()
+    cluster: str,
+    service: str,
+    deploy_id: str,
+    action: str = "approve",
+    to: Sequence[str] = (),
+    where: tuple[str, str] | None = None,
 ) -> str:
-    """The exact command a person runs to vote, as `approval_requested` shows it; `to`
-    adds where the vote goes (`vote_target`), so the command works as pasted."""
+    """The exact command a person runs to vote, as `approval_requested` shows it: `to`
+    adds where the vote goes (`vote_target`), so the command works as pasted, and for a
+    deploy outside home (`where`: account id, region) its target flags."""
     words = ["deployworker", action, "--cluster", cluster, "--service", service]
-    return shlex.join([*words, "--deploy-id", deploy_id, *to])
+    there = ["--target-account", where[0], "--target-region", where[1]] if where else []
+    return shlex.join([*words, "--deploy-id", deploy_id, *there, *to])
 
 
 def vote_target(

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from deployworker.aws.callerproof import CallerProof
-from deployworker.aws.ecs import Ecs
 from deployworker.aws.factory import Factory
+from deployworker.deploy.approvals.book import Places
 from deployworker.deploy.approvals.receive import Approvals
-from deployworker.deploy.pipeline import Pipeline
 from deployworker.intake.entries import Allowlist
 from deployworker.observe.events import SnsEvents, discard
 from deployworker.observe.metrics import Metrics
@@ -18,17 +17,17 @@ from deployworker.settings import Settings
 def build_approvals(
     settings: Settings,
     aws: Factory,
-    ecs: Ecs,
+    places: Places,
     allowlist: Callable[[], Allowlist],
     events: SnsEvents | None,
     metrics: Metrics,
-    pipeline: Pipeline | None = None,
+    wake: Callable[[str, str, str], None] = lambda *_: None,
 ) -> Approvals:
-    """The approvals handler as `app` wires it: proofs go to the worker's own STS, and a
-    recorded vote wakes its gate on `pipeline` at once (not at its next poll)."""
-    wake = pipeline.gates.runner.wake if pipeline is not None else (lambda *_: None)
+    """The approvals handler as `app` wires it: proofs go to the worker's own STS; votes
+    are tagged in the deploy's own account and region (`places`: the targets); and a
+    recorded vote wakes its gate at once (`wake`), not at the gate's next poll."""
     return Approvals(
-        ecs,
+        places.ecs_in(None),
         aws.adapter(CallerProof, "sts"),
         allowlist,
         emit=events.emit if events is not None else discard,
@@ -36,4 +35,5 @@ def build_approvals(
         on_recorded=wake,
         max_age=settings.approval_proof_max_age_seconds,
         retry_backoff=settings.retry_backoff_seconds,
+        places=places,
     )

@@ -41,3 +41,4 @@ class Subject:
     service: str
     deploy_id: str
     revision: str | None = None
+    where: tuple[str, str] | None = None  # (account id, region) outside home; None: home

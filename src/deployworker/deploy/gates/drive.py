@@ -18,6 +18,7 @@ from dataclasses import replace
 import structlog
 
 from deployworker.aws.ecs import Ecs
+from deployworker.aws.factory import Factory
 from deployworker.deploy.gates.contract import NoVotes, Subject
 from deployworker.deploy.gates.decide import Action, Decision
 from deployworker.deploy.gates.fit import gate_at, hook_stage, problems
@@ -38,6 +39,9 @@ Stage = Callable[[Job], Result | None]
 Resume = Callable[[Job, Stage], None]
 # Ask the watcher to describe these deployments now.
 Wake = Callable[[Iterable[str]], None]
+# A driver for another target's pipeline: (its ECS, its factory, its watcher's wake,
+# its (account id, region)).
+Elsewhere = Callable[[Ecs, Factory, Wake, tuple[str, str]], "GateDriver"]
 # Attempts, and seconds between them, at answering a hook when AWS keeps failing.
 ANSWER_ATTEMPTS = 10
 ANSWER_RETRY_SECONDS = 10.0
@@ -52,10 +56,21 @@ def gates_of(job: Job) -> tuple[Gate, ...]:
 class GateDriver:
     """Starts the gates a deploy's entry has, and acts on how they end."""
 
-    def __init__(self, ecs: Ecs, runner: Runner, wake: Wake = lambda _: None) -> None:
+    def __init__(
+        self,
+        ecs: Ecs,
+        runner: Runner,
+        wake: Wake = lambda _: None,
+        elsewhere: Elsewhere | None = None,
+        where: tuple[str, str] | None = None,
+    ) -> None:
         self._ecs = ecs
         self.runner = runner
         self._wake = wake
+        # Builds the driver of another (account, region)'s pipeline, like this one: its
+        # ECS answers hooks and holds the votes, its CloudWatch is measured.
+        self.elsewhere = elsewhere  # public
+        self.where = where  # public: (account id, region) of a target's driver; None: home
 
     @classmethod
     def default(cls, ecs: Ecs, dispatch: Dispatch, wake: Wake) -> GateDriver:
@@ -123,7 +138,7 @@ class GateDriver:
     def _subject(self, job: Job) -> Subject:
         cluster, service = job.key
         target = job.applied.target if job.applied else None
-        return Subject(cluster, service, job.base.deploy_id or "", target)
+        return Subject(cluster, service, job.base.deploy_id or "", target, self.where)
 
     def _answer(
         self, job: Job, arn: str, pause: Pause, decision: Decision, attempt: int = 1

@@ -56,8 +56,8 @@ def approval_requested(
         "required": gate.approval.required,
         "needed": decision.tally.needed,
         "deadline": decision.tally.deadline,
-        "command": approve_command(s.cluster, s.service, s.deploy_id, "approve", to),
-        "reject_command": approve_command(s.cluster, s.service, s.deploy_id, "reject", to),
+        "command": approve_command(s.cluster, s.service, s.deploy_id, "approve", to, s.where),
+        "reject_command": approve_command(s.cluster, s.service, s.deploy_id, "reject", to, s.where),
     }
 
 

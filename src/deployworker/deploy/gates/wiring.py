@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from deployworker.aws.cloudwatch import CloudWatch
 from deployworker.aws.ecs import Ecs
 from deployworker.aws.factory import Factory
 from deployworker.aws.identity import client_region
 from deployworker.deploy.approvals.book import TagVoteBook
 from deployworker.deploy.approvals.votes import vote_target
 from deployworker.deploy.gates.contract import NoVotes, VoteBook, Window
-from deployworker.deploy.gates.drive import GateDriver
+from deployworker.deploy.gates.drive import GateDriver, Wake
 from deployworker.deploy.gates.fit import problems
 from deployworker.deploy.gates.runner import Runner
 from deployworker.deploy.gates.schedule import Dispatch, Scheduler
@@ -82,23 +83,36 @@ def gates_for(
     configure (`build_providers`), votes from the tags approvals record on the deploy's
     revision (`TagVoteBook`), and the metrics of endings, pending approvals and windows.
     `approval_requested`'s command names the worker's region and where deploys are sent
-    (the deploy topic when set, else the work queue). Raises `ConfigError` for a wrong
-    Prometheus URL or credentials."""
+    (the deploy topic when set, else the work queue). Its `elsewhere` builds the same
+    for another target's pipeline, on that target's ECS and CloudWatch.
+    Raises `ConfigError` for a wrong Prometheus URL or credentials."""
     provider = build_providers(settings, aws, metrics.measured)
-    votes = TagVoteBook(ecs)
     region = settings.region or client_region(aws.client("sts"))
     to = vote_target(region, settings.queue_url, settings.deploy_topic_arn, settings.endpoint_url)
-    return build_gates(
-        ecs,
-        dispatch,
-        wake,
-        emit,
-        provider,
-        votes,
-        metrics,
-        on_window=metrics.approval_window,
-        vote_to=to,
-    )
+
+    def driver(ecs: Ecs, providers: Providers, wake: Wake) -> GateDriver:
+        return build_gates(  # one per pipeline, sharing the metrics and the pool
+            ecs,
+            dispatch,
+            wake,
+            emit,
+            providers,
+            TagVoteBook(ecs),
+            metrics,
+            on_window=metrics.approval_window,
+            vote_to=to,
+        )
+
+    def elsewhere(ecs: Ecs, there: Factory, wake: Wake, where: tuple[str, str]) -> GateDriver:
+        # CloudWatch where the target's alarms and metrics live; Prometheus is shared.
+        cloudwatch = there.adapter(CloudWatch, "cloudwatch")
+        found = driver(ecs, provider.elsewhere(cloudwatch), wake)
+        found.where = where  # its approve command names the target
+        return found
+
+    home = driver(ecs, provider, wake)
+    home.elsewhere = elsewhere
+    return home
 
 
 def review(ecs: Ecs, allowlist: Allowlist) -> list[str]:

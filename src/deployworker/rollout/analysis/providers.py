@@ -71,6 +71,18 @@ class Providers:
         self._clock = clock
         self._timer = timer
 
+    def elsewhere(self, cloudwatch: CloudWatch) -> Providers:
+        """These providers with CloudWatch's read through `cloudwatch` (another account's
+        or region's, where its alarms and metrics live); Prometheus stays shared."""
+        return Providers(
+            self._by_label["prometheus"],
+            MetricProvider(cloudwatch),
+            AlarmsProvider(cloudwatch),
+            self._on_measured,
+            self._clock,
+            self._timer,
+        )
+
     def unavailable(self, query: Query) -> str | None:
         """Why `query` cannot be measured here (its provider is not configured), or None."""
         if self._by_label[provider_label(query)] is not None:
