@@ -6,9 +6,8 @@ tagged on the deploy's revision (`ballot`, `book`), `on_recorded` wakes the gate
 once, and the message is deleted (`vote_recorded`); a vote for a deploy the service
 has moved on from is deleted as `vote_late`; a vote whose deploy is not registered yet
 comes back after the retry back-off while its proof is fresh. Everything else goes to
-the DLQ with the reason. A vote naming another account or region is checked against
-that target's entry and tagged on the revision there; its proof is still verified by
-the worker's own STS.
+the DLQ with the reason. A vote for another account or region is tagged there (its
+proof is still verified by the worker's own STS).
 """
 
 from __future__ import annotations
