@@ -226,10 +226,13 @@ def test_an_approval_for_a_deploy_in_another_account_is_tagged_there_and_continu
     assert "release-managers/alice" in vote
     app.events.stop()  # type: ignore[union-attr]
     [asked] = [e for e in read_events(world, events) if e["type"] == "approval_requested"]
-    assert asked["gate"]["command"] == approve_command(
-        "prod", "web", "voted", where=(TARGET, TARGET_REGION)
+    # The command names the target, then where votes go (the worker's region and queue).
+    assert asked["gate"]["command"].startswith(
+        approve_command("prod", "web", "voted", where=(TARGET, TARGET_REGION))
     )
-    assert asked["gate"]["command"].endswith(f"--target-account {TARGET} --target-region us-west-2")
+    assert (
+        f"--target-account {TARGET} --target-region us-west-2 --region" in asked["gate"]["command"]
+    )
 
 
 def test_an_ecs_event_from_another_account_wakes_the_targets_watcher(world: World) -> None:
