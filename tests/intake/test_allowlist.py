@@ -17,7 +17,7 @@ from deployworker.intake.allowlist import (
     decide,
     load_allowlist,
 )
-from deployworker.intake.entries import parse_duration
+from deployworker.intake.fields import parse_duration
 from deployworker.intake.parse import parse_message
 
 REPO = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web"

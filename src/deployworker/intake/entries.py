@@ -7,7 +7,6 @@ with its line (see `allowlist.load_allowlist`), never a silently ignored setting
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from pydantic import (
     BaseModel,
@@ -20,27 +19,11 @@ from pydantic import (
 
 from deployworker.intake.accounts import REGION, Account, account_of, check_accounts
 from deployworker.intake.budget import over_budget
+from deployworker.intake.fields import Duration, OptionalDuration, Repositories
 from deployworker.intake.gates import Gate, check_unique, gates_seconds
-from deployworker.intake.imageref import is_repository
 from deployworker.intake.releases import Release, index_releases
 
-_DURATION = re.compile(r"^(?P<value>[0-9]+)(?P<unit>s|m|h)?$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, None: 1}
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-
-
-def parse_duration(value: str | int) -> int:
-    """Seconds in `value`: an integer, or a string like `90`, `90s`, `15m`, `1h`."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        seconds = value
-    else:
-        match = _DURATION.fullmatch(str(value))
-        if match is None:
-            raise ValueError(f"{value!r} is not a duration such as 90s, 15m or 1h")
-        seconds = int(match["value"]) * _UNITS[match["unit"]]
-    if not 1 <= seconds <= 24 * 3600:
-        raise ValueError("a timeout must be between 1 second and 24 hours")
-    return seconds
 
 
 class Migrate(BaseModel):
@@ -50,7 +33,7 @@ class Migrate(BaseModel):
 
     container: str
     command: tuple[str, ...] = Field(min_length=1)
-    timeout: int = 600
+    timeout: Duration = 600
 
     @field_validator("container")
     @classmethod
@@ -58,11 +41,6 @@ class Migrate(BaseModel):
         if not _NAME.fullmatch(value):
             raise ValueError(f"{value!r} is not a valid container name")
         return value
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _check_timeout(cls, value: Any) -> int:
-        return parse_duration(value)
 
 
 class Source(BaseModel):
@@ -84,8 +62,8 @@ class Entry(BaseModel):
     cluster: str
     service: str
     containers: tuple[str, ...] = Field(min_length=1)
-    images: tuple[str, ...] = Field(min_length=1)
-    timeout: int | None = None
+    images: Repositories
+    timeout: OptionalDuration = None
     rollback: bool = True
     migrate: Migrate | None = None
     pin_digest: bool = False
@@ -118,21 +96,6 @@ class Entry(BaseModel):
             if not _NAME.fullmatch(name):
                 raise ValueError(f"{name!r} is not a valid container name")
         return value
-
-    @field_validator("images")
-    @classmethod
-    def _check_images(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for repository in value:
-            if not is_repository(repository):
-                raise ValueError(
-                    f"{repository!r} is not a repository (give it without a tag or digest)"
-                )
-        return value
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _check_timeout(cls, value: Any) -> int | None:
-        return None if value is None else parse_duration(value)
 
     @model_validator(mode="after")
     def _migrate_container_is_listed(self) -> Entry:

@@ -10,21 +10,12 @@ models only describe; judging and measuring live in `rollout/`.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-# ECS's `DeploymentLifecycleHookStage` (botocore 1.44), where a PAUSE hook can wait.
-HOOK_STAGES = (
-    "RECONCILE_SERVICE",
-    "PRE_SCALE_UP",
-    "POST_SCALE_UP",
-    "TEST_TRAFFIC_SHIFT",
-    "POST_TEST_TRAFFIC_SHIFT",
-    "PRE_PRODUCTION_TRAFFIC_SHIFT",
-    "PRODUCTION_TRAFFIC_SHIFT",
-    "POST_PRODUCTION_TRAFFIC_SHIFT",
-)
+from deployworker.intake.fields import parse_duration
+
 CONVERGED = "converged"
 GateStage = Literal[
     "RECONCILE_SERVICE",
@@ -37,25 +28,11 @@ GateStage = Literal[
     "POST_PRODUCTION_TRAFFIC_SHIFT",
     "converged",
 ]
+# ECS's `DeploymentLifecycleHookStage` (botocore 1.44), where a PAUSE hook can wait.
+HOOK_STAGES: tuple[str, ...] = tuple(s for s in get_args(GateStage) if s != CONVERGED)
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$")
-_DURATION = re.compile(r"^(?P<value>[0-9]+)(?P<unit>s|m|h)?$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, None: 1}
 # GetMetricData periods: 1, 5, 10, 30 (high resolution) or a multiple of 60 seconds.
 _HIGH_RESOLUTION = (1, 5, 10, 30)
-
-
-def seconds(value: Any, what: str, most: int = 24 * 3600) -> int:
-    """Seconds in `value` (an integer, or `30s`, `15m`, `2h`), between 1 and `most`."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        result = value
-    else:
-        match = _DURATION.fullmatch(str(value))
-        if match is None:
-            raise ValueError(f"{what}: {value!r} is not a duration such as 30s, 15m or 2h")
-        result = int(match["value"]) * _UNITS[match["unit"]]
-    if not 1 <= result <= most:
-        raise ValueError(f"{what} must be between 1 second and {most // 3600} hours")
-    return result
 
 
 class CloudWatchMetric(BaseModel):
@@ -95,7 +72,7 @@ class Metric(BaseModel):
     @field_validator("interval", mode="before")
     @classmethod
     def _check_interval(cls, value: Any) -> int:
-        return seconds(value, "interval", most=3600)
+        return parse_duration(value, "interval", most=3600)
 
     @model_validator(mode="after")
     def _one_provider_and_a_range(self) -> Metric:
@@ -150,7 +127,7 @@ class Approval(BaseModel):
     @field_validator("timeout", mode="before")
     @classmethod
     def _check_timeout(cls, value: Any) -> int:
-        return seconds(value, "approval.timeout")
+        return parse_duration(value, "approval.timeout")
 
 
 class Gate(BaseModel):

@@ -1,17 +1,15 @@
-"""Checks the release schema shares: names, durations and phase lists (pure).
+"""Checks the release schema shares: names and phase lists (pure).
 
-Kept apart from `entries` (whose `parse_duration` follows the same grammar) so that
-`entries` can import the release models without an import cycle.
+Kept apart from `releases` so its model stays within bounds; durations and
+repositories follow `fields`, like every other model of the allowlist.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-_DURATION = re.compile(r"^(?P<value>[0-9]+)(?P<unit>s|m|h)?$")
 
 
 def check_name(value: str, what: str) -> str:
@@ -19,18 +17,6 @@ def check_name(value: str, what: str) -> str:
     if not _NAME.fullmatch(value):
         raise ValueError(f"{value!r} is not a valid {what}")
     return value
-
-
-def parse_duration(value: Any) -> int:
-    """Seconds in an integer or a string like `90s`, `15m`, `1h` (1 s to 24 h)."""
-    # The same grammar as `entries.parse_duration`; kept here so entries can import us.
-    match = _DURATION.fullmatch(str(value))
-    if isinstance(value, bool) or match is None:
-        raise ValueError(f"{value!r} is not a duration such as 90s, 15m or 1h")
-    seconds = int(match["value"]) * {"s": 1, "m": 60, "h": 3600, None: 1}[match["unit"]]
-    if not 1 <= seconds <= 24 * 3600:
-        raise ValueError("a timeout must be between 1 second and 24 hours")
-    return seconds
 
 
 def check_phases(phases: Sequence[Sequence[str]], names: Sequence[str]) -> None:

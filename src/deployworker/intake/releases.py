@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import (
     BaseModel,
@@ -23,8 +23,8 @@ from pydantic import (
 )
 
 from deployworker.intake.budget import MESSAGE_BUDGET_SECONDS, duration_text
-from deployworker.intake.imageref import is_repository
-from deployworker.intake.release_checks import check_name, check_phases, parse_duration
+from deployworker.intake.fields import Duration, OptionalDuration, Repositories
+from deployworker.intake.release_checks import check_name, check_phases
 
 # Names of EventBridge schedules, schedule groups, rules and buses: letters, digits, ._-
 _EVENT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -96,12 +96,7 @@ class ReleaseMigrate(BaseModel):
     service: str
     container: str
     command: tuple[str, ...] = Field(min_length=1)
-    timeout: int = 600
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _check_timeout(cls, value: Any) -> int:
-        return parse_duration(value)
+    timeout: Duration = 600
 
 
 class Release(BaseModel):
@@ -111,11 +106,11 @@ class Release(BaseModel):
 
     name: str
     cluster: str
-    images: tuple[str, ...] = Field(min_length=1)
+    images: Repositories
     members: tuple[Member, ...] = Field(min_length=1, max_length=MAX_MEMBERS)
     migrate: ReleaseMigrate | None = None
     phases: tuple[tuple[str, ...], ...] | None = None
-    timeout: int | None = None  # per phase; default DEPLOY_TIMEOUT_SECONDS
+    timeout: OptionalDuration = None  # per phase; default DEPLOY_TIMEOUT_SECONDS
     promote_from: tuple[str, ...] = ()  # releases whose running images may be promoted here
 
     @field_validator("name", "cluster")
@@ -125,21 +120,6 @@ class Release(BaseModel):
         if info.field_name == "name" and value == "approvals":
             raise ValueError("'approvals' is reserved: votes use groups ending in /approvals")
         return check_name(value, "name")
-
-    @field_validator("images")
-    @classmethod
-    def _check_images(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for repository in value:
-            if not is_repository(repository):
-                raise ValueError(
-                    f"{repository!r} is not a repository (give it without a tag or digest)"
-                )
-        return value
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _check_timeout(cls, value: Any) -> int | None:
-        return None if value is None else parse_duration(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> Release:
