@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
 
 from deployworker.errors import not_allowed
 
@@ -24,6 +24,23 @@ if TYPE_CHECKING:
 ACCOUNT_ID = re.compile(r"^[0-9]{12}$", re.ASCII)
 ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$", re.ASCII)
 REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}$", re.ASCII)
+
+
+def _account_ref(value: str | None) -> str | None:
+    if value is not None and not (ACCOUNT_ID.fullmatch(value) or ALIAS.fullmatch(value)):
+        raise ValueError(f"account {value!r} is neither a 12-digit account id nor an alias")
+    return value
+
+
+def _region_name(value: str | None) -> str | None:
+    if value is not None and not REGION.fullmatch(value):
+        raise ValueError(f"region {value!r} is not an AWS region name")
+    return value
+
+
+# A message's or entry's target fields: an alias or id from `accounts:`, and a region.
+AccountRef = Annotated[str | None, AfterValidator(_account_ref)]
+RegionName = Annotated[str | None, AfterValidator(_region_name)]
 _ROLE = re.compile(r"^arn:aws(?:-[a-z]+)*:iam::(?P<account>[0-9]{12}):role/[\w+=,.@/-]{1,512}$")
 
 

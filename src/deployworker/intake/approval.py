@@ -19,7 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from deployworker.errors import invalid, not_allowed
-from deployworker.intake.accounts import ACCOUNT_ID, ALIAS, REGION, Account, Target, account_of
+from deployworker.intake.accounts import Account, AccountRef, RegionName, Target, account_of
 
 # The same alphabets as the deploy message's (names, deploy ids): one vocabulary.
 from deployworker.intake.message import _DEPLOY_ID, _NAME
@@ -60,22 +60,8 @@ class ApprovalRequest(BaseModel):
     deploy_id: str
     comment: str = Field(default="", max_length=MAX_COMMENT)
     proof: Proof
-    account: str | None = None  # alias or id of the deploy's account; None: home
-    region: str | None = None  # the deploy's region; None: home
-
-    @field_validator("account")
-    @classmethod
-    def _check_account(cls, value: str | None) -> str | None:
-        if value is not None and not (ACCOUNT_ID.fullmatch(value) or ALIAS.fullmatch(value)):
-            raise ValueError(f"account {value!r} is neither a 12-digit id nor an alias")
-        return value
-
-    @field_validator("region")
-    @classmethod
-    def _check_region(cls, value: str | None) -> str | None:
-        if value is not None and not REGION.fullmatch(value):
-            raise ValueError(f"region {value!r} is not a region name")
-        return value
+    account: AccountRef = None  # alias or id of the deploy's account; None: home
+    region: RegionName = None  # the deploy's region; None: home
 
     @field_validator("cluster", "service")
     @classmethod

@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from deployworker.intake.accounts import REGION, Account, account_of, check_accounts
+from deployworker.intake.accounts import Account, AccountRef, RegionName, account_of, check_accounts
 from deployworker.intake.budget import over_budget
 from deployworker.intake.fields import Duration, OptionalDuration, Repositories
 from deployworker.intake.gates import Gate, check_unique, gates_seconds
@@ -50,8 +50,8 @@ class Source(BaseModel):
 
     cluster: str
     service: str
-    account: str | None = None  # another account (alias or id from `accounts:`)
-    region: str | None = None  # another region
+    account: AccountRef = None  # another account (alias or id from `accounts:`)
+    region: RegionName = None  # another region
 
 
 class Entry(BaseModel):
@@ -69,18 +69,11 @@ class Entry(BaseModel):
     pin_digest: bool = False
     promote_from: tuple[Source, ...] = ()
     gates: tuple[Gate, ...] = ()
-    account: str | None = None  # an alias or id from `accounts:`; default: the worker's
-    region: str | None = None  # default: the worker's
+    account: AccountRef = None  # an alias or id from `accounts:`; default: the worker's
+    region: RegionName = None  # default: the worker's
     # pin_digest: the account (alias or id from `accounts:`) whose ECR holds the images,
     # read through its role; default: the entry's own account.
     registry_account: str | None = None
-
-    @field_validator("region")
-    @classmethod
-    def _check_region(cls, value: str | None) -> str | None:
-        if value is not None and not REGION.fullmatch(value):
-            raise ValueError(f"region {value!r} is not an AWS region name")
-        return value
 
     @field_validator("cluster", "service")
     @classmethod

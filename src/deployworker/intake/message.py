@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from deployworker.intake.accounts import ACCOUNT_ID, ALIAS, REGION
+from deployworker.intake.accounts import AccountRef, RegionName
 from deployworker.intake.imageref import ImageRef, parse_image
 
 # ECS names: letters, digits, hyphens and underscores, 1..255.
@@ -78,28 +78,14 @@ class ServiceRef(BaseModel):
 
     cluster: str
     service: str
-    account: str | None = None  # another account (alias or id); default: the target's
-    region: str | None = None  # another region; default: the target's
+    account: AccountRef = None  # another account (alias or id); default: the target's
+    region: RegionName = None  # another region; default: the target's
 
     @field_validator("cluster", "service")
     @classmethod
     def _check_name(cls, value: str) -> str:
         if not _NAME.fullmatch(value):
             raise ValueError(f"{value!r} is not a valid ECS name")
-        return value
-
-    @field_validator("account")
-    @classmethod
-    def _check_account(cls, value: str | None) -> str | None:
-        if value is not None and not (ACCOUNT_ID.fullmatch(value) or ALIAS.fullmatch(value)):
-            raise ValueError(f"account {value!r} is neither a 12-digit account id nor an alias")
-        return value
-
-    @field_validator("region")
-    @classmethod
-    def _check_region(cls, value: str | None) -> str | None:
-        if value is not None and not REGION.fullmatch(value):
-            raise ValueError(f"region {value!r} is not an AWS region name")
         return value
 
 
@@ -124,22 +110,8 @@ class DeployRequest(BaseModel):
     to_revision: int | None = Field(default=None, ge=1)
     promote_from: ServiceRef | None = Field(default=None, alias="from")
     # The target outside home, when the names are not ARNs (see `accounts.resolve_target`).
-    account: str | None = None
-    region: str | None = None
-
-    @field_validator("account")
-    @classmethod
-    def _check_account(cls, value: str | None) -> str | None:
-        if value is not None and not (ACCOUNT_ID.fullmatch(value) or ALIAS.fullmatch(value)):
-            raise ValueError(f"account {value!r} is neither a 12-digit account id nor an alias")
-        return value
-
-    @field_validator("region")
-    @classmethod
-    def _check_region(cls, value: str | None) -> str | None:
-        if value is not None and not REGION.fullmatch(value):
-            raise ValueError(f"region {value!r} is not an AWS region name")
-        return value
+    account: AccountRef = None
+    region: RegionName = None
 
     @field_validator("cluster")
     @classmethod
