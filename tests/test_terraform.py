@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TF = ROOT / "deploy" / "terraform"
 MODULE = TF / "modules" / "deployworker"
 TARGET = TF / "modules" / "deployworker-target"
+ECS_PERMISSIONS = TF / "modules" / "deployworker-ecs-permissions"
 EXAMPLE = TF / "examples" / "complete"
 TOOLS_PYTHON = ROOT / ".venv-tools" / "bin" / "python"
 
@@ -47,7 +48,9 @@ def hcl(path: Path) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    "directory", [MODULE, TARGET, EXAMPLE], ids=["module", "target", "example"]
+    "directory",
+    [MODULE, TARGET, ECS_PERMISSIONS, EXAMPLE],
+    ids=["module", "target", "ecs-permissions", "example"],
 )
 def test_terraform_loads_every_module_and_example(directory: Path) -> None:
     loaded = in_tools(
@@ -118,12 +121,24 @@ def module_statements(
     else:
         raise AssertionError(f"no policy document {document}")
     statements: dict[str, dict[str, Any]] = {}
+    # The ECS deploy statements live in one shared module both roles take them from.
+    if policy.get("source_policy_documents"):
+        assert _one(_one(policy["source_policy_documents"])) == "${module.ecs_permissions.json}"
+        assert _one(hcl(path)["module"][0]["ecs_permissions"]["source"]) == (
+            "../deployworker-ecs-permissions"
+        )
+        statements.update(module_statements("ecs", ECS_PERMISSIONS / "main.tf"))
     for statement in policy.get("statement", []):
         statements[_one(statement["sid"])] = statement
     for dynamic in policy.get("dynamic", []):
         content = dynamic["statement"]["content"][0]
         statements[_one(content["sid"])] = content
     return statements
+
+
+def shared_input(name: str, path: Path = MODULE / "iam.tf") -> Any:
+    """What a module passes to the shared ECS permissions module for `name`."""
+    return _one(hcl(path)["module"][0]["ecs_permissions"][name])
 
 
 def _one(value: Any) -> Any:
@@ -184,8 +199,9 @@ def test_task_role_is_least_privilege() -> None:
     assert actions(statements["ReadGateMetrics"]) == {"cloudwatch:GetMetricData"}
     # Alarm states: only the alarms the allowlist's gates name.
     assert actions(statements["ReadGateAlarms"]) == {"cloudwatch:DescribeAlarms"}
-    assert "in local.gate_alarm_names :" in str(resources(statements["ReadGateAlarms"]))
-    assert ":alarm:" in str(resources(statements["ReadGateAlarms"]))
+    assert resources(statements["ReadGateAlarms"]) == "${var.gate_alarm_arns}"
+    assert "in local.gate_alarm_names :" in shared_input("gate_alarm_arns")
+    assert ":alarm:" in shared_input("gate_alarm_arns")
     assert resources(statements["ReadPrometheusAuth"]) == ["${statement.value}"]
     assert actions(statements["FindMigrationTasks"]) == {"ecs:ListTasks"}
     assert {c[1] for c in conditions(statements["FindMigrationTasks"])} == {"ecs:cluster"}
@@ -225,13 +241,20 @@ def test_task_role_is_least_privilege() -> None:
     assert conditions(statements["MarkMigratedRevisions"]) == {
         ("ForAllValues:StringEquals", "aws:TagKeys", json.dumps(["deployworker:migrated"]))
     }
-    assert resources(statements["MarkMigratedRevisions"]) == "${local.family_arns}"
+    assert resources(statements["MarkMigratedRevisions"]) == "${var.family_arns}"
+    assert shared_input("family_arns") == "${local.family_arns}"
+    assert shared_input("service_arns") == "${var.service_arns}"
+    assert shared_input("pass_role_arns") == "${var.pass_role_arns}"
+    assert shared_input("ecr_repository_arns") == "${var.ecr_repository_arns}"
+    assert shared_input("gate_metric_reads") == "${local.gate_metric_reads}"
     # Votes: only deployworker:vote:<n> tags, and reading tags back, on the families.
     assert conditions(statements["RecordApprovalVotes"]) == {
         ("ForAllValues:StringLike", "aws:TagKeys", json.dumps(["deployworker:vote:*"]))
     }
     assert actions(statements["ReadApprovalVotes"]) == {"ecs:ListTagsForResource"}
-    assert resources(statements["ReadApprovalVotes"]) == "${local.family_arns}"
+    assert resources(statements["ReadApprovalVotes"]) == "${var.family_arns}"
+    # The worker's own account always has PassServiceRoles (a target only when it passes roles).
+    assert shared_input("pass_roles_always") is True
     pass_role = statements["PassServiceRoles"]
     assert actions(pass_role) == {"iam:PassRole"}
     assert resources(pass_role) == "${var.pass_role_arns}"
@@ -508,6 +531,8 @@ def test_the_target_module_grants_what_iam_policy_target_prints() -> None:
     assert set(generated) == set(terraform)
     for sid, statement in generated.items():
         assert set(statement["Action"]) == actions(terraform[sid]), sid
+    assert shared_input("family_arns", TARGET / "main.tf") == "${local.families}"
+    assert shared_input("gate_alarm_arns", TARGET / "main.tf") == "${var.gate_alarm_arns}"
     assert generated["DeployAllowlistedServices"]["Resource"] == [
         "arn:aws:ecs:us-west-2:222222222222:service/prod/web"
     ]

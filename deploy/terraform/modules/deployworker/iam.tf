@@ -20,158 +20,21 @@ data "aws_iam_policy_document" "assume_ecs_tasks" {
   }
 }
 
+# The ECS deploy statements, shared with deployworker-target (one place for both).
+module "ecs_permissions" {
+  source = "../deployworker-ecs-permissions"
+
+  service_arns        = var.service_arns
+  family_arns         = local.family_arns
+  pass_role_arns      = var.pass_role_arns
+  pass_roles_always   = true
+  ecr_repository_arns = var.ecr_repository_arns
+  gate_alarm_arns     = [for name in local.gate_alarm_names : "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${name}"]
+  gate_metric_reads   = local.gate_metric_reads
+}
+
 data "aws_iam_policy_document" "worker" {
-  statement {
-    sid       = "DeployAllowlistedServices"
-    effect    = "Allow"
-    actions   = ["ecs:DescribeServices", "ecs:UpdateService", "ecs:ListServiceDeployments"]
-    resources = var.service_arns
-  }
-
-  # Following, natively rolling back (StopServiceDeployment) and, for gates,
-  # answering PAUSE hooks (ContinueServiceDeployment) of exactly those services.
-  statement {
-    sid       = "FollowServiceDeployments"
-    effect    = "Allow"
-    actions   = ["ecs:DescribeServiceDeployments", "ecs:StopServiceDeployment", "ecs:ContinueServiceDeployment"]
-    resources = [for arn in var.service_arns : "${replace(arn, ":service/", ":service-deployment/")}/*"]
-  }
-
-  statement {
-    sid       = "ReadServiceRevisions"
-    effect    = "Allow"
-    actions   = ["ecs:DescribeServiceRevisions"]
-    resources = [for arn in var.service_arns : "${replace(arn, ":service/", ":service-revision/")}/*"]
-  }
-
-  # DescribeTaskDefinition and RegisterTaskDefinition support no resource-level
-  # permissions: AWS requires "*" here. Tagging is what is narrowed, below.
-  statement {
-    sid       = "ReadTaskDefinitions"
-    effect    = "Allow"
-    actions   = ["ecs:DescribeTaskDefinition"]
-    resources = ["*"]
-  }
-
-  statement {
-    sid       = "RegisterTaskDefinitions"
-    effect    = "Allow"
-    actions   = ["ecs:RegisterTaskDefinition"]
-    resources = ["*"]
-  }
-
-  statement {
-    sid       = "TagOnlyNewRevisions"
-    effect    = "Allow"
-    actions   = ["ecs:TagResource"]
-    resources = local.family_arns
-
-    condition {
-      test     = "StringEquals"
-      variable = "ecs:CreateAction"
-      values   = ["RegisterTaskDefinition"]
-    }
-  }
-
-  # After a successful migration, its revision is tagged deployworker:migrated (and
-  # nothing else), so a redrive long after ListTasks forgot the task skips it.
-  statement {
-    sid       = "MarkMigratedRevisions"
-    effect    = "Allow"
-    actions   = ["ecs:TagResource"]
-    resources = local.family_arns
-
-    condition {
-      test     = "ForAllValues:StringEquals"
-      variable = "aws:TagKeys"
-      values   = ["deployworker:migrated"]
-    }
-  }
-
-  # Approvals: each verified vote is one deployworker:vote:<n> tag on the deploy's
-  # revision (and nothing else), which the gates read back from any replica.
-  statement {
-    sid       = "RecordApprovalVotes"
-    effect    = "Allow"
-    actions   = ["ecs:TagResource"]
-    resources = local.family_arns
-
-    condition {
-      test     = "ForAllValues:StringLike"
-      variable = "aws:TagKeys"
-      values   = ["deployworker:vote:*"]
-    }
-  }
-
-  statement {
-    sid       = "ReadApprovalVotes"
-    effect    = "Allow"
-    actions   = ["ecs:ListTagsForResource"]
-    resources = local.family_arns
-  }
-
-  # A gate's progress is tagged deployworker:gate on the deploy's revision (and
-  # nothing else), so `status` in another process can show it.
-  statement {
-    sid       = "TagGateProgress"
-    effect    = "Allow"
-    actions   = ["ecs:TagResource"]
-    resources = local.family_arns
-
-    condition {
-      test     = "ForAllValues:StringEquals"
-      variable = "aws:TagKeys"
-      values   = ["deployworker:gate"]
-    }
-  }
-
-  statement {
-    sid       = "RunMigrationTasks"
-    effect    = "Allow"
-    actions   = ["ecs:RunTask"]
-    resources = local.family_arns
-
-    condition {
-      test     = "ArnEquals"
-      variable = "ecs:cluster"
-      values   = distinct([for arn in var.service_arns : replace(arn, "/:service/([^/]+)/.*$/", ":cluster/$1")])
-    }
-  }
-
-  statement {
-    sid       = "WatchMigrationTasks"
-    effect    = "Allow"
-    actions   = ["ecs:DescribeTasks", "ecs:StopTask"]
-    resources = distinct([for arn in var.service_arns : replace(arn, "/:service/([^/]+)/.*$/", ":task/$1/*")])
-  }
-
-  # ListTasks (finding a migration by startedBy) has no task resource; the cluster
-  # condition is what narrows it.
-  statement {
-    sid       = "FindMigrationTasks"
-    effect    = "Allow"
-    actions   = ["ecs:ListTasks"]
-    resources = ["*"]
-
-    condition {
-      test     = "ArnEquals"
-      variable = "ecs:cluster"
-      values   = distinct([for arn in var.service_arns : replace(arn, "/:service/([^/]+)/.*$/", ":cluster/$1")])
-    }
-  }
-
-  statement {
-    sid       = "PassServiceRoles"
-    effect    = "Allow"
-    actions   = ["iam:PassRole"]
-    resources = var.pass_role_arns
-
-    condition {
-      test     = "StringEquals"
-      variable = "iam:PassedToService"
-      values   = ["ecs-tasks.amazonaws.com"]
-    }
-  }
+  source_policy_documents = [module.ecs_permissions.json]
 
   # Releases: their state tags on the new revisions, exactly the schedules and rules
   # they name, and the roles those targets run with (UpdateSchedule and PutTargets
@@ -269,16 +132,6 @@ data "aws_iam_policy_document" "worker" {
   }
 
   dynamic "statement" {
-    for_each = distinct([for arn in var.ecr_repository_arns : "ecr"])
-    content {
-      sid       = "ResolveImageDigests"
-      effect    = "Allow"
-      actions   = ["ecr:DescribeImages", "ecr:BatchGetImage"]
-      resources = var.ecr_repository_arns
-    }
-  }
-
-  dynamic "statement" {
     for_each = compact([var.signing_secret_arn])
     content {
       sid       = "ReadSigningKey"
@@ -306,29 +159,6 @@ data "aws_iam_policy_document" "worker" {
       effect    = "Allow"
       actions   = ["secretsmanager:GetSecretValue"]
       resources = [statement.value]
-    }
-  }
-
-  # Gate analysis: the states of exactly the alarms the allowlist's gates name.
-  dynamic "statement" {
-    for_each = distinct([for name in local.gate_alarm_names : "alarms"])
-    content {
-      sid       = "ReadGateAlarms"
-      effect    = "Allow"
-      actions   = ["cloudwatch:DescribeAlarms"]
-      resources = [for name in local.gate_alarm_names : "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${name}"]
-    }
-  }
-
-  # GetMetricData supports no resource-level permissions: AWS requires "*". It is
-  # granted only when some gate reads a CloudWatch metric.
-  dynamic "statement" {
-    for_each = local.gate_metric_reads
-    content {
-      sid       = "ReadGateMetrics"
-      effect    = "Allow"
-      actions   = ["cloudwatch:GetMetricData"]
-      resources = ["*"]
     }
   }
 
