@@ -10,8 +10,8 @@ import pytest
 from moto.ecs.responses import EC2ContainerServiceResponse
 
 from conftest import REPO, World, default_entry, deploy
-from deployworker.local.seed import container_definition
 from deployworker.local.simulator import Rules
+from gated import canary_with_pause
 from workers import WorkerProcess, stop_all, wait_until
 
 STAGE = "POST_TEST_TRAFFIC_SHIFT"
@@ -32,40 +32,13 @@ def answers(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     return seen
 
 
-def canary_service(world: World) -> str:
-    """A CANARY service pausing at POST_TEST_TRAFFIC_SHIFT; ECS would roll back after 30
-    simulated minutes (30 s here), so a deploy only succeeds if a worker continues it."""
-    world.ecs.create_cluster(clusterName="prod")
-    arn: str = world.ecs.register_task_definition(
-        family="prod-web", containerDefinitions=[container_definition("app", f"{REPO}:1.0")]
-    )["taskDefinition"]["taskDefinitionArn"]
-    hook = {
-        "targetType": "PAUSE",
-        "lifecycleStages": [STAGE],
-        "timeoutConfiguration": {"timeoutInMinutes": 30, "action": "ROLLBACK"},
-    }
-    configuration = {
-        "strategy": "CANARY",
-        "bakeTimeInMinutes": 0,
-        "canaryConfiguration": {"canaryPercent": 1.0, "canaryBakeTimeInMinutes": 0},
-        "lifecycleHooks": [hook],
-    }
-    world.ecs.create_service(
-        cluster="prod",
-        serviceName="web",
-        taskDefinition=arn,
-        desiredCount=2,
-        deploymentConfiguration=configuration,
-    )
-    return arn
-
-
 @pytest.mark.parametrize("step", ["gate_running", "gate_answered"])
 def test_sigkill_during_a_gate_then_redelivery_answers_the_hook_once(
     world: World, answers: list[tuple[str, str]], step: str
 ) -> None:
     world.simulator.rules = Rules(converge_seconds=1.0, minute_seconds=1.0)
-    canary_service(world)
+    # ECS would roll back after 30 simulated minutes (30 s here): only a worker continues it.
+    canary_with_pause(world.ecs, minutes=30)
     # No votes reach these workers: the 2 s window closes and on_timeout continues.
     gate = {
         "at": STAGE,

@@ -27,15 +27,14 @@ from deployworker.cli.main import main
 from deployworker.cli.status import DeployState, lookup
 from deployworker.deploy.approvals.votes import Vote, approve_command
 from deployworker.deploy.gates.drive import GateDriver
-from deployworker.local.seed import container_definition
 from deployworker.local.simulator import Rules
 from deployworker.observe.logs import configure_logging
 from deployworker.rollout.analysis.measure import Measurement, PrometheusQuery, Query
+from gated import HOOK_STAGE, canary, canary_with_pause, pause_hook, web_service
 from promserver import Exporter, PrometheusServer
 
 MANAGERS = "arn:aws:iam::123456789012:role/release-managers"
 ALICE = "arn:aws:sts::123456789012:assumed-role/release-managers/alice"
-HOOK_STAGE = "POST_TEST_TRAFFIC_SHIFT"
 ERRORS = {"name": "error-ratio", "prometheus": "errors", "max": 0.01, "interval": 1, "count": 3}
 
 
@@ -67,37 +66,6 @@ class Book:
 def gates_of(app: App) -> GateDriver:
     """The gate driver of the worker's home pipeline."""
     return app.targets.home.gates
-
-
-def service(world: World, configuration: dict[str, Any] | None = None) -> str:
-    """prod/web with this deploymentConfiguration; returns its task definition."""
-    world.ecs.create_cluster(clusterName="prod")
-    arn: str = world.ecs.register_task_definition(
-        family="prod-web", containerDefinitions=[container_definition("app", f"{REPO}:1.0")]
-    )["taskDefinition"]["taskDefinitionArn"]
-    extra = {"deploymentConfiguration": configuration} if configuration else {}
-    world.ecs.create_service(
-        cluster="prod", serviceName="web", taskDefinition=arn, desiredCount=2, **extra
-    )
-    return arn
-
-
-def canary_with_hook(world: World, minutes: int = 10, action: str = "ROLLBACK") -> str:
-    """A CANARY service that pauses at POST_TEST_TRAFFIC_SHIFT."""
-    hook = {
-        "targetType": "PAUSE",
-        "lifecycleStages": [HOOK_STAGE],
-        "timeoutConfiguration": {"timeoutInMinutes": minutes, "action": action},
-    }
-    return service(
-        world,
-        {
-            "strategy": "CANARY",
-            "bakeTimeInMinutes": 0,
-            "canaryConfiguration": {"canaryPercent": 1.0, "canaryBakeTimeInMinutes": 0},
-            "lifecycleHooks": [hook],
-        },
-    )
 
 
 def ours(world: World) -> dict[str, Any]:
@@ -146,7 +114,7 @@ def test_healthy_metrics_at_the_hook_continue_it_and_the_deploy_is_deployed(
     world: World,
 ) -> None:
     world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
-    canary_with_hook(world)
+    canary_with_pause(world.ecs)
     app, url = gated_app(world, {"at": HOOK_STAGE, "analysis": [ERRORS]})
     provider = Values(errors=0.001)
     gates_of(app).runner.provider = provider
@@ -169,7 +137,7 @@ def test_a_bad_error_ratio_rolls_back_at_the_hook_with_the_values_in_the_reason(
     world: World, capfd: pytest.CaptureFixture[str]
 ) -> None:
     world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
-    before = canary_with_hook(world, action="CONTINUE")  # ECS's own timeout would continue
+    before = canary_with_pause(world.ecs, action="CONTINUE")  # ECS's own timeout would continue
     app, url = gated_app(world, {"at": HOOK_STAGE, "analysis": [ERRORS]})
     gates_of(app).runner.provider = Values(errors=0.05)
     sent = continued(app)
@@ -194,7 +162,7 @@ def test_a_bad_error_ratio_rolls_back_at_the_hook_with_the_values_in_the_reason(
 def test_a_failing_converged_gate_on_a_rolling_service_is_rolled_back_by_the_worker(
     world: World, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    before = service(world)  # ROLLING, no hooks
+    before = web_service(world.ecs)  # ROLLING, no hooks
     gate = {"at": "converged", "analysis": [{**ERRORS, "count": 3, "failure_limit": 1}]}
     app, url = gated_app(world, gate)
     provider = Values(errors=0.5)
@@ -221,7 +189,7 @@ def test_a_failing_converged_gate_on_a_rolling_service_is_rolled_back_by_the_wor
 
 
 def test_a_passing_converged_gate_deploys(world: World) -> None:
-    service(world)
+    web_service(world.ecs)
     app, _ = gated_app(world, {"at": "converged", "analysis": [{**ERRORS, "count": 2}]})
     gates_of(app).runner.provider = Values(errors=0.0)
     run(world, app, "verified")
@@ -245,7 +213,7 @@ class Held:
 def test_a_forced_redeploy_is_not_succeeded_before_its_converged_gate_ends(world: World) -> None:
     # The first deploy's gate passed and says so on the revision; a forced redeploy
     # registers nothing, so its converged gate must be marked pending on that revision.
-    service(world)
+    web_service(world.ecs)
     app, _ = gated_app(world, {"at": "converged", "analysis": [{**ERRORS, "count": 1}]})
     gates_of(app).runner.provider = Values(errors=0.0)
     run(world, app, "first")
@@ -272,7 +240,7 @@ def test_an_approval_gate_waits_for_a_listed_approver_then_continues(
     world: World, capfd: pytest.CaptureFixture[str]
 ) -> None:
     world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
-    canary_with_hook(world)
+    canary_with_pause(world.ecs)
     gate = {"at": HOOK_STAGE, "approval": {"approvers": [MANAGERS], "timeout": "5m"}}
     app, url = gated_app(world, gate)
     book = Book()
@@ -302,7 +270,7 @@ def test_an_approval_gate_waits_for_a_listed_approver_then_continues(
 
 def test_no_approval_before_the_timeout_takes_on_timeout(world: World) -> None:
     world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
-    before = canary_with_hook(world, action="CONTINUE")
+    before = canary_with_pause(world.ecs, action="CONTINUE")
     gate = {"at": HOOK_STAGE, "approval": {"approvers": [MANAGERS], "timeout": 2}}
     app, url = gated_app(world, gate)
     sent = continued(app)
@@ -325,7 +293,7 @@ def test_a_gate_at_a_stage_without_a_pause_hook_is_logged_and_the_deploy_goes_on
     world: World, capfd: pytest.CaptureFixture[str]
 ) -> None:
     configure_logging("info")  # to this test's stderr (an earlier `main` may have moved it)
-    service(world)
+    web_service(world.ecs)
     app, _ = gated_app(world, {"at": HOOK_STAGE, "analysis": [ERRORS]})
     run(world, app, "no-hook")
     assert metric(app, "deployworker_messages_total", outcome="deployed") == 1
@@ -337,7 +305,7 @@ def test_a_gate_at_a_stage_without_a_pause_hook_is_logged_and_the_deploy_goes_on
 def test_check_allowlist_describe_flags_gates_the_service_cannot_run(
     world: World, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    canary_with_hook(world, minutes=30)  # a PAUSE hook at POST_TEST_TRAFFIC_SHIFT, 30 min
+    canary_with_pause(world.ecs, minutes=30)  # a PAUSE hook at POST_TEST_TRAFFIC_SHIFT, 30 min
     approval = {"approvers": [MANAGERS], "timeout": "1h"}
     gates = [
         {"at": HOOK_STAGE, "approval": approval},  # longer than its hook
@@ -356,22 +324,10 @@ def test_check_allowlist_describe_flags_gates_the_service_cannot_run(
 def test_two_gates_the_canary_passes_and_the_next_step_is_rolled_back(world: World) -> None:
     world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
     hooks = [
-        {
-            "targetType": "PAUSE",
-            "lifecycleStages": [stage],
-            "timeoutConfiguration": {"timeoutInMinutes": 10, "action": "CONTINUE"},
-        }
+        pause_hook(stage, action="CONTINUE")
         for stage in (HOOK_STAGE, "PRE_PRODUCTION_TRAFFIC_SHIFT")
     ]
-    before = service(
-        world,
-        {
-            "strategy": "CANARY",
-            "bakeTimeInMinutes": 0,
-            "canaryConfiguration": {"canaryPercent": 1.0, "canaryBakeTimeInMinutes": 0},
-            "lifecycleHooks": hooks,
-        },
-    )
+    before = web_service(world.ecs, canary(hooks))
     latency = {"name": "latency", "prometheus": "latency", "max": 0.5, "interval": 1, "count": 2}
     gates = [
         {"at": HOOK_STAGE, "analysis": [ERRORS]},
@@ -399,7 +355,7 @@ def test_two_gates_the_canary_passes_and_the_next_step_is_rolled_back(world: Wor
 def test_shutdown_during_a_converged_gate_hands_the_message_back_and_stops_the_gate(
     world: World,
 ) -> None:
-    service(world)
+    web_service(world.ecs)
     gate = {"at": "converged", "approval": {"approvers": [MANAGERS], "timeout": "5m"}}
     app, _ = gated_app(world, gate, shutdown_grace_seconds=0.5)
     world.send(deploy(f"{REPO}:2.0", deploy_id="held"))
@@ -414,7 +370,7 @@ def test_shutdown_during_a_converged_gate_hands_the_message_back_and_stops_the_g
 
 
 def test_the_rollback_action_is_not_gated(world: World) -> None:
-    before = service(world)
+    before = web_service(world.ecs)
     gate = {"at": "converged", "analysis": [{**ERRORS, "count": 1}]}
     app, _ = gated_app(world, gate)
     gates_of(app).runner.provider = Values(errors=0.0)
@@ -460,7 +416,7 @@ def send_approval(world: World, credentials: Credentials, deploy_id: str) -> Non
 
 def test_a_listed_roles_approval_through_the_queue_continues_the_hook(world: World) -> None:
     world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
-    canary_with_hook(world, minutes=10, action="ROLLBACK")
+    canary_with_pause(world.ecs, minutes=10, action="ROLLBACK")
     gate = {"at": HOOK_STAGE, "approval": {"approvers": [MANAGERS], "timeout": "5m"}}
     app, url = gated_app(world, gate)
     gates_of(app).runner._poll = 0.2  # the real vote book, read often
@@ -489,7 +445,7 @@ def test_the_command_approval_requested_shows_works_as_pasted_and_wakes_the_gate
     # time only because the recorded vote wakes it. The command is run exactly as the
     # event carries it (region, queue and endpoint included), with alice's session.
     world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
-    canary_with_hook(world, minutes=30, action="ROLLBACK")
+    canary_with_pause(world.ecs, minutes=30, action="ROLLBACK")
     gate = {"at": HOOK_STAGE, "approval": {"approvers": [MANAGERS], "timeout": "20m"}}
     app, url = gated_app(world, gate)
     gates_of(app).runner._poll = 600.0
@@ -518,7 +474,7 @@ def test_the_command_approval_requested_shows_works_as_pasted_and_wakes_the_gate
 def test_a_converged_gate_whose_alarm_goes_off_during_verification_rolls_back(
     world: World,
 ) -> None:
-    before = service(world)  # ROLLING
+    before = web_service(world.ecs)  # ROLLING
     cloudwatch = make_client("cloudwatch", "eu-west-1", world.endpoint)
     cloudwatch.put_metric_alarm(
         AlarmName="web-5xx",
@@ -555,7 +511,7 @@ def test_a_real_prometheus_judges_the_canary_healthy_then_bad(
     world: World, prometheus: PrometheusServer, exporter: Exporter
 ) -> None:
     world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
-    before = canary_with_hook(world, action="CONTINUE")
+    before = canary_with_pause(world.ecs, action="CONTINUE")
     ratio = {**ERRORS, "prometheus": 'i14g_error_ratio{job="app"}'}
     topic, url = events_queue(world)
     allowlist = world.allowlist([default_entry(gates=[{"at": HOOK_STAGE, "analysis": [ratio]}])])

@@ -32,6 +32,7 @@ from deployworker.cli.main import main
 from deployworker.deploy.approvals.votes import approve_command
 from deployworker.local.seed import container_definition, create_events_queue
 from deployworker.local.simulator import Rules
+from gated import canary_with_pause
 
 TARGET = "222222222222"
 TARGET_REGION = "us-west-2"
@@ -54,33 +55,6 @@ def in_target(world: World, service: str) -> Any:
         aws_secret_access_key=c["SecretAccessKey"],
         aws_session_token=c["SessionToken"],
     )
-
-
-def canary_in_target(ecs: Any) -> str:
-    """prod/web in the target: CANARY with a PAUSE hook at POST_TEST_TRAFFIC_SHIFT."""
-    ecs.create_cluster(clusterName="prod")
-    arn: str = ecs.register_task_definition(
-        family="prod-web", containerDefinitions=[container_definition("app", f"{REPO}:1.0")]
-    )["taskDefinition"]["taskDefinitionArn"]
-    hook = {
-        "targetType": "PAUSE",
-        "lifecycleStages": [HOOK_STAGE],
-        "timeoutConfiguration": {"timeoutInMinutes": 10, "action": "ROLLBACK"},
-    }
-    configuration = {
-        "strategy": "CANARY",
-        "bakeTimeInMinutes": 0,
-        "canaryConfiguration": {"canaryPercent": 1.0, "canaryBakeTimeInMinutes": 0},
-        "lifecycleHooks": [hook],
-    }
-    ecs.create_service(
-        cluster="prod",
-        serviceName="web",
-        taskDefinition=arn,
-        desiredCount=2,
-        deploymentConfiguration=configuration,
-    )
-    return arn
 
 
 def alarm(cloudwatch: Any, state: str) -> None:
@@ -130,7 +104,7 @@ def test_a_gate_in_another_account_reads_the_alarm_there_and_continues_the_hook(
 ) -> None:
     world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
     ecs = in_target(world, "ecs")
-    canary_in_target(ecs)
+    canary_with_pause(ecs)
     alarm(in_target(world, "cloudwatch"), "OK")  # exists only in the target
     app = gated_app(world, {"at": HOOK_STAGE, "analysis": [ALARMS]})
     run(world, app, "canary-1")
@@ -151,7 +125,7 @@ def test_a_gate_in_another_account_rolls_back_when_the_alarm_there_fires(
 ) -> None:
     world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
     ecs = in_target(world, "ecs")
-    before = canary_in_target(ecs)
+    before = canary_with_pause(ecs)
     alarm(in_target(world, "cloudwatch"), "ALARM")
     app = gated_app(world, {"at": HOOK_STAGE, "analysis": [ALARMS]})
     run(world, app, "canary-2")
@@ -202,7 +176,7 @@ def test_an_approval_for_a_deploy_in_another_account_is_tagged_there_and_continu
 ) -> None:
     world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
     ecs = in_target(world, "ecs")
-    canary_in_target(ecs)
+    canary_with_pause(ecs)
     gate = {"at": HOOK_STAGE, "approval": {"approvers": [MANAGERS], "timeout": "5m"}}
     topic, events = events_queue(world)
     app = gated_app(world, gate, events_topic_arn=topic)
