@@ -193,6 +193,21 @@ def test_an_approval_is_requested_once_and_a_vote_ends_it() -> None:
     assert h.kinds()[-1] == "gate_passed"
 
 
+def test_a_step_queued_behind_the_final_one_does_not_end_the_gate_again() -> None:
+    book = Book()
+    h = Harness(book=book)
+    run = h.start(approval={"approvers": [MANAGERS], "timeout": 600})
+    h.steps.run(limit=3)
+    book.cast.append(Vote("approve", ALICE, h.clock.now))
+    h.runner.wake("prod", "web", "build-1")
+    h.steps.run(limit=2)
+    # A wake and a poll both queued: the later step holds the newest ticket.
+    h.runner._step(run, run.ticket)
+    assert [(d.action, d.result) for d in h.ended] == [(Action.CONTINUE, "passed")]
+    assert h.kinds().count("gate_passed") == 1
+    assert h.results == ["passed"]
+
+
 def test_no_vote_before_the_deadline_takes_on_timeout() -> None:
     h = Harness()
     h.start(approval={"approvers": [MANAGERS], "timeout": 60}, on_timeout="continue")

@@ -140,7 +140,9 @@ class Runner:
     def _step(self, run: Run, ticket: int) -> None:
         with run.lock, bound(run.fields):
             with self._lock:
-                if run.cancelled or ticket != run.ticket:
+                # A wake and a poll can both be queued: the one behind a final step
+                # finds the run ended and must not decide (nor report) it again.
+                if run.cancelled or ticket != run.ticket or run not in self._runs:
                     return
                 run.woken = False
             try:
@@ -229,7 +231,7 @@ class Runner:
 
     def _finish(self, run: Run, decision: Decision) -> None:
         with self._lock:
-            if run.cancelled:
+            if run.cancelled or run not in self._runs:
                 return
             self._runs.discard(run)
             pending, run.announced = run.announced, False
