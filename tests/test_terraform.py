@@ -344,9 +344,10 @@ def test_ecs_events_reach_only_their_queue_and_only_from_the_rule() -> None:
         )
     }
     assert "events.amazonaws.com" in text
-    # Only the allowlisted services' events, of the two types the worker reads.
+    # Only the allowlisted services' events, of the three types the worker reads: a PAUSE
+    # hook's wait (ECS Hook State Change, HOOK_AWAITING_ACTION) starts its gate at once.
     assert "resources     = var.service_arns" in text
-    assert '"ECS Deployment State Change", "ECS Service Action"' in text
+    assert '"ECS Deployment State Change", "ECS Hook State Change", "ECS Service Action"' in text
     # Encrypted, with a DLQ.
     assert text.count("kms_master_key_id") == text.count("sqs_managed_sse_enabled") == 2
     assert "deadLetterTargetArn = aws_sqs_queue.ecs_events_dlq[0].arn" in text

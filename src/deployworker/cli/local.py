@@ -36,9 +36,9 @@ def run_local(settings: Settings, stop: threading.Event, sample: bool = True) ->
         resources = create_queues(endpoint, region)
         services = create_services(endpoint, region, allowlist)
         # ECS's events through EventBridge, as in AWS: the watcher learns a rollout's end
-        # from them, and its rounds are the safety net.
-        clusters = [entry.cluster for entry in allowlist.services]
-        events_queue_url = create_events_queue(endpoint, region, clusters)
+        # and a hook's pause from them, and its rounds are the safety net. The rule covers
+        # every service here, so services an allowlist reload adds are covered too.
+        events_queue_url = create_events_queue(endpoint, region)
         worker_settings = settings.model_copy(
             update={
                 "queue_url": resources.queue_url,

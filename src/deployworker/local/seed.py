@@ -22,7 +22,7 @@ TOPIC_NAME = "deployworker-deploys.fifo"
 EVENTS_QUEUE_NAME = "deployworker-ecs-events"
 EVENTS_RULE_NAME = "deployworker-ecs-events"
 # The ECS events the worker reads (rollout.events.DETAIL_TYPES).
-ECS_DETAIL_TYPES = ["ECS Deployment State Change", "ECS Service Action"]
+ECS_DETAIL_TYPES = ["ECS Deployment State Change", "ECS Hook State Change", "ECS Service Action"]
 INITIAL_TAG = "initial"
 
 
@@ -59,9 +59,12 @@ def create_queues(endpoint_url: str, region: str, max_receive_count: int = 5) ->
     return Resources(queue_url, dlq_url, topic_arn)
 
 
-def create_events_queue(endpoint_url: str, region: str, clusters: list[str]) -> str:
+def create_events_queue(endpoint_url: str, region: str, clusters: list[str] | None = None) -> str:
     """A standard queue for ECS's events and an EventBridge rule that puts the events of
-    `clusters`' services on it, as the Terraform module does; returns the queue's URL."""
+    `clusters`' services on it, as the Terraform module does; returns the queue's URL.
+    Without `clusters`, every service of the account and region: local mode's rule, so
+    a service allowlisted by a reload after the start is covered too (the worker drops
+    events of services it does not follow)."""
     sqs = make_client("sqs", region, endpoint_url)
     events = make_client("events", region, endpoint_url)
     url: str = sqs.create_queue(QueueName=EVENTS_QUEUE_NAME)["QueueUrl"]
@@ -72,7 +75,9 @@ def create_events_queue(endpoint_url: str, region: str, clusters: list[str]) -> 
     pattern = {
         "source": ["aws.ecs"],
         "detail-type": ECS_DETAIL_TYPES,
-        "resources": [{"prefix": f"{prefix}/{cluster}/"} for cluster in sorted(set(clusters))],
+        "resources": [{"prefix": f"{prefix}/{cluster}/"} for cluster in sorted(set(clusters))]
+        if clusters is not None
+        else [{"prefix": f"{prefix}/"}],
     }
     events.put_rule(Name=EVENTS_RULE_NAME, EventPattern=json.dumps(pattern), State="ENABLED")
     events.put_targets(Rule=EVENTS_RULE_NAME, Targets=[{"Id": "worker", "Arn": arn}])
