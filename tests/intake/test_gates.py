@@ -170,3 +170,13 @@ def test_analysis_time_is_the_measurements_after_the_first(
             Metric.model_validate(spec)
         return
     assert Metric.model_validate(spec).seconds == (count - 1) * interval
+
+
+@pytest.mark.parametrize("stage", ["TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"])
+def test_a_gate_where_ecs_refuses_pause_hooks_is_refused_at_load(stage: str) -> None:
+    # botocore 1.44, DeploymentLifecycleHook.lifecycleStages: "PAUSE hooks cannot be
+    # configured at TEST_TRAFFIC_SHIFT or PRODUCTION_TRAFFIC_SHIFT stages."
+    text = EXAMPLE.replace("at: POST_TEST_TRAFFIC_SHIFT", f"at: {stage}")
+    with pytest.raises(AllowlistError) as refused:
+        load_allowlist(text)
+    assert f"a gate cannot sit at {stage}: ECS refuses PAUSE hooks there" in str(refused.value)

@@ -28,8 +28,14 @@ GateStage = Literal[
     "POST_PRODUCTION_TRAFFIC_SHIFT",
     "converged",
 ]
+# botocore 1.44, DeploymentLifecycleHook.lifecycleStages: "PAUSE hooks cannot be
+# configured at TEST_TRAFFIC_SHIFT or PRODUCTION_TRAFFIC_SHIFT stages. These stages are
+# only valid for AWS_LAMBDA hooks." A gate there would never run: ECS refuses the hook.
+NO_PAUSE_STAGES = ("TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT")
 # ECS's `DeploymentLifecycleHookStage` (botocore 1.44), where a PAUSE hook can wait.
-HOOK_STAGES: tuple[str, ...] = tuple(s for s in get_args(GateStage) if s != CONVERGED)
+HOOK_STAGES: tuple[str, ...] = tuple(
+    s for s in get_args(GateStage) if s != CONVERGED and s not in NO_PAUSE_STAGES
+)
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$")
 # GetMetricData periods: 1, 5, 10, 30 (high resolution) or a multiple of 60 seconds.
 _HIGH_RESOLUTION = (1, 5, 10, 30)
@@ -140,6 +146,18 @@ class Gate(BaseModel):
     approval: Approval | None = None
     on_timeout: Literal["rollback", "continue"] = "rollback"
     on_inconclusive: Literal["approval", "rollback", "continue"] = "approval"
+
+    @field_validator("at")
+    @classmethod
+    def _check_at(cls, value: str) -> str:
+        if value in NO_PAUSE_STAGES:
+            raise ValueError(
+                f"a gate cannot sit at {value}: ECS refuses PAUSE hooks there (only AWS_LAMBDA "
+                "hooks may run at TEST_TRAFFIC_SHIFT or PRODUCTION_TRAFFIC_SHIFT); use "
+                "POST_TEST_TRAFFIC_SHIFT or PRE_PRODUCTION_TRAFFIC_SHIFT, which runs before "
+                "every traffic step"
+            )
+        return value
 
     @model_validator(mode="after")
     def _judges_something(self) -> Gate:
