@@ -133,3 +133,19 @@ def test_a_circuit_breaker_that_stops_without_rollback_sends_failed(world: World
     ]
     assert events[1]["detail"]["eventType"] == "ERROR"
     assert events[1]["resources"] == [SERVICE_ARN]
+
+
+def test_local_modes_rule_covers_a_service_allowlisted_after_the_start(world: World) -> None:
+    # Local mode creates its rule once, at the start: it names no cluster, so a service
+    # an allowlist reload adds later (here in a cluster nobody listed then) is covered.
+    url = create_events_queue(world.endpoint, REGION)
+    world.service(cluster="late", name="api")
+    world.ecs.update_service(
+        cluster="late", service="api", taskDefinition=world.register(f"{REPO}:2", "late-api")
+    )
+    events = received(world, url, 2)
+    assert [e["detail"]["eventName"] for e in events] == [
+        "SERVICE_DEPLOYMENT_IN_PROGRESS",
+        "SERVICE_DEPLOYMENT_COMPLETED",
+    ]
+    assert events[0]["resources"] == [f"arn:aws:ecs:{REGION}:{ACCOUNT_ID}:service/late/api"]
