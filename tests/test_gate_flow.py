@@ -265,7 +265,7 @@ def test_an_approval_gate_waits_for_a_listed_approver_then_continues(
     assert requested["gate"]["command"] == f"{command} --endpoint-url {world.endpoint}"
     assert requested["gate"]["approvers"] == [MANAGERS]
     [passed] = [e for e in events if e["type"] == "gate_passed"]
-    assert passed["gate"]["approved_by"] == ["alice"]
+    assert passed["gate"]["approved_by"] == ["release-managers/alice"]  # kind role
 
 
 def test_no_approval_before_the_timeout_takes_on_timeout(world: World) -> None:
@@ -435,7 +435,7 @@ def test_a_listed_roles_approval_through_the_queue_continues_the_hook(world: Wor
     assert world.images()["app"] == f"{REPO}:2.0"
     app.events.stop()  # type: ignore[union-attr]
     [passed] = [e for e in read_events(world, url) if e["type"] == "gate_passed"]
-    assert passed["gate"]["approved_by"] == ["alice"]
+    assert passed["gate"]["approved_by"] == ["release-managers/alice"]  # kind role
 
 
 def test_the_command_approval_requested_shows_works_as_pasted_and_wakes_the_gate(

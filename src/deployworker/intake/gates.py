@@ -14,6 +14,8 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from deployworker.intake import approvers
+from deployworker.intake.approvers import ApproverKind
 from deployworker.intake.fields import parse_duration
 
 CONVERGED = "converged"
@@ -112,13 +114,36 @@ class Metric(BaseModel):
 
 
 class Approval(BaseModel):
-    """A human approval: `required` distinct people from the listed roles."""
+    """A human approval: `required` distinct people from the listed roles, each person
+    as AWS vouches for it (`approvers`: kind `sso` or `role`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     approvers: tuple[str, ...]
+    kinds: tuple[ApproverKind, ...] = ()  # each approver's kind, from its entry
     required: int = Field(default=1, ge=1)
     timeout: int = 3600
+
+    @model_validator(mode="before")
+    @classmethod
+    def _entries(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "approvers" in data:
+            if "kinds" in data:
+                raise ValueError("give each approver's kind in its entry: {role: ..., kind: ...}")
+            arns, kinds = approvers.split(data["approvers"])
+            return {**data, "approvers": arns, "kinds": kinds}
+        return data
+
+    @model_validator(mode="after")
+    def _people(self) -> Approval:
+        found = approvers.problems(self.approvers, self.kinds, self.required)
+        if found:
+            raise ValueError("; ".join(found))
+        return self
+
+    def kind_of(self, arn: str) -> ApproverKind:
+        """The kind of the listed approver `arn`."""
+        return dict(zip(self.approvers, self.kinds, strict=True)).get(arn, "role")
 
     @field_validator("approvers")
     @classmethod

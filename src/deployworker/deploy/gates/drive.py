@@ -12,6 +12,7 @@ own rollback, which `verdicts` carries out.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
@@ -19,6 +20,7 @@ import structlog
 
 from deployworker.aws.ecs import Ecs
 from deployworker.aws.factory import Factory
+from deployworker.deploy.approvals.ballot import window_tag
 from deployworker.deploy.gates import hookid
 from deployworker.deploy.gates.contract import NoVotes, Subject
 from deployworker.deploy.gates.decide import Action, Decision
@@ -100,8 +102,14 @@ class GateDriver:
             return
         with bound(job.fields):
             job.gate_hook = pause.hook_id
+            configuration = job.applied.configuration if job.applied else None
+            window = self._open_window(job, hookid.began(pause, configuration, stage))
             job.gate = self.runner.start(
-                gate, self._subject(job), job.fields, lambda d: self._answer(job, arn, pause, d)
+                gate,
+                self._subject(job),
+                job.fields,
+                lambda d: self._answer(job, arn, pause, d),
+                window,
             )
 
     def _hook_stage(self, job: Job, pause: Pause) -> str | None:
@@ -163,8 +171,20 @@ class GateDriver:
                 job.gate_reason = decision.reason
                 resume(job, fail)
 
-        job.gate = self.runner.start(gate, self._subject(job), job.fields, end)
+        window = self._open_window(job, None)
+        job.gate = self.runner.start(gate, self._subject(job), job.fields, end, window)
         return True
+
+    def _open_window(self, job: Job, began: float | None) -> float:
+        """Tag when this gate's window opened (`approvals.ballot.WINDOW_TAG`): the
+        approvals receiver takes a vote from before it for another gate's or step's."""
+        opened = min(began, time.time()) if began is not None else time.time()
+        if job.applied is not None:
+            try:
+                self._ecs.tag_resource(job.applied.target, window_tag(opened))
+            except AwsError as exc:
+                log.warning("gate.window_tag_failed", error=str(exc))
+        return opened
 
     @staticmethod
     def has_converged_gate(job: Job) -> bool:

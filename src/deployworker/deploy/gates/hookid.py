@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from deployworker.deploy.gates.fit import PAUSE_ORDER, candidates, hook_seconds
+from deployworker.rollout.assess import Pause
 
 HOOKS_TAG = "deployworker:hooks"
 _DIGEST = 12  # hex characters of a hook id's SHA-256 kept in the record
@@ -79,3 +80,13 @@ def decode(tags: Mapping[str, str]) -> dict[str, str]:
         if index.isdigit() and int(index) < len(PAUSE_ORDER) and len(key) == _DIGEST:
             found[key] = PAUSE_ORDER[int(index)]
     return found
+
+
+def began(pause: Pause, configuration: Mapping[str, Any] | None, stage: str | None) -> float | None:
+    """When `pause` began to wait, on ECS's clock: its `expiresAt` less its hook's timeout
+    (None when either is unknown). The same for every copy of the message, so a gate's
+    window, and the votes it counts, survive a redelivery."""
+    timeout = hook_seconds(configuration, stage) if stage else None
+    if pause.expires_at is None or timeout is None:
+        return None
+    return float(pause.expires_at.timestamp()) - timeout
