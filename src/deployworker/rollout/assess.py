@@ -40,6 +40,7 @@ class Pause:
     stage: str
     expires_at: datetime | None
     timeout_action: str | None
+    updated_at: datetime | None = None  # the deployment's `updatedAt` when seen waiting
 
     def describe(self) -> str:
         """`paused at POST_TEST_TRAFFIC_SHIFT until 14:05Z (then ROLLBACK)`."""
@@ -88,6 +89,7 @@ def pause_of(deployment: Mapping[str, Any]) -> Pause | None:
                 str(deployment.get("lifecycleStage", "")),
                 hook.get("expiresAt"),
                 hook.get("timeoutAction"),
+                deployment.get("updatedAt"),
             )
     return None
 

@@ -13,6 +13,7 @@ approver ends the gate.
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 from collections.abc import Sequence
@@ -103,7 +104,8 @@ def tally(
     neither, the approval is expired.
     """
     deadline = opened_at + policy.timeout
-    start = opened_at if since is None else since
+    # Whole seconds: a recorded vote keeps the second it was verified in (`ballot`).
+    start = math.floor(opened_at if since is None else since)
     approved: list[str] = []
     rejected: list[str] = []
     seen: set[str] = set()

@@ -83,10 +83,14 @@ def decode(tags: Mapping[str, str]) -> dict[str, str]:
 
 
 def began(pause: Pause, configuration: Mapping[str, Any] | None, stage: str | None) -> float | None:
-    """When `pause` began to wait, on ECS's clock: its `expiresAt` less its hook's timeout
-    (None when either is unknown). The same for every copy of the message, so a gate's
-    window, and the votes it counts, survive a redelivery."""
+    """When `pause` began to wait, as late as ECS's answer shows it: its `expiresAt` less
+    its hook's timeout, or the deployment's `updatedAt` when later (None when neither
+    is known). The same for every copy of the message, so a gate's window, and the
+    votes it counts, survive a redelivery; a later bound only ever drops votes."""
     timeout = hook_seconds(configuration, stage) if stage else None
-    if pause.expires_at is None or timeout is None:
-        return None
-    return float(pause.expires_at.timestamp()) - timeout
+    found = []
+    if pause.expires_at is not None and timeout is not None:
+        found.append(float(pause.expires_at.timestamp()) - timeout)
+    if pause.updated_at is not None:
+        found.append(float(pause.updated_at.timestamp()))
+    return max(found, default=None)
