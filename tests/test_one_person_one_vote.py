@@ -14,6 +14,7 @@ from botocore.credentials import Credentials
 
 from conftest import REGION, REPO, World, default_entry, deploy, metric, wait_for
 from deployworker.aws.clients import make_client
+from deployworker.intake.approval import PROOF_REMOVED
 from deployworker.local.simulator import Rules
 from gated import HOOK_STAGE, canary, canary_with_pause, pause_hook, web_service
 from test_gate_flow import continued, gates_of, send_approval
@@ -110,3 +111,21 @@ def test_each_traffic_step_needs_its_own_vote(world: World) -> None:
     assert sent == ["CONTINUE", "CONTINUE"]
     assert metric(app, "deployworker_gate_evaluations_total", result="passed") == 2
     assert world.dead_letters() == []
+
+
+def test_a_refused_vote_reaches_the_dlq_without_its_signed_proof(world: World) -> None:
+    world.service()
+    app = world.app(
+        world.allowlist(
+            [default_entry(gates=[{"at": HOOK_STAGE, "approval": {"approvers": [RELEASE]}}])]
+        )
+    )
+    app.start()
+    send_approval(world, assumed(world, "developers", "mallory"), "build-1")
+    [dead] = wait_for(world.dead_letters)
+    reason = dead["MessageAttributes"]["deployworker.reason"]["StringValue"]
+    assert "developers/mallory is not an assumed-role session of a listed approver" in reason
+    body = json.loads(dead["Body"])
+    assert body["proof"] == PROOF_REMOVED  # nobody who reads the DLQ can replay it
+    assert "Signature=" not in dead["Body"] and "X-Amz-Security-Token" not in dead["Body"]
+    assert (body["action"], body["deploy_id"]) == ("approve", "build-1")  # the rest is kept

@@ -166,3 +166,26 @@ def parse_approval(unwrapped: Unwrapped) -> ApprovalRequest:
         raise invalid(_describe(exc)) from None
     except (ValueError, TypeError, RecursionError) as exc:
         raise invalid(f"approval could not be validated: {exc}") from None
+
+
+PROOF_REMOVED = "(removed: a vote's signed proof never leaves the worker)"
+
+
+def without_proof(body: str) -> str:
+    """`body` with a vote's `proof` replaced, for the DLQ: a refused vote's proof may
+    still be fresh, and whoever reads the DLQ must not be able to replay it (under SNS's
+    envelope too). Anything that is not a vote with a proof comes back unchanged."""
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return body
+    if not isinstance(document, dict):
+        return body
+    if "proof" in document:
+        return json.dumps({**document, "proof": PROOF_REMOVED}, separators=(",", ":"))
+    inner = document.get("Message")
+    if document.get("Type") == "Notification" and isinstance(inner, str):
+        cleaned = without_proof(inner)
+        if cleaned != inner:
+            return json.dumps({**document, "Message": cleaned}, separators=(",", ":"))
+    return body
