@@ -399,10 +399,18 @@ def assumed(world: World, role: str, name: str) -> Credentials:
 
 def send_approval(world: World, credentials: Credentials, deploy_id: str) -> None:
     """What `deployworker approve` sends: the vote, with its caller proof."""
-    body = vote_body(
-        "approve", "prod", "web", deploy_id, "", credentials, "eu-west-1", world.endpoint
-    )
     queue = world.resources.queue_url
+    body = vote_body(
+        "approve",
+        "prod",
+        "web",
+        deploy_id,
+        "",
+        credentials,
+        "eu-west-1",
+        world.endpoint,
+        audience=queue,
+    )
     send_vote(
         body,
         "prod",

@@ -14,6 +14,7 @@ from botocore.credentials import Credentials
 
 from conftest import REGION, REPO, World, default_entry, deploy, metric, wait_for
 from deployworker.aws.clients import make_client
+from deployworker.cli.approve import send_vote, vote_body
 from deployworker.intake.approval import PROOF_REMOVED
 from deployworker.local.simulator import Rules
 from gated import HOOK_STAGE, canary, canary_with_pause, pause_hook, web_service
@@ -129,3 +130,31 @@ def test_a_refused_vote_reaches_the_dlq_without_its_signed_proof(world: World) -
     assert body["proof"] == PROOF_REMOVED  # nobody who reads the DLQ can replay it
     assert "Signature=" not in dead["Body"] and "X-Amz-Security-Token" not in dead["Body"]
     assert (body["action"], body["deploy_id"]) == ("approve", "build-1")  # the rest is kept
+
+
+def test_a_proof_made_for_another_deployworker_is_useless_here(world: World) -> None:
+    world.service()
+    gate = {"at": HOOK_STAGE, "approval": {"approvers": [RELEASE]}}
+    app = world.app(world.allowlist([default_entry(gates=[gate])]))
+    app.start()
+    alice = assumed(world, "release-managers", "alice")
+    other = "https://sqs.eu-west-1.amazonaws.com/123456789012/staging-deploys.fifo"
+    for audience in (other, None):  # made for the staging worker; made for nobody
+        body = vote_body(
+            "approve", "prod", "web", "b-1", "", alice, REGION, world.endpoint, audience=audience
+        )
+        send_vote(
+            body,
+            "prod",
+            "web",
+            topic_arn=None,
+            queue_url=world.resources.queue_url,
+            region=REGION,
+            endpoint_url=world.endpoint,
+        )
+    dead = wait_for(lambda: len(found := world.dead_letters()) == 2 and found)
+    reasons = [d["MessageAttributes"]["deployworker.reason"]["StringValue"] for d in dead]
+    assert f"the vote's proof names the audience {other!r}" in reasons[0]
+    assert "the vote's proof names no audience" in reasons[1]
+    assert world.resources.queue_url in reasons[0]
+    assert metric(app, "deployworker_approval_votes_total", result="counted") == 0
