@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 import structlog
 
@@ -67,7 +67,7 @@ class App:
     targets: Targets  # routes messages to home's pipeline and other targets' pipelines
     events: SnsEvents | None = None
     settler: Settler | None = None
-    http: ThreadingHTTPServer | None = None
+    http: WSGIServer | None = None
     resumes: ThreadPoolExecutor | None = None
     ecs_events: EventConsumer | None = None
 
