@@ -35,7 +35,7 @@ from promserver import Exporter, PrometheusServer
 
 MANAGERS = "arn:aws:iam::123456789012:role/release-managers"
 ALICE = "arn:aws:sts::123456789012:assumed-role/release-managers/alice"
-ERRORS = {"name": "error-ratio", "prometheus": "errors", "max": 0.01, "interval": 1, "count": 3}
+ERRORS = {"name": "error-ratio", "prometheus": "errors", "max": 0.01, "interval": "1s", "count": 3}
 
 
 class Values:
@@ -291,7 +291,7 @@ def test_an_approval_gate_waits_for_a_listed_approver_then_continues(
 def test_no_approval_before_the_timeout_takes_on_timeout(world: World) -> None:
     world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
     before = canary_with_pause(world.ecs, action="CONTINUE")
-    gate = {"at": HOOK_STAGE, "approval": {"approvers": [MANAGERS], "timeout": 2}}
+    gate = {"at": HOOK_STAGE, "approval": {"approvers": [MANAGERS], "timeout": "2s"}}
     app, url = gated_app(world, gate)
     sent = continued(app)
     run(world, app, "nobody")
@@ -357,7 +357,7 @@ def test_two_gates_the_canary_passes_and_the_next_step_is_rolled_back(world: Wor
         for stage in (HOOK_STAGE, "PRE_PRODUCTION_TRAFFIC_SHIFT")
     ]
     before = web_service(world.ecs, canary(hooks))
-    latency = {"name": "latency", "prometheus": "latency", "max": 0.5, "interval": 1, "count": 2}
+    latency = {"name": "latency", "prometheus": "latency", "max": 0.5, "interval": "1s", "count": 2}
     gates = [
         {"at": HOOK_STAGE, "analysis": [ERRORS]},
         {"at": "PRE_PRODUCTION_TRAFFIC_SHIFT", "analysis": [latency]},
@@ -538,7 +538,7 @@ def test_a_converged_gate_whose_alarm_goes_off_during_verification_rolls_back(
         ComparisonOperator="GreaterThanThreshold",
     )
     cloudwatch.set_alarm_state(AlarmName="web-5xx", StateValue="OK", StateReason="quiet")
-    alarms = {"name": "alarms", "cloudwatch_alarms": ["web-5xx"], "interval": 1, "count": 4}
+    alarms = {"name": "alarms", "cloudwatch_alarms": ["web-5xx"], "interval": "1s", "count": 4}
     app, url = gated_app(world, {"at": "converged", "analysis": [alarms]})
     world.send(deploy(f"{REPO}:2.0", deploy_id="alarmed"))
     jobs = app.worker.poll(0)

@@ -96,7 +96,7 @@ def image_of(ecs: Any) -> str:
     return image
 
 
-ALARMS = {"name": "alarms", "cloudwatch_alarms": ["web-5xx"], "interval": 1, "count": 2}
+ALARMS = {"name": "alarms", "cloudwatch_alarms": ["web-5xx"], "interval": "1s", "count": 2}
 
 
 def test_a_gate_in_another_account_reads_the_alarm_there_and_continues_the_hook(

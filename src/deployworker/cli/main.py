@@ -165,8 +165,11 @@ def cmd_check_allowlist(args: argparse.Namespace) -> int:
         print(f"{path}: cannot read: {exc.strerror}", file=sys.stderr)
         return 1
     except AllowlistError as exc:
-        where = f"{path}:{exc.line}" if exc.line else str(path)
-        print(f"{where}: {exc.reason}", file=sys.stderr)
+        from deployworker.cli.check import lines
+
+        # GitHub reads workflow commands from stdout; people read errors on stderr.
+        out = sys.stdout if args.format == "github" else sys.stderr
+        print("\n".join(lines(path, exc.problems, args.format)), file=out)
         return 1
     releases = f", {len(allowlist.releases)} release(s)" if allowlist.releases else ""
     print(f"{path}: ok, {len(allowlist.services)} service(s){releases}")
@@ -222,6 +225,12 @@ def parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-allowlist", help="validate an allowlist file")
     check.add_argument("path", type=Path)
     check.add_argument("--describe", action="store_true", help="check gates against ECS")
+    check.add_argument(
+        "--format",
+        choices=("text", "github"),
+        default="text",
+        help="text: file:line: field: message; github: ::error annotations for a pull request",
+    )
     check.add_argument("--region")
     check.add_argument("--endpoint-url")
     check.set_defaults(func=cmd_check_allowlist)
