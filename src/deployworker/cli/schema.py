@@ -1,7 +1,7 @@
-"""Generate the allowlist's JSON Schema and its field reference from the models:
-`python -m deployworker.cli.schema` (or `make generated`) rewrites
-`config/allowlist.schema.json` and `docs/allowlist-reference.md`; tests fail when either
-is stale."""
+"""Generate the allowlist's JSON Schema and its field reference from the models, and the
+table of log events from the source: `python -m deployworker.cli.schema` (or
+`make generated`) rewrites `config/allowlist.schema.json`, `docs/allowlist-reference.md`
+and the table in `docs/logs.md`; tests fail when any is stale."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from deployworker.cli.logdoc import rewrite
 from deployworker.intake.budget import duration_text
 from deployworker.intake.entries import Allowlist
 from deployworker.intake.fields import DURATION_PATTERN
 
 SCHEMA_PATH = Path("config/allowlist.schema.json")
 REFERENCE_PATH = Path("docs/allowlist-reference.md")
+LOGS_PATH = Path("docs/logs.md")  # its table of events (cli.logdoc)
 # Examples by key, where the type alone says too little.
 EXAMPLES = {
     "cluster": "prod",
@@ -138,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     found = schema()
     (root / SCHEMA_PATH).write_text(json.dumps(found, indent=2) + "\n", encoding="utf-8")
     (root / REFERENCE_PATH).write_text(reference(found), encoding="utf-8")
+    logs = root / LOGS_PATH
+    logs.write_text(rewrite(logs.read_text(encoding="utf-8")), encoding="utf-8")
     return 0
 
 
