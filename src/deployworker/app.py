@@ -171,7 +171,8 @@ def build(
     events = None
     if settings.events_topic_arn:
         sns = aws.adapter(Sns, "sns")
-        events = SnsEvents(sns, settings.events_topic_arn, on_drop=metrics.events_dropped.inc)
+        drop, format = metrics.events_dropped.inc, settings.events_format
+        events = SnsEvents(sns, settings.events_topic_arn, on_drop=drop, format=format)
     watcher = build_watcher(settings, ecs, metrics.watch_round, metrics.paused.set)
     # Deploys resume here after their verdicts, never on the watcher's own thread.
     resumes = ThreadPoolExecutor(settings.resume_threads, thread_name_prefix="resume")

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     events_topic_arn: str | None = Field(
         default=None, description="SNS topic for deploy events (ChatOps, CI); off when unset"
     )
+    events_format: Literal["json", "chatbot"] = Field(
+        default="json",
+        description="events as deployworker's JSON, or as AWS Chatbot custom notifications",
+    )
     deploy_topic_arn: str | None = Field(
         default=None,
         description="SNS FIFO topic deploys and votes are published to (the command in "
