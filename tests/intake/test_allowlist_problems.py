@@ -9,6 +9,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from deployworker.cli.main import main
 from deployworker.cli.schema import REFERENCE_PATH, SCHEMA_PATH, reference, schema
@@ -108,3 +110,24 @@ def test_the_example_allowlist_names_the_schema_for_editors() -> None:
     first = Path("config/allowlist.yaml").read_text().splitlines()[0]
     assert first == "# yaml-language-server: $schema=allowlist.schema.json"
     assert (Path("config") / first.split("=", 1)[1]).resolve() == SCHEMA_PATH.resolve()
+
+
+@given(hours=st.integers(0, 23), minutes=st.integers(0, 120), seconds=st.integers(0, 200))
+def test_any_compound_duration_reads_as_its_sum(hours: int, minutes: int, seconds: int) -> None:
+    parts = [(hours, "h"), (minutes, "m"), (seconds, "s")]
+    text = "".join(f"{n}{unit}" for n, unit in parts if n)
+    total = hours * 3600 + minutes * 60 + seconds
+    assume(text and 1 <= total <= 24 * 3600)
+    assert re.fullmatch(DURATION_PATTERN, text)  # the schema agrees with the parser
+    assert parse_duration(text, bare=False) == total
+
+
+@given(st.text(alphabet="0123456789hms. -", max_size=8))
+def test_the_schema_pattern_and_the_parser_agree(text: str) -> None:
+    try:
+        parse_duration(text, bare=False, most=10**9)
+        parsed = True
+    except ValueError:
+        parsed = False
+    zero = re.fullmatch(r"(0+[hms])+", text) is not None  # grammatical, but under 1 second
+    assert parsed == (re.fullmatch(DURATION_PATTERN, text) is not None and not zero)

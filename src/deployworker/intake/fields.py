@@ -49,10 +49,10 @@ def parse_duration(value: Any, what: str = "a timeout", most: int = DAY, bare: b
     """Seconds in `value`: a string such as `90s`, `15m`, `1h30m` (or, with `bare`, an
     integer or a digit string: seconds), between 1 second and `most`.
     Raises `ValueError` naming `what`."""
-    text = str(value).strip()
+    text = str(value)
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValueError(f"{value!r} is not a duration such as 90s, 15m or 1h30m")
-    if text.isdigit():
+    if re.fullmatch(r"[0-9]+", text):
         if not bare:
             raise ValueError(
                 f"{text} has no unit: write {text}s for seconds "
