@@ -504,13 +504,13 @@ services:
     gates:
       - at: converged
         analysis:
-          - {name: alarms, cloudwatch_alarms: [web-5xx], interval: 1, count: 2}
+          - {name: alarms, cloudwatch_alarms: [web-5xx], interval: 1s, count: 2}
           - name: latency
             cloudwatch:
               namespace: AWS/ApplicationELB
               metric: TargetResponseTime
             max: 0.5
-            interval: 1
+            interval: 1s
             count: 2
 """
 
