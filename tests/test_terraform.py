@@ -217,7 +217,11 @@ def test_task_role_is_least_privilege() -> None:
         "MarkReleaseRevisions",
     }
     assert conditions(statements["TagGateProgress"]) == {
-        ("ForAllValues:StringEquals", "aws:TagKeys", json.dumps(["deployworker:gate"]))
+        (
+            "ForAllValues:StringEquals",
+            "aws:TagKeys",
+            json.dumps(["deployworker:gate", "deployworker:hooks", "deployworker:window"]),
+        )
     }
     assert conditions(statements["MarkReleaseRevisions"]) == {
         (
@@ -505,13 +509,13 @@ services:
     gates:
       - at: converged
         analysis:
-          - {name: alarms, cloudwatch_alarms: [web-5xx], interval: 1, count: 2}
+          - {name: alarms, cloudwatch_alarms: [web-5xx], interval: 1s, count: 2}
           - name: latency
             cloudwatch:
               namespace: AWS/ApplicationELB
               metric: TargetResponseTime
             max: 0.5
-            interval: 1
+            interval: 1s
             count: 2
 """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from deployworker.aws._ratelimit import DEFAULT_ECS_BUDGETS, Budget
@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     endpoint_url: str | None = Field(default=None, description="AWS endpoint override")
     events_topic_arn: str | None = Field(
         default=None, description="SNS topic for deploy events (ChatOps, CI); off when unset"
+    )
+    events_format: Literal["json", "chatbot"] = Field(
+        default="json",
+        description="events as deployworker's JSON, or as AWS Chatbot custom notifications",
     )
     deploy_topic_arn: str | None = Field(
         default=None,
@@ -133,7 +137,14 @@ class Settings(BaseSettings):
     metrics_port: int = Field(default=9102, ge=0, le=65535)
     health_poll_window_seconds: float = Field(default=120.0, gt=0)
 
-    log_level: str = "info"
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        default="info", description="least severe log level written"
+    )
+    log_format: Literal["auto", "console", "json"] = Field(
+        default="auto",
+        description="console (readable, coloured), json (one object a line), or auto: "
+        "console when stderr is a terminal",
+    )
 
     # Local mode only.
     local_port: int = Field(default=4566, ge=0, le=65535)
@@ -143,6 +154,11 @@ class Settings(BaseSettings):
     local_minute_seconds: float = Field(
         default=1.0, gt=0, description="real seconds one simulated minute (bakes, hooks) takes"
     )
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     def ecs_budgets(self) -> dict[str, Budget]:
         """Token-bucket budgets per ECS operation."""

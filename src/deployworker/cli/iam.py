@@ -15,7 +15,13 @@ from typing import Any
 
 from deployworker.cli.iam_releases import release_statements
 from deployworker.cli.iam_targets import service_arns, target_roles
+from deployworker.deploy.approvals.ballot import WINDOW_TAG
+from deployworker.deploy.gates.hookid import HOOKS_TAG
+from deployworker.deploy.gates.show import GATE_TAG
 from deployworker.intake.entries import Allowlist
+
+# The tags a gate writes on the deploy's revision.
+GATE_TAG_KEYS = [GATE_TAG, HOOKS_TAG, WINDOW_TAG]
 
 
 @dataclass(frozen=True)
@@ -96,12 +102,13 @@ def ecs_statements(
             family_arns,
             {"ForAllValues:StringEquals": {"aws:TagKeys": ["deployworker:migrated"]}},
         ),
-        # A gate's progress, for `status` in other processes: that one tag key only.
+        # A gate's progress, for `status` in other processes, which hook id was which
+        # stage's, and when the newest gate's window opened: those tag keys only.
         _statement(
             "TagGateProgress",
             ["ecs:TagResource"],
             family_arns,
-            {"ForAllValues:StringEquals": {"aws:TagKeys": ["deployworker:gate"]}},
+            {"ForAllValues:StringEquals": {"aws:TagKeys": GATE_TAG_KEYS}},
         ),
     ]
     if votes:

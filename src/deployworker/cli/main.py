@@ -14,12 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from deployworker import __version__
+from deployworker.cli import config
 from deployworker.cli.approve import add_approval_commands
+from deployworker.cli.check import cmd_check_allowlist
 from deployworker.cli.ci import add_ci_commands
 from deployworker.errors import ConfigError
 from deployworker.intake.allowlist import AllowlistError, load_allowlist
 from deployworker.observe.logs import configure_logging
-from deployworker.settings import Settings
 
 # Seconds local mode may take, past the shutdown grace, to stop its emulator and threads.
 LOCAL_STOP_MARGIN = 5.0
@@ -89,8 +90,9 @@ def cmd_run(_: argparse.Namespace) -> int:
     """Run the daemon against AWS, configured from DEPLOYWORKER_* settings."""
     from deployworker.app import build
 
-    settings = Settings()
-    configure_logging(settings.log_level)
+    settings = config.load_settings()
+    configure_logging(settings.log_level, format=settings.log_format)
+    config.warn_unknown_variables()
     app = build(settings)
     stop = _stop_on_signals()
     app.start()
@@ -106,12 +108,13 @@ def cmd_local(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print(f"error: local mode needs the 'local' extra ({exc})", file=sys.stderr)
         return 2
-    settings = Settings()
+    settings = config.load_settings()
     if args.port is not None:
         settings = settings.model_copy(update={"local_port": args.port})
     if args.allowlist is not None:
         settings = settings.model_copy(update={"allowlist_path": args.allowlist})
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, format=settings.log_format)
+    config.warn_unknown_variables()
     # Local mode's state lives in this process and dies with it, so a stop that
     # overruns the shutdown grace (plus time for the emulator) can end it outright.
     stop = _stop_on_signals(exit_after=settings.shutdown_grace_seconds + LOCAL_STOP_MARGIN)
@@ -156,40 +159,15 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_check_allowlist(args: argparse.Namespace) -> int:
-    """Validate an allowlist file; print where and why it is wrong."""
-    path: Path = args.path
-    try:
-        allowlist = load_allowlist(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        print(f"{path}: cannot read: {exc.strerror}", file=sys.stderr)
-        return 1
-    except AllowlistError as exc:
-        where = f"{path}:{exc.line}" if exc.line else str(path)
-        print(f"{where}: {exc.reason}", file=sys.stderr)
-        return 1
-    releases = f", {len(allowlist.releases)} release(s)" if allowlist.releases else ""
-    print(f"{path}: ok, {len(allowlist.services)} service(s){releases}")
-    if args.describe:  # gates against the services as ECS describes them
-        from deployworker.cli.targets import ecs_for
-        from deployworker.deploy.gates.wiring import review
-
-        found = review(ecs_for(Settings(), args.region, args.endpoint_url), allowlist)
-        for problem in found:
-            print(f"{path}: warning: {problem}", file=sys.stderr)
-        return 1 if found else 0
-    return 0
-
-
 def parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     top = argparse.ArgumentParser(prog="deployworker", description=__doc__)
     top.add_argument("--version", action="version", version=f"deployworker {__version__}")
     sub = top.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("run", help="run the worker against AWS (DEPLOYWORKER_* settings)").set_defaults(
-        func=cmd_run
-    )
+    run = sub.add_parser("run", help="run the worker against AWS (DEPLOYWORKER_* settings)")
+    run.epilog, run.formatter_class = config.settings_help(), argparse.RawDescriptionHelpFormatter
+    run.set_defaults(func=cmd_run)
 
     local = sub.add_parser("local", help="run everything on an emulated AWS endpoint")
     local.add_argument("--port", type=int, help="endpoint port (default 4566)")
@@ -222,6 +200,12 @@ def parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-allowlist", help="validate an allowlist file")
     check.add_argument("path", type=Path)
     check.add_argument("--describe", action="store_true", help="check gates against ECS")
+    check.add_argument(
+        "--format",
+        choices=("text", "github"),
+        default="text",
+        help="text: file:line: field: message; github: ::error annotations for a pull request",
+    )
     check.add_argument("--region")
     check.add_argument("--endpoint-url")
     check.set_defaults(func=cmd_check_allowlist)
@@ -233,6 +217,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except config.SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return config.EX_CONFIG
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

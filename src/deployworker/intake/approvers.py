@@ -36,6 +36,27 @@ SSO_ROLE = re.compile(
 )
 
 
+_ROLE_SCHEMA = {"type": "string", "pattern": "^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"}
+# What an `approvers` list may hold, for the allowlist's JSON Schema.
+ENTRIES_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "minItems": 1,
+    "items": {
+        "anyOf": [
+            {**_ROLE_SCHEMA, "description": "an approver role of kind role"},
+            {
+                "type": "object",
+                "properties": {"role": _ROLE_SCHEMA, "kind": {"enum": list(KINDS)}},
+                "required": ["role"],
+            },
+        ]
+    },
+    "description": "approver roles: an ARN (kind role: the role is one person) or "
+    "{role, kind: sso|role} (sso: an IAM Identity Center permission set, one sign-in "
+    "name is one person)",
+}
+
+
 def split(entries: Any) -> tuple[list[Any], list[Any]]:
     """(role ARNs, kinds) from the allowlist's `approvers` entries; the model checks them."""
     if not isinstance(entries, list | tuple):
