@@ -32,10 +32,8 @@ GateStage = Literal[
     "RECONCILE_SERVICE",
     "PRE_SCALE_UP",
     "POST_SCALE_UP",
-    "TEST_TRAFFIC_SHIFT",
     "POST_TEST_TRAFFIC_SHIFT",
     "PRE_PRODUCTION_TRAFFIC_SHIFT",
-    "PRODUCTION_TRAFFIC_SHIFT",
     "POST_PRODUCTION_TRAFFIC_SHIFT",
     "converged",
 ]
@@ -43,10 +41,8 @@ GateStage = Literal[
 # configured at TEST_TRAFFIC_SHIFT or PRODUCTION_TRAFFIC_SHIFT stages. These stages are
 # only valid for AWS_LAMBDA hooks." A gate there would never run: ECS refuses the hook.
 NO_PAUSE_STAGES = ("TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT")
-# ECS's `DeploymentLifecycleHookStage` (botocore 1.44), where a PAUSE hook can wait.
-HOOK_STAGES: tuple[str, ...] = tuple(
-    s for s in get_args(GateStage) if s != CONVERGED and s not in NO_PAUSE_STAGES
-)
+# ECS's `DeploymentLifecycleHookStage` (botocore 1.44) where a PAUSE hook can wait.
+HOOK_STAGES: tuple[str, ...] = tuple(s for s in get_args(GateStage) if s != CONVERGED)
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$")
 # GetMetricData periods: 1, 5, 10, 30 (high resolution) or a multiple of 60 seconds.
 _HIGH_RESOLUTION = (1, 5, 10, 30)
@@ -181,9 +177,9 @@ class Gate(BaseModel):
     on_timeout: Literal["rollback", "continue"] = "rollback"
     on_inconclusive: Literal["approval", "rollback", "continue"] = "approval"
 
-    @field_validator("at")
+    @field_validator("at", mode="before")
     @classmethod
-    def _check_at(cls, value: str) -> str:
+    def _check_at(cls, value: Any) -> Any:
         if value in NO_PAUSE_STAGES:
             raise ValueError(
                 f"a gate cannot sit at {value}: ECS refuses PAUSE hooks there (only AWS_LAMBDA "
