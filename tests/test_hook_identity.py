@@ -95,7 +95,16 @@ def test_a_gate_only_at_pre_production_judges_each_pre_production_hook_not_the_f
     assert sent == ["CONTINUE", "CONTINUE"]
     assert [action for _, action in worker_answers] == ["CONTINUE", "CONTINUE"]
     assert len({hook for hook, _ in worker_answers}) == 2
-    assert metric(app, "deployworker_gate_evaluations_total", result="passed") == 2
+    assert (
+        metric(
+            app,
+            "deployworker_gate_evaluations_total",
+            cluster="prod",
+            service="web",
+            result="passed",
+        )
+        == 2
+    )
 
 
 def test_an_analysis_gate_never_continues_the_hook_that_waits_for_an_approval_after_redelivery(
@@ -115,8 +124,8 @@ def test_an_analysis_gate_never_continues_the_hook_that_waits_for_an_approval_af
         Threshold=1.0,
         ComparisonOperator="GreaterThanThreshold",
     )
-    analysis = {"name": "alarms", "cloudwatch_alarms": ["web-5xx"], "interval": 1}
-    approval = {"approvers": [MANAGERS], "timeout": 3}  # nobody votes: it rolls back
+    analysis = {"name": "alarms", "cloudwatch_alarms": ["web-5xx"], "interval": "1s"}
+    approval = {"approvers": [MANAGERS], "timeout": "3s"}  # nobody votes: it rolls back
     gates = [
         {"at": POST_TEST, "analysis": [analysis]},
         {"at": PRE_PRODUCTION, "approval": approval},

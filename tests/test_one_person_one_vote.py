@@ -54,17 +54,28 @@ def test_one_principal_voting_under_two_session_names_is_one_vote(world: World) 
     before = canary_with_pause(world.ecs, minutes=30)
     # Two people are needed: one role each (kind role). Mallory may assume only
     # release-managers, and votes twice, as "alice" and as "bob".
-    app = approval_app(world, {"approvers": [RELEASE, ONCALL], "required": 2, "timeout": 6})
+    app = approval_app(world, {"approvers": [RELEASE, ONCALL], "required": 2, "timeout": "6s"})
     sent = continued(app)
     world.send(deploy(f"{REPO}:2.0", deploy_id="sybil"))
     app.worker.start()
-    wait_for(lambda: metric(app, "deployworker_approvals_pending") == 1)
+    wait_for(
+        lambda: metric(app, "deployworker_approvals_pending", cluster="prod", service="web") == 1
+    )
     send_approval(world, assumed(world, "release-managers", "alice"), "sybil")
     send_approval(world, assumed(world, "release-managers", "bob"), "sybil")
     wait_for(lambda: metric(app, "deployworker_messages_total", outcome="rolled_back") == 1, 60)
     assert sent == ["ROLLBACK"]  # one person's two names never made two approvals
     assert world.describe()["taskDefinition"] == before
-    assert metric(app, "deployworker_gate_evaluations_total", result="timed_out") == 1
+    assert (
+        metric(
+            app,
+            "deployworker_gate_evaluations_total",
+            cluster="prod",
+            service="web",
+            result="timed_out",
+        )
+        == 1
+    )
 
 
 def test_two_sign_in_names_of_an_identity_center_permission_set_are_two_people(
@@ -77,7 +88,9 @@ def test_two_sign_in_names_of_an_identity_center_permission_set_are_two_people(
     sent = continued(app)
     world.send(deploy(f"{REPO}:2.0", deploy_id="sso"))
     app.worker.start()
-    wait_for(lambda: metric(app, "deployworker_approvals_pending") == 1)
+    wait_for(
+        lambda: metric(app, "deployworker_approvals_pending", cluster="prod", service="web") == 1
+    )
     send_approval(world, assumed(world, SSO_NAME, "alice@example.com", SSO_PATH), "sso")
     send_approval(world, assumed(world, SSO_NAME, "bob@example.com", SSO_PATH), "sso")
     wait_for(lambda: metric(app, "deployworker_messages_total", outcome="deployed") == 1, 60)
@@ -99,18 +112,43 @@ def test_each_traffic_step_needs_its_own_vote(world: World) -> None:
     world.send(deploy(f"{REPO}:2.0", deploy_id="stepwise"))
     app.worker.start()
     alice = assumed(world, "release-managers", "alice")
-    wait_for(lambda: metric(app, "deployworker_approvals_pending") == 1)
+    wait_for(
+        lambda: metric(app, "deployworker_approvals_pending", cluster="prod", service="web") == 1
+    )
     send_approval(world, alice, "stepwise")
     wait_for(lambda: sent == ["CONTINUE"], 30)
     # The second step's gate does not take the first step's vote.
-    wait_for(lambda: metric(app, "deployworker_gate_evaluations_total", result="passed") == 1)
-    wait_for(lambda: metric(app, "deployworker_approvals_pending") == 1, 30)
+    wait_for(
+        lambda: (
+            metric(
+                app,
+                "deployworker_gate_evaluations_total",
+                cluster="prod",
+                service="web",
+                result="passed",
+            )
+            == 1
+        )
+    )
+    wait_for(
+        lambda: metric(app, "deployworker_approvals_pending", cluster="prod", service="web") == 1,
+        30,
+    )
     assert sent == ["CONTINUE"]
     assert metric(app, "deployworker_messages_total", outcome="deployed") == 0
     send_approval(world, alice, "stepwise")  # the same person, the second step
     wait_for(lambda: metric(app, "deployworker_messages_total", outcome="deployed") == 1, 60)
     assert sent == ["CONTINUE", "CONTINUE"]
-    assert metric(app, "deployworker_gate_evaluations_total", result="passed") == 2
+    assert (
+        metric(
+            app,
+            "deployworker_gate_evaluations_total",
+            cluster="prod",
+            service="web",
+            result="passed",
+        )
+        == 2
+    )
     assert world.dead_letters() == []
 
 
@@ -152,7 +190,13 @@ def test_a_proof_made_for_another_deployworker_is_useless_here(world: World) -> 
             region=REGION,
             endpoint_url=world.endpoint,
         )
-    dead = wait_for(lambda: len(found := world.dead_letters()) == 2 and found)
+    dead: list[dict[str, Any]] = []  # dead_letters() takes what it reads out of the DLQ
+
+    def both() -> bool:
+        dead.extend(world.dead_letters())
+        return len(dead) == 2
+
+    wait_for(both)
     reasons = [d["MessageAttributes"]["deployworker.reason"]["StringValue"] for d in dead]
     assert f"the vote's proof names the audience {other!r}" in reasons[0]
     assert "the vote's proof names no audience" in reasons[1]
