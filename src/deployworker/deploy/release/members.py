@@ -8,6 +8,7 @@ revision: read, change `EcsParameters.TaskDefinitionArn`, write back the whole i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from deployworker.aws.ecs import Ecs
 from deployworker.aws.eventrules import EventRules, target_shape
@@ -84,7 +85,7 @@ class Members:
             return False
         if slot.kind == "schedule":
             self.scheduler.update_schedule(
-                schedule_update(fresh.document, arn, update_schedule_shape())
+                schedule_update(fresh.document, arn, update_schedule_shape(), datetime.now(UTC))
             )
         else:
             update = target_update(fresh.document, arn, target_shape())
