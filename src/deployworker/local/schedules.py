@@ -39,9 +39,9 @@ def _update(self: Schedule, **kwargs: Any) -> None:
 
 def install() -> None:
     """Make moto's UpdateSchedule check StartDate."""
-    Schedule.update = _update  # type: ignore[method-assign]
+    Schedule.update = _update
 
 
 def uninstall() -> None:
     """Put moto's Schedule back as it was."""
-    Schedule.update = _ORIGINAL  # type: ignore[method-assign]
+    Schedule.update = _ORIGINAL
