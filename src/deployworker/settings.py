@@ -109,7 +109,12 @@ class Settings(BaseSettings):
     # Other accounts: how many replicas share each account's budget, and the sessions
     # the worker assumes the allowlist's roles with.
     replicas: int = Field(default=1, ge=1, description="replicas sharing each account's budget")
-    assume_role_seconds: int = Field(default=3600, ge=900, le=43200)
+    assume_role_seconds: int = Field(
+        default=3600,
+        ge=900,
+        le=43200,
+        description="assumed-role session length; over 3600 is refused at start (role chaining)",
+    )
     credentials_refresh_seconds: float = Field(
         default=900.0, gt=0, description="refresh assumed-role credentials this long before expiry"
     )
