@@ -28,9 +28,18 @@ from deployworker.errors import ConfigError
 
 
 def session_name(configured: str | None) -> str:
-    """The assumed-role session name: names this replica in every target's CloudTrail."""
+    """The assumed-role session name: names this replica in every target's CloudTrail.
+    STS AssumeRole's RoleSessionName (botocore's model) is 2 to 64 characters of
+    letters, digits and `_+=,.@-`: others become `-`, the name is cut at 64, and one
+    shorter than 2 is refused at start (STS would refuse every AssumeRole)."""
     name = configured or f"deployworker-{socket.gethostname()}-{os.getpid()}"
-    return "".join(c if c.isalnum() or c in "=,.@-_" else "-" for c in name)[:64]
+    name = "".join(c if c.isascii() and (c.isalnum() or c in "+=,.@-_") else "-" for c in name)
+    if len(name) < 2:
+        raise ConfigError(
+            f"DEPLOYWORKER_SESSION_NAME={configured!r} is too short: STS AssumeRole's "
+            "RoleSessionName is 2 to 64 characters"
+        )
+    return name[:64]
 
 
 # The worker runs as a role (its ECS task role), so assuming a target's role is role
