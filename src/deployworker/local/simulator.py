@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 
-from deployworker.local import backend, handlers, schedules
+from deployworker.local import backend, handlers, schedules, snstargets
 from deployworker.local.rules import Rules
 
 __all__ = ["RolloutSimulator", "Rules"]
@@ -35,6 +35,7 @@ class RolloutSimulator:
         backend.install(self)
         handlers.install()
         schedules.install()
+        snstargets.install()
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="rollout-sim", daemon=True)
         self._thread.start()
@@ -47,6 +48,7 @@ class RolloutSimulator:
         backend.uninstall(self)
         handlers.uninstall()
         schedules.uninstall()
+        snstargets.uninstall()
 
     def step(self) -> None:
         """Move every deployment on to now (the thread does this every `tick` seconds)."""
