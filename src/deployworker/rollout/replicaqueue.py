@@ -5,7 +5,7 @@ deletes it even when another replica follows that deployment. So ECS's events go
 SNS topic (the EventBridge rule's target), and every replica reads a queue of its own
 subscribed to it: every replica sees every event, and each ignores those about
 deployments it does not follow. The replica makes its queue when it starts (name
-`<prefix>-<host>-<random>`, retention 10 minutes, a policy that lets only the topic send)
+`<prefix>-<host>-<random>`, retention 10 minutes, SSE-SQS, only the topic may send)
 and removes it, with its subscription, when it stops. A replica that died without
 removing its queue left a heartbeat tag older than `STALE_SECONDS`: the next replica to
 start removes such queues, so none outlives its replica by much.
@@ -86,6 +86,7 @@ class ReplicaQueue:
         arn = f"arn:{self._topic.split(':')[1]}:sqs:{region}:{account}:{name}"
         attributes = {
             "MessageRetentionPeriod": str(RETENTION_SECONDS),
+            "SqsManagedSseEnabled": "true",
             "Policy": queue_policy(arn, self._topic),
         }
         self.url, self._arn = self._queues.create(name, attributes, self._tags())
