@@ -142,6 +142,8 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
         dlq_arn=args.dlq_arn,
         events_topic_arn=args.events_topic_arn,
         ecs_events_queue_arn=args.ecs_events_queue_arn,
+        ecs_events_topic_arn=args.ecs_events_topic_arn,
+        ecs_events_prefix=args.ecs_events_prefix,
         ecr_repository_arns=args.ecr_repository_arn or (),
         signing_secret_arn=args.signing_secret_arn,
         prometheus_secret_arn=args.prometheus_auth_secret_arn,
@@ -189,6 +191,8 @@ def parser() -> argparse.ArgumentParser:
     iam.add_argument("--dlq-arn")
     iam.add_argument("--events-topic-arn")
     iam.add_argument("--ecs-events-queue-arn", help="the queue of ECS's events (read, delete)")
+    iam.add_argument("--ecs-events-topic-arn", help="the topic of ECS's events (replicas)")
+    iam.add_argument("--ecs-events-prefix", default="deployworker-ecs-events")
     iam.add_argument("--ecr-repository-arn", action="append")
     iam.add_argument("--signing-secret-arn")
     iam.add_argument("--kms-key-arn")
