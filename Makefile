@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 TOOLS_VENV ?= .venv-tools
 TOOLS_STAMP := $(TOOLS_VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck pytest venv tools clean soak bench
+.PHONY: run test lint typecheck docs docs-ref pytest venv tools clean soak bench
 
 venv: $(STAMP)
 
@@ -37,7 +37,17 @@ typecheck: $(STAMP)
 pytest: $(STAMP) $(TOOLS_STAMP)
 	$(BIN)/pytest -q
 
-test: lint typecheck pytest
+# The documentation site, strictly (a broken link or a page left out of the nav fails),
+# and the generated references, which must match the code.
+docs: $(STAMP)
+	$(BIN)/python -m deployworker.cli.docref --check
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+# Regenerate the CLI, settings and metrics references (docs/reference/) from the code.
+docs-ref: $(STAMP)
+	$(BIN)/python -m deployworker.cli.docref
+
+test: lint typecheck docs pytest
 
 # Bounded (default 2 minutes): 1,000 mixed messages with AWS faults injected.
 soak: $(STAMP)
@@ -52,4 +62,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.accounts --check --json docs/benchmarks-accounts.json
 
 clean:
-	rm -rf $(VENV) $(TOOLS_VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(TOOLS_VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis site
