@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from deployworker.cli.check import cmd_check_allowlist
 from deployworker.intake.allowlist import AllowlistError, load_allowlist
-from deployworker.settings import Settings
 
 
 def cmd_iam_policy(args: argparse.Namespace) -> int:
@@ -33,6 +33,8 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
         dlq_arn=args.dlq_arn,
         events_topic_arn=args.events_topic_arn,
         ecs_events_queue_arn=args.ecs_events_queue_arn,
+        ecs_events_topic_arn=args.ecs_events_topic_arn,
+        ecs_events_prefix=args.ecs_events_prefix,
         ecr_repository_arns=args.ecr_repository_arn or (),
         signing_secret_arn=args.signing_secret_arn,
         prometheus_secret_arn=args.prometheus_auth_secret_arn,
@@ -58,38 +60,6 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_check_allowlist(args: argparse.Namespace) -> int:
-    """Validate an allowlist file; print where and why it is wrong."""
-    path: Path = args.path
-    try:
-        allowlist = load_allowlist(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        print(f"{path}: cannot read: {exc.strerror}", file=sys.stderr)
-        return 1
-    except AllowlistError as exc:
-        where = f"{path}:{exc.line}" if exc.line else str(path)
-        print(f"{where}: {exc.reason}", file=sys.stderr)
-        return 1
-    releases = f", {len(allowlist.releases)} release(s)" if allowlist.releases else ""
-    print(f"{path}: ok, {len(allowlist.services)} service(s){releases}")
-    from deployworker.cli.iam import Scope
-    from deployworker.cli.quotas import fleet_review
-
-    # Sizes hardly depend on the account id; the region's length counts a little.
-    scope = Scope(region=args.region or "us-east-1", account_id="123456789012")
-    for quota in fleet_review(allowlist, scope):
-        print(f"{path}: warning: {quota}", file=sys.stderr)
-    if args.describe:  # gates against the services as ECS describes them
-        from deployworker.cli.targets import ecs_for
-        from deployworker.deploy.gates.wiring import review
-
-        found = review(ecs_for(Settings(), args.region, args.endpoint_url), allowlist)
-        for problem in found:
-            print(f"{path}: warning: {problem}", file=sys.stderr)
-        return 1 if found else 0
-    return 0
-
-
 def add_allowlist_commands(sub: Any) -> None:
     """Register `iam-policy` and `check-allowlist` on the top-level subparsers."""
     iam = sub.add_parser("iam-policy", help="the least-privilege task-role policy for an allowlist")
@@ -105,6 +75,8 @@ def add_allowlist_commands(sub: Any) -> None:
     iam.add_argument("--dlq-arn")
     iam.add_argument("--events-topic-arn")
     iam.add_argument("--ecs-events-queue-arn", help="the queue of ECS's events (read, delete)")
+    iam.add_argument("--ecs-events-topic-arn", help="the topic of ECS's events (replicas)")
+    iam.add_argument("--ecs-events-prefix", default="deployworker-ecs-events")
     iam.add_argument("--ecr-repository-arn", action="append")
     iam.add_argument("--signing-secret-arn")
     iam.add_argument("--kms-key-arn")
@@ -119,6 +91,12 @@ def add_allowlist_commands(sub: Any) -> None:
     check = sub.add_parser("check-allowlist", help="validate an allowlist file")
     check.add_argument("path", type=Path)
     check.add_argument("--describe", action="store_true", help="check gates against ECS")
+    check.add_argument(
+        "--format",
+        choices=("text", "github"),
+        default="text",
+        help="text: file:line: field: message; github: ::error annotations for a pull request",
+    )
     check.add_argument("--region")
     check.add_argument("--endpoint-url")
     check.set_defaults(func=cmd_check_allowlist)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from deployworker.aws.ecs import Ecs
+from deployworker.cli.config import CLIENT_SETTINGS, load_settings
 from deployworker.cli.outputs import write_outputs
 from deployworker.cli.status import Status
 from deployworker.errors import AwsError, Rejection
@@ -40,7 +41,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from deployworker.cli.publish import publish
     from deployworker.cli.targets import accounts_for
 
-    settings = Settings()
+    settings = load_settings(CLIENT_SETTINGS)
     region, endpoint = _target(args, settings)
     topic, queue = args.topic_arn, args.queue_url
     if args.local and not queue:
@@ -155,7 +156,7 @@ def _wait_and_report(
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Tell CI whether a deploy succeeded."""
-    settings = Settings()
+    settings = load_settings(CLIENT_SETTINGS)
     region, endpoint = _target(args, settings)
     if args.release:
         from deployworker.cli.release import cmd_release_status

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from deployworker.cli.iam_events import fanout_statements
 from deployworker.cli.iam_releases import release_statements
 from deployworker.cli.iam_statements import Scope, ecs_statements
 from deployworker.cli.iam_statements import statement as _statement
@@ -75,6 +76,10 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
     if scope.ecs_events_queue_arn:
         reads = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
         statements.append(_statement("ConsumeEcsEvents", reads, [scope.ecs_events_queue_arn]))
+    if scope.ecs_events_topic_arn:
+        where = (scope.partition, scope.region, scope.account_id)
+        prefix = scope.ecs_events_prefix
+        statements.extend(fanout_statements(*where, scope.ecs_events_topic_arn, prefix))
     if scope.events_topic_arn:
         statements.append(
             _statement("PublishDeployEvents", ["sns:Publish"], [scope.events_topic_arn])

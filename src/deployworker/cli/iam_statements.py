@@ -36,6 +36,9 @@ class Scope:
     dlq_arn: str | None = None
     events_topic_arn: str | None = None
     ecs_events_queue_arn: str | None = None
+    # Several replicas: the topic of ECS's events and their own queues' name prefix.
+    ecs_events_topic_arn: str | None = None
+    ecs_events_prefix: str = "deployworker-ecs-events"
     ecr_repository_arns: Sequence[str] = ()
     signing_secret_arn: str | None = None
     kms_key_arn: str | None = None

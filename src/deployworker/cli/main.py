@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from deployworker import __version__
+from deployworker.cli import config
 from deployworker.cli.allowlist import add_allowlist_commands
 from deployworker.cli.approve import add_approval_commands
 from deployworker.cli.ci import add_ci_commands
 from deployworker.errors import ConfigError
 from deployworker.observe.logs import configure_logging
-from deployworker.settings import Settings
 
 # Seconds local mode may take, past the shutdown grace, to stop its emulator and threads.
 LOCAL_STOP_MARGIN = 5.0
@@ -88,8 +88,9 @@ def cmd_run(_: argparse.Namespace) -> int:
     """Run the daemon against AWS, configured from DEPLOYWORKER_* settings."""
     from deployworker.app import build
 
-    settings = Settings()
-    configure_logging(settings.log_level)
+    settings = config.load_settings()
+    configure_logging(settings.log_level, format=settings.log_format)
+    config.warn_unknown_variables()
     app = build(settings)
     stop = _stop_on_signals()
     app.start()
@@ -105,12 +106,13 @@ def cmd_local(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print(f"error: local mode needs the 'local' extra ({exc})", file=sys.stderr)
         return 2
-    settings = Settings()
+    settings = config.load_settings()
     if args.port is not None:
         settings = settings.model_copy(update={"local_port": args.port})
     if args.allowlist is not None:
         settings = settings.model_copy(update={"allowlist_path": args.allowlist})
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, format=settings.log_format)
+    config.warn_unknown_variables()
     # Local mode's state lives in this process and dies with it, so a stop that
     # overruns the shutdown grace (plus time for the emulator) can end it outright.
     stop = _stop_on_signals(exit_after=settings.shutdown_grace_seconds + LOCAL_STOP_MARGIN)
@@ -124,9 +126,9 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"deployworker {__version__}")
     sub = top.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("run", help="run the worker against AWS (DEPLOYWORKER_* settings)").set_defaults(
-        func=cmd_run
-    )
+    run = sub.add_parser("run", help="run the worker against AWS (DEPLOYWORKER_* settings)")
+    run.epilog, run.formatter_class = config.settings_help(), argparse.RawDescriptionHelpFormatter
+    run.set_defaults(func=cmd_run)
 
     local = sub.add_parser("local", help="run everything on an emulated AWS endpoint")
     local.add_argument("--port", type=int, help="endpoint port (default 4566)")
@@ -146,6 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except config.SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return config.EX_CONFIG
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

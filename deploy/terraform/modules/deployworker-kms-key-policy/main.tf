@@ -45,7 +45,8 @@ data "aws_iam_policy_document" "key" {
     }
   }
 
-  # EventBridge encrypts each ECS event it delivers to the encrypted events queue.
+  # EventBridge encrypts each ECS event it delivers to the encrypted events queue, or
+  # (several replicas) publishes to the encrypted events topic.
   dynamic "statement" {
     for_each = slice([local.rule_arn], 0, local.rule_count)
     content {
