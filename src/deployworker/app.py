@@ -244,5 +244,5 @@ def build(
         events,
         settler,
         resumes=resumes,
-        ecs_events=consume_events(settings, sqs, targets.watchers, health, metrics.ecs_event),
+        ecs_events=consume_events(settings, sqs, targets.watchers, health, metrics.ecs_event, aws),
     )

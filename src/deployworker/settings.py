@@ -42,6 +42,16 @@ class Settings(BaseSettings):
         default=None,
         description="SQS queue of ECS's EventBridge events: wakes the watcher; off when unset",
     )
+    ecs_events_topic_arn: str | None = Field(
+        default=None,
+        description="SNS topic of ECS's EventBridge events: each replica reads them from a "
+        "queue of its own it makes and subscribes at start (instead of events_queue_url)",
+    )
+    ecs_events_prefix: str = Field(
+        default="deployworker-ecs-events",
+        pattern=r"^[A-Za-z0-9_-]{1,50}$",
+        description="name prefix of the replicas' own events queues",
+    )
     events_safety_net_seconds: float = Field(
         default=30.0, gt=0, description="watch rounds' interval while the events queue is set"
     )
@@ -113,7 +123,12 @@ class Settings(BaseSettings):
     # Other accounts: how many replicas share each account's budget, and the sessions
     # the worker assumes the allowlist's roles with.
     replicas: int = Field(default=1, ge=1, description="replicas sharing each account's budget")
-    assume_role_seconds: int = Field(default=3600, ge=900, le=43200)
+    assume_role_seconds: int = Field(
+        default=3600,
+        ge=900,
+        le=43200,
+        description="assumed-role session length; over 3600 is refused at start (role chaining)",
+    )
     credentials_refresh_seconds: float = Field(
         default=900.0, gt=0, description="refresh assumed-role credentials this long before expiry"
     )
@@ -174,9 +189,14 @@ class Settings(BaseSettings):
     def watch_round_seconds(self) -> float:
         """Seconds between the watcher's rounds: with ECS's events to wake it, the
         rounds are only a safety net for a lost event."""
-        if self.events_queue_url:
+        if self.events_on:
             return self.events_safety_net_seconds
         return self.watch_interval_seconds
+
+    @property
+    def events_on(self) -> bool:
+        """ECS's events wake the watcher: from a shared queue, or a topic fanned out."""
+        return bool(self.events_queue_url or self.ecs_events_topic_arn)
 
     @property
     def heartbeat_interval(self) -> float:
