@@ -115,19 +115,22 @@ class Pipeline:
             "deploy_id": message.dedup_id or message.message_id,
         }
         started = time.monotonic()
-        if self._releases is not None and self._releases.claims(message):
-            self._releases.start(message, done)
-            return
         with bound(fields):
-            failpoint("received")
             request: DeployRequest | None = None
             try:
+                # Inside the try: a body no parser survives still reaches `done`.
+                if self._releases is not None and self._releases.claims(message):
+                    self._releases.start(message, done)
+                    return
+                failpoint("received")
                 request = self._intake.parse(message)
                 fields.update(log_fields(request, message))
                 structlog.contextvars.bind_contextvars(**fields)
+                decision = self._intake.admit(request, message.group_id)
+                # Only now: a rejected message's text (sender-controlled) never reaches
+                # the ChatOps topic as a `received` event.
                 received = Result(Outcome.RETRIED, "", deploy_id_of(request, message))
                 self._emit(event_of("received", received, request))
-                decision = self._intake.admit(request, message.group_id)
             except Rejection as rejection:
                 outcome = rejected_outcome(rejection)
                 log.warning("message.rejected", outcome=outcome.value, reason=rejection.reason)
