@@ -239,7 +239,11 @@ def test_task_role_is_least_privilege() -> None:
         ("StringEquals", "ecs:CreateAction", json.dumps(["RegisterTaskDefinition"]))
     }
     assert conditions(statements["MarkMigratedRevisions"]) == {
-        ("ForAllValues:StringEquals", "aws:TagKeys", json.dumps(["deployworker:migrated"]))
+        (
+            "ForAllValues:StringEquals",
+            "aws:TagKeys",
+            json.dumps(["deployworker:migrated", "deployworker:migrated-mac"]),
+        )
     }
     assert resources(statements["MarkMigratedRevisions"]) == "${var.family_arns}"
     assert shared_input("family_arns") == "${local.family_arns}"

@@ -52,6 +52,13 @@ class Settings(BaseSettings):
         default=None, description="read the signing key from AWS Secrets Manager instead"
     )
     signing_max_age_seconds: float = Field(default=86_400, gt=0)
+    tag_key: SecretStr | None = Field(
+        default=None,
+        description="the worker's own key for the MAC on its deployworker:* tags (never CI's)",
+    )
+    tag_key_secret_arn: str | None = Field(
+        default=None, description="read the tag key from AWS Secrets Manager instead"
+    )
     approval_proof_max_age_seconds: float = Field(
         default=300, gt=0, le=900, description="oldest caller proof an approval may carry"
     )

@@ -15,6 +15,7 @@ from typing import Any
 
 from deployworker.cli.iam_releases import release_statements
 from deployworker.cli.iam_targets import service_arns, target_roles
+from deployworker.deploy.trust import MIGRATED_MAC_TAG, MIGRATED_TAG
 from deployworker.intake.entries import Allowlist
 
 
@@ -94,7 +95,7 @@ def ecs_statements(
             "MarkMigratedRevisions",
             ["ecs:TagResource"],
             family_arns,
-            {"ForAllValues:StringEquals": {"aws:TagKeys": ["deployworker:migrated"]}},
+            {"ForAllValues:StringEquals": {"aws:TagKeys": [MIGRATED_TAG, MIGRATED_MAC_TAG]}},
         ),
         # A gate's progress, for `status` in other processes: that one tag key only.
         _statement(

@@ -18,12 +18,13 @@ from typing import Any
 
 import structlog
 
-from deployworker.aws.ecs import Ecs, input_shape
+from deployworker.aws.ecs import Ecs, input_shape, register_input_shape
+from deployworker.deploy import trust
 from deployworker.deploy.plan import project, tag_map
 from deployworker.intake.entries import Migrate
 
 ESSENTIAL_EXIT = "EssentialContainerExited"
-MIGRATED_TAG = "deployworker:migrated"
+MIGRATED_TAG = trust.MIGRATED_TAG
 
 
 class MigrationFailed(Exception):
@@ -114,6 +115,7 @@ class Migrator:
     interval: float
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+    tag_key: bytes | None = None  # `migrated` counts only with its MAC (`deploy.trust`)
 
     def run(
         self, service: Mapping[str, Any], target: str, migrate: Migrate, deploy_id: str
@@ -121,8 +123,9 @@ class Migrator:
         """Run (or rejoin) the migration for `deploy_id`; raises `MigrationFailed`."""
         log = structlog.get_logger("deployworker.migrate")
         cluster = str(service["clusterArn"])
-        _, tags = self.ecs.describe_task_definition(target)
-        done = tag_map(tags).get(MIGRATED_TAG)
+        revision, tags = self.ecs.describe_task_definition(target)
+        shape = register_input_shape()
+        done = trust.migrated(self.tag_key, revision, tag_map(tags), shape)
         if done is not None:
             log.info("migrate.skipped", task_definition=target, task_arn=done)
             return
@@ -147,7 +150,8 @@ class Migrator:
                     )
                     raise MigrationFailed(reason, task_arn, exit_code)
                 # Before UpdateService: a redelivery from here on finds the tag.
-                self.ecs.tag_resource(target, {MIGRATED_TAG: task_arn})
+                sealed = trust.migrated_tags(self.tag_key, revision, task_arn, shape)
+                self.ecs.tag_resource(target, sealed)
                 log.info("migrate.succeeded", task_arn=task_arn)
                 return
             if self.clock() >= deadline:

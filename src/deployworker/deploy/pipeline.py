@@ -109,16 +109,12 @@ class Pipeline:
         """Begin processing `message`; `done(result)` runs exactly once, on this thread
         or on a dispatched one, when it has an outcome. Returns once the deploy is
         applied and being watched (or finished). Never raises."""
-        fields: dict[str, Any] = {
-            "message_id": message.message_id,
-            "group_id": message.group_id,
-            "deploy_id": message.dedup_id or message.message_id,
-        }
+        fields: dict[str, Any] = {"message_id": message.message_id, "group_id": message.group_id}
+        fields["deploy_id"] = message.dedup_id or message.message_id
         started = time.monotonic()
         with bound(fields):
             request: DeployRequest | None = None
             try:
-                # Inside the try: a body no parser survives still reaches `done`.
                 if self._releases is not None and self._releases.claims(message):
                     self._releases.start(message, done)
                     return
@@ -127,8 +123,7 @@ class Pipeline:
                 fields.update(log_fields(request, message))
                 structlog.contextvars.bind_contextvars(**fields)
                 decision = self._intake.admit(request, message.group_id)
-                # Only now: a rejected message's text (sender-controlled) never reaches
-                # the ChatOps topic as a `received` event.
+                # Admitted first: a rejected sender's text never reaches ChatOps.
                 received = Result(Outcome.RETRIED, "", deploy_id_of(request, message))
                 self._emit(event_of("received", received, request))
             except Rejection as rejection:

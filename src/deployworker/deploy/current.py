@@ -1,0 +1,70 @@
+"""What a service runs now, read once per deploy, and which of its tags the worker wrote.
+
+`read_current` makes the one to three reads every action starts from; `trusted_previous`
+and `sealed_key` read the worker's own tags through their MAC (`deploy.trust`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from deployworker.aws.ecs import Ecs, register_input_shape
+from deployworker.deploy import trust
+from deployworker.deploy.plan import DEPLOY_KEY_TAG, PREVIOUS_TAG, current_images, tag_map
+
+
+def family_of(task_definition_arn: str) -> str:
+    """`family` from `arn:aws:ecs:region:account:task-definition/family:revision`."""
+    return task_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
+
+
+@dataclass(frozen=True)
+class Current:
+    """What a service runs now, read once per deploy."""
+
+    service: dict[str, Any]
+    arn: str
+    task_definition: dict[str, Any]
+    tags: dict[str, str]
+    latest_arn: str
+    latest_tags: dict[str, str]
+    latest_task_definition: dict[str, Any]
+
+    @property
+    def images(self) -> dict[str, str]:
+        """Container name to image of the running revision."""
+        return current_images(self.task_definition)
+
+
+def read_current(ecs: Ecs, cluster: str, service: str) -> Current:
+    """DescribeServices, then the family's newest revision and, if different, the running one.
+
+    Describing the family by name returns its newest revision: usually the one the
+    service runs (one call, not two), or one a deploy registered before a crash.
+    """
+    described = ecs.describe_service(cluster, service)
+    arn = str(described["taskDefinition"])
+    latest, latest_tags = ecs.describe_task_definition(family_of(arn))
+    latest_arn = str(latest["taskDefinitionArn"])
+    if latest_arn == arn:
+        task_definition, tags = latest, latest_tags
+    else:
+        task_definition, tags = ecs.describe_task_definition(arn)
+    return Current(
+        described, arn, task_definition, tag_map(tags), latest_arn, tag_map(latest_tags), latest
+    )
+
+
+def sealed_key(
+    key: bytes | None, task_definition: Mapping[str, Any], tags: Mapping[str, str]
+) -> str:
+    """The deploy key a revision carries, if its MAC holds ("" when it does not)."""
+    return trust.trusted(key, task_definition, tags, register_input_shape()).get(DEPLOY_KEY_TAG, "")
+
+
+def trusted_previous(current: Current, tag_key: bytes | None) -> str | None:
+    """The running revision's `previous`, if the worker wrote it (its MAC holds)."""
+    found = trust.trusted(tag_key, current.task_definition, current.tags, register_input_shape())
+    return found.get(PREVIOUS_TAG)
