@@ -50,6 +50,7 @@ from deployworker.intake.admit import Intake
 from deployworker.intake.entries import Allowlist
 from deployworker.intake.message import DeployRequest
 from deployworker.intake.release_message import ReleaseRequest
+from deployworker.intake.signing import DEFAULT_MAX_AGE, Verifier
 from deployworker.observe.events import Emit, discard
 from deployworker.outcome import Outcome, Result
 from deployworker.rollout.assess import Assessment
@@ -72,8 +73,8 @@ class Pipeline:
         region: str | None = None,
         account: str | None = None,
         emit: Emit = discard,
-        signing_key: bytes | None = None,
-        signing_max_age: float = 86_400,
+        signing_key: Verifier | None = None,
+        signing_max_age: float = DEFAULT_MAX_AGE,
         releases: Router | None = None,
         gates: GateDriver | None = None,
     ) -> None:
