@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 
 from deployworker.aws.ecs import Ecs, input_shape, register_input_shape
+from deployworker.aws.held import still_held
 from deployworker.deploy import trust
 from deployworker.deploy.plan import project, tag_map
 from deployworker.intake.entries import Migrate
@@ -141,6 +142,7 @@ class Migrator:
             log.info("migrate.started", task_arn=task_arn, started_by=tag, task_definition=target)
         deadline = self.clock() + migrate.timeout
         while True:
+            still_held()  # a copy lost while the migration runs stops waiting for it
             task = self.ecs.describe_task(cluster, task_arn)
             if task.get("lastStatus") == "STOPPED":
                 ok, reason, exit_code = verdict(task, migrate.container)

@@ -22,6 +22,7 @@ from typing import Any
 import structlog
 
 from deployworker.aws.ecs import Ecs
+from deployworker.aws.held import holding
 from deployworker.aws.sqs import Message
 from deployworker.deploy.act import Actor
 from deployworker.deploy.gates.drive import GateDriver
@@ -183,13 +184,13 @@ class Pipeline:
 
     # -- stages ------------------------------------------------------------------------------
     def _guarded(self, job: Job, stage: Callable[[Job], Result | None]) -> None:
-        """Run one stage with the deploy's log context; a `Result` (or an error) ends it."""
-        with bound(job.fields):
+        """Run one stage in the log context, writing only while held; a `Result` ends it."""
+        with bound(job.fields), holding(job.held):
             try:
-                lost = replace(job.base, outcome=Outcome.RELEASED, reason=job.lost or "")
-                result = stage(job) if job.lost is None else lost
+                job.held()
+                result = stage(job)
             except Exception as exc:
-                result = result_of_error(job.base, exc)
+                result = job.released() if job.lost else result_of_error(job.base, exc)
             if result is not None:
                 self._end(job, result)
 
