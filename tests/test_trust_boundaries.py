@@ -160,3 +160,54 @@ def test_a_rollback_cannot_roll_forward_to_a_revision_registered_by_hand(world: 
     (reason,) = reasons(world)
     assert "never ran successfully" in reason
     assert world.describe()["taskDefinition"] == running
+
+
+def update_by_hand(world: World, image: str) -> str:
+    """Someone else's deploy, started after our message was sent."""
+    arn = world.register(image)
+    world.ecs.update_service(cluster="prod", service="web", taskDefinition=arn)
+    return arn
+
+
+def test_a_deployment_someone_else_started_is_not_taken_for_the_rollbacks_own(
+    world: World,
+) -> None:
+    first = world.service(containers=("app",))
+    app = world.app()
+    world.send(deploy(f"{REPO}:2.0", deploy_id="r2"), dedup="r2")
+    drain(app)
+    world.send(rollback(to_revision=int(first.rsplit(":", 1)[1])), dedup="back")
+    theirs = update_by_hand(world, f"{REPO}:5.0")
+    world.wait_deployment(
+        world.describe()["currentServiceDeployment"], lambda d: d["status"] != "PENDING"
+    )
+    drain(app)
+    assert world.describe()["taskDefinition"] == first  # rolled back, not `theirs` reported
+    assert theirs != first
+    assert world.dead_letters() == []
+
+
+def test_a_deployment_someone_else_started_is_not_taken_for_the_redeploys_own(
+    world: World,
+) -> None:
+    world.service(containers=("app",))
+    app = world.app()
+    world.send({"cluster": "prod", "service": "web", "action": "redeploy"}, dedup="again")
+    update_by_hand(world, f"{REPO}:5.0")
+    updates = metric(
+        app,
+        "deployworker_aws_requests_total",
+        service="ecs",
+        operation="UpdateService",
+        result="ok",
+    )
+    drain(app)
+    # The worker forced its own deployment instead of following the other one.
+    assert updates + 1 == metric(
+        app,
+        "deployworker_aws_requests_total",
+        service="ecs",
+        operation="UpdateService",
+        result="ok",
+    )
+    assert metric(app, "deployworker_messages_total", outcome="deployed") == 1

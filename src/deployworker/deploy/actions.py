@@ -9,20 +9,23 @@ sent is taken as their own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 import structlog
 
-from deployworker.aws.ecs import Ecs
+from deployworker.aws.ecs import Ecs, register_input_shape
+from deployworker.deploy import trust
 from deployworker.deploy.apply import Applied, Current, deployment_of
 from deployworker.deploy.current import trusted_previous
 from deployworker.deploy.pin import unpinned
 from deployworker.deploy.plan import (
     DEPLOY_ID_TAG,
+    PREVIOUS_TAG,
+    tag_map,
 )
-from deployworker.deploy.rollback import rollback_target
+from deployworker.deploy.rollback import named_target, rollback_target
 from deployworker.errors import invalid
 from deployworker.intake.allowlist import check_images
 from deployworker.intake.entries import Entry
@@ -47,11 +50,55 @@ def _since(value: Any, sent_at: float) -> bool:
     return isinstance(value, datetime) and sent_at > 0 and value.timestamp() >= sent_at
 
 
-def _own_deployment(live: dict[str, Any] | None, sent_at: float) -> str | None:
-    """The current service deployment, if it was created after the message was sent."""
-    if live is not None and _since(live.get("createdAt"), sent_at):
-        return str(live["serviceDeploymentArn"])
-    return None
+def _revisions(ecs: Ecs, live: Mapping[str, Any]) -> tuple[str | None, list[str]]:
+    """The task definitions a service deployment rolls out and rolls out from."""
+    target = str((live.get("targetServiceRevision") or {}).get("arn") or "")
+    sources = [str(s["arn"]) for s in live.get("sourceServiceRevisions") or [] if s.get("arn")]
+    found = ecs.describe_service_revisions([a for a in (target, *sources) if a])
+    by_arn = {str(r["serviceRevisionArn"]): str(r.get("taskDefinition")) for r in found}
+    return by_arn.get(target), [by_arn[a] for a in sources if a in by_arn]
+
+
+Mine = Callable[[str | None, list[str]], bool]  # (target, sources) -> is it what I'd start
+
+
+def _own_deployment(
+    ecs: Ecs, live: dict[str, Any] | None, sent_at: float, mine: Mine
+) -> str | None:
+    """The current service deployment, if it was created after the message was sent and
+    rolls out what this message would (`mine`): a deploy someone else started in the
+    meantime is not taken for ours. Describes its revisions only on that path (a
+    redelivery), so a first delivery makes no extra call."""
+    if live is None or not _since(live.get("createdAt"), sent_at):
+        return None
+    target, sources = _revisions(ecs, live)
+    return str(live["serviceDeploymentArn"]) if mine(target, sources) else None
+
+
+def _rolled_back_by_us(
+    ecs: Ecs, request: DeployRequest, current: Current, log: Log, tag_key: bytes | None
+) -> Mine:
+    """Whether a deployment (target, sources) is the one this rollback message starts:
+    to the revision it names, or (no name) from a revision to that revision's sealed
+    `previous`."""
+
+    def mine(target: str | None, sources: list[str]) -> bool:
+        if target is None:
+            return False
+        if request.to_revision is not None or request.to_deploy_id is not None:
+            return target == named_target(ecs, request, current, log, tag_key)
+        for source in sources:
+            found = ecs.describe_task_definition(source)
+            if (
+                trust.trusted(tag_key, found[0], tag_map(found[1]), register_input_shape()).get(
+                    PREVIOUS_TAG
+                )
+                == target
+            ):
+                return True
+        return False
+
+    return mine
 
 
 def apply_rollback(
@@ -75,7 +122,8 @@ def apply_rollback(
         if _since((live.get("rollback") or {}).get("startedAt"), sent_at):
             log.info("rollback.resumed", deployment=arn)
             return Applied(previous or current.arn, current.arn, arn, True, stopped=True)
-        if _own_deployment(live, sent_at) is not None:
+        mine = _rolled_back_by_us(ecs, request, current, log, tag_key)
+        if _own_deployment(ecs, live, sent_at, mine) is not None:
             log.info("rollback.resumed", task_definition=current.arn, deployment=arn)
             return Applied(current.arn, None, arn, True)
         named = request.to_revision is not None or request.to_deploy_id is not None
@@ -104,7 +152,12 @@ def apply_forced_redeploy(
     registered, and `status` must not call the deploy succeeded before its gate ends."""
     if tags:
         ecs.tag_resource(current.arn, dict(tags))
-    own = _own_deployment(_live(ecs, current), sent_at)
+
+    # A forced redeploy rolls a revision out over itself; another deploy changes it.
+    def same(target: str | None, sources: list[str]) -> bool:
+        return target == current.arn and current.arn in sources
+
+    own = _own_deployment(ecs, _live(ecs, current), sent_at, same)
     if own is not None:
         log.info("redeploy.resumed", deployment=own)
         return Applied(current.arn, None, own, True)

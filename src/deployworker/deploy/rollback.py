@@ -70,6 +70,15 @@ def _revision_with_deploy_id(
     )
 
 
+def named_target(
+    ecs: Ecs, request: DeployRequest, current: Current, log: Log, tag_key: bytes | None = None
+) -> str:
+    """The revision `to_revision` or `to_deploy_id` names (unchecked). Raises `Rejection`."""
+    if request.to_revision is not None:
+        return _revision_arn(current, request.to_revision)
+    return _revision_with_deploy_id(ecs, current, str(request.to_deploy_id), log, tag_key)
+
+
 def live_before(ecs: Ecs, current: Current) -> set[str]:
     """The task definitions the service ran before, by ECS's own record: the targets of
     its newest service deployments that ended SUCCESSFUL (not rolled back, not stopped),
@@ -102,10 +111,8 @@ def rollback_target(
         target = trusted_previous(current, tag_key) or ""
         if not target:
             raise invalid(f"{current.arn} records no previous revision to roll back to")
-    elif request.to_revision is not None:
-        target = _revision_arn(current, request.to_revision)
     else:
-        target = _revision_with_deploy_id(ecs, current, str(request.to_deploy_id), log, tag_key)
+        target = named_target(ecs, request, current, log, tag_key)
     if family_of(target) != family_of(current.arn):
         raise not_allowed(
             f"rollback target {target} is not a revision of {family_of(current.arn)}, the "
