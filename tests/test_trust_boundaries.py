@@ -7,6 +7,7 @@ attack it stops."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -211,3 +212,25 @@ def test_a_deployment_someone_else_started_is_not_taken_for_the_redeploys_own(
         result="ok",
     )
     assert metric(app, "deployworker_messages_total", outcome="deployed") == 1
+
+
+def test_a_rejected_messages_text_never_reaches_chatops_as_received(world: World) -> None:
+    from conftest import events_queue, read_events
+
+    topic, url = events_queue(world)
+    world.service(containers=("app",))
+    app = world.app(events_topic_arn=topic)
+    phishing = "https://example.invalid/urgent-approve-now"
+    world.send(
+        deploy(f"{REPO}:2.0", deploy_id="unlisted", service="db", source={"url": phishing}),
+        group="prod/db",
+        dedup="unlisted",
+    )
+    world.send(deploy(f"{REPO}:3.0", deploy_id="listed"), dedup="listed")
+    drain(app)
+    assert app.events is not None
+    app.events.stop()
+    events = read_events(world, url)
+    received = [e for e in events if e["type"] == "received"]
+    assert [e["deploy_id"] for e in received] == ["listed"]
+    assert phishing not in json.dumps(received)
