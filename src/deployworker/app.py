@@ -187,6 +187,7 @@ def build(
         non_ecr=settings.non_ecr_pinning,
         default_timeout=settings.deploy_timeout_seconds,
         tag_key=tag_key,
+        replay_window=2 * settings.signing_max_age_seconds if signing_key else 0.0,
     )
     emit = events.emit if events is not None else discard
     pipeline = Pipeline(

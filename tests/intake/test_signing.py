@@ -216,3 +216,28 @@ def test_two_keys_verify_while_the_secret_rotates(world: World) -> None:
         drain(app)
         assert world.images()["app"] == f"{REPO}:{n}.0"
     assert world.dead_letters() == []
+
+
+def test_a_replayed_deploy_message_does_not_downgrade_the_service(world: World) -> None:
+    """The attacker captured build a's signed message and sends it again (with a new
+    deduplication id) after build b deployed, well within the signature's five minutes."""
+    world.service()
+    app = world.app(signing_key="s3cret-key")
+    here = queue_arn(world.resources.queue_url, "eu-west-1")
+    captured = json.dumps(deploy(f"{REPO}:2.0", deploy_id="a"))
+    signature = {SIGNATURE_ATTRIBUTE: sign(captured, KEY, int(time.time()), GROUP, here)}
+    send(world, captured, signature, dedup="a")
+    drain(app)
+    later = json.dumps(deploy(f"{REPO}:3.0", deploy_id="b"))
+    send(world, later, {SIGNATURE_ATTRIBUTE: sign(later, KEY, int(time.time()), GROUP, here)}, "b")
+    drain(app)
+    assert world.images()["app"] == f"{REPO}:3.0"
+    revisions = len(world.revisions())
+
+    send(world, captured, signature, dedup="replayed")
+    drain(app)
+    assert world.images()["app"] == f"{REPO}:3.0"
+    assert len(world.revisions()) == revisions
+    (letter,) = world.dead_letters()
+    reason = letter["MessageAttributes"]["deployworker.reason"]["StringValue"]
+    assert "never downgrades a service" in reason

@@ -70,6 +70,9 @@ class Actor:
     registries: Callable[[str], Registry] | None = None
     # The key of the MAC on the worker's own tags (`deploy.trust`); None: tags unsealed.
     tag_key: bytes | None = None
+    # With signing: how far back a fresh message's deploy_id is looked for, so a replay
+    # of an older deploy is refused instead of downgrading (`apply.apply_deploy`).
+    replay_window: float = 0.0
 
     def check_budget(
         self, request: DeployRequest, entry: Entry, configuration: Mapping[str, Any] | None
@@ -162,7 +165,16 @@ class Actor:
                 self.migrator.run(service_doc, target, entry.migrate, deploy_id)
 
         applied = apply_deploy(
-            self.ecs, current, images, tags, log, migrate, requested, sent_at, self.tag_key
+            self.ecs,
+            current,
+            images,
+            tags,
+            log,
+            migrate,
+            requested,
+            sent_at,
+            self.tag_key,
+            self.replay_window,
         )
         if applied is not None:
             return applied

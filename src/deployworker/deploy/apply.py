@@ -20,22 +20,22 @@ from deployworker.aws.ecs import Ecs, register_input_shape
 from deployworker.deploy import tagtext, trust
 from deployworker.deploy.current import (
     Current,
+    check_same_images,
     family_of,
+    older,
     read_current,
     sealed_key,
     trusted_previous,
 )
-from deployworker.deploy.pin import unpinned
 from deployworker.deploy.plan import (
     DEPLOY_ID_TAG,
     DEPLOY_KEY_TAG,
     MAC_TAG,
     PREVIOUS_TAG,
-    current_images,
     plan_deploy,
     tag_map,
 )
-from deployworker.errors import invalid
+from deployworker.errors import not_allowed
 from deployworker.failpoints import failpoint
 from deployworker.intake.message import Source
 from deployworker.rollout.locate import current_deployment, find_deployment, rolled_out_since
@@ -110,44 +110,32 @@ def deployment_of(ecs: Ecs, service: Mapping[str, Any], task_definition: str) ->
 
 
 def earlier_revision(
-    ecs: Ecs, current: Current, key: str, sent_at: float, tag_key: bytes | None = None
+    ecs: Ecs,
+    current: Current,
+    key: str,
+    sent_at: float,
+    tag_key: bytes | None = None,
+    window: float = 0.0,
 ) -> tuple[str, dict[str, Any], dict[str, str]] | None:
     """The revision registered earlier with this deploy key, not the running one:
     the family's newest, or one a service deployment created since the message was sent
     rolls out (another service of a shared family may have registered after ours).
     Only a key the worker sealed counts (`trust`). Returns (ARN, task definition, tags),
-    or None."""
+    or None. With a replay `window` (signing on), deployments up to that long before
+    the message was sent are searched too, even when the service runs the newest."""
     if sealed_key(tag_key, current.latest_task_definition, current.latest_tags) == key:
         return current.latest_arn, current.latest_task_definition, current.latest_tags
-    if current.latest_arn == current.arn or sent_at <= 0:
+    if (current.latest_arn == current.arn and window <= 0) or sent_at <= 0:
         return None  # the service runs its family's newest revision: none registered since
     cluster = str(current.service["clusterArn"]).rsplit("/", 1)[-1]
     service = str(current.service["serviceName"])
     known = {current.arn, current.latest_arn}
-    since = rolled_out_since(ecs, cluster, service, sent_at - CLOCK_SKEW_SECONDS)
+    since = rolled_out_since(ecs, cluster, service, sent_at - max(CLOCK_SKEW_SECONDS, window))
     for arn in [a for a in since if a not in known][:MAX_EARLIER_CANDIDATES]:
         task_definition, tags = ecs.describe_task_definition(arn)
         if sealed_key(tag_key, task_definition, tag_map(tags)) == key:
             return arn, task_definition, tag_map(tags)
     return None
-
-
-def check_same_images(
-    task_definition: Mapping[str, Any], requested: Mapping[str, str] | None, where: str
-) -> None:
-    """Refuse a deploy key that comes back with other images than its revision runs.
-
-    A pinned digest may differ (the tag was resolved again); the tag may not. Raises
-    `Rejection` naming both images."""
-    ran = current_images(task_definition)
-    for name, image in sorted((requested or {}).items()):
-        had = ran.get(name, "")
-        if had != image and unpinned(had) != unpinned(image):
-            raise invalid(
-                f"{where} was already used for {name}={had}; this message asks for "
-                f"{name}={image}. A deploy_id names one deploy of a service: send the "
-                "corrected image with a new deploy_id"
-            )
 
 
 # Called with (service document, new revision ARN) between RegisterTaskDefinition and
@@ -165,6 +153,7 @@ def apply_deploy(
     requested: Mapping[str, str] | None = None,
     sent_at: float = 0.0,
     tag_key: bytes | None = None,
+    replay_window: float = 0.0,
 ) -> Applied | None:
     """Move the service to `images` (container name to image); None when it already
     runs them (noop). `tags` are the deploy tags the new revision gets, its key among
@@ -179,7 +168,7 @@ def apply_deploy(
         log.info("deploy.resumed", task_definition=current.arn)
         deployment = deployment_of(ecs, current.service, current.arn)
         return Applied(current.arn, trusted_previous(current, tag_key), deployment, True)
-    earlier = earlier_revision(ecs, current, key, sent_at, tag_key)
+    earlier = earlier_revision(ecs, current, key, sent_at, tag_key, replay_window)
     if earlier is not None:
         check_same_images(earlier[1], requested, where)
         found = find_deployment(ecs, cluster, service, earlier[0])
@@ -187,6 +176,12 @@ def apply_deploy(
             # Rolled out before, and no longer running: it already ended (rolled back,
             # overtaken, ...). Following it again reports that ending and writes nothing.
             arn = str(found["serviceDeploymentArn"])
+            if replay_window > 0 and older(earlier[0], current.arn):
+                raise not_allowed(
+                    f"{where} already ran as {earlier[0]}, older than the running "
+                    f"{current.arn}: a replayed or repeated deploy never downgrades a "
+                    "service; send a rollback to return to it"
+                )
             log.info("deploy.replayed", task_definition=earlier[0], deployment=arn)
             shape = register_input_shape()
             previous = trust.trusted(tag_key, earlier[1], earlier[2], shape).get(PREVIOUS_TAG)

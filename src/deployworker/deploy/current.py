@@ -12,7 +12,9 @@ from typing import Any
 
 from deployworker.aws.ecs import Ecs, register_input_shape
 from deployworker.deploy import trust
+from deployworker.deploy.pin import unpinned
 from deployworker.deploy.plan import DEPLOY_KEY_TAG, PREVIOUS_TAG, current_images, tag_map
+from deployworker.errors import invalid
 
 
 def family_of(task_definition_arn: str) -> str:
@@ -68,3 +70,28 @@ def trusted_previous(current: Current, tag_key: bytes | None) -> str | None:
     """The running revision's `previous`, if the worker wrote it (its MAC holds)."""
     found = trust.trusted(tag_key, current.task_definition, current.tags, register_input_shape())
     return found.get(PREVIOUS_TAG)
+
+
+def older(arn: str, than: str) -> bool:
+    """Whether revision `arn` is an earlier revision of the family `than` belongs to."""
+    family, number = arn.rsplit(":", 1)
+    other, running = than.rsplit(":", 1)
+    return family == other and int(number) < int(running)
+
+
+def check_same_images(
+    task_definition: Mapping[str, Any], requested: Mapping[str, str] | None, where: str
+) -> None:
+    """Refuse a deploy key that comes back with other images than its revision runs.
+
+    A pinned digest may differ (the tag was resolved again); the tag may not. Raises
+    `Rejection` naming both images."""
+    ran = current_images(task_definition)
+    for name, image in sorted((requested or {}).items()):
+        had = ran.get(name, "")
+        if had != image and unpinned(had) != unpinned(image):
+            raise invalid(
+                f"{where} was already used for {name}={had}; this message asks for "
+                f"{name}={image}. A deploy_id names one deploy of a service: send the "
+                "corrected image with a new deploy_id"
+            )

@@ -90,6 +90,7 @@ def build_targets(
             sources=source_reader(accounts, intake, target),
             registries=registry_reader(accounts, intake),
             tag_key=key,
+            replay_window=home_actor.replay_window if home_actor is not None else 0.0,
         )
         elsewhere, where = home.gates.elsewhere, (target.account, target.region)
         gates = elsewhere(ecs, factory, watcher.wake, where) if elsewhere else None
