@@ -395,6 +395,7 @@ def test_iam_policy_command_matches_the_module_statements() -> None:
         ecs_events_queue_arn="arn:aws:sqs:eu-west-1:123456789012:deployworker-production-ecs-events",
         ecr_repository_arns=["arn:aws:ecr:eu-west-1:123456789012:repository/web"],
         signing_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:signing",
+        tag_key_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:tags",
         kms_key_arn="arn:aws:kms:eu-west-1:123456789012:key/1",
         release_role_arns=release_targets["role_arns"],
         prometheus_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:prometheus",

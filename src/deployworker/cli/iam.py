@@ -34,6 +34,7 @@ class Scope:
     ecs_events_queue_arn: str | None = None
     ecr_repository_arns: Sequence[str] = ()
     signing_secret_arn: str | None = None
+    tag_key_secret_arn: str | None = None
     kms_key_arn: str | None = None
     # The roles a release's schedules and rule targets run with (PutTargets and
     # UpdateSchedule pass them again).
@@ -200,6 +201,9 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
                 "ReadSigningKey", ["secretsmanager:GetSecretValue"], [scope.signing_secret_arn]
             )
         )
+    if scope.tag_key_secret_arn:
+        key = [scope.tag_key_secret_arn]
+        statements.append(_statement("ReadTagKey", ["secretsmanager:GetSecretValue"], key))
     if scope.prometheus_secret_arn:
         statements.append(
             _statement(

@@ -105,7 +105,8 @@ def sealed(key: bytes | None, register_input: dict[str, Any]) -> dict[str, Any]:
     kept = [dict(t) for t in tags if t["key"] != MAC_TAG]
     if key is not None:
         kept.append({"key": MAC_TAG, "value": seal(key, register_input, ours)})
-    return {**register_input, "tags": kept} if kept else register_input
+    out = {k: v for k, v in register_input.items() if k != "tags"}
+    return {**out, "tags": kept} if kept else out
 
 
 def differences(candidate: Mapping[str, Any], planned: Mapping[str, Any]) -> list[str]:
