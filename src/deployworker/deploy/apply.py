@@ -24,6 +24,7 @@ from deployworker.deploy.current import (
     family_of,
     older,
     read_current,
+    running_images,
     sealed_key,
     trusted_previous,
 )
@@ -116,6 +117,7 @@ def earlier_revision(
     sent_at: float,
     tag_key: bytes | None = None,
     window: float = 0.0,
+    images: Mapping[str, str] | None = None,
 ) -> tuple[str, dict[str, Any], dict[str, str]] | None:
     """The revision registered earlier with this deploy key, not the running one:
     the family's newest, or one a service deployment created since the message was sent
@@ -130,7 +132,10 @@ def earlier_revision(
     cluster = str(current.service["clusterArn"]).rsplit("/", 1)[-1]
     service = str(current.service["serviceName"])
     known = {current.arn, current.latest_arn}
-    since = rolled_out_since(ecs, cluster, service, sent_at - max(CLOCK_SKEW_SECONDS, window))
+    if window > 0 and images:  # a replay search: only revisions running these images
+        since = running_images(ecs, cluster, service, sent_at - window, images)
+    else:
+        since = rolled_out_since(ecs, cluster, service, sent_at - CLOCK_SKEW_SECONDS)
     for arn in [a for a in since if a not in known][:MAX_EARLIER_CANDIDATES]:
         task_definition, tags = ecs.describe_task_definition(arn)
         if sealed_key(tag_key, task_definition, tag_map(tags)) == key:
@@ -168,7 +173,7 @@ def apply_deploy(
         log.info("deploy.resumed", task_definition=current.arn)
         deployment = deployment_of(ecs, current.service, current.arn)
         return Applied(current.arn, trusted_previous(current, tag_key), deployment, True)
-    earlier = earlier_revision(ecs, current, key, sent_at, tag_key, replay_window)
+    earlier = earlier_revision(ecs, current, key, sent_at, tag_key, replay_window, images)
     if earlier is not None:
         check_same_images(earlier[1], requested, where)
         found = find_deployment(ecs, cluster, service, earlier[0])

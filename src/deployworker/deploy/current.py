@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from deployworker.aws.ecs import Ecs, register_input_shape
@@ -95,3 +96,28 @@ def check_same_images(
                 f"{name}={image}. A deploy_id names one deploy of a service: send the "
                 "corrected image with a new deploy_id"
             )
+
+
+def running_images(
+    ecs: Ecs, cluster: str, service: str, since: float, images: Mapping[str, str]
+) -> list[str]:
+    """The task definitions of the service's deployments created since `since` whose
+    service revision runs `images` (tags compared without digests), newest first. The
+    service revision lists its images, so no revision that runs others is described."""
+    wanted = {(name, unpinned(image)) for name, image in images.items()}
+    briefs = [
+        b
+        for b in ecs.list_service_deployments(cluster, service)
+        if isinstance(b.get("createdAt"), datetime) and b["createdAt"].timestamp() >= since
+    ]
+    arns = list(dict.fromkeys(str(b.get("targetServiceRevisionArn") or "") for b in briefs))
+    found = ecs.describe_service_revisions([a for a in arns if a][:20])
+    return [
+        str(r.get("taskDefinition"))
+        for r in found
+        if wanted
+        <= {
+            (str(c.get("containerName")), unpinned(str(c.get("image"))))
+            for c in r.get("containerImages") or []
+        }
+    ]

@@ -36,6 +36,7 @@ log = structlog.get_logger("deployworker.heartbeat")
 BATCH = 10
 SLACK = 2.0  # seconds: a lost copy stops this long before SQS may show it to another
 LAPSING = "VisibilityNotExtended"  # the code `on_lost` gets for a hold about to run out
+URGENT_ATTEMPTS = 3  # immediate tries for a copy whose hold would lapse before the next beat
 
 # Told why the copy was lost, e.g. "ReceiptHandleIsInvalid". Runs on the heartbeat's thread.
 OnLost = Callable[[str], None]
@@ -124,18 +125,39 @@ class Heartbeat:
                 except Exception:  # one owner's failure must not cost the others the news
                     log.exception("heartbeat.on_lost_failed")
 
-    def _extend(self, chunk: dict[str, str]) -> list[tuple[OnLost, str]]:
-        began = self.clock()  # a successful extension holds from no later than this
+    def _call(self, chunk: dict[str, str]) -> dict[str, tuple[str, bool]]:
+        """One ChangeMessageVisibilityBatch: the entries that failed (all of them, for
+        SQS's reasons, when the call itself failed)."""
         try:
-            failed = self._sqs.change_visibility_batch(
+            return self._sqs.change_visibility_batch(
                 self._queue_url, chunk, self._visibility, retry=False
             )
         except AwsError as exc:
             log.warning("heartbeat.failed", count=len(chunk), error=str(exc))
-            failed = {receipt: (exc.code, False) for receipt in chunk}
+            return {receipt: (exc.code, False) for receipt in chunk}
+
+    def _extend(self, chunk: dict[str, str]) -> list[tuple[OnLost, str]]:
+        began = self.clock()  # a successful extension holds from no later than this
+        failed = self._call(chunk)
+        margin = self._interval + SLACK
+        for _ in range(URGENT_ATTEMPTS):
+            # Copies the next beat would come too late for are tried again at once.
+            with self._lock:
+                urgent = {
+                    r: r
+                    for r, (_, sender_fault) in failed.items()
+                    if not sender_fault
+                    and r in self._tracked
+                    and self._until.get(r, 0.0) - self.clock() <= margin
+                }
+            if not urgent:
+                break
+            again = self._call(urgent)
+            failed = {r: f for r, f in failed.items() if r not in urgent or r in again}
+            failed.update(again)
         lost: list[tuple[OnLost, str]] = []
         transient: list[str] = []
-        now, margin = self.clock(), self._interval + SLACK
+        now = self.clock()
         with self._lock:
             for receipt in chunk:
                 copy = self._tracked.get(receipt)
