@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 import structlog
 
@@ -67,7 +67,7 @@ class App:
     targets: Targets  # routes messages to home's pipeline and other targets' pipelines
     events: SnsEvents | None = None
     settler: Settler | None = None
-    http: ThreadingHTTPServer | None = None
+    http: WSGIServer | None = None
     resumes: ThreadPoolExecutor | None = None
     ecs_events: EventConsumer | None = None
 
@@ -171,7 +171,8 @@ def build(
     events = None
     if settings.events_topic_arn:
         sns = aws.adapter(Sns, "sns")
-        events = SnsEvents(sns, settings.events_topic_arn, on_drop=metrics.events_dropped.inc)
+        drop, format = metrics.events_dropped.inc, settings.events_format
+        events = SnsEvents(sns, settings.events_topic_arn, on_drop=drop, format=format)
     watcher = build_watcher(settings, ecs, metrics.watch_round, metrics.paused.set)
     # Deploys resume here after their verdicts, never on the watcher's own thread.
     resumes = ThreadPoolExecutor(settings.resume_threads, thread_name_prefix="resume")
@@ -182,8 +183,7 @@ def build(
         ecs,
         Migrator(ecs, settings.watch_interval_seconds, tag_key=tag_key),
         aws.adapter(Ecr, "ecr"),
-        region=own[0],
-        account=own[1],
+        *own,  # region, account
         non_ecr=settings.non_ecr_pinning,
         default_timeout=settings.deploy_timeout_seconds,
         tag_key=tag_key,
@@ -246,5 +246,5 @@ def build(
         events,
         settler,
         resumes=resumes,
-        ecs_events=consume_events(settings, sqs, targets.watchers, health, metrics.ecs_event),
+        ecs_events=consume_events(settings, sqs, targets.watchers, health, metrics.ecs_event, aws),
     )

@@ -31,7 +31,7 @@ def test_check_allowlist_reports_line_and_reason(
     )
     assert main(["check-allowlist", str(path)]) == 1
     assert capsys.readouterr().err.strip() == (
-        f"{path}:6: services.0.images: 'web:1' is not a repository (give it without a tag or digest)"
+        f"{path}:6: services[0].images: 'web:1' is not a repository (give it without a tag or digest)"
     )
     assert main(["check-allowlist", str(tmp_path / "missing.yaml")]) == 1
 

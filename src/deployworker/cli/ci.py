@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from deployworker.aws.ecs import Ecs
+from deployworker.cli.config import CLIENT_SETTINGS, load_settings
+from deployworker.cli.outputs import write_outputs
 from deployworker.cli.status import Status
 from deployworker.errors import AwsError, Rejection
 from deployworker.local import DEFAULT_REGION, use_fake_credentials
@@ -19,13 +21,9 @@ LOCAL_TOPIC_ARN = "arn:aws:sns:{region}:123456789012:deployworker-deploys.fifo"
 
 
 def _images(pairs: Sequence[str]) -> dict[str, str]:
-    images = {}
-    for pair in pairs:
-        name, sep, image = pair.partition("=")
-        if not sep:
-            raise ValueError(f"--set takes CONTAINER=IMAGE, not {pair!r}")
-        images[name] = image
-    return images
+    if bad := [pair for pair in pairs if "=" not in pair]:
+        raise ValueError(f"--set takes CONTAINER=IMAGE, not {bad[0]!r}")
+    return {name: image for name, _, image in (pair.partition("=") for pair in pairs)}
 
 
 def _target(args: argparse.Namespace, settings: Settings) -> tuple[str | None, str | None]:
@@ -43,7 +41,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from deployworker.cli.publish import publish
     from deployworker.cli.targets import accounts_for
 
-    settings = Settings()
+    settings = load_settings(CLIENT_SETTINGS)
     region, endpoint = _target(args, settings)
     topic, queue = args.topic_arn, args.queue_url
     if args.local and not queue:
@@ -94,6 +92,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         flush=True,
     )
     if not args.wait:
+        write_outputs({"deploy_id": sent.deploy_id, "state": "published", "exit_code": 0})
         return 0
     images = {name: str(ref) for name, ref in sent.request.targets.items()}
     return _wait_and_report(
@@ -150,12 +149,14 @@ def _wait_and_report(
     except AwsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 5
+    values = {"state": status.state.value, "task_definition": status.task_definition}
+    write_outputs({"deploy_id": deploy_id, **values, "exit_code": EXIT_CODES[status.state]})
     return EXIT_CODES[status.state]
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Tell CI whether a deploy succeeded."""
-    settings = Settings()
+    settings = load_settings(CLIENT_SETTINGS)
     region, endpoint = _target(args, settings)
     if args.release:
         from deployworker.cli.release import cmd_release_status

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from deployworker.aws.ecs import Ecs, register_input_shape
@@ -16,6 +16,7 @@ from deployworker.deploy import trust
 from deployworker.deploy.pin import unpinned
 from deployworker.deploy.plan import DEPLOY_KEY_TAG, PREVIOUS_TAG, current_images, tag_map
 from deployworker.errors import invalid
+from deployworker.rollout.locate import listed
 
 
 def family_of(task_definition_arn: str) -> str:
@@ -105,11 +106,7 @@ def running_images(
     service revision runs `images` (tags compared without digests), newest first. The
     service revision lists its images, so no revision that runs others is described."""
     wanted = {(name, unpinned(image)) for name, image in images.items()}
-    briefs = [
-        b
-        for b in ecs.list_service_deployments(cluster, service)
-        if isinstance(b.get("createdAt"), datetime) and b["createdAt"].timestamp() >= since
-    ]
+    briefs = listed(ecs, cluster, service, datetime.fromtimestamp(since, UTC))
     arns = list(dict.fromkeys(str(b.get("targetServiceRevisionArn") or "") for b in briefs))
     found = ecs.describe_service_revisions([a for a in arns if a][:20])
     return [

@@ -22,6 +22,7 @@ from deployworker.errors import NotFoundError, invalid, not_allowed
 from deployworker.intake.allowlist import check_images
 from deployworker.intake.entries import Entry
 from deployworker.intake.message import DeployRequest
+from deployworker.rollout.locate import listed
 
 Log = structlog.typing.FilteringBoundLogger
 # How far back a rollback to a deploy_id searches the family.
@@ -82,14 +83,15 @@ def named_target(
 def live_before(ecs: Ecs, current: Current) -> set[str]:
     """The task definitions the service ran before, by ECS's own record: the targets of
     its newest service deployments that ended SUCCESSFUL (not rolled back, not stopped),
-    the running one left out. Two calls; tags play no part."""
+    the running one left out: the newest 20 of them. Two calls or so (a page of
+    ListServiceDeployments is 100 briefs); tags play no part."""
     cluster = str(current.service["clusterArn"]).rsplit("/", 1)[-1]
-    briefs = ecs.list_service_deployments(cluster, str(current.service["serviceName"]))
+    briefs = listed(ecs, cluster, str(current.service["serviceName"]))  # newest first
     done = [b for b in briefs if b.get("status") == "SUCCESSFUL"]
-    targets = {
+    targets = [
         str(b["targetServiceRevisionArn"]) for b in done if b.get("targetServiceRevisionArn")
-    }
-    revisions = ecs.describe_service_revisions(sorted(targets)[:20])
+    ]
+    revisions = ecs.describe_service_revisions(list(dict.fromkeys(targets))[:20])
     return {str(r.get("taskDefinition")) for r in revisions} - {current.arn}
 
 
