@@ -34,7 +34,7 @@ from deployworker.deploy.targetwiring import build_accounts, build_targets
 from deployworker.errors import AwsError, ConfigError
 from deployworker.intake.admit import Intake
 from deployworker.intake.allowlist_file import AllowlistSource, open_allowlist
-from deployworker.intake.keys import load_signing_key
+from deployworker.intake.keys import load_signing, load_tag_key
 from deployworker.observe.events import SnsEvents, discard
 from deployworker.observe.httpd import Health, serve
 from deployworker.observe.metrics import Metrics
@@ -177,15 +177,17 @@ def build(
     # Deploys resume here after their verdicts, never on the watcher's own thread.
     resumes = ThreadPoolExecutor(settings.resume_threads, thread_name_prefix="resume")
     heartbeat = Heartbeat(sqs, queue_url, settings.visibility_timeout, settings.heartbeat_interval)
-    signing_key = load_signing_key(settings, aws.caller("secretsmanager"))
+    signing_key = load_signing(settings, aws.caller("secretsmanager"), queue_url)
+    tag_key = load_tag_key(settings, aws.caller("secretsmanager"))
     actor = Actor(
         ecs,
-        Migrator(ecs, settings.watch_interval_seconds),
+        Migrator(ecs, settings.watch_interval_seconds, tag_key=tag_key),
         aws.adapter(Ecr, "ecr"),
-        region=own[0],
-        account=own[1],
+        *own,  # region, account
         non_ecr=settings.non_ecr_pinning,
         default_timeout=settings.deploy_timeout_seconds,
+        tag_key=tag_key,
+        replay_window=2 * settings.signing_max_age_seconds if signing_key else 0.0,
     )
     emit = events.emit if events is not None else discard
     pipeline = Pipeline(
