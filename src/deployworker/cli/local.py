@@ -11,7 +11,12 @@ from deployworker.cli.publish import publish
 from deployworker.intake.allowlist import load_allowlist
 from deployworker.local import DEFAULT_REGION, use_fake_credentials
 from deployworker.local.environment import LocalAws
-from deployworker.local.seed import create_events_queue, create_queues, create_services
+from deployworker.local.seed import (
+    create_events_queue,
+    create_ledger,
+    create_queues,
+    create_services,
+)
 from deployworker.local.simulator import Rules
 from deployworker.settings import Settings
 
@@ -47,6 +52,7 @@ def run_local(settings: Settings, stop: threading.Event, sample: bool = True) ->
                 "endpoint_url": endpoint,
                 "region": region,
                 "events_queue_url": events_queue_url,
+                "ledger_table": settings.ledger_table or create_ledger(endpoint, region),
                 "watch_interval_seconds": min(settings.watch_interval_seconds, 1.0),
             }
         )
