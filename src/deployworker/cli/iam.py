@@ -38,6 +38,7 @@ class Scope:
     # UpdateSchedule pass them again).
     release_role_arns: Sequence[str] = ()
     prometheus_secret_arn: str | None = None
+    ledger_table_arn: str | None = None  # the deploy ledger: its writes, nothing else
 
 
 def _statement(
@@ -185,6 +186,9 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
         statements.append(
             _statement("PublishDeployEvents", ["sns:Publish"], [scope.events_topic_arn])
         )
+    if scope.ledger_table_arn:
+        write = ["dynamodb:UpdateItem"]  # conditional updates are its only writes
+        statements.append(_statement("WriteDeployLedger", write, [scope.ledger_table_arn]))
     if scope.ecr_repository_arns:
         statements.append(
             _statement(

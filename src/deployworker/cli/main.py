@@ -144,7 +144,14 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
         prometheus_secret_arn=args.prometheus_auth_secret_arn,
         kms_key_arn=args.kms_key_arn,
         release_role_arns=args.release_role or (),
+        ledger_table_arn=args.ledger_table_arn,
     )
+    if args.ci:
+        from deployworker.cli.iam_ci import ci_policy
+
+        document = ci_policy(allowlist, scope, args.topic_arn, args.queue_arn)
+        print(json.dumps(document, indent=2))
+        return 0
     if args.target is None:
         print(json.dumps(worker_policy(allowlist, scope), indent=2))
         return 0
@@ -217,6 +224,9 @@ def parser() -> argparse.ArgumentParser:
     iam.add_argument("--target", help="print the policy of the role assumed in this account")
     iam.add_argument("--release-role", action="append", help="schedule/rule target role ARN")
     iam.add_argument("--prometheus-auth-secret-arn")
+    iam.add_argument("--ledger-table-arn", help="the deploy ledger's DynamoDB table")
+    iam.add_argument("--ci", action="store_true", help="the policy of a CI role instead")
+    iam.add_argument("--topic-arn", help="with --ci: the deploy topic CI publishes to")
     iam.set_defaults(func=cmd_iam_policy)
 
     check = sub.add_parser("check-allowlist", help="validate an allowlist file")

@@ -42,3 +42,13 @@ output "ecs_events_queue_url" {
   description = "SQS queue of ECS's deployment events the worker reads (null when ecs_events is false)."
   value       = one(aws_sqs_queue.ecs_events[*].url)
 }
+
+output "ledger_table_name" {
+  description = "The deploy ledger's DynamoDB table (DEPLOYWORKER_LEDGER_TABLE for `status`, `publish --wait` and `history`)."
+  value       = aws_dynamodb_table.ledger.name
+}
+
+output "ci_policy_json" {
+  description = "The least-privilege policy of a CI role that publishes deploys and waits for them (`deployworker iam-policy --ci` prints the same)."
+  value       = data.aws_iam_policy_document.ci.json
+}
