@@ -313,7 +313,7 @@ def test_check_allowlist_describe_flags_gates_the_service_cannot_run(
     ]
     path = world.allowlist([default_entry(gates=gates)])
     args = ["check-allowlist", str(path), "--describe", "--region", "eu-west-1"]
-    assert main([*args, "--endpoint-url", world.endpoint]) == 1
+    assert main([*args, "--endpoint-url", world.endpoint]) == 78
     err = capfd.readouterr().err
     assert "prod/web: gate at POST_TEST_TRAFFIC_SHIFT may wait 1h, longer than" in err
     assert "prod/web: gate at POST_SCALE_UP: the service has no PAUSE lifecycle hook" in err

@@ -29,11 +29,11 @@ def test_check_allowlist_reports_line_and_reason(
     path.write_text(
         "version: 1\nservices:\n  - cluster: prod\n    service: web\n    containers: [app]\n    images: [web:1]\n"
     )
-    assert main(["check-allowlist", str(path)]) == 1
+    assert main(["check-allowlist", str(path)]) == 78
     assert capsys.readouterr().err.strip() == (
         f"{path}:6: services.0.images: 'web:1' is not a repository (give it without a tag or digest)"
     )
-    assert main(["check-allowlist", str(tmp_path / "missing.yaml")]) == 1
+    assert main(["check-allowlist", str(tmp_path / "missing.yaml")]) == 78
 
 
 def test_iam_policy_grants_the_ecs_events_queue_only_when_named(
@@ -161,7 +161,7 @@ def test_publish_refuses_an_invalid_message_before_sending(
             "web",
         ]
     )
-    assert code == 2
+    assert code == 64
     assert "has neither a tag nor a digest" in capsys.readouterr().err
 
 
@@ -222,5 +222,5 @@ def test_run_without_a_queue_is_a_clear_error(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("DEPLOYWORKER_QUEUE_URL", raising=False)
-    assert main(["run"]) == 2
+    assert main(["run"]) == 78
     assert "DEPLOYWORKER_QUEUE_URL is not set" in capsys.readouterr().err

@@ -25,6 +25,7 @@ from deployworker.aws.callerproof import sign_proof
 from deployworker.aws.clients import make_client
 from deployworker.aws.sns import Sns
 from deployworker.aws.sqs import Sqs
+from deployworker.cli import exits
 from deployworker.cli.publish import home_of
 from deployworker.cli.targets import accounts_for
 from deployworker.errors import AwsError, ConfigError, Rejection
@@ -176,10 +177,11 @@ def cmd_vote(args: argparse.Namespace) -> int:
         )
     except Rejection as rejection:
         print(f"error: invalid approval: {rejection.reason}", file=sys.stderr)
-        return 2
-    except (AwsError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return exits.USAGE
+    except AwsError as exc:
+        return exits.fail(str(exc), exits.of_aws(exc))
+    except ValueError as exc:
+        return exits.fail(str(exc), exits.USAGE)
     print(json.dumps({"message_id": sent.message_id, "group_id": sent.group_id}), flush=True)
     return 0
 

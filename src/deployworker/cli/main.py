@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from deployworker import __version__
+from deployworker.cli import exits
 from deployworker.cli.approve import add_approval_commands
 from deployworker.cli.ci import add_ci_commands
-from deployworker.errors import ConfigError
 from deployworker.intake.allowlist import AllowlistError, load_allowlist
 from deployworker.observe.logs import configure_logging
 from deployworker.settings import Settings
@@ -105,7 +105,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         from deployworker.cli.local import run_local
     except ImportError as exc:
         print(f"error: local mode needs the 'local' extra ({exc})", file=sys.stderr)
-        return 2
+        return exits.CONFIG
     settings = Settings()
     if args.port is not None:
         settings = settings.model_copy(update={"local_port": args.port})
@@ -128,7 +128,7 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
         allowlist = load_allowlist(args.allowlist.read_text(encoding="utf-8"))
     except (OSError, AllowlistError) as exc:
         print(f"error: {args.allowlist}: {exc}", file=sys.stderr)
-        return 1
+        return exits.CONFIG
     scope = Scope(
         region=args.region,
         account_id=args.account_id,
@@ -149,7 +149,10 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
     if args.ci:
         from deployworker.cli.iam_ci import ci_policy
 
-        document = ci_policy(allowlist, scope, args.topic_arn, args.queue_arn)
+        try:
+            document = ci_policy(allowlist, scope, args.topic_arn, args.queue_arn)
+        except ValueError as exc:
+            return exits.fail(str(exc), exits.USAGE)
         print(json.dumps(document, indent=2))
         return 0
     if args.target is None:
@@ -159,7 +162,7 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
         print(json.dumps(target_policy(allowlist, args.target, scope), indent=2))
     except KeyError as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
-        return 1
+        return exits.USAGE
     return 0
 
 
@@ -170,11 +173,11 @@ def cmd_check_allowlist(args: argparse.Namespace) -> int:
         allowlist = load_allowlist(path.read_text(encoding="utf-8"))
     except OSError as exc:
         print(f"{path}: cannot read: {exc.strerror}", file=sys.stderr)
-        return 1
+        return exits.CONFIG
     except AllowlistError as exc:
         where = f"{path}:{exc.line}" if exc.line else str(path)
         print(f"{where}: {exc.reason}", file=sys.stderr)
-        return 1
+        return exits.CONFIG
     releases = f", {len(allowlist.releases)} release(s)" if allowlist.releases else ""
     print(f"{path}: ok, {len(allowlist.services)} service(s){releases}")
     if args.describe:  # gates against the services as ECS describes them
@@ -184,13 +187,13 @@ def cmd_check_allowlist(args: argparse.Namespace) -> int:
         found = review(ecs_for(Settings(), args.region, args.endpoint_url), allowlist)
         for problem in found:
             print(f"{path}: warning: {problem}", file=sys.stderr)
-        return 1 if found else 0
+        return exits.CONFIG if found else 0
     return 0
 
 
 def parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
-    top = argparse.ArgumentParser(prog="deployworker", description=__doc__)
+    top = exits.Parser(prog="deployworker", description=__doc__)
     top.add_argument("--version", action="version", version=f"deployworker {__version__}")
     sub = top.add_subparsers(dest="command", required=True)
 
@@ -235,14 +238,11 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--region")
     check.add_argument("--endpoint-url")
     check.set_defaults(func=cmd_check_allowlist)
+    exits.document(top, sub.choices)
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the process exit code."""
+    """Entry point; returns the process exit code (`cli.exits`)."""
     args = parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return exits.guard(lambda: args.func(args))
