@@ -143,8 +143,8 @@ class Recorder:
         if result.deletes or result.outcome == Outcome.RELEASED:
             self._forget(message, known)
         state = state_of(result.outcome)
-        if state is None:
-            return True
+        if state is None or (state == State.SUPERSEDED and self._copy_held(message, known)):
+            return True  # nothing to write; or a newer copy of this deploy writes its outcome
         target = release_key(result.release) if result.release else known.target
         transition = Transition(
             target,
@@ -175,6 +175,15 @@ class Recorder:
     ) -> Known | None:
         with self._lock:
             return self._by_deploy.get((cluster or "", service or "", deploy_id))
+
+    def _copy_held(self, message: Message, known: Known) -> bool:
+        """Whether another held message is the same deploy (a redelivered copy)."""
+        with self._lock:
+            return any(
+                (k.target, k.deploy_id) == (known.target, known.deploy_id)
+                and k.message_id != message.message_id
+                for k in self._by_message.values()
+            )
 
     def _forget(self, message: Message, known: Known) -> None:
         with self._lock:
