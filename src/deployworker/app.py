@@ -173,7 +173,7 @@ def build(
     if settings.events_topic_arn:
         sns = aws.adapter(Sns, "sns")
         events = SnsEvents(sns, settings.events_topic_arn, on_drop=metrics.events_dropped.inc)
-    if (recorder := build_recorder(settings, aws, intake)) is not None:
+    if (recorder := build_recorder(settings, aws, intake, metrics.registry)) is not None:
         events = RecordedEvents(events, recorder)  # every event is told to the ledger too
     watcher = build_watcher(settings, ecs, metrics.watch_round, metrics.paused.set)
     # Deploys resume here after their verdicts, never on the watcher's own thread.
