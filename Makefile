@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 TOOLS_VENV ?= .venv-tools
 TOOLS_STAMP := $(TOOLS_VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck pytest venv tools clean soak bench
+.PHONY: run test lint typecheck pytest venv tools clean soak bench generated
 
 venv: $(STAMP)
 
@@ -50,6 +50,12 @@ BENCH_ARGS ?= --check --json docs/benchmarks.json --plot docs/benchmarks-burst.p
 bench: $(STAMP)
 	$(BIN)/python -m bench.scale $(BENCH_ARGS)
 	$(BIN)/python -m bench.accounts --check --json docs/benchmarks-accounts.json
+	$(BIN)/python -m bench.replicas --check --json docs/benchmarks-replicas.json
+
+# The allowlist's JSON Schema (config/allowlist.schema.json) and field reference
+# (docs/allowlist-reference.md), from the models; tests fail while either is stale.
+generated: $(STAMP)
+	$(BIN)/python -m deployworker.cli.schema
 
 clean:
 	rm -rf $(VENV) $(TOOLS_VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -195,6 +195,7 @@ def test_task_role_is_least_privilege() -> None:
         "RegisterTaskDefinitions",
         "FindMigrationTasks",
         "ReadGateMetrics",
+        "FindEcsEventsQueues",  # sqs:ListQueues: AWS has no resource-level permission
     }
     assert actions(statements["ReadGateMetrics"]) == {"cloudwatch:GetMetricData"}
     # Alarm states: only the alarms the allowlist's gates name.
@@ -279,7 +280,18 @@ def test_task_role_is_least_privilege() -> None:
     }
     assert resources(statements["ResolveImageDigests"]) == "${var.ecr_repository_arns}"
     assert actions(statements["ResolveImageDigests"]) == {"ecr:DescribeImages", "ecr:BatchGetImage"}
-    sqs = {a for s in statements.values() for a in actions(s) if a.startswith("sqs:")}
+    replica_queues = {"OwnEcsEventsQueues", "FindEcsEventsQueues"}
+    sqs = {
+        a
+        for sid, s in statements.items()
+        if sid not in replica_queues
+        for a in actions(s)
+        if a.startswith("sqs:")
+    }
+    # Queue administration only on the replicas' own events queues (their prefix).
+    assert "sqs:CreateQueue" not in {a for s in statements.values() for a in actions(s)} - (
+        actions(statements["OwnEcsEventsQueues"])
+    )
     assert "sqs:SendMessage" in actions(statements["DeadLetter"])
     assert "sqs:SendMessage" not in actions(statements["ConsumeWorkQueue"])
     assert sqs <= {
@@ -348,8 +360,39 @@ def test_ecs_events_reach_only_their_queue_and_only_from_the_rule() -> None:
     assert "resources     = var.service_arns" in text
     assert '"ECS Deployment State Change", "ECS Service Action"' in text
     # Encrypted, with a DLQ.
-    assert text.count("kms_master_key_id") == text.count("sqs_managed_sse_enabled") == 2
+    # (and the replicas' topic: under kms_key_arn when given)
+    assert text.count("kms_master_key_id") == 3
+    assert text.count("sqs_managed_sse_enabled") == 2
     assert "deadLetterTargetArn = aws_sqs_queue.ecs_events_dlq[0].arn" in text
+
+
+def test_several_replicas_fan_ecs_events_out_through_a_topic_only_the_rule_publishes_to() -> None:
+    text = (MODULE / "ecs_events.tf").read_text()
+    module = hcl(MODULE / "ecs_events.tf")
+    policy = next(
+        b["aws_iam_policy_document"]["ecs_events_topic"]
+        for b in module["data"]
+        if "aws_iam_policy_document" in b and "ecs_events_topic" in b["aws_iam_policy_document"]
+    )
+    statement = policy["statement"][0]
+    assert actions(statement) == {"sns:Publish"}
+    assert conditions(statement) == {
+        (
+            "ArnEquals",
+            "aws:SourceArn",
+            json.dumps(["${aws_cloudwatch_event_rule.ecs_events[0].arn}"]),
+        )
+    }
+    # One replica: the shared queue; several: the topic (never both, never neither).
+    assert "one_replica             = contains([1], var.replicas)" in text
+    assert "[for one in [local.one_replica] : one if one] if e" in text
+    assert "[for many in [local.several_replicas] : many if many] if e" in text
+    main = (MODULE / "main.tf").read_text()
+    assert '"DEPLOYWORKER_ECS_EVENTS_TOPIC_ARN" => arn' in main
+    statements = module_statements()
+    own = statements["OwnEcsEventsQueues"]
+    assert "${local.ecs_events_prefix}-*" in str(resources(own))
+    assert resources(statements["SubscribeToEcsEvents"]) == ["${statement.value}"]
 
 
 def test_every_variable_and_output_is_described_typed_and_documented() -> None:
@@ -389,6 +432,8 @@ def test_iam_policy_command_matches_the_module_statements() -> None:
         dlq_arn="arn:aws:sqs:eu-west-1:123456789012:deployworker-production-dlq.fifo",
         events_topic_arn="arn:aws:sns:eu-west-1:123456789012:deployworker-production-events",
         ecs_events_queue_arn="arn:aws:sqs:eu-west-1:123456789012:deployworker-production-ecs-events",
+        ecs_events_topic_arn="arn:aws:sns:eu-west-1:123456789012:deployworker-production-ecs-events",
+        ecs_events_prefix="deployworker-production-ecs-events-r",
         ecr_repository_arns=["arn:aws:ecr:eu-west-1:123456789012:repository/web"],
         signing_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:signing",
         kms_key_arn="arn:aws:kms:eu-west-1:123456789012:key/1",
@@ -505,13 +550,13 @@ services:
     gates:
       - at: converged
         analysis:
-          - {name: alarms, cloudwatch_alarms: [web-5xx], interval: 1, count: 2}
+          - {name: alarms, cloudwatch_alarms: [web-5xx], interval: 1s, count: 2}
           - name: latency
             cloudwatch:
               namespace: AWS/ApplicationELB
               metric: TargetResponseTime
             max: 0.5
-            interval: 1
+            interval: 1s
             count: 2
 """
 

@@ -27,6 +27,7 @@ from deployworker.aws.clients import make_client
 from deployworker.aws.sns import Sns
 from deployworker.aws.sqs import Sqs
 from deployworker.cli import exits
+from deployworker.cli.config import CLIENT_SETTINGS, load_settings
 from deployworker.cli.publish import home_of
 from deployworker.cli.targets import accounts_for
 from deployworker.errors import AwsError, Rejection
@@ -139,7 +140,7 @@ def vote_target(
 
 def cmd_vote(args: argparse.Namespace) -> int:
     """Sign and send one approve or reject."""
-    settings = Settings()
+    settings = load_settings(CLIENT_SETTINGS)
     region, endpoint = args.region or settings.region, args.endpoint_url or settings.endpoint_url
     topic, queue = args.topic_arn, args.queue_url
     if args.local:

@@ -11,6 +11,7 @@ from typing import Any
 from deployworker.aws.ecs import Ecs
 from deployworker.cli import exits
 from deployworker.cli.ci_args import add_history, add_publish, add_status
+from deployworker.cli.config import CLIENT_SETTINGS, load_settings
 from deployworker.cli.follow import Follow, follow_ledger, known, ledger_for
 from deployworker.cli.history import cmd_history, service_key
 from deployworker.cli.status import Status
@@ -72,7 +73,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from deployworker.cli.targets import accounts_for
     from deployworker.queue.recording import digest_of
 
-    settings = Settings()
+    settings = load_settings(CLIENT_SETTINGS)
     region, endpoint = _target(args, settings)
     topic, queue = args.topic_arn, args.queue_url
     if args.local and not queue:
@@ -206,7 +207,7 @@ def _wait_and_report(ecs: Ecs, follow: Follow, images: dict[str, str] | None) ->
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Tell CI whether a deploy succeeded."""
-    settings = Settings()
+    settings = load_settings(CLIENT_SETTINGS)
     region, endpoint = _target(args, settings)
     if args.release:
         from deployworker.cli.release import cmd_release_status

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from deployworker.cli.iam_events import fanout_statements
 from deployworker.cli.iam_releases import release_statements
 from deployworker.cli.iam_targets import service_arns, target_roles
 from deployworker.intake.entries import Allowlist
@@ -31,6 +32,9 @@ class Scope:
     dlq_arn: str | None = None
     events_topic_arn: str | None = None
     ecs_events_queue_arn: str | None = None
+    # Several replicas: the topic of ECS's events and their own queues' name prefix.
+    ecs_events_topic_arn: str | None = None
+    ecs_events_prefix: str = "deployworker-ecs-events"
     ecr_repository_arns: Sequence[str] = ()
     signing_secret_arn: str | None = None
     kms_key_arn: str | None = None
@@ -182,6 +186,10 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
     if scope.ecs_events_queue_arn:
         reads = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
         statements.append(_statement("ConsumeEcsEvents", reads, [scope.ecs_events_queue_arn]))
+    if scope.ecs_events_topic_arn:
+        where = (scope.partition, scope.region, scope.account_id)
+        prefix = scope.ecs_events_prefix
+        statements.extend(fanout_statements(*where, scope.ecs_events_topic_arn, prefix))
     if scope.events_topic_arn:
         statements.append(
             _statement("PublishDeployEvents", ["sns:Publish"], [scope.events_topic_arn])

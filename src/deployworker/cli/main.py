@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from deployworker import __version__
-from deployworker.cli import exits
+from deployworker.cli import config, exits
 from deployworker.cli.approve import add_approval_commands
+from deployworker.cli.check import cmd_check_allowlist
 from deployworker.cli.ci import add_ci_commands
 from deployworker.intake.allowlist import AllowlistError, load_allowlist
 from deployworker.observe.logs import configure_logging
-from deployworker.settings import Settings
 
 # Seconds local mode may take, past the shutdown grace, to stop its emulator and threads.
 LOCAL_STOP_MARGIN = 5.0
@@ -89,8 +89,9 @@ def cmd_run(_: argparse.Namespace) -> int:
     """Run the daemon against AWS, configured from DEPLOYWORKER_* settings."""
     from deployworker.app import build
 
-    settings = Settings()
-    configure_logging(settings.log_level)
+    settings = config.load_settings()
+    configure_logging(settings.log_level, format=settings.log_format)
+    config.warn_unknown_variables()
     app = build(settings)
     stop = _stop_on_signals()
     app.start()
@@ -106,12 +107,13 @@ def cmd_local(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print(f"error: local mode needs the 'local' extra ({exc})", file=sys.stderr)
         return exits.CONFIG
-    settings = Settings()
+    settings = config.load_settings()
     if args.port is not None:
         settings = settings.model_copy(update={"local_port": args.port})
     if args.allowlist is not None:
         settings = settings.model_copy(update={"allowlist_path": args.allowlist})
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, format=settings.log_format)
+    config.warn_unknown_variables()
     # Local mode's state lives in this process and dies with it, so a stop that
     # overruns the shutdown grace (plus time for the emulator) can end it outright.
     stop = _stop_on_signals(exit_after=settings.shutdown_grace_seconds + LOCAL_STOP_MARGIN)
@@ -139,6 +141,8 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
         dlq_arn=args.dlq_arn,
         events_topic_arn=args.events_topic_arn,
         ecs_events_queue_arn=args.ecs_events_queue_arn,
+        ecs_events_topic_arn=args.ecs_events_topic_arn,
+        ecs_events_prefix=args.ecs_events_prefix,
         ecr_repository_arns=args.ecr_repository_arn or (),
         signing_secret_arn=args.signing_secret_arn,
         prometheus_secret_arn=args.prometheus_auth_secret_arn,
@@ -166,40 +170,15 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_check_allowlist(args: argparse.Namespace) -> int:
-    """Validate an allowlist file; print where and why it is wrong."""
-    path: Path = args.path
-    try:
-        allowlist = load_allowlist(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        print(f"{path}: cannot read: {exc.strerror}", file=sys.stderr)
-        return exits.CONFIG
-    except AllowlistError as exc:
-        where = f"{path}:{exc.line}" if exc.line else str(path)
-        print(f"{where}: {exc.reason}", file=sys.stderr)
-        return exits.CONFIG
-    releases = f", {len(allowlist.releases)} release(s)" if allowlist.releases else ""
-    print(f"{path}: ok, {len(allowlist.services)} service(s){releases}")
-    if args.describe:  # gates against the services as ECS describes them
-        from deployworker.cli.targets import ecs_for
-        from deployworker.deploy.gates.wiring import review
-
-        found = review(ecs_for(Settings(), args.region, args.endpoint_url), allowlist)
-        for problem in found:
-            print(f"{path}: warning: {problem}", file=sys.stderr)
-        return exits.CONFIG if found else 0
-    return 0
-
-
 def parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     top = exits.Parser(prog="deployworker", description=__doc__)
     top.add_argument("--version", action="version", version=f"deployworker {__version__}")
     sub = top.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("run", help="run the worker against AWS (DEPLOYWORKER_* settings)").set_defaults(
-        func=cmd_run
-    )
+    run = sub.add_parser("run", help="run the worker against AWS (DEPLOYWORKER_* settings)")
+    run.epilog, run.formatter_class = config.settings_help(), argparse.RawDescriptionHelpFormatter
+    run.set_defaults(func=cmd_run)
 
     local = sub.add_parser("local", help="run everything on an emulated AWS endpoint")
     local.add_argument("--port", type=int, help="endpoint port (default 4566)")
@@ -221,6 +200,8 @@ def parser() -> argparse.ArgumentParser:
     iam.add_argument("--dlq-arn")
     iam.add_argument("--events-topic-arn")
     iam.add_argument("--ecs-events-queue-arn", help="the queue of ECS's events (read, delete)")
+    iam.add_argument("--ecs-events-topic-arn", help="the topic of ECS's events (replicas)")
+    iam.add_argument("--ecs-events-prefix", default="deployworker-ecs-events")
     iam.add_argument("--ecr-repository-arn", action="append")
     iam.add_argument("--signing-secret-arn")
     iam.add_argument("--kms-key-arn")
@@ -235,6 +216,12 @@ def parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-allowlist", help="validate an allowlist file")
     check.add_argument("path", type=Path)
     check.add_argument("--describe", action="store_true", help="check gates against ECS")
+    check.add_argument(
+        "--format",
+        choices=("text", "github"),
+        default="text",
+        help="text: file:line: field: message; github: ::error annotations for a pull request",
+    )
     check.add_argument("--region")
     check.add_argument("--endpoint-url")
     check.set_defaults(func=cmd_check_allowlist)

@@ -121,6 +121,48 @@ data "aws_iam_policy_document" "worker" {
     }
   }
 
+  # Several replicas: each makes, reads and removes a queue of its own (named with the
+  # prefix), subscribed to the topic of ECS's events.
+  dynamic "statement" {
+    for_each = aws_sns_topic.ecs_events[*].arn
+    content {
+      sid    = "OwnEcsEventsQueues"
+      effect = "Allow"
+      actions = [
+        "sqs:CreateQueue",
+        "sqs:DeleteQueue",
+        "sqs:GetQueueAttributes",
+        "sqs:SetQueueAttributes",
+        "sqs:TagQueue",
+        "sqs:ListQueueTags",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+      ]
+      resources = ["arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.ecs_events_prefix}-*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = aws_sns_topic.ecs_events[*].arn
+    content {
+      # ListQueues has no resource-level permission: AWS requires "*". It names queues only.
+      sid       = "FindEcsEventsQueues"
+      effect    = "Allow"
+      actions   = ["sqs:ListQueues"]
+      resources = ["*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = aws_sns_topic.ecs_events[*].arn
+    content {
+      sid       = "SubscribeToEcsEvents"
+      effect    = "Allow"
+      actions   = ["sns:Subscribe", "sns:Unsubscribe", "sns:ListSubscriptionsByTopic"]
+      resources = [statement.value]
+    }
+  }
+
   dynamic "statement" {
     for_each = aws_sns_topic.events[*].arn
     content {

@@ -39,8 +39,13 @@ output "service_name" {
 }
 
 output "ecs_events_queue_url" {
-  description = "SQS queue of ECS's deployment events the worker reads (null when ecs_events is false)."
+  description = "SQS queue of ECS's deployment events the worker reads (null when ecs_events is false or replicas > 1: see ecs_events_topic_arn)."
   value       = one(aws_sqs_queue.ecs_events[*].url)
+}
+
+output "ecs_events_topic_arn" {
+  description = "SNS topic of ECS's deployment events each replica subscribes a queue of its own to (null unless ecs_events and replicas > 1)."
+  value       = one(aws_sns_topic.ecs_events[*].arn)
 }
 
 output "ledger_table_name" {

@@ -124,7 +124,7 @@ variable "create_events_topic" {
 }
 
 variable "ecs_events" {
-  description = "Read ECS's EventBridge events (a rule for the services in service_arns, a standard queue with a DLQ) so the worker learns a rollout's end within a second; polling stays as the safety net."
+  description = "Read ECS's EventBridge events (a rule for the services in service_arns; with one replica a standard queue with a DLQ, with several an SNS topic each replica subscribes a queue of its own to) so the worker learns a rollout's end within a second; polling stays as the safety net."
   type        = bool
   default     = true
 }
