@@ -49,8 +49,8 @@ def hcl(path: Path) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     "directory",
-    [MODULE, TARGET, ECS_PERMISSIONS, EXAMPLE],
-    ids=["module", "target", "ecs-permissions", "example"],
+    [MODULE, TARGET, ECS_PERMISSIONS, TF / "modules" / "deployworker-kms-key-policy", EXAMPLE],
+    ids=["module", "target", "ecs-permissions", "kms-key-policy", "example"],
 )
 def test_terraform_loads_every_module_and_example(directory: Path) -> None:
     loaded = in_tools(
@@ -173,12 +173,20 @@ def test_task_role_is_least_privilege() -> None:
         for action in actions(statement):
             assert "*" not in action, f"{sid}: wildcard action {action}"
         assert _one(statement["effect"]) == "Allow"
-    assert actions(statements["DeployAllowlistedServices"]) == {
+    # Changing what a service runs: only in the allowlisted services' clusters, and
+    # only a service that carries the managed tag (least privilege at any fleet size).
+    assert actions(statements["DeployAllowlistedServices"]) == {"ecs:UpdateService"}
+    assert resources(statements["DeployAllowlistedServices"]) == "${local.services}"
+    assert conditions(statements["DeployAllowlistedServices"]) == {
+        ("StringEquals", "aws:ResourceTag/deployworker:managed", json.dumps(["true"]))
+    }
+    updaters = {sid for sid, s in statements.items() if "ecs:UpdateService" in actions(s)}
+    assert updaters == {"DeployAllowlistedServices"}
+    assert actions(statements["ReadServices"]) == {
         "ecs:DescribeServices",
-        "ecs:UpdateService",
         "ecs:ListServiceDeployments",
     }
-    assert resources(statements["DeployAllowlistedServices"]) == "${var.service_arns}"
+    assert resources(statements["ReadServices"]) == "${local.services}"
     # Service deployments and revisions: only those of the allowlisted services.
     assert actions(statements["FollowServiceDeployments"]) == {
         "ecs:DescribeServiceDeployments",
@@ -306,7 +314,8 @@ def test_task_role_is_least_privilege() -> None:
 
 def test_publisher_policy_is_only_publish_on_the_deploy_topic() -> None:
     statements = module_statements("publisher")
-    assert list(statements) == ["PublishDeployMessages"]
+    # With a customer-managed key, its KMS actions too (tests/test_terraform_kms.py).
+    assert list(statements) == ["PublishDeployMessages", "EncryptDeployMessages"]
     statement = statements["PublishDeployMessages"]
     assert actions(statement) == {"sns:Publish"}
     assert resources(statement) == ["${aws_sns_topic.deploys.arn}"]
@@ -356,9 +365,11 @@ def test_ecs_events_reach_only_their_queue_and_only_from_the_rule() -> None:
         )
     }
     assert "events.amazonaws.com" in text
-    # Only the allowlisted services' events, of the two types the worker reads.
-    assert "resources     = var.service_arns" in text
-    assert '"ECS Deployment State Change", "ECS Service Action"' in text
+    # Only the allowlisted services' clusters' events, of the two types the worker reads.
+    assert "event_pattern = local.ecs_event_pattern" in text
+    pattern = (MODULE / "ecs_events_pattern.tf").read_text()
+    assert '"ECS Deployment State Change", "ECS Service Action"' in pattern
+    assert "var.service_arns" in pattern
     # Encrypted, with a DLQ.
     # (and the replicas' topic: under kms_key_arn when given)
     assert text.count("kms_master_key_id") == 3
@@ -461,8 +472,9 @@ def test_iam_policy_command_matches_the_module_statements() -> None:
             sid
         )
         assert got <= want, sid
-    # The same services: what the allowlist opts in is what the example grants.
-    assert generated["DeployAllowlistedServices"]["Resource"] == production["service_arns"]
+    # The same clusters: what the allowlist opts in is what the example grants.
+    clusters = list(dict.fromkeys(a.rsplit("/", 1)[0] + "/*" for a in production["service_arns"]))
+    assert generated["DeployAllowlistedServices"]["Resource"] == clusters
     # The same schedules and rules: what the releases name is what the example grants.
     assert generated["UpdateReleaseSchedules"]["Resource"] == release_targets["schedule_arns"]
     assert generated["UpdateReleaseRules"]["Resource"] == release_targets["rule_arns"]
@@ -580,7 +592,7 @@ def test_the_target_module_grants_what_iam_policy_target_prints() -> None:
     assert shared_input("family_arns", TARGET / "main.tf") == "${local.families}"
     assert shared_input("gate_alarm_arns", TARGET / "main.tf") == "${var.gate_alarm_arns}"
     assert generated["DeployAllowlistedServices"]["Resource"] == [
-        "arn:aws:ecs:us-west-2:222222222222:service/prod/web"
+        "arn:aws:ecs:us-west-2:222222222222:service/prod/*"
     ]
     # The target's gates read the alarm where it lives; its votes are tagged there.
     assert generated["ReadGateAlarms"]["Resource"] == [
@@ -592,7 +604,7 @@ def test_the_target_module_grants_what_iam_policy_target_prints() -> None:
     # The worker's own policy: home's service only, and exactly the target's role.
     home = {s["Sid"]: s for s in worker_policy(allowlist, scope)["Statement"]}
     assert home["DeployAllowlistedServices"]["Resource"] == [
-        "arn:aws:ecs:eu-west-1:123456789012:service/prod/web"
+        "arn:aws:ecs:eu-west-1:123456789012:service/prod/*"
     ]
     assert home["AssumeTargetRoles"]["Resource"] == [
         "arn:aws:iam::222222222222:role/deployworker-target"

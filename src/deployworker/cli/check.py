@@ -52,6 +52,13 @@ def cmd_check_allowlist(args: argparse.Namespace) -> int:
         return 1
     releases = f", {len(allowlist.releases)} release(s)" if allowlist.releases else ""
     print(f"{path}: ok, {len(allowlist.services)} service(s){releases}")
+    from deployworker.cli.iam_statements import Scope
+    from deployworker.cli.quotas import fleet_review
+
+    # Sizes hardly depend on the account id; the region's length counts a little.
+    scope = Scope(region=args.region or "us-east-1", account_id="123456789012")
+    for quota in fleet_review(allowlist, scope):
+        print(f"{path}: warning: {quota}", file=sys.stderr)
     if args.describe:  # gates against the services as ECS describes them
         from deployworker.cli.targets import ecs_for
         from deployworker.deploy.gates.wiring import review

@@ -14,6 +14,7 @@ from deployworker.cli.ci_args import add_history, add_publish, add_status
 from deployworker.cli.config import CLIENT_SETTINGS, load_settings
 from deployworker.cli.follow import Follow, follow_ledger, known, ledger_for
 from deployworker.cli.history import cmd_history, service_key
+from deployworker.cli.outputs import write_outputs
 from deployworker.cli.status import Status
 from deployworker.errors import AwsError, Rejection
 from deployworker.local import DEFAULT_REGION, use_fake_credentials
@@ -23,13 +24,9 @@ LOCAL_TOPIC_ARN = "arn:aws:sns:{region}:123456789012:deployworker-deploys.fifo"
 
 
 def _images(pairs: Sequence[str]) -> dict[str, str]:
-    images = {}
-    for pair in pairs:
-        name, sep, image = pair.partition("=")
-        if not sep:
-            raise ValueError(f"--set takes CONTAINER=IMAGE, not {pair!r}")
-        images[name] = image
-    return images
+    if bad := [pair for pair in pairs if "=" not in pair]:
+        raise ValueError(f"--set takes CONTAINER=IMAGE, not {bad[0]!r}")
+    return {name: image for name, _, image in (pair.partition("=") for pair in pairs)}
 
 
 def _target(args: argparse.Namespace, settings: Settings) -> tuple[str | None, str | None]:
@@ -124,6 +121,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         json.dumps(published), file=sys.stderr if args.output == "json" else sys.stdout, flush=True
     )
     if not args.wait:
+        write_outputs({"deploy_id": sent.deploy_id, "state": "published", "exit_code": 0})
         return exits.OK
     follow = Follow(
         args.cluster, args.service, key, sent.deploy_id, digest_of(sent.body), True,
@@ -191,6 +189,8 @@ def _wait_and_report(ecs: Ecs, follow: Follow, images: dict[str, str] | None) ->
         status = check()
         report(status)
     code = EXIT_CODES[status.state]
+    values = {"state": status.state.value, "task_definition": status.task_definition}
+    write_outputs({"deploy_id": deploy_id, **values, "exit_code": code})
     if follow.json:
         document = {
             "from": "ecs",

@@ -21,13 +21,6 @@ locals {
   ecs_events_fanout_count = length(flatten([for e in [var.ecs_events] : [for many in [local.several_replicas] : many if many] if e]))
   # The replicas' own queues are named "<prefix>-<host>-<random>".
   ecs_events_prefix = "${var.name}-ecs-events-r"
-  # The rule matches the services' ARNs themselves (ECS puts the service's ARN in
-  # `resources`): tighter than the clusters, and what the allowlist opts in.
-  ecs_event_pattern = jsonencode({
-    source        = ["aws.ecs"]
-    "detail-type" = ["ECS Deployment State Change", "ECS Service Action"]
-    resources     = var.service_arns
-  })
 }
 
 resource "aws_sqs_queue" "ecs_events_dlq" {

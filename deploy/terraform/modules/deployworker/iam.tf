@@ -272,7 +272,9 @@ resource "aws_iam_role_policy" "execution" {
   policy = data.aws_iam_policy_document.execution.json
 }
 
-# What a CI publisher needs, and nothing more.
+# What a CI publisher needs, and nothing more: with a customer-managed key, publishing
+# to the encrypted topic also takes kms:GenerateDataKey and kms:Decrypt on that key
+# (SNS Developer Guide, "Data encryption": the publisher's permissions).
 data "aws_iam_policy_document" "publisher" {
   statement {
     sid       = "PublishDeployMessages"
@@ -280,6 +282,24 @@ data "aws_iam_policy_document" "publisher" {
     actions   = ["sns:Publish"]
     resources = [aws_sns_topic.deploys.arn]
   }
+
+  dynamic "statement" {
+    for_each = compact([var.kms_key_arn])
+    content {
+      sid       = "EncryptDeployMessages"
+      effect    = "Allow"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+}
+
+# The statements the customer-managed key's own policy needs (see that module).
+module "kms_key_policy" {
+  source = "../deployworker-kms-key-policy"
+
+  name       = var.name
+  ecs_events = var.ecs_events
 }
 
 # What a CI role needs to publish deploys and wait for them (`deployworker iam-policy

@@ -4,7 +4,7 @@ variable "name" {
 }
 
 variable "service_arns" {
-  description = "ARNs of the ECS services the worker may describe and update: exactly the services the allowlist opts in."
+  description = "ARNs of the ECS services the allowlist opts in. The worker is granted their clusters (the policy grows per cluster): it may update a service there only when the service carries the tag deployworker:managed=true."
   type        = list(string)
 
   validation {
@@ -17,7 +17,7 @@ variable "service_arns" {
 }
 
 variable "task_definition_families" {
-  description = "Task-definition families of those services; tagging and RunTask (migrations) are limited to them."
+  description = "Task-definition families of those services, or prefixes (prod-*); tagging and RunTask (migrations) are limited to them."
   type        = list(string)
 }
 
