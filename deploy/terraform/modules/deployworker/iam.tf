@@ -313,6 +313,16 @@ data "aws_iam_policy_document" "ci" {
     resources = [aws_sns_topic.deploys.arn]
   }
 
+  dynamic "statement" {
+    for_each = compact([var.kms_key_arn])
+    content {
+      sid       = "EncryptDeployMessages"
+      effect    = "Allow"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+
   statement {
     sid       = "ReadOwnLedgerItems"
     effect    = "Allow"
