@@ -34,12 +34,17 @@ from deployworker.app import build
 from deployworker.aws.clients import make_client
 from deployworker.aws.sqs import Message
 from deployworker.deploy.plan import DEPLOY_KEY_TAG, deploy_key
+from deployworker.intake.admit import Intake
 from deployworker.intake.signing import SIGNATURE_ATTRIBUTE, queue_arn, sign
+from deployworker.ledger import read
+from deployworker.ledger.states import FINAL, State, state_of
 from deployworker.local import use_fake_credentials
 from deployworker.local.faults import FaultInjector
-from deployworker.local.seed import container_definition, create_queues
+from deployworker.local.seed import container_definition, create_ledger, create_queues
 from deployworker.observe.logs import configure_logging
 from deployworker.outcome import Result
+from deployworker.queue.ledgerwiring import RecordedEvents
+from deployworker.queue.recording import describe
 from deployworker.settings import Settings
 
 REGION = "eu-west-1"
@@ -213,6 +218,7 @@ def main() -> int:
     parser.add_argument(
         "--prestage-rate", type=float, default=0.1, help="share of deploys pre-staged"
     )
+    parser.add_argument("--no-ledger", action="store_true", help="run without the deploy ledger")
     args = parser.parse_args()
 
     use_fake_credentials()
@@ -286,11 +292,18 @@ def run(args: argparse.Namespace, endpoint: str, rng: random.Random) -> int:
         register_burst=200,
         update_rate=200,
         describe_rate=200,
+        ledger_table=None if args.no_ledger else create_ledger(endpoint, REGION),
     )
     app = build(settings)
     injector = FaultInjector(args.fault_rate, seed=args.seed)
     injector.attach(app.ecs._client)
     injector.attach(app.sqs._client)
+    ledger = app.events.recorder.writer.table if isinstance(app.events, RecordedEvents) else None
+    if ledger is not None:
+        injector.attach(ledger.client)
+    intake = Intake(app.allowlist.current, REGION, "123456789012")
+    # Each message's ledger record and the final state its outcome writes, in settle order.
+    endings: dict[tuple[str, str], list[tuple[str, State]]] = {}
     settled: Counter[str] = Counter()
     outcomes: Counter[str] = Counter()
     published: dict[str, dict[str, str]] = {}
@@ -305,6 +318,11 @@ def run(args: argparse.Namespace, endpoint: str, rng: random.Random) -> int:
             outcomes[result.outcome.value] += 1
             kind = published.get(message.message_id, {}).get("kind", "?")
             by_kind[(kind, result.outcome.value)] += 1
+            state = state_of(result.outcome)
+            if result.deletes and state in FINAL:
+                known = describe(message, intake)
+                key = (known.target, result.deploy_id or known.deploy_id)
+                endings.setdefault(key, []).append((message.message_id, state))
 
     assert app.settler is not None
     app.settler.add_listener(record)
@@ -445,6 +463,26 @@ def run(args: argparse.Namespace, endpoint: str, rng: random.Random) -> int:
             # A second container is the attacker's sidecar: a pre-staged revision ran.
             wrong_image += images[0] not in allowed[svc["serviceName"]] or len(images) != 1
 
+    ledger_wrong = ledger_checked = 0
+    for (target, deploy_id), ends in endings.items():
+        if ledger is None:
+            break
+        # The first outcome written is the record's; a message superseded by its own
+        # redelivered copy leaves the record to that copy.
+        written = [
+            s for i, (_, s) in enumerate(ends) if s != State.SUPERSEDED or i == len(ends) - 1
+        ]
+        entry = read.entry(ledger, target, deploy_id)
+        ledger_checked += 1
+        if written == [State.SUPERSEDED] and entry is not None and not entry.final:
+            continue  # superseded by its own copy, which the run's end handed back
+        if entry is None or entry.state != written[0]:
+            ledger_wrong += 1
+            print(
+                f"ledger: {target} {deploy_id}: {entry and entry.state} != {ends}", file=sys.stderr
+            )
+    in_flight = len(read.in_flight(ledger, limit=1000)) if ledger is not None else 0
+
     calls: Counter[str] = Counter()
     for family in app.metrics.registry.collect():
         if family.name == "deployworker_aws_requests":
@@ -495,6 +533,9 @@ def run(args: argparse.Namespace, endpoint: str, rng: random.Random) -> int:
             f"{reuse_wrong}",
         ),
         ("services on an image not deployed to them (must be 0)", wrong_image),
+        ("ledger records checked against their outcomes", ledger_checked),
+        ("ledger records not equal to their outcome (must be 0)", ledger_wrong),
+        ("ledger records still in flight at the end (at most those still queued)", in_flight),
         ("lost (must be 0)", lost),
         ("duplicated (must be 0)", duplicated),
         ("faults injected", f"{sum(injector.injected.values())} ({dict(injector.injected)})"),
@@ -510,6 +551,7 @@ def run(args: argparse.Namespace, endpoint: str, rng: random.Random) -> int:
     for op, count in sorted(calls.items()):
         print(f"  {op:<{width}}  {count}")
     ok = lost == 0 and duplicated == 0 and reuse_wrong == 0 and wrong_image == 0
+    ok = ok and ledger_wrong == 0 and in_flight <= remaining
     return 0 if ok else 1
 
 

@@ -455,6 +455,7 @@ def test_iam_policy_command_matches_the_module_statements() -> None:
         kms_key_arn="arn:aws:kms:eu-west-1:123456789012:key/1",
         release_role_arns=release_targets["role_arns"],
         prometheus_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:prometheus",
+        ledger_table_arn="arn:aws:dynamodb:eu-west-1:123456789012:table/deployworker-production",
     )
     generated = {s["Sid"]: s for s in worker_policy(allowlist, scope)["Statement"]}
     terraform = module_statements()

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
         description="SNS FIFO topic deploys and votes are published to (the command in "
         "approval_requested names it instead of the work queue)",
     )
+    ledger_table: str | None = Field(
+        default=None,
+        description="DynamoDB table of the deploy ledger (name or ARN); off when unset",
+    )
+    ledger_ttl_days: int = Field(default=90, ge=1, le=3650, description="ledger items' lifetime")
     events_queue_url: str | None = Field(
         default=None,
         description="SQS queue of ECS's EventBridge events: wakes the watcher; off when unset",

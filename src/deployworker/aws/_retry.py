@@ -39,6 +39,8 @@ THROTTLE_CODES = frozenset(
         "TooManyRequestsException",
         "RequestLimitExceeded",
         "SlowDown",
+        # DynamoDB (the ledger): a table or partition over its capacity.
+        "ProvisionedThroughputExceededException",
         "AWS.SimpleQueueService.RequestThrottled",
     }
 )

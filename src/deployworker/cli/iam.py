@@ -84,6 +84,9 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
         statements.append(
             _statement("PublishDeployEvents", ["sns:Publish"], [scope.events_topic_arn])
         )
+    if scope.ledger_table_arn:
+        write = ["dynamodb:UpdateItem"]  # conditional updates are its only writes
+        statements.append(_statement("WriteDeployLedger", write, [scope.ledger_table_arn]))
     if scope.ecr_repository_arns:
         statements.append(
             _statement(

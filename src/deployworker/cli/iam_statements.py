@@ -49,6 +49,7 @@ class Scope:
     # UpdateSchedule pass them again).
     release_role_arns: Sequence[str] = ()
     prometheus_secret_arn: str | None = None
+    ledger_table_arn: str | None = None  # the deploy ledger: its writes, nothing else
 
 
 def statement(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -92,6 +93,20 @@ def group_id_for(
     return canonical_group(request, None, target_of(request, home, accounts), home)
 
 
+def ledger_key(
+    request: DeployRequest,
+    topic_arn: str | None,
+    queue_url: str | None,
+    region: str | None,
+    accounts: dict[str, Account] | None = None,
+) -> str:
+    """The deploy ledger's key of the request's service: its message group, by name."""
+    home = home_of(topic_arn, queue_url, region)
+    if home is None:
+        return canonical_group(request)
+    return canonical_group(request, None, target_of(request, home, accounts), home)
+
+
 def dedup_id_for(group_id: str, deploy_id: str) -> str:
     """SHA-256 (hex) of `<group>\n<deploy_id>`: one deploy_id used for several services
     (`build-42` for web and worker) is several messages, not duplicates, even where
@@ -130,7 +145,9 @@ def publish(
     a key is given; `group_id` replaces the service's own group (a release member's)."""
     request, body = build_body(fields)
     if request.deploy_id is None:  # named in the body, so the worker keys the deploy by it
-        generated = hashlib.sha256(body.encode()).hexdigest()[:32]
+        # Fresh for each run: a rerun deploys again (a deploy_id sent again returns its
+        # recorded outcome instead).
+        generated = time.strftime("%Y%m%dT%H%M%SZ-", time.gmtime()) + secrets.token_hex(6)
         request, body = build_body({**fields, "deploy_id": generated})
     deploy_id = str(request.deploy_id)
     # A member of a release is sent in its release's group (`publish --release`).

@@ -24,6 +24,7 @@ from deployworker.aws.eventrules import EventRules
 from deployworker.aws.scheduler import Scheduler
 from deployworker.aws.sns import Sns
 from deployworker.aws.sqs import Sqs
+from deployworker.cli import exits
 from deployworker.cli.publish import dedup_id_for, signed
 from deployworker.deploy.release.members import Members
 from deployworker.deploy.release.register import Registrar
@@ -101,10 +102,11 @@ def cmd_publish_release(
         )
     except Rejection as rejection:
         print(f"error: invalid release message: {rejection.reason}", file=sys.stderr)
-        return 2
-    except (AwsError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return exits.USAGE
+    except AwsError as exc:
+        return exits.fail(str(exc), exits.of_aws(exc))
+    except ValueError as exc:
+        return exits.fail(str(exc), exits.USAGE)
     print(json.dumps({"message_id": message_id, "deploy_id": deploy_id, "group_id": group}))
     return 0
 
@@ -153,15 +155,15 @@ def cmd_release_status(args: argparse.Namespace, region: str | None, endpoint: s
             "and --deploy-id",
             file=sys.stderr,
         )
-        return 2
+        return exits.USAGE
     try:
         release = load_allowlist(path.read_text(encoding="utf-8")).release(args.release)
     except (OSError, AllowlistError) as exc:
         print(f"error: {path}: {exc}", file=sys.stderr)
-        return 2
+        return exits.CONFIG
     if release is None:
         print(f"error: release {args.release} is not in {path}", file=sys.stderr)
-        return 2
+        return exits.USAGE
     deadline = time.monotonic() + args.timeout
     last: ReleaseStatus | None = None
     try:
@@ -175,6 +177,7 @@ def cmd_release_status(args: argparse.Namespace, region: str | None, endpoint: s
             if not args.wait or status.state in FINAL or time.monotonic() >= deadline:
                 return EXIT[status.state]
             time.sleep(args.interval)
-    except (AwsError, Rejection) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 5
+    except AwsError as exc:
+        return exits.fail(str(exc), exits.of_aws(exc))
+    except Rejection as exc:
+        return exits.fail(str(exc), exits.USAGE)

@@ -105,6 +105,12 @@ variable "kms_key_arn" {
   default     = null
 }
 
+variable "ledger_ttl_days" {
+  description = "Days a deploy ledger item lives after its last write (DynamoDB TTL)."
+  type        = number
+  default     = 90
+}
+
 variable "log_retention_days" {
   description = "CloudWatch Logs retention for the worker's log group."
   type        = number
