@@ -16,9 +16,16 @@ import pytest
 import yaml
 
 from deployworker.app import App, build
+from deployworker.aws._retry import Caller, RetryPolicy
 from deployworker.aws.clients import make_client
+from deployworker.aws.dynamodb import LedgerTable
 from deployworker.local.environment import LocalAws
-from deployworker.local.seed import Resources, container_definition, create_queues
+from deployworker.local.seed import (
+    Resources,
+    container_definition,
+    create_ledger,
+    create_queues,
+)
 from deployworker.local.simulator import RolloutSimulator, Rules
 from deployworker.observe.logs import configure_logging
 from deployworker.settings import Settings
@@ -255,6 +262,13 @@ class World:
             "web",
         ]
 
+    # -- the ledger -------------------------------------------------------------------------
+    def ledger(self) -> LedgerTable:
+        """The deploy ledger's table, created as local mode creates it."""
+        name = create_ledger(self.endpoint, REGION)
+        client = make_client("dynamodb", REGION, self.endpoint)
+        return LedgerTable(client, Caller("dynamodb", RetryPolicy(attempts=3)), name)
+
     # -- worker -----------------------------------------------------------------------------
     def allowlist(self, entries: list[dict[str, Any]], name: str = "allowlist.yaml") -> Path:
         """Write an allowlist file."""
@@ -278,6 +292,7 @@ class World:
             "deploy_timeout_seconds": 30,
             "metrics_port": 0,
             "aws_attempts": 3,
+            "tag_key": "worker-only-tag-key",
         }
         settings = Settings(**{**values, **overrides})
         app = build(settings)

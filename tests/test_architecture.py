@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "local": 5,
     "observe": 3,
     "settings": 2,
+    "ledger": 2,
     "aws": 1,
     "errors": 0,
     "outcome": 0,

@@ -34,11 +34,12 @@ from deployworker.deploy.targetwiring import build_accounts, build_targets
 from deployworker.errors import AwsError, ConfigError
 from deployworker.intake.admit import Intake
 from deployworker.intake.allowlist_file import AllowlistSource, open_allowlist
-from deployworker.intake.keys import load_signing_key
+from deployworker.intake.keys import load_signing, load_tag_key
 from deployworker.observe.events import SnsEvents, discard
 from deployworker.observe.httpd import Health, serve
 from deployworker.observe.metrics import Metrics
 from deployworker.queue.heartbeat import Heartbeat
+from deployworker.queue.ledgerwiring import RecordedEvents, build_recorder, on_received
 from deployworker.queue.route import Router
 from deployworker.queue.settle import Settler
 from deployworker.queue.worker import Worker
@@ -123,11 +124,9 @@ class App:
 def build(
     settings: Settings, clients: Callable[[str], Any] | None = None, limiter: Limiter | None = None
 ) -> App:
-    """Build a worker from settings; raises `ConfigError` when it cannot run.
-
-    `clients` (service name to a boto3-shaped client) and `limiter` replace the boto3
-    clients and the ECS token buckets (benchmarks run the worker against in-memory fakes).
-    """
+    """Build a worker from settings; raises `ConfigError` when it cannot run. `clients`
+    (service name to a boto3-shaped client) and `limiter` replace the boto3 clients and
+    the ECS token buckets (benchmarks run the worker against in-memory fakes)."""
     if not settings.queue_url:
         raise ConfigError("DEPLOYWORKER_QUEUE_URL is not set: the worker needs a work queue")
     metrics = Metrics()
@@ -168,24 +167,29 @@ def build(
         allowlist_loaded=lambda: allowlist.loaded,
         on_poll=metrics.polled,
     )
+    signing_key = load_signing(settings, aws.caller("secretsmanager"), queue_url)
+    intake = Intake(allowlist.current, *own, signing_key, settings.signing_max_age_seconds)
     events = None
     if settings.events_topic_arn:
         sns = aws.adapter(Sns, "sns")
         drop, format = metrics.events_dropped.inc, settings.events_format
         events = SnsEvents(sns, settings.events_topic_arn, on_drop=drop, format=format)
+    if (recorder := build_recorder(settings, aws, intake, metrics.registry)) is not None:
+        events = RecordedEvents(events, recorder)  # every event is told to the ledger too
     watcher = build_watcher(settings, ecs, metrics.watch_round, metrics.paused.set)
     # Deploys resume here after their verdicts, never on the watcher's own thread.
     resumes = ThreadPoolExecutor(settings.resume_threads, thread_name_prefix="resume")
     heartbeat = Heartbeat(sqs, queue_url, settings.visibility_timeout, settings.heartbeat_interval)
-    signing_key = load_signing_key(settings, aws.caller("secretsmanager"))
+    tag_key = load_tag_key(settings, aws.caller("secretsmanager"))
     actor = Actor(
         ecs,
-        Migrator(ecs, settings.watch_interval_seconds),
+        Migrator(ecs, settings.watch_interval_seconds, tag_key=tag_key),
         aws.adapter(Ecr, "ecr"),
-        region=own[0],
-        account=own[1],
+        *own,  # region, account
         non_ecr=settings.non_ecr_pinning,
         default_timeout=settings.deploy_timeout_seconds,
+        tag_key=tag_key,
+        replay_window=2 * settings.signing_max_age_seconds if signing_key else 0.0,
     )
     emit = events.emit if events is not None else discard
     pipeline = Pipeline(
@@ -203,11 +207,9 @@ def build(
         dispatch=resumes.submit,
         gates=gates_for(settings, aws, ecs, resumes.submit, watcher.wake, emit, metrics),
     )
-    intake = Intake(allowlist.current, *own, signing_key, settings.signing_max_age_seconds)
     targets = build_targets(settings, accounts, pipeline, intake, emit, resumes.submit, actor)
-    settler = Settler(
-        sqs, queue_url, dlq_url, settings.retry_backoff_seconds, [lambda _, r: metrics.settled(r)]
-    )
+    settled, record = [lambda _, r: metrics.settled(r)], recorder.final if recorder else None
+    settler = Settler(sqs, queue_url, dlq_url, settings.retry_backoff_seconds, settled, record)
     approvals = build_approvals(
         settings, aws, targets, allowlist.current, events, metrics, targets.wake_gates
     )
@@ -222,7 +224,7 @@ def build(
         settings.max_in_flight,
         settings.poll_wait_seconds,
         settings.visibility_timeout,
-        on_received=lambda m: metrics.message_received(m.sent_at),
+        on_received=on_received(metrics.message_received, recorder),
         on_in_flight=metrics.set_in_flight,
         supersede=settings.supersede,
         deploy_threads=settings.deploy_threads,

@@ -6,7 +6,8 @@ settle, exactly what a lost host or an OOM kill does. Unset, a failpoint costs o
 comparison. Names: received, registered, updated, watching, converged, vote_recorded;
 for releases release.migrated, release.member (after each member changed),
 release.phase (after each phase) and release.rolling_back;
-for gates gate_running (a gate step ran) and gate_answered (its hook was answered).
+for gates gate_running (a gate step ran) and gate_answered (its hook was answered);
+ledger_write (an outcome known, its ledger record not yet written).
 """
 
 from __future__ import annotations

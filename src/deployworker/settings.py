@@ -38,6 +38,11 @@ class Settings(BaseSettings):
         description="SNS FIFO topic deploys and votes are published to (the command in "
         "approval_requested names it instead of the work queue)",
     )
+    ledger_table: str | None = Field(
+        default=None,
+        description="DynamoDB table of the deploy ledger (name or ARN); off when unset",
+    )
+    ledger_ttl_days: int = Field(default=90, ge=1, le=3650, description="ledger items' lifetime")
     events_queue_url: str | None = Field(
         default=None,
         description="SQS queue of ECS's EventBridge events: wakes the watcher; off when unset",
@@ -65,7 +70,22 @@ class Settings(BaseSettings):
     signing_key_secret_arn: str | None = Field(
         default=None, description="read the signing key from AWS Secrets Manager instead"
     )
-    signing_max_age_seconds: float = Field(default=86_400, gt=0)
+    signing_key_previous: SecretStr | None = Field(
+        default=None, description="a second key that also verifies, while the key rotates"
+    )
+    signing_max_age_seconds: float = Field(
+        default=300,
+        gt=0,
+        le=3600,
+        description="most seconds between a signature and SQS receiving the message",
+    )
+    tag_key: SecretStr | None = Field(
+        default=None,
+        description="the worker's own key for the MAC on its deployworker:* tags (never CI's)",
+    )
+    tag_key_secret_arn: str | None = Field(
+        default=None, description="read the tag key from AWS Secrets Manager instead"
+    )
     approval_proof_max_age_seconds: float = Field(
         default=300, gt=0, le=900, description="oldest caller proof an approval may carry"
     )

@@ -161,7 +161,7 @@ def test_publish_refuses_an_invalid_message_before_sending(
             "web",
         ]
     )
-    assert code == 2
+    assert code == 64
     assert "has neither a tag nor a digest" in capsys.readouterr().err
 
 
@@ -222,5 +222,5 @@ def test_run_without_a_queue_is_a_clear_error(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("DEPLOYWORKER_QUEUE_URL", raising=False)
-    assert main(["run"]) == 2
+    assert main(["run"]) == 78
     assert "DEPLOYWORKER_QUEUE_URL is not set" in capsys.readouterr().err

@@ -45,7 +45,7 @@ def test_a_busy_port_ends_local_mode_with_the_port_and_the_setting(held_port: in
         _, err = process.communicate(timeout=30)
     finally:
         process.kill()
-    assert process.returncode == 2
+    assert process.returncode == 78
     assert f"port {held_port} is in use" in err
     assert "DEPLOYWORKER_LOCAL_PORT" in err
 
@@ -56,7 +56,7 @@ def test_a_busy_default_port_names_it_too(held_port: int) -> None:
         _, err = process.communicate(timeout=30)
     finally:
         process.kill()
-    assert process.returncode == 2
+    assert process.returncode == 78
     assert f"127.0.0.1:{held_port}" in err and "DEPLOYWORKER_LOCAL_PORT" in err
 
 

@@ -26,3 +26,14 @@ class Ecr:
             ),
         )
         return str(response["imageDetails"][0]["imageDigest"])
+
+    def digest_exists(self, registry_id: str, repository: str, digest: str) -> None:
+        """Raise `NotFoundError` unless the repository holds an image with `digest`."""
+        self._caller.call(
+            "DescribeImages",
+            lambda: self._client.describe_images(
+                registryId=registry_id,
+                repositoryName=repository,
+                imageIds=[{"imageDigest": digest}],
+            ),
+        )

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from deployworker.cli import exits
 from deployworker.cli.check import cmd_check_allowlist
 from deployworker.intake.allowlist import AllowlistError, load_allowlist
 
@@ -22,7 +23,7 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
         allowlist = load_allowlist(args.allowlist.read_text(encoding="utf-8"))
     except (OSError, AllowlistError) as exc:
         print(f"error: {args.allowlist}: {exc}", file=sys.stderr)
-        return 1
+        return exits.CONFIG
     scope = Scope(
         region=args.region,
         account_id=args.account_id,
@@ -37,9 +38,11 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
         ecs_events_prefix=args.ecs_events_prefix,
         ecr_repository_arns=args.ecr_repository_arn or (),
         signing_secret_arn=args.signing_secret_arn,
+        tag_key_secret_arn=args.tag_key_secret_arn,
         prometheus_secret_arn=args.prometheus_auth_secret_arn,
         kms_key_arn=args.kms_key_arn,
         release_role_arns=args.release_role or (),
+        ledger_table_arn=args.ledger_table_arn,
     )
     from deployworker.cli.quotas import ecs_event_pattern, fleet_review
 
@@ -49,6 +52,15 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
         home = service_arns(allowlist, scope.partition, scope.account_id, scope.region)
         print(json.dumps(ecs_event_pattern(home), indent=2))
         return 0
+    if args.ci:
+        from deployworker.cli.iam_ci import ci_policy
+
+        try:
+            document = ci_policy(allowlist, scope, args.topic_arn, args.queue_arn)
+        except ValueError as exc:
+            return exits.fail(str(exc), exits.USAGE)
+        print(json.dumps(document, indent=2))
+        return 0
     if args.target is None:
         print(json.dumps(worker_policy(allowlist, scope), indent=2))
         return 0
@@ -56,7 +68,7 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
         print(json.dumps(target_policy(allowlist, args.target, scope), indent=2))
     except KeyError as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
-        return 1
+        return exits.USAGE
     return 0
 
 
@@ -79,10 +91,14 @@ def add_allowlist_commands(sub: Any) -> None:
     iam.add_argument("--ecs-events-prefix", default="deployworker-ecs-events")
     iam.add_argument("--ecr-repository-arn", action="append")
     iam.add_argument("--signing-secret-arn")
+    iam.add_argument("--tag-key-secret-arn")
     iam.add_argument("--kms-key-arn")
     iam.add_argument("--target", help="print the policy of the role assumed in this account")
     iam.add_argument("--release-role", action="append", help="schedule/rule target role ARN")
     iam.add_argument("--prometheus-auth-secret-arn")
+    iam.add_argument("--ledger-table-arn", help="the deploy ledger's DynamoDB table")
+    iam.add_argument("--ci", action="store_true", help="the policy of a CI role instead")
+    iam.add_argument("--topic-arn", help="with --ci: the deploy topic CI publishes to")
     iam.add_argument(
         "--events-pattern", action="store_true", help="print the ECS events rule's pattern"
     )

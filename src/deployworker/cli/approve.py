@@ -19,16 +19,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import botocore.session
+from botocore.exceptions import NoCredentialsError
 
 from deployworker.aws._retry import Caller, RetryPolicy
 from deployworker.aws.callerproof import sign_proof
 from deployworker.aws.clients import make_client
 from deployworker.aws.sns import Sns
 from deployworker.aws.sqs import Sqs
+from deployworker.cli import exits
 from deployworker.cli.config import CLIENT_SETTINGS, load_settings
 from deployworker.cli.publish import home_of
 from deployworker.cli.targets import accounts_for
-from deployworker.errors import AwsError, ConfigError, Rejection
+from deployworker.errors import AwsError, Rejection
 from deployworker.intake.accounts import ACCOUNT_ID, Target, account_of
 from deployworker.intake.approval import approval_group, binding, parse_approval
 from deployworker.intake.parse import Unwrapped
@@ -151,7 +153,8 @@ def cmd_vote(args: argparse.Namespace) -> int:
     # A session of its own: the credentials as the environment holds them now.
     credentials = botocore.session.Session().get_credentials()
     if credentials is None:
-        raise ConfigError("no AWS credentials: a vote is signed with the approver's own")
+        # A vote is signed with the approver's own credentials (exit code 9).
+        raise NoCredentialsError()
     try:
         body = vote_body(
             args.vote,
@@ -180,10 +183,11 @@ def cmd_vote(args: argparse.Namespace) -> int:
         )
     except Rejection as rejection:
         print(f"error: invalid approval: {rejection.reason}", file=sys.stderr)
-        return 2
-    except (AwsError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return exits.USAGE
+    except AwsError as exc:
+        return exits.fail(str(exc), exits.of_aws(exc))
+    except ValueError as exc:
+        return exits.fail(str(exc), exits.USAGE)
     print(json.dumps({"message_id": sent.message_id, "group_id": sent.group_id}), flush=True)
     return 0
 

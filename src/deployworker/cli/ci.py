@@ -1,4 +1,4 @@
-"""The CI-facing commands: `publish` (optionally `--wait`) and `status`."""
+"""The CI-facing commands: `publish` (optionally `--wait`), `status` and `history`."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from deployworker.aws.ecs import Ecs
+from deployworker.cli import exits
+from deployworker.cli.ci_args import add_history, add_publish, add_status
 from deployworker.cli.config import CLIENT_SETTINGS, load_settings
+from deployworker.cli.follow import Follow, follow_ledger, known, ledger_for
+from deployworker.cli.history import cmd_history, service_key
 from deployworker.cli.outputs import write_outputs
 from deployworker.cli.status import Status
 from deployworker.errors import AwsError, Rejection
@@ -36,25 +39,15 @@ def _target(args: argparse.Namespace, settings: Settings) -> tuple[str | None, s
     return region or settings.region, endpoint or settings.endpoint_url
 
 
-def cmd_publish(args: argparse.Namespace) -> int:
-    """Publish one deploy message (and with --wait, follow it to its outcome)."""
-    from deployworker.cli.publish import publish
-    from deployworker.cli.targets import accounts_for
-
-    settings = load_settings(CLIENT_SETTINGS)
-    region, endpoint = _target(args, settings)
-    topic, queue = args.topic_arn, args.queue_url
-    if args.local and not queue:
-        topic = topic or LOCAL_TOPIC_ARN.format(region=region)
+def _fields(args: argparse.Namespace) -> dict[str, Any]:
     source = {"commit": args.commit, "url": args.url, "actor": args.actor}
-    if args.release and not args.service:
-        from deployworker.cli.release import cmd_publish_release
-
-        return cmd_publish_release(args, settings, topic, queue, region, endpoint, source)
-    if not args.cluster or not args.service:
-        print("error: publish needs --cluster and --service, or --release", file=sys.stderr)
-        return 2
-    fields = {
+    promote_from = None
+    if args.promote_from:
+        cluster, sep, service = args.promote_from.partition("/")
+        if not sep:
+            raise ValueError(f"--from takes CLUSTER/SERVICE, not {args.promote_from!r}")
+        promote_from = {"cluster": cluster, "service": service}
+    return {
         "cluster": args.cluster,
         "service": args.service,
         "container": args.container,
@@ -62,49 +55,80 @@ def cmd_publish(args: argparse.Namespace) -> int:
         "images": _images(args.set) if args.set else None,
         "deploy_id": args.deploy_id,
         "action": args.action,
+        "to_deploy_id": args.to_deploy_id,
+        "to_revision": args.to_revision,
+        "from": promote_from,
         "source": {k: v for k, v in source.items() if v} or None,
         "account": args.target_account,
         "region": args.target_region,
     }
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    """Publish one deploy message (and with --wait, follow it to its outcome)."""
+    from deployworker.cli.publish import ledger_key, publish
+    from deployworker.cli.targets import accounts_for
+    from deployworker.queue.recording import digest_of
+
+    settings = load_settings(CLIENT_SETTINGS)
+    region, endpoint = _target(args, settings)
+    topic, queue = args.topic_arn, args.queue_url
+    if args.local and not queue:
+        topic = topic or LOCAL_TOPIC_ARN.format(region=region)
+    if not topic and not queue:  # the environment's, a topic first
+        topic = settings.deploy_topic_arn
+        queue = None if topic else settings.queue_url
+    if args.release and not args.service:
+        from deployworker.cli.release import cmd_publish_release
+
+        source = {"commit": args.commit, "url": args.url, "actor": args.actor}
+        return cmd_publish_release(args, settings, topic, queue, region, endpoint, source)
+    if not args.cluster or not args.service:
+        return exits.fail("publish needs --cluster and --service, or --release", exits.USAGE)
+    accounts = accounts_for(settings, args.target_account)
     try:
+        fields = _fields(args)
+        if args.dry_run:
+            from deployworker.cli.dryrun import dry_run
+
+            return dry_run(fields, _ecs_for(region, endpoint, settings, args), region, endpoint)
+        signing_key = (
+            settings.signing_key.get_secret_value().encode() if settings.signing_key else None
+        )
         sent = publish(
             fields,
             topic_arn=topic,
             queue_url=queue,
             region=region,
             endpoint_url=endpoint,
-            signing_key=(
-                settings.signing_key.get_secret_value().encode() if settings.signing_key else None
-            ),
-            accounts=accounts_for(settings, args.target_account),
+            signing_key=signing_key,
+            accounts=accounts,
             group_id=f"release/{args.release}" if args.release else None,
         )
+        key = ledger_key(sent.request, topic, queue, region, accounts)
     except Rejection as rejection:
-        print(f"error: invalid deploy message: {rejection.reason}", file=sys.stderr)
-        return 2
-    except (AwsError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return exits.fail(f"invalid deploy message: {rejection.reason}", exits.USAGE)
+    except AwsError as exc:
+        return exits.fail(str(exc), exits.of_aws(exc))
+    except ValueError as exc:
+        return exits.fail(str(exc), exits.USAGE)
+    published = {
+        "message_id": sent.message_id,
+        "deploy_id": sent.deploy_id,
+        "group_id": sent.group_id,
+    }
     print(
-        json.dumps(
-            {"message_id": sent.message_id, "deploy_id": sent.deploy_id, "group_id": sent.group_id}
-        ),
-        flush=True,
+        json.dumps(published), file=sys.stderr if args.output == "json" else sys.stdout, flush=True
     )
     if not args.wait:
         write_outputs({"deploy_id": sent.deploy_id, "state": "published", "exit_code": 0})
-        return 0
+        return exits.OK
+    follow = Follow(
+        args.cluster, args.service, key, sent.deploy_id, digest_of(sent.body), True,
+        args.timeout, args.interval, args.output == "json", published,
+    )  # fmt: skip
     images = {name: str(ref) for name, ref in sent.request.targets.items()}
-    return _wait_and_report(
-        _ecs_for(region, endpoint, settings, args),
-        args.cluster,
-        args.service,
-        sent.deploy_id,
-        images or None,
-        True,
-        args.timeout,
-        args.interval,
-    )
+    return _report(args, settings, region, endpoint, follow, images or None, published=True)
 
 
 def _ecs_for(
@@ -115,43 +139,70 @@ def _ecs_for(
     return ecs_for(settings, region, endpoint, args.target_account, args.target_region)
 
 
-def _wait_and_report(
-    ecs: Ecs,
-    cluster: str,
-    service: str,
-    deploy_id: str | None,
+def _report(
+    args: argparse.Namespace,
+    settings: Settings,
+    region: str | None,
+    endpoint: str | None,
+    follow: Follow,
     images: dict[str, str] | None,
-    wait: bool,
-    timeout: float,
-    interval: float,
+    published: bool = False,
 ) -> int:
-    """Print the deploy's state (each change of it, with --wait); exit code by state."""
+    """Answer from the ledger; from ECS only for a deploy the ledger does not know."""
+    ecs = _ecs_for(region, endpoint, settings, args)
+    table = ledger_for(args.ledger_table, settings, region, endpoint, args.local)
+    if table is not None and (published or known(table, follow)):
+        return follow_ledger(table, ecs, follow)
+    why = "no deploy ledger is configured (DEPLOYWORKER_LEDGER_TABLE)"
+    if table is not None:
+        why = "the deploy ledger has no record of this deploy"
+    print(
+        f"note: {why}: reading ECS instead, which cannot tell a rejected or superseded deploy",
+        file=sys.stderr,
+        flush=True,
+    )
+    return _wait_and_report(ecs, follow, images)
+
+
+def _wait_and_report(ecs: Ecs, follow: Follow, images: dict[str, str] | None) -> int:
+    """The ECS reading: print the deploy's state (each change of it, with --wait)."""
     from deployworker.cli.status import EXIT_CODES, lookup, wait_for
     from deployworker.deploy.evidence import brief
+
+    cluster, service, deploy_id = follow.cluster, follow.service, follow.deploy_id
+    out = sys.stderr if follow.json else sys.stdout
 
     def report(status: Status) -> None:
         where = f"{cluster}/{service}" + (f" deploy {deploy_id}" if deploy_id else "")
         revision = f" [{status.task_definition}]" if status.task_definition else ""
-        print(f"{where}: {status.state.value}: {status.detail}{revision}", flush=True)
+        print(f"{where}: {status.state.value}: {status.detail}{revision}", file=out, flush=True)
         why = brief(status.evidence)
         if why:
-            print(f"{where}: {why}", flush=True)
+            print(f"{where}: {why}", file=out, flush=True)
 
     def check() -> Status:
         return lookup(ecs, cluster, service, deploy_id, images)
 
-    try:
-        if wait:
-            status = wait_for(check, timeout, interval, report)
-        else:
-            status = check()
-            report(status)
-    except AwsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 5
+    if follow.wait:
+        status = wait_for(check, follow.timeout, follow.interval, report)
+    else:
+        status = check()
+        report(status)
+    code = EXIT_CODES[status.state]
     values = {"state": status.state.value, "task_definition": status.task_definition}
-    write_outputs({"deploy_id": deploy_id, **values, "exit_code": EXIT_CODES[status.state]})
-    return EXIT_CODES[status.state]
+    write_outputs({"deploy_id": deploy_id, **values, "exit_code": code})
+    if follow.json:
+        document = {
+            "from": "ecs",
+            "deploy_id": deploy_id,
+            "state": status.state.value,
+            "reason": status.detail,
+            "evidence": status.evidence,
+            "revisions": {"task_definition": status.task_definition},
+            "exit_code": code,
+        }
+        print(json.dumps(document, default=str), flush=True)
+    return code
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -164,85 +215,20 @@ def cmd_status(args: argparse.Namespace) -> int:
         args.allowlist = args.allowlist or settings.allowlist_path
         return cmd_release_status(args, region, endpoint)
     if not args.cluster or not args.service:
-        print("error: status needs --cluster and --service, or --release", file=sys.stderr)
-        return 2
+        return exits.fail("status needs --cluster and --service, or --release", exits.USAGE)
     try:
-        ecs = _ecs_for(region, endpoint, settings, args)
+        key = service_key(args, settings, region)
+        follow = Follow(
+            args.cluster, args.service, key, args.deploy_id, None, args.wait,
+            args.timeout, args.interval, args.output == "json",
+        )  # fmt: skip
+        return _report(args, settings, region, endpoint, follow, None)
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return _wait_and_report(
-        ecs,
-        args.cluster,
-        args.service,
-        args.deploy_id,
-        None,
-        args.wait,
-        args.timeout,
-        args.interval,
-    )
-
-
-def _add_target_flags(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--target-account", help="another account (alias or id); default: home")
-    command.add_argument("--target-region", help="another region; default: the worker's")
-    command.add_argument("--region")
-    command.add_argument("--endpoint-url")
-    command.add_argument("--local", action="store_true", help="target `deployworker local`")
-
-
-def _add_wait_flags(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--wait", action="store_true", help="follow the deploy until it ends")
-    command.add_argument("--timeout", type=float, default=1800, help="seconds to wait (1800)")
-    command.add_argument("--interval", type=float, default=5, help="seconds between checks (5)")
+        return exits.fail(str(exc), exits.USAGE)
 
 
 def add_ci_commands(sub: Any) -> None:
-    """Register `publish` and `status` on the top-level subparsers."""
-    pub = sub.add_parser(
-        "publish",
-        help="publish a deploy message (for CI)",
-        description=(
-            "Validate and send one deploy message. It is sent with MessageGroupId "
-            "<cluster>/<service> (names, not ARNs), the only group the worker accepts for "
-            "that service: FIFO order within one group is what keeps two replicas from "
-            "deploying a service at once. The deduplication id is the SHA-256 of "
-            "'<group>\\n<deploy_id>', so one deploy_id may deploy several services."
-        ),
-    )
-    pub.add_argument("--cluster")
-    pub.add_argument("--service")
-    pub.add_argument(
-        "--release",
-        help="publish a release message (without --service), or send a member's deploy "
-        "in its release's group release/NAME",
-    )
-    pub.add_argument("--container")
-    pub.add_argument("--image")
-    pub.add_argument(
-        "--set",
-        action="append",
-        metavar="CONTAINER=IMAGE",
-        help="several containers at once (repeatable)",
-    )
-    pub.add_argument("--deploy-id")
-    pub.add_argument("--action", choices=["deploy", "rollback"])
-    pub.add_argument("--commit")
-    pub.add_argument("--url")
-    pub.add_argument("--actor")
-    target = pub.add_mutually_exclusive_group()
-    target.add_argument("--topic-arn", help="SNS FIFO topic ARN")
-    target.add_argument("--queue-url", help="SQS FIFO queue URL")
-    _add_target_flags(pub)
-    _add_wait_flags(pub)
-    pub.set_defaults(func=cmd_publish)
-
-    status = sub.add_parser("status", help="the state of a deploy; exit 0 only if it succeeded")
-    status.add_argument("--cluster")
-    status.add_argument("--service")
-    status.add_argument("--release", help="each member's state in a release (with --deploy-id)")
-    status.add_argument("--allowlist", type=Path, help="where --release is defined")
-    status.add_argument("--deploy-id", help="default: the service's newest deployment")
-    _add_target_flags(status)
-    _add_wait_flags(status)
-    status.set_defaults(func=cmd_status)
+    """Register `publish`, `status` and `history` on the top-level subparsers."""
+    add_publish(sub, cmd_publish)
+    add_status(sub, cmd_status)
+    add_history(sub, cmd_history)

@@ -20,12 +20,13 @@ import structlog
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
+from deployworker.cli import exits
 from deployworker.errors import ConfigError
 from deployworker.intake.problems import message_of
 from deployworker.settings import Settings
 
 log = structlog.get_logger("deployworker.settings")
-EX_CONFIG = 78  # sysexits.h: configuration error (to be unified with cli/exits.py)
+EX_CONFIG = exits.CONFIG  # sysexits.h: configuration error; the table is cli/exits.py
 PREFIX = "DEPLOYWORKER_"
 # Read outside `Settings` (failpoints for the crash tests).
 OTHER_VARIABLES = frozenset({"DEPLOYWORKER_FAILPOINT"})

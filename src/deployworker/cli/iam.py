@@ -84,6 +84,9 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
         statements.append(
             _statement("PublishDeployEvents", ["sns:Publish"], [scope.events_topic_arn])
         )
+    if scope.ledger_table_arn:
+        write = ["dynamodb:UpdateItem"]  # conditional updates are its only writes
+        statements.append(_statement("WriteDeployLedger", write, [scope.ledger_table_arn]))
     if scope.ecr_repository_arns:
         statements.append(
             _statement(
@@ -98,6 +101,9 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
                 "ReadSigningKey", ["secretsmanager:GetSecretValue"], [scope.signing_secret_arn]
             )
         )
+    if scope.tag_key_secret_arn:
+        key = [scope.tag_key_secret_arn]
+        statements.append(_statement("ReadTagKey", ["secretsmanager:GetSecretValue"], key))
     if scope.prometheus_secret_arn:
         statements.append(
             _statement(

@@ -20,6 +20,7 @@ from typing import Any
 from deployworker.deploy.approvals.ballot import WINDOW_TAG
 from deployworker.deploy.gates.hookid import HOOKS_TAG
 from deployworker.deploy.gates.show import GATE_TAG
+from deployworker.deploy.trust import MIGRATED_MAC_TAG, MIGRATED_TAG
 
 # The tags a gate writes on the deploy's revision.
 GATE_TAG_KEYS = [GATE_TAG, HOOKS_TAG, WINDOW_TAG]
@@ -48,11 +49,13 @@ class Scope:
     ecs_events_prefix: str = "deployworker-ecs-events"
     ecr_repository_arns: Sequence[str] = ()
     signing_secret_arn: str | None = None
+    tag_key_secret_arn: str | None = None
     kms_key_arn: str | None = None
     # The roles a release's schedules and rule targets run with (PutTargets and
     # UpdateSchedule pass them again).
     release_role_arns: Sequence[str] = ()
     prometheus_secret_arn: str | None = None
+    ledger_table_arn: str | None = None  # the deploy ledger: its writes, nothing else
 
 
 def statement(
@@ -122,7 +125,7 @@ def ecs_statements(
             "MarkMigratedRevisions",
             ["ecs:TagResource"],
             family_arns,
-            {"ForAllValues:StringEquals": {"aws:TagKeys": ["deployworker:migrated"]}},
+            {"ForAllValues:StringEquals": {"aws:TagKeys": [MIGRATED_TAG, MIGRATED_MAC_TAG]}},
         ),
         # A gate's progress, for `status` in other processes, which hook id was which
         # stage's, and when the newest gate's window opened: those tag keys only.

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import secrets
 import shlex
 import threading
 
 import structlog
+from pydantic import SecretStr
 
 from deployworker.app import build
 from deployworker.cli.publish import publish
 from deployworker.intake.allowlist import load_allowlist
 from deployworker.local import DEFAULT_REGION, use_fake_credentials
 from deployworker.local.environment import LocalAws
-from deployworker.local.seed import create_events_topic, create_queues, create_services
+from deployworker.local.seed import (
+    create_events_topic,
+    create_ledger,
+    create_queues,
+    create_services,
+)
 from deployworker.local.simulator import Rules
 from deployworker.settings import Settings
 
@@ -67,7 +74,10 @@ def run_local(settings: Settings, stop: threading.Event, sample: bool = True) ->
                 "endpoint_url": endpoint,
                 "region": region,
                 "ecs_events_topic_arn": events_topic_arn,
+                "ledger_table": settings.ledger_table or create_ledger(endpoint, region),
                 "watch_interval_seconds": min(settings.watch_interval_seconds, 1.0),
+                # The worker's own tag key: generated for this run unless one is given.
+                "tag_key": settings.tag_key or SecretStr(secrets.token_hex(32)),
             }
         )
         app = build(worker_settings)

@@ -13,11 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from deployworker import __version__
-from deployworker.cli import config
+from deployworker.cli import config, exits
 from deployworker.cli.allowlist import add_allowlist_commands
 from deployworker.cli.approve import add_approval_commands
 from deployworker.cli.ci import add_ci_commands
-from deployworker.errors import ConfigError
 from deployworker.observe.logs import configure_logging
 
 # Seconds local mode may take, past the shutdown grace, to stop its emulator and threads.
@@ -105,7 +104,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         from deployworker.cli.local import run_local
     except ImportError as exc:
         print(f"error: local mode needs the 'local' extra ({exc})", file=sys.stderr)
-        return 2
+        return exits.CONFIG
     settings = config.load_settings()
     if args.port is not None:
         settings = settings.model_copy(update={"local_port": args.port})
@@ -122,7 +121,7 @@ def cmd_local(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
-    top = argparse.ArgumentParser(prog="deployworker", description=__doc__)
+    top = exits.Parser(prog="deployworker", description=__doc__)
     top.add_argument("--version", action="version", version=f"deployworker {__version__}")
     sub = top.add_subparsers(dest="command", required=True)
 
@@ -140,17 +139,12 @@ def parser() -> argparse.ArgumentParser:
     add_approval_commands(sub)
 
     add_allowlist_commands(sub)
+    exits.document(top, sub.choices)
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the process exit code."""
+    """Entry point; returns the process exit code (`cli.exits`: settings and other
+    configuration errors exit 78)."""
     args = parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except config.SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return config.EX_CONFIG
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return exits.guard(lambda: args.func(args))

@@ -24,7 +24,8 @@ from deployworker.aws.eventrules import EventRules
 from deployworker.aws.scheduler import Scheduler
 from deployworker.aws.sns import Sns
 from deployworker.aws.sqs import Sqs
-from deployworker.cli.publish import dedup_id_for
+from deployworker.cli import exits
+from deployworker.cli.publish import dedup_id_for, signed
 from deployworker.deploy.release.members import Members
 from deployworker.deploy.release.register import Registrar
 from deployworker.deploy.release.slots import STATE_TAG, family_images, release_key
@@ -33,7 +34,6 @@ from deployworker.intake.allowlist import AllowlistError, load_allowlist
 from deployworker.intake.parse import Unwrapped
 from deployworker.intake.release_message import parse_release
 from deployworker.intake.releases import GROUP_PREFIX, Release
-from deployworker.intake.signing import SIGNATURE_ATTRIBUTE, sign
 from deployworker.settings import Settings
 
 # Exit codes as `status` uses them for a service.
@@ -61,9 +61,7 @@ def publish_release(
     group = GROUP_PREFIX + request.release
     deploy_id = str(request.deploy_id)
     dedup = dedup_id_for(group, deploy_id)
-    attributes = (
-        {SIGNATURE_ATTRIBUTE: sign(body, signing_key, int(time.time()))} if signing_key else None
-    )
+    attributes = signed(body, signing_key, group, topic_arn, queue_url, region)
     policy = RetryPolicy(attempts=4, max_seconds=20)
     if topic_arn:
         sns = Sns(make_client("sns", region, endpoint_url), Caller("sns", policy))
@@ -104,10 +102,11 @@ def cmd_publish_release(
         )
     except Rejection as rejection:
         print(f"error: invalid release message: {rejection.reason}", file=sys.stderr)
-        return 2
-    except (AwsError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return exits.USAGE
+    except AwsError as exc:
+        return exits.fail(str(exc), exits.of_aws(exc))
+    except ValueError as exc:
+        return exits.fail(str(exc), exits.USAGE)
     print(json.dumps({"message_id": message_id, "deploy_id": deploy_id, "group_id": group}))
     return 0
 
@@ -156,15 +155,15 @@ def cmd_release_status(args: argparse.Namespace, region: str | None, endpoint: s
             "and --deploy-id",
             file=sys.stderr,
         )
-        return 2
+        return exits.USAGE
     try:
         release = load_allowlist(path.read_text(encoding="utf-8")).release(args.release)
     except (OSError, AllowlistError) as exc:
         print(f"error: {path}: {exc}", file=sys.stderr)
-        return 2
+        return exits.CONFIG
     if release is None:
         print(f"error: release {args.release} is not in {path}", file=sys.stderr)
-        return 2
+        return exits.USAGE
     deadline = time.monotonic() + args.timeout
     last: ReleaseStatus | None = None
     try:
@@ -178,6 +177,7 @@ def cmd_release_status(args: argparse.Namespace, region: str | None, endpoint: s
             if not args.wait or status.state in FINAL or time.monotonic() >= deadline:
                 return EXIT[status.state]
             time.sleep(args.interval)
-    except (AwsError, Rejection) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 5
+    except AwsError as exc:
+        return exits.fail(str(exc), exits.of_aws(exc))
+    except Rejection as exc:
+        return exits.fail(str(exc), exits.USAGE)

@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 
 from deployworker.aws.clients import make_client
+from deployworker.aws.dynamodb import create_table
 from deployworker.intake.accounts import account_of
 from deployworker.intake.entries import Allowlist, Entry
 
@@ -21,6 +22,7 @@ DLQ_NAME = "deployworker-dlq.fifo"
 TOPIC_NAME = "deployworker-deploys.fifo"
 EVENTS_QUEUE_NAME = "deployworker-ecs-events"
 EVENTS_RULE_NAME = "deployworker-ecs-events"
+LEDGER_TABLE = "deployworker-ledger"
 # The ECS events the worker reads (rollout.events.DETAIL_TYPES).
 ECS_DETAIL_TYPES = ["ECS Deployment State Change", "ECS Hook State Change", "ECS Service Action"]
 INITIAL_TAG = "initial"
@@ -57,6 +59,12 @@ def create_queues(endpoint_url: str, region: str, max_receive_count: int = 5) ->
     )["TopicArn"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
     return Resources(queue_url, dlq_url, topic_arn)
+
+
+def create_ledger(endpoint_url: str, region: str, name: str = LEDGER_TABLE) -> str:
+    """The deploy ledger's DynamoDB table (as the Terraform module makes it); its name."""
+    create_table(make_client("dynamodb", region, endpoint_url), name)
+    return name
 
 
 def create_events_queue(endpoint_url: str, region: str, clusters: list[str] | None = None) -> str:

@@ -8,6 +8,7 @@ after a back-off; `released` hands it back at once.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 
 import structlog
 
@@ -54,12 +55,14 @@ class Settler:
         dlq_url: str,
         retry_backoff: int,
         listeners: list[Callable[[Message, Result], None]],
+        record: Callable[[Message, Result], bool] | None = None,
     ) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
         self._dlq_url = dlq_url
         self._retry_backoff = retry_backoff
         self._listeners = listeners
+        self._record = record  # the ledger: False leaves the message for redelivery
 
     def add_listener(self, listener: Callable[[Message, Result], None]) -> None:
         """Also tell `listener` about every settled message."""
@@ -70,7 +73,16 @@ class Settler:
 
         A failing SQS call is logged, not raised: the message then reappears after
         its visibility timeout and redelivery finishes the same deploy idempotently.
+        The outcome is written to the ledger first: a message whose outcome could not
+        be written stays, and its redelivery writes it.
         """
+        if self._record is not None and not self._record(message, result):
+            log.error("message.not_settled", message_id=message.message_id, reason="ledger")
+            with suppress(AwsError):  # else it reappears after its visibility timeout
+                self._sqs.change_visibility(
+                    self._queue_url, message.receipt_handle, self._retry_backoff
+                )
+            return
         try:
             if result.dead_letters:
                 self._dead_letter(message, result)

@@ -173,10 +173,29 @@ data "aws_iam_policy_document" "worker" {
     }
   }
 
+  # The deploy ledger: conditional updates are the worker's only writes to it.
+  statement {
+    sid       = "WriteDeployLedger"
+    effect    = "Allow"
+    actions   = ["dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.ledger.arn]
+  }
+
   dynamic "statement" {
     for_each = compact([var.signing_secret_arn])
     content {
       sid       = "ReadSigningKey"
+      effect    = "Allow"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [statement.value]
+    }
+  }
+
+  # The worker's own key for the MAC on its deployworker:* tags: no other role reads it.
+  dynamic "statement" {
+    for_each = compact([var.tag_key_secret_arn])
+    content {
+      sid       = "ReadTagKey"
       effect    = "Allow"
       actions   = ["secretsmanager:GetSecretValue"]
       resources = [statement.value]
@@ -292,4 +311,61 @@ module "kms_key_policy" {
 
   name       = var.name
   ecs_events = var.ecs_events
+}
+
+# What a CI role needs to publish deploys and wait for them (`deployworker iam-policy
+# --ci` prints the same): publish, read the ledger items of exactly its services (their
+# keys are `<cluster>/<service>`), and read those services in ECS.
+data "aws_iam_policy_document" "ci" {
+  statement {
+    sid       = "PublishDeployMessages"
+    effect    = "Allow"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.deploys.arn]
+  }
+
+  dynamic "statement" {
+    for_each = compact([var.kms_key_arn])
+    content {
+      sid       = "EncryptDeployMessages"
+      effect    = "Allow"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+
+  statement {
+    sid       = "ReadOwnLedgerItems"
+    effect    = "Allow"
+    actions   = ["dynamodb:GetItem", "dynamodb:Query"]
+    resources = [aws_dynamodb_table.ledger.arn, "${aws_dynamodb_table.ledger.arn}/index/by_time"]
+
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "dynamodb:LeadingKeys"
+      values   = [for arn in var.service_arns : join("/", slice(split("/", arn), 1, 3))]
+    }
+  }
+
+  statement {
+    sid       = "ReadServiceEvents"
+    effect    = "Allow"
+    actions   = ["ecs:DescribeServices", "ecs:ListServiceDeployments"]
+    resources = var.service_arns
+  }
+
+  statement {
+    sid       = "ReadServiceDeployments"
+    effect    = "Allow"
+    actions   = ["ecs:DescribeServiceDeployments"]
+    resources = [for arn in var.service_arns : "${replace(arn, ":service/", ":service-deployment/")}/*"]
+  }
+
+  # DescribeTaskDefinition supports no resource-level permissions.
+  statement {
+    sid       = "ReadTaskDefinitions"
+    effect    = "Allow"
+    actions   = ["ecs:DescribeTaskDefinition"]
+    resources = ["*"]
+  }
 }

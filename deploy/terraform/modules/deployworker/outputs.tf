@@ -52,3 +52,13 @@ output "ecs_events_topic_arn" {
   description = "SNS topic of ECS's deployment events each replica subscribes a queue of its own to (null unless ecs_events and replicas > 1)."
   value       = one(aws_sns_topic.ecs_events[*].arn)
 }
+
+output "ledger_table_name" {
+  description = "The deploy ledger's DynamoDB table (DEPLOYWORKER_LEDGER_TABLE for `status`, `publish --wait` and `history`)."
+  value       = aws_dynamodb_table.ledger.name
+}
+
+output "ci_policy_json" {
+  description = "The least-privilege policy of a CI role that publishes deploys and waits for them (`deployworker iam-policy --ci` prints the same)."
+  value       = data.aws_iam_policy_document.ci.json
+}

@@ -105,6 +105,12 @@ variable "kms_key_arn" {
   default     = null
 }
 
+variable "ledger_ttl_days" {
+  description = "Days a deploy ledger item lives after its last write (DynamoDB TTL)."
+  type        = number
+  default     = 90
+}
+
 variable "log_retention_days" {
   description = "CloudWatch Logs retention for the worker's log group."
   type        = number
@@ -125,6 +131,12 @@ variable "ecs_events" {
 
 variable "signing_secret_arn" {
   description = "Secrets Manager secret holding the HMAC key messages must be signed with; null turns signing off."
+  type        = string
+  default     = null
+}
+
+variable "tag_key_secret_arn" {
+  description = "Secrets Manager secret holding the worker-only key of the MAC on its deployworker:* tags (never the signing key); null: tags are not sealed."
   type        = string
   default     = null
 }
