@@ -1,12 +1,14 @@
-"""The HTTP endpoint: `/metrics`, `/healthz` (poll loop alive), `/readyz` (able to work)."""
+"""The HTTP endpoint: `/metrics`, `/healthz` (poll loop alive), `/readyz` (able to work),
+and any WSGI apps mounted beside them (the deploy board at `/board`)."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
@@ -68,18 +70,44 @@ class Health:
         return True, "ok"
 
 
-def serve(host: str, port: int, registry: CollectorRegistry, health: Health) -> ThreadingHTTPServer:
-    """Start the endpoint on a daemon thread; returns the server (its port may be 0-assigned)."""
+Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def serve(
+    host: str,
+    port: int,
+    registry: CollectorRegistry,
+    health: Health,
+    mounts: Mapping[str, Wsgi] | None = None,
+) -> ThreadingHTTPServer:
+    """Start the endpoint on a daemon thread; returns the server (its port may be 0-assigned).
+    `mounts`: a path prefix (`/board`) and the WSGI app that answers under it."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            if self.path == "/metrics":
+            path, _, query = self.path.partition("?")
+            mounted = [app for prefix, app in (mounts or {}).items() if path.startswith(prefix)]
+            if mounted:
+                self._wsgi(mounted[0], path, query)
+            elif self.path == "/metrics":
                 self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
             elif self.path in ("/healthz", "/readyz"):
                 ok, detail = health.live() if self.path == "/healthz" else health.ready()
                 self._send(200 if ok else 503, (detail + "\n").encode(), "text/plain")
             else:
                 self._send(404, b"not found\n", "text/plain")
+
+        def _wsgi(self, app: Wsgi, path: str, query: str) -> None:
+            environ = {"REQUEST_METHOD": self.command, "PATH_INFO": path, "QUERY_STRING": query}
+            reply: list[Any] = []
+            body = b"".join(
+                app(environ, lambda status, headers, *_: reply.extend([status, headers]))
+            )
+            self.send_response(int(reply[0].split()[0]))
+            for name, value in reply[1]:
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
 
         def _send(self, status: int, body: bytes, content_type: str) -> None:
             self.send_response(status)
