@@ -1,6 +1,7 @@
 """The events a gate sends: `gate_started`, `approval_requested`, `gate_progress` (for
-the ledger only), `gate_passed`, `gate_failed` (pure). Each carries a `gate` document: the stage, and what the step
-knows (metrics and their measured values, approvers, deadline, the exact command)."""
+the ledger only), `gate_passed`, `gate_failed` (pure). Each carries a `gate` document: the
+stage, and what the step knows (metrics and their measured values, approvers, deadline,
+the exact command)."""
 
 from __future__ import annotations
 
