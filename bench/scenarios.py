@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bench.fake_dynamodb import FakeDynamo
 from bench.fake_ecs import FakeEcs
 from bench.fake_event_emitter import EventEmitter, Faults
 from bench.fake_sqs import FakeSqs
@@ -58,6 +59,7 @@ class Raw:
     longest_chain: float = 0.0
     settings: dict[str, Any] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)  # `Delivery`s of ECS's events
+    ledger: dict[str, Any] = field(default_factory=dict)  # the deploy ledger's calls and units
 
 
 def _rss_peak_mb() -> float:
@@ -81,6 +83,7 @@ class World:
     settings: Settings
     sent: list[tuple[str, int, str]]
     emitter: EventEmitter | None = None  # ECS's events, when the scenario has them
+    dynamo: FakeDynamo | None = None  # the deploy ledger's table, when the scenario has it
 
 
 def build_world(spec: Spec) -> World:
@@ -101,7 +104,11 @@ def build_world(spec: Spec) -> World:
         make_client(service, REGION, "http://127.0.0.1:9") for service in ("ecs", "sqs", "ecr")
     ]
     settings = scaled_settings(spec)
-    fakes = {"ecs": ecs, "sqs": sqs}
+    fakes: dict[str, Any] = {"ecs": ecs, "sqs": sqs}
+    dynamo = FakeDynamo() if spec.deploy_ledger else None
+    if dynamo is not None:
+        fakes["dynamodb"] = dynamo
+        settings = settings.model_copy(update={"ledger_table": "bench-ledger"})
     app = build(
         settings,
         clients=lambda service: fakes.get(service) or real_clients[2],
@@ -111,7 +118,7 @@ def build_world(spec: Spec) -> World:
     configure_logging("info", open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the process
     faults = Faults(spec.event_drop, spec.event_duplicate, spec.event_reorder)
     emitter = EventEmitter(ecs, sqs, faults) if spec.events else None
-    return World(clock, ledger, ecs, sqs, app, settings, sent, emitter)
+    return World(clock, ledger, ecs, sqs, app, settings, sent, emitter, dynamo)
 
 
 def run(spec: Spec) -> dict[str, Any]:
@@ -196,6 +203,16 @@ def _run(spec: Spec) -> dict[str, Any]:
             event["changed"] -= start
             if event["delivered"] is not None:
                 event["delivered"] -= start
+    if world.dynamo is not None:
+        raw.fake_cpu += world.dynamo.cpu
+        sizes = world.dynamo.sizes
+        raw.ledger = {
+            "calls": dict(world.dynamo.calls),
+            "units": dict(world.dynamo.units),
+            "records": len(world.dynamo.items),
+            "mean_item_bytes": sum(sizes) / len(sizes) if sizes else 0,
+            "max_item_bytes": max(sizes, default=0),
+        }
     raw.worker_cpu = worker_cpu - raw.fake_cpu - sampler_cpu[0]
     raw.calls = [asdict(c) | {"at": c.at - start} for c in ledger.calls]
     raw.outcomes = dict(sorted(Counter(r["outcome"] for r in raw.settled).items()))

@@ -39,6 +39,7 @@ class Spec:
     event_duplicate: float = 0.0  # share delivered twice
     event_reorder: bool = False  # the events queue hands them out in random order
     events_gather: float | None = None  # the worker's gathering window; None: its default
+    deploy_ledger: bool = False  # write the deploy ledger (to `bench.fake_dynamodb`)
 
 
 def scaled_settings(spec: Spec) -> Settings:

@@ -18,11 +18,12 @@ from deployworker.aws._ratelimit import Budget
 from deployworker.aws._retry import Caller
 from deployworker.errors import PermanentAwsError
 
-# Pacing, not AWS limits: an on-demand table serves far more, but the ledger must never
-# crowd out the CI readers and other writers sharing it.
+# Pacing, not AWS limits: an on-demand table serves thousands of writes a second, but the
+# ledger must never crowd out the CI readers sharing it. A deploy writes about three
+# times, and RegisterTaskDefinition's 1/s caps deploys, so 100/s is never the bottleneck.
 DEFAULT_LEDGER_BUDGETS: Mapping[str, Budget] = {
-    "UpdateItem": Budget(25.0, 50),
-    "GetItem": Budget(25.0, 50),
+    "UpdateItem": Budget(100.0, 200),
+    "GetItem": Budget(50.0, 100),
     "Query": Budget(10.0, 20),
 }
 CONDITION_FAILED = "ConditionalCheckFailedException"
