@@ -104,6 +104,10 @@ class Browser:
         found = self._s("POST", "/element", {"using": "css selector", "value": css})
         self._s("POST", f"/element/{found[ELEMENT]}/value", {"text": text})
 
+    def resize(self, width: int, height: int) -> None:
+        """Set the window's size (a phone: 390 x 844)."""
+        self._s("POST", "/window/rect", {"width": width, "height": height})
+
     def screenshot(self, path: Path) -> Path:
         """Save a PNG of the viewport to `path`."""
         path.write_bytes(base64.b64decode(self._s("GET", "/screenshot")))

@@ -33,6 +33,7 @@
   const consoleLink = (d) => d.console_url ? el("a", { href: d.console_url, rel: "noreferrer", target: "_blank" }, "ECS console") : "";
   function source(d) {
     const s = d.source || {};
+    if (!s.commit && !s.actor) return "";
     const commit = s.commit ? (s.url ? el("a", { href: s.url, rel: "noreferrer" }, s.commit.slice(0, 12)) : el("code", {}, s.commit.slice(0, 12))) : "";
     return [commit, s.actor ? ` by ${s.actor}` : ""];
   }

@@ -59,6 +59,7 @@ def approval_requested(
         "deadline": decision.tally.deadline,
         "command": approve_command(s.cluster, s.service, s.deploy_id, "approve", to, s.where),
         "reject_command": approve_command(s.cluster, s.service, s.deploy_id, "reject", to, s.where),
+        "measurements": verdicts_doc(decision.verdicts),  # what the approvers weigh
     }
 
 
