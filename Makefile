@@ -50,6 +50,7 @@ BENCH_ARGS ?= --check --json docs/benchmarks.json --plot docs/benchmarks-burst.p
 bench: $(STAMP)
 	$(BIN)/python -m bench.scale $(BENCH_ARGS)
 	$(BIN)/python -m bench.accounts --check --json docs/benchmarks-accounts.json
+	$(BIN)/python -m bench.board --check
 
 clean:
 	rm -rf $(VENV) $(TOOLS_VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
