@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from test_terraform import MODULE, _one, hcl
-
 from deployworker.settings import Settings
+from test_terraform import MODULE, _one, hcl
 
 
 def _resource(kind: str, name: str) -> dict[str, Any]:
