@@ -167,3 +167,16 @@ def test_the_page_and_its_files_come_from_the_worker_with_a_strict_policy(
     assert get(f"{base}/board/api/board.json", "POST")[0] in (405, 501)  # read-only
     assert get(f"{base}/board/nothing")[0] == 404
     assert get(f"{base}/metrics")[0] == 200  # still beside it
+
+
+def test_service_pages_cannot_drive_the_ledger_harder_than_a_few_reads_a_second(
+    served: tuple[str, BoardData, Clock],
+) -> None:
+    base, data, clock = served
+    statuses = [get(f"{base}/board/api/service.json?target=prod%2Fs{n}")[0] for n in range(8)]
+    assert statuses == [200] * 5 + [429] * 3
+    assert data.reads == 5
+    clock.now += 1.5
+    assert get(f"{base}/board/api/service.json?target=prod%2Fs7")[0] == 200
+    assert get(f"{base}/board/api/service.json?target=prod%2Fs0")[0] == 200  # from the cache
+    assert data.reads == 6

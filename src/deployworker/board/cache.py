@@ -20,6 +20,11 @@ from deployworker.ledger import read
 
 DEFAULT_TTL = 3.0
 MAX_SERVICES = 256  # services whose history is cached at once
+SERVICE_READS_PER_SECOND = 5  # uncached service pages: a viewer cannot drive the ledger
+
+
+class Busy(Exception):
+    """Too many uncached service pages asked for at once: try again in a second."""
 
 
 class BoardData:
@@ -45,6 +50,7 @@ class BoardData:
         self._board: tuple[float, bytes] | None = None
         self._services: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self.reads = 0  # ledger read calls made (each one Query, more when paginated)
+        self._service_reads: list[float] = []
 
     def board(self) -> bytes:
         """The board document (Now, Waiting, Recent, Rejected)."""
@@ -70,6 +76,11 @@ class BoardData:
             if cached is not None and self._clock() - cached[0] < self.ttl:
                 self._services.move_to_end(target)
                 return cached[1]
+            now = self._clock()
+            self._service_reads = [t for t in self._service_reads if now - t < 1.0]
+            if len(self._service_reads) >= SERVICE_READS_PER_SECOND:
+                raise Busy(target)
+            self._service_reads.append(now)
             entries = read.history(self._table, target, limit)
             self.reads += 1
             body = _encode(service_doc(target, entries, self._region, self._wall()))

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from deployworker.aws.dynamodb import LedgerTable
-from deployworker.board.cache import BoardData
+from deployworker.board.cache import BoardData, Busy
 from deployworker.errors import AwsError
 from deployworker.settings import Settings
 
@@ -70,6 +70,9 @@ class Board:
                 body = self.data.service(query["target"][0][:300])
             else:
                 return _reply(start_response, "404 Not Found", b"not found\n", "text/plain")
+        except Busy:
+            text = b'{"error":"too many service pages at once; try again in a second"}'
+            return _reply(start_response, "429 Too Many Requests", text, "application/json")
         except AwsError as exc:
             text = json.dumps({"error": f"the ledger cannot be read: {exc.code}"}).encode()
             return _reply(start_response, "503 Service Unavailable", text, "application/json")
