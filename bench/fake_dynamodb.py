@@ -106,8 +106,9 @@ class FakeDynamo:
         if stored is None or "rank" not in stored:
             return True
         rank = int(stored["rank"])
-        if ":rank" not in values:  # a rejection: only its own message's unfinished record
-            return rank < FINAL_RANK and stored.get("message_id") == values.get(":mid")
+        if ":rank" not in values:  # a rejection: a queued record, or its own unfinished one
+            own = rank < FINAL_RANK and stored.get("message_id") == values.get(":mid")
+            return rank == 0 or own
         return rank <= int(values[":rank"]) and rank < FINAL_RANK
 
     @staticmethod

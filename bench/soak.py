@@ -162,6 +162,7 @@ def main() -> int:
     parser.add_argument("--fault-rate", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--backlog", type=int, default=150, help="most messages waiting at once")
+    parser.add_argument("--no-ledger", action="store_true", help="run without the deploy ledger")
     args = parser.parse_args()
 
     use_fake_credentials()
@@ -233,15 +234,15 @@ def run(args: argparse.Namespace, endpoint: str, rng: random.Random) -> int:
         register_burst=200,
         update_rate=200,
         describe_rate=200,
-        ledger_table=create_ledger(endpoint, REGION),
+        ledger_table=None if args.no_ledger else create_ledger(endpoint, REGION),
     )
     app = build(settings)
     injector = FaultInjector(args.fault_rate, seed=args.seed)
     injector.attach(app.ecs._client)
     injector.attach(app.sqs._client)
-    assert isinstance(app.events, RecordedEvents)
-    ledger = app.events.recorder.writer.table
-    injector.attach(ledger.client)
+    ledger = app.events.recorder.writer.table if isinstance(app.events, RecordedEvents) else None
+    if ledger is not None:
+        injector.attach(ledger.client)
     intake = Intake(app.allowlist.current, REGION, "123456789012")
     # Each message's ledger record and the final state its outcome writes, in settle order.
     endings: dict[tuple[str, str], list[tuple[str, State]]] = {}
@@ -378,6 +379,8 @@ def run(args: argparse.Namespace, endpoint: str, rng: random.Random) -> int:
 
     ledger_wrong = ledger_checked = 0
     for (target, deploy_id), ends in endings.items():
+        if ledger is None:
+            break
         # The first outcome written is the record's; a message superseded by its own
         # redelivered copy leaves the record to that copy.
         written = [
@@ -385,12 +388,14 @@ def run(args: argparse.Namespace, endpoint: str, rng: random.Random) -> int:
         ]
         entry = read.entry(ledger, target, deploy_id)
         ledger_checked += 1
+        if written == [State.SUPERSEDED] and entry is not None and not entry.final:
+            continue  # superseded by its own copy, which the run's end handed back
         if entry is None or entry.state != written[0]:
             ledger_wrong += 1
             print(
                 f"ledger: {target} {deploy_id}: {entry and entry.state} != {ends}", file=sys.stderr
             )
-    in_flight = len(read.in_flight(ledger, limit=1000))
+    in_flight = len(read.in_flight(ledger, limit=1000)) if ledger is not None else 0
 
     calls: Counter[str] = Counter()
     for family in app.metrics.registry.collect():

@@ -87,3 +87,17 @@ def test_iam_policy_ci_prints_the_modules_ci_document() -> None:
         key.count("/") == 1 for key in leading["dynamodb:LeadingKeys"]
     )
     assert "dynamodb:PutItem" not in json.dumps(printed)
+
+
+def test_iam_policy_ci_sends_on_the_queue_when_ci_has_no_topic() -> None:
+    from deployworker.cli.iam import Scope
+    from deployworker.cli.iam_ci import ci_policy
+    from deployworker.intake.allowlist import load_allowlist
+
+    allowlist = load_allowlist((EXAMPLE / "allowlist-production.yaml").read_text())
+    queue = "arn:aws:sqs:eu-west-1:123456789012:deployworker-deploys.fifo"
+    policy = ci_policy(allowlist, Scope("eu-west-1", "123456789012"), None, queue)
+    sids = [s["Sid"] for s in policy["Statement"]]
+    assert sids[0] == "SendDeployMessages"
+    assert policy["Statement"][0]["Action"] == ["sqs:SendMessage"]
+    assert "ReadOwnLedgerItems" not in sids  # no ledger table given: nothing to read

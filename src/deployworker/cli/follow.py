@@ -120,8 +120,9 @@ def follow_ledger(
         state = (shown(entry), entry.reason if entry else "")
         if state != last:
             revision = f" [{entry.task_definition}]" if entry and entry.task_definition else ""
-            reason = state[1] or ("waiting for the worker" if entry is None else "")
-            print(f"{where}: {state[0]}: {reason}{revision}", file=out, flush=True)
+            reason = state[1] or _waiting(entry)
+            text = f"{where}: {state[0]}" + (f": {reason}" if reason else "")
+            print(text + revision, file=out, flush=True)
             if entry is not None and entry.final and brief(entry.evidence):
                 print(f"{where}: {brief(entry.evidence)}", file=out, flush=True)
             last, last_line = state, now
@@ -143,6 +144,15 @@ def follow_ledger(
     if follow.json:
         print(json.dumps(document(entry, code, clock() - started, follow), default=str), flush=True)
     return code
+
+
+def _waiting(entry: Entry | None) -> str:
+    """Why a deploy shown as `pending` waits."""
+    if entry is None:
+        return "no replica has taken it yet"
+    if entry.state == State.QUEUED:
+        return "queued"
+    return "handed back; another replica resumes it" if entry.state == State.RELEASED else ""
 
 
 def _read(table: LedgerTable, follow: Follow) -> Entry | None:

@@ -120,8 +120,12 @@ def update_request(t: Transition, ttl_seconds: int) -> dict[str, Any]:
         values[":final"] = FINAL_RANK
         names["#message_id"] = "message_id"
         if t.rejected:
+            # A rejection creates a record, or finishes one nobody was admitted to yet
+            # (`queued`), or its own message's; never another admitted message's.
             values[":mid"] = t.message_id or ""
-            condition = "attribute_not_exists(#rank) OR (#rank < :final AND #message_id = :mid)"
+            values[":queued"] = RANK[State.QUEUED]
+            own = "(#rank < :final AND #message_id = :mid)"
+            condition = f"attribute_not_exists(#rank) OR #rank = :queued OR {own}"
         else:
             values[":rank"] = rank
             # Forward only; a final state never changes, except that an admitted message

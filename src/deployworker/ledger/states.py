@@ -89,7 +89,8 @@ def state_of(outcome: Outcome) -> State | None:
 
 def may_follow(stored: State | None, new: State) -> bool:
     """Whether a record in `stored` may move to `new` (the rule the conditional
-    write enforces in DynamoDB, stated in Python for tests and fakes)."""
+    write enforces in DynamoDB for one message's writes, stated in Python for tests
+    and fakes; `record.update_request` adds the rules between two messages)."""
     if stored is None:
         return True
     if stored in FINAL:

@@ -26,6 +26,7 @@ from deployworker.ledger.states import FINAL
 
 log = structlog.get_logger("deployworker.ledger")
 DEFAULT_TTL_SECONDS = 90 * 86_400
+ENDED_MEMORY = 10_000
 
 
 class LedgerWriter:
@@ -46,6 +47,8 @@ class LedgerWriter:
         self._queue: queue.Queue[Transition | None] = queue.Queue(maxsize=capacity)
         self._on_write = on_write  # result: written | refused | failed | dropped
         self._thread: threading.Thread | None = None
+        self._ended: dict[tuple[str, str], None] = {}  # recently ended records, oldest first
+        self._lock = threading.Lock()
 
     def record(self, transition: Transition) -> bool:
         """Write `transition` now. True when the record holds it or a later state
@@ -69,6 +72,12 @@ class LedgerWriter:
             self._on_write("failed")
             return False
         self._on_write("written" if written else "refused")
+        if transition.state in FINAL:
+            # Queued transitions of an ended record would be refused: skip their writes.
+            with self._lock:
+                self._ended[(transition.target, transition.deploy_id)] = None
+                while len(self._ended) > ENDED_MEMORY:
+                    self._ended.pop(next(iter(self._ended)))
         if not written:
             log.debug(
                 "ledger.refused",
@@ -107,7 +116,10 @@ class LedgerWriter:
     def _loop(self) -> None:
         while (item := self._queue.get()) is not None:
             try:
-                self.record(item)
+                with self._lock:
+                    ended = (item.target, item.deploy_id) in self._ended
+                if not ended:
+                    self.record(item)
             except Exception:  # the writer must outlive a bug in one transition
                 log.exception("ledger.write_crashed", deploy_id=item.deploy_id)
             finally:
