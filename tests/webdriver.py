@@ -104,6 +104,12 @@ class Browser:
         found = self._s("POST", "/element", {"using": "css selector", "value": css})
         self._s("POST", f"/element/{found[ELEMENT]}/value", {"text": text})
 
+    def press(self, key: str) -> None:
+        """Press and release one key on the focused element (`TAB`, `ENTER`)."""
+        code = {"TAB": "\ue004", "ENTER": "\ue007"}.get(key, key)
+        keys = [{"type": "keyDown", "value": code}, {"type": "keyUp", "value": code}]
+        self._s("POST", "/actions", {"actions": [{"type": "key", "id": "kb", "actions": keys}]})
+
     def resize(self, width: int, height: int) -> None:
         """Set the window's size (a phone: 390 x 844)."""
         self._s("POST", "/window/rect", {"width": width, "height": height})

@@ -148,6 +148,22 @@ def test_a_deploy_shows_in_now_then_recent_and_a_rejection_in_rejected(
     keep(browser, tmp_path / "board.png")
 
 
+def test_the_board_works_from_the_keyboard(local_mode: dict[str, str], browser: Browser) -> None:
+    browser.get(local_mode["BOARD_URL"])
+    browser.wait_for(row("recent", "local-sample-1"), "deployed", timeout=90)
+    focused = "return document.activeElement.textContent + '|' + document.activeElement.href"
+    browser.press("TAB")
+    assert browser.run(focused).startswith("Skip to the board")
+    for _ in range(30):  # on through the sections' links to the first service
+        browser.press("TAB")
+        if "#service=" in browser.run(focused):
+            break
+    assert "#service=prod%2Fweb" in browser.run(focused)
+    browser.press("ENTER")
+    history = browser.wait_for("#service", "local-sample-1", timeout=15)
+    assert "Service prod/web" in history and "deployed" in history
+
+
 def test_a_gated_canary_shows_its_measurements_and_the_approve_command_while_it_waits(
     local_mode: dict[str, str], browser: Browser, tmp_path: Path
 ) -> None:

@@ -137,8 +137,10 @@
       refresh = Math.max(2000, (doc.refresh_seconds || 3) * 1000);
       render(doc);
       lastOk = Date.now();
+      // Only a change of health is announced; the time is shown, not read out each poll.
       status.className = "";
-      status.textContent = `Updated ${when(doc.generated_at)}.`;
+      if (status.textContent) status.textContent = "";
+      document.getElementById("updated").textContent = `Updated ${when(doc.generated_at)}.`;
       const m = location.hash.match(/^#service=(.+)$/);
       if (m) await service(decodeURIComponent(m[1]));
     } catch (e) {
