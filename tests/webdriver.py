@@ -91,9 +91,11 @@ class Browser:
         self._s("POST", "/url", {"url": url})
 
     def texts(self, css: str) -> list[str]:
-        """The rendered text of every element `css` matches."""
-        found = self._s("POST", "/elements", {"using": "css selector", "value": css})
-        return [self._s("GET", f"/element/{e[ELEMENT]}/text") for e in found]
+        """The rendered text of every element `css` matches, read in one script: the
+        page re-renders as it polls, so a found element may be replaced a moment later."""
+        script = "return Array.from(document.querySelectorAll(arguments[0]), e => e.innerText)"
+        found: list[str] = self.run(script, css)
+        return found
 
     def run(self, script: str, *args: Any) -> Any:
         """Run `script` (a function body) in the page and return its result."""
