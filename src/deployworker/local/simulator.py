@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 
-from deployworker.local import atomic, backend, handlers
+from deployworker.local import backend, handlers
 from deployworker.local.rules import Rules
 
 __all__ = ["RolloutSimulator", "Rules"]
@@ -34,7 +34,6 @@ class RolloutSimulator:
         """Patch moto and start the simulator thread. Only one simulator is active at a time."""
         backend.install(self)
         handlers.install()
-        atomic.install()  # DynamoDB's conditional writes, atomic as on AWS
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="rollout-sim", daemon=True)
         self._thread.start()
@@ -46,7 +45,6 @@ class RolloutSimulator:
             self._thread.join(timeout=5)
         backend.uninstall(self)
         handlers.uninstall()
-        atomic.uninstall()
 
     def step(self) -> None:
         """Move every deployment on to now (the thread does this every `tick` seconds)."""
