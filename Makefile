@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 TOOLS_VENV ?= .venv-tools
 TOOLS_STAMP := $(TOOLS_VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck pytest venv tools clean soak bench
+.PHONY: run test lint typecheck docs docs-ref pytest venv tools clean soak bench generated
 
 venv: $(STAMP)
 
@@ -37,7 +37,19 @@ typecheck: $(STAMP)
 pytest: $(STAMP) $(TOOLS_STAMP)
 	$(BIN)/pytest -q
 
-test: lint typecheck pytest
+# The documentation site, strictly (a broken link or a page left out of the nav fails),
+# and the generated references, which must match the code.
+docs: $(STAMP)
+	$(BIN)/python -m deployworker.cli.docref --check
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+# Regenerate every generated page from the code: the CLI, settings and metrics
+# references (docs/reference/), the allowlist's schema and reference, the log events.
+docs-ref: $(STAMP)
+	$(BIN)/python -m deployworker.cli.docref
+	$(BIN)/python -m deployworker.cli.schema
+
+test: lint typecheck docs pytest
 
 # Bounded (default 2 minutes): 1,000 mixed messages with AWS faults injected.
 soak: $(STAMP)
@@ -51,6 +63,11 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.scale $(BENCH_ARGS)
 	$(BIN)/python -m bench.accounts --check --json docs/benchmarks-accounts.json
 	$(BIN)/python -m bench.board --check
+	$(BIN)/python -m bench.replicas --check --json docs/benchmarks-replicas.json
+
+# The allowlist's JSON Schema (config/allowlist.schema.json) and field reference
+# (docs/allowlist-reference.md), from the models; tests fail while either is stale.
+generated: docs-ref
 
 clean:
-	rm -rf $(VENV) $(TOOLS_VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(TOOLS_VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis site

@@ -77,9 +77,12 @@ class Exporter:
 
 
 class PrometheusServer:
-    """`prometheus` on 127.0.0.1 scraping `targets` every second (job `app`)."""
+    """`prometheus` on 127.0.0.1 scraping `targets` every second (job `app`), evaluating
+    `rule_files` every second too."""
 
-    def __init__(self, workdir: Path, targets: list[str]) -> None:
+    def __init__(
+        self, workdir: Path, targets: list[str], rule_files: tuple[Path, ...] = (), job: str = "app"
+    ) -> None:
         self.workdir = workdir
         config = workdir / "prometheus.yml"
         config.write_text(
@@ -89,9 +92,8 @@ class PrometheusServer:
                         "scrape_interval": f"{SCRAPE_SECONDS}s",
                         "evaluation_interval": f"{SCRAPE_SECONDS}s",
                     },
-                    "scrape_configs": [
-                        {"job_name": "app", "static_configs": [{"targets": targets}]}
-                    ],
+                    "rule_files": [str(path.resolve()) for path in rule_files],
+                    "scrape_configs": [{"job_name": job, "static_configs": [{"targets": targets}]}],
                 }
             )
         )

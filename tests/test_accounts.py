@@ -118,7 +118,7 @@ def test_an_entry_in_another_account_and_region_deploys_there_and_home_is_untouc
     assert assumed.external_id == "deployworker-prod"
     rate = metric(
         app,
-        "deployworker_api_budget",
+        "deployworker_api_budget_requests_per_second",
         account=TARGET,
         region=TARGET_REGION,
         operation="UpdateService",

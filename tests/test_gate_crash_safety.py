@@ -42,7 +42,7 @@ def test_sigkill_during_a_gate_then_redelivery_answers_the_hook_once(
     # No votes reach these workers: the 2 s window closes and on_timeout continues.
     gate = {
         "at": STAGE,
-        "approval": {"approvers": [MANAGERS], "timeout": 2},
+        "approval": {"approvers": [MANAGERS], "timeout": "2s"},
         "on_timeout": "continue",
     }
     allowlist = world.allowlist([default_entry(gates=[gate])])

@@ -35,7 +35,7 @@ from promserver import Exporter, PrometheusServer
 
 MANAGERS = "arn:aws:iam::123456789012:role/release-managers"
 ALICE = "arn:aws:sts::123456789012:assumed-role/release-managers/alice"
-ERRORS = {"name": "error-ratio", "prometheus": "errors", "max": 0.01, "interval": 1, "count": 3}
+ERRORS = {"name": "error-ratio", "prometheus": "errors", "max": 0.01, "interval": "1s", "count": 3}
 
 
 class Values:
@@ -127,7 +127,16 @@ def test_healthy_metrics_at_the_hook_continue_it_and_the_deploy_is_deployed(
     assert [h["status"] for h in deployment["lifecycleHookDetails"]] == ["SUCCEEDED"]
     assert sent == ["CONTINUE"]
     assert provider.asked == 3
-    assert metric(app, "deployworker_gate_evaluations_total", result="passed") == 1
+    assert (
+        metric(
+            app,
+            "deployworker_gate_evaluations_total",
+            cluster="prod",
+            service="web",
+            result="passed",
+        )
+        == 1
+    )
     app.events.stop()  # type: ignore[union-attr]
     kinds = [e["type"] for e in read_events(world, url)]
     assert kinds.index("gate_started") < kinds.index("gate_passed") < kinds.index("converged")
@@ -146,7 +155,16 @@ def test_a_bad_error_ratio_rolls_back_at_the_hook_with_the_values_in_the_reason(
     assert world.describe()["taskDefinition"] == before
     assert ours(world)["status"] == "ROLLBACK_SUCCESSFUL"
     assert sent == ["ROLLBACK"]
-    assert metric(app, "deployworker_gate_evaluations_total", result="failed") == 1
+    assert (
+        metric(
+            app,
+            "deployworker_gate_evaluations_total",
+            cluster="prod",
+            service="web",
+            result="failed",
+        )
+        == 1
+    )
     app.events.stop()  # type: ignore[union-attr]
     events = read_events(world, url)
     [ended] = [e for e in events if e["type"] == "rolled_back"]
@@ -247,7 +265,9 @@ def test_an_approval_gate_waits_for_a_listed_approver_then_continues(
     gates_of(app).runner.votes = book
     world.send(deploy(f"{REPO}:2.0", deploy_id="approve-me"))
     jobs = app.worker.poll(0)
-    wait_for(lambda: metric(app, "deployworker_approvals_pending") == 1)
+    wait_for(
+        lambda: metric(app, "deployworker_approvals_pending", cluster="prod", service="web") == 1
+    )
     assert "awaiting 1 approval (release-managers) until" in status_line(world, "approve-me", capfd)
     with book.lock:
         book.cast.append(Vote("approve", ALICE, time.time()))
@@ -255,7 +275,7 @@ def test_an_approval_gate_waits_for_a_listed_approver_then_continues(
     for job in jobs:
         job.result(timeout=60)
     assert metric(app, "deployworker_messages_total", outcome="deployed") == 1
-    assert metric(app, "deployworker_approvals_pending") == 0
+    assert metric(app, "deployworker_approvals_pending", cluster="prod", service="web") == 0
     assert world.images()["app"] == f"{REPO}:2.0"
     app.events.stop()  # type: ignore[union-attr]
     events = read_events(world, url)
@@ -271,14 +291,23 @@ def test_an_approval_gate_waits_for_a_listed_approver_then_continues(
 def test_no_approval_before_the_timeout_takes_on_timeout(world: World) -> None:
     world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
     before = canary_with_pause(world.ecs, action="CONTINUE")
-    gate = {"at": HOOK_STAGE, "approval": {"approvers": [MANAGERS], "timeout": 2}}
+    gate = {"at": HOOK_STAGE, "approval": {"approvers": [MANAGERS], "timeout": "2s"}}
     app, url = gated_app(world, gate)
     sent = continued(app)
     run(world, app, "nobody")
     assert sent == ["ROLLBACK"]
     assert metric(app, "deployworker_messages_total", outcome="rolled_back") == 1
     assert world.describe()["taskDefinition"] == before
-    assert metric(app, "deployworker_gate_evaluations_total", result="timed_out") == 1
+    assert (
+        metric(
+            app,
+            "deployworker_gate_evaluations_total",
+            cluster="prod",
+            service="web",
+            result="timed_out",
+        )
+        == 1
+    )
     app.events.stop()  # type: ignore[union-attr]
     events = read_events(world, url)
     [ended] = [e for e in events if e["type"] == "rolled_back"]
@@ -313,7 +342,7 @@ def test_check_allowlist_describe_flags_gates_the_service_cannot_run(
     ]
     path = world.allowlist([default_entry(gates=gates)])
     args = ["check-allowlist", str(path), "--describe", "--region", "eu-west-1"]
-    assert main([*args, "--endpoint-url", world.endpoint]) == 78
+    assert main([*args, "--endpoint-url", world.endpoint]) == 1
     err = capfd.readouterr().err
     assert "prod/web: gate at POST_TEST_TRAFFIC_SHIFT may wait 1h, longer than" in err
     assert "prod/web: gate at POST_SCALE_UP: the service has no PAUSE lifecycle hook" in err
@@ -328,7 +357,7 @@ def test_two_gates_the_canary_passes_and_the_next_step_is_rolled_back(world: Wor
         for stage in (HOOK_STAGE, "PRE_PRODUCTION_TRAFFIC_SHIFT")
     ]
     before = web_service(world.ecs, canary(hooks))
-    latency = {"name": "latency", "prometheus": "latency", "max": 0.5, "interval": 1, "count": 2}
+    latency = {"name": "latency", "prometheus": "latency", "max": 0.5, "interval": "1s", "count": 2}
     gates = [
         {"at": HOOK_STAGE, "analysis": [ERRORS]},
         {"at": "PRE_PRODUCTION_TRAFFIC_SHIFT", "analysis": [latency]},
@@ -360,12 +389,14 @@ def test_shutdown_during_a_converged_gate_hands_the_message_back_and_stops_the_g
     app, _ = gated_app(world, gate, shutdown_grace_seconds=0.5)
     world.send(deploy(f"{REPO}:2.0", deploy_id="held"))
     app.worker.start()
-    wait_for(lambda: metric(app, "deployworker_approvals_pending") == 1)
+    wait_for(
+        lambda: metric(app, "deployworker_approvals_pending", cluster="prod", service="web") == 1
+    )
     world.apps.remove(app)
     released = app.shutdown()
     assert len(released) == 1
     assert gates_of(app).runner.running == 0  # the gate stopped with the hand-back
-    assert metric(app, "deployworker_approvals_pending") == 0
+    assert metric(app, "deployworker_approvals_pending", cluster="prod", service="web") == 0
     assert world.queue_depth() == 1  # the message waits for the next worker
 
 
@@ -375,14 +406,32 @@ def test_the_rollback_action_is_not_gated(world: World) -> None:
     app, _ = gated_app(world, gate)
     gates_of(app).runner.provider = Values(errors=0.0)
     run(world, app, "gated")
-    assert metric(app, "deployworker_gate_evaluations_total", result="passed") == 1
+    assert (
+        metric(
+            app,
+            "deployworker_gate_evaluations_total",
+            cluster="prod",
+            service="web",
+            result="passed",
+        )
+        == 1
+    )
     gates_of(app).runner.provider = Values(errors=0.9)  # would fail a gate
     world.send({"cluster": "prod", "service": "web", "action": "rollback", "deploy_id": "undo"})
     for job in app.worker.poll(0):
         job.result(timeout=60)
     assert metric(app, "deployworker_messages_total", outcome="deployed") == 2
     assert world.describe()["taskDefinition"] == before
-    assert metric(app, "deployworker_gate_evaluations_total", result="failed") == 0
+    assert (
+        metric(
+            app,
+            "deployworker_gate_evaluations_total",
+            cluster="prod",
+            service="web",
+            result="failed",
+        )
+        == 0
+    )
 
 
 def assumed(world: World, role: str, name: str) -> Credentials:
@@ -423,12 +472,14 @@ def test_a_listed_roles_approval_through_the_queue_continues_the_hook(world: Wor
     sent = continued(app)
     world.send(deploy(f"{REPO}:2.0", deploy_id="voted"))
     app.worker.start()
-    wait_for(lambda: metric(app, "deployworker_approvals_pending") == 1)
+    wait_for(
+        lambda: metric(app, "deployworker_approvals_pending", cluster="prod", service="web") == 1
+    )
     # An unlisted role's vote does not count (it goes to the DLQ); a listed one does.
     send_approval(world, assumed(world, "developers", "mallory"), "voted")
     [dead] = wait_for(world.dead_letters)
     assert "developers/mallory" in dead["MessageAttributes"]["deployworker.reason"]["StringValue"]
-    assert metric(app, "deployworker_approvals_pending") == 1
+    assert metric(app, "deployworker_approvals_pending", cluster="prod", service="web") == 1
     send_approval(world, assumed(world, "release-managers", "alice"), "voted")
     wait_for(lambda: metric(app, "deployworker_messages_total", outcome="deployed") == 1, 60)
     assert sent == ["CONTINUE"]
@@ -487,7 +538,7 @@ def test_a_converged_gate_whose_alarm_goes_off_during_verification_rolls_back(
         ComparisonOperator="GreaterThanThreshold",
     )
     cloudwatch.set_alarm_state(AlarmName="web-5xx", StateValue="OK", StateReason="quiet")
-    alarms = {"name": "alarms", "cloudwatch_alarms": ["web-5xx"], "interval": 1, "count": 4}
+    alarms = {"name": "alarms", "cloudwatch_alarms": ["web-5xx"], "interval": "1s", "count": 4}
     app, url = gated_app(world, {"at": "converged", "analysis": [alarms]})
     world.send(deploy(f"{REPO}:2.0", deploy_id="alarmed"))
     jobs = app.worker.poll(0)

@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse
 
-from conftest import REPO, World, default_entry, deploy, drain
+from conftest import REPO, World, default_entry, deploy, drain, metric
 from deployworker.app import App
 from deployworker.aws.sqs import Message
 from deployworker.deploy.reporting import event_of
@@ -89,6 +89,7 @@ def test_the_outcome_is_written_before_the_message_is_deleted(world: World) -> N
     recorded(app)
 
     assert len(calls) == 3  # the adapter's retries (aws_attempts=3), then it gave up
+    assert metric(app, "deployworker_ledger_writes_total", result="failed") == 1
     entry = read.entry(table, "prod/web", "first")
     assert entry is not None and entry.state == State.IN_PROGRESS
     assert world.queue_depth() == 1  # not deleted: its outcome is not written

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,17 +40,143 @@ def test_dockerfile_passes_hadolint() -> None:
     assert result.stdout == ""
 
 
+def stages(text: str) -> dict[str, str]:
+    """The Dockerfile's stages by name, each with its instructions."""
+    found: dict[str, str] = {}
+    for chunk in re.split(r"^FROM ", text, flags=re.MULTILINE)[1:]:
+        first, _, body = chunk.partition("\n")
+        found[first.split(" AS ")[-1].strip()] = first + "\n" + body
+    return found
+
+
 def test_dockerfile_is_hardened() -> None:
     text = (ROOT / "Dockerfile").read_text()
-    assert text.count("\nFROM ") + text.startswith("FROM ") >= 2  # multi-stage
-    assert "USER 10001:10001" in text
-    assert 'ENTRYPOINT ["deployworker"]' in text and 'CMD ["run"]' in text
-    assert "STOPSIGNAL SIGTERM" in text and "EXPOSE 9102" in text
-    assert "HEALTHCHECK" in text and "/healthz" in text and "curl" not in text
-    assert "org.opencontainers.image.source" in text
-    assert "--no-cache-dir -c /tmp/constraints.txt" in text and "[local]" in text
-    final_stage = text.rsplit("\nFROM ", 1)[1]
-    assert "gcc" not in final_stage and "build-essential" not in final_stage
+    built = stages(text)
+    # The default target (the last stage) is production; local mode is its own target.
+    assert list(built)[-1] == "production"
+    assert {"base", "wheel", "venv", "venv-local", "runtime", "local"} <= set(built)
+    # The base is pinned by digest; every other stage builds on it.
+    froms = [body.split("\n", 1)[0].split(" AS ")[0] for body in built.values()]
+    externals = [image for image in froms if image not in built]
+    assert len(externals) == 1
+    assert re.fullmatch(r"python:3\.11-slim-bookworm@sha256:[0-9a-f]{64}", externals[0])
+    # Production: the wheel without extras, so no moto, no Flask; local mode adds them.
+    production = built["production"] + built["venv"]
+    assert "[local]" not in production and "moto" not in production
+    assert "COPY --from=venv /opt/deployworker" in built["production"]
+    assert "[local]" in built["venv-local"]
+    assert "COPY --from=venv-local /opt/deployworker" in built["local"]
+    assert "--no-cache-dir -c /tmp/constraints.txt" in built["venv"]
+    for name in ("production", "local"):
+        assert "USER 10001:10001" in built[name], name
+        assert "gcc" not in built[name] and "build-essential" not in built[name]
+    assert 'CMD ["run"]' in built["production"] and 'CMD ["local"]' in built["local"]
+    runtime = built["runtime"]
+    assert 'ENTRYPOINT ["deployworker"]' in runtime
+    assert "STOPSIGNAL SIGTERM" in runtime and "EXPOSE 9102" in runtime
+    assert "HEALTHCHECK" in runtime and "/healthz" in runtime and "curl" not in text
+    # OCI labels come from build arguments, not placeholders.
+    for label, arg in [
+        ("version", "VERSION"),
+        ("revision", "REVISION"),
+        ("created", "CREATED"),
+        ("source", "SOURCE"),
+    ]:
+        assert f"ARG {arg}=" in runtime
+        assert f'org.opencontainers.image.{label}="${{{arg}}}"' in runtime
+    assert "github.com/deployworker" not in text
+
+
+def test_renovate_keeps_the_base_digest_current() -> None:
+    config = json.loads((ROOT / "renovate.json").read_text())
+    assert "docker:pinDigests" in config["extends"]
+    assert "dockerfile" in config["enabledManagers"]
+    python = next(r for r in config["packageRules"] if r.get("matchPackageNames") == ["python"])
+    assert re.fullmatch(python["allowedVersions"].strip("/"), "3.11-slim-bookworm")
+    assert not re.fullmatch(python["allowedVersions"].strip("/"), "3.12-slim-bookworm")
+
+
+def venv_with(tmp_path: Path, wheel: Path, extra: str = "") -> Path:
+    """A fresh virtualenv with `wheel` (and `extra`) installed at the pinned versions."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run(
+        [
+            str(venv / "bin" / "pip"),
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-cache-dir",
+            "-c",
+            str(ROOT / "constraints.txt"),
+            f"{wheel}{extra}",
+        ],
+        check=True,
+    )
+    return venv
+
+
+def test_build_makes_a_wheel_and_sdist_twine_accepts_and_the_wheel_runs(
+    open_tmp: Path,
+) -> None:
+    dist = open_tmp / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(dist), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    wheel = next(dist.glob("deployworker-*-py3-none-any.whl"))
+    sdist = next(dist.glob("deployworker-*.tar.gz"))
+    checked = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", str(wheel), str(sdist)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.count("PASSED") == 2
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        metadata = archive.read(next(n for n in names if n.endswith("METADATA"))).decode()
+    assert "deployworker/py.typed" in names
+    assert not any(n.startswith(("tests/", "deployworker/tests")) for n in names)
+    assert "Classifier: Typing :: Typed" in metadata
+    assert "Project-URL: Changelog, " in metadata and "License-Expression: Apache-2.0" in metadata
+    with tarfile.open(sdist) as archive:
+        members = {m.name.split("/", 1)[1] for m in archive.getmembers() if "/" in m.name}
+    assert {"CHANGELOG.md", "README.md", "pyproject.toml", "constraints.txt"} <= members
+    # The production install: the wheel alone, no emulator.
+    venv = venv_with(open_tmp, wheel)
+    env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(open_tmp)}
+    run = [*unprivileged(), str(venv / "bin" / "deployworker")]
+    helped = subprocess.run(
+        [*run, "--help"], capture_output=True, text=True, env=env, cwd=open_tmp, check=True
+    )
+    assert "check-allowlist" in helped.stdout and "iam-policy" in helped.stdout
+    allowlist = open_tmp / "allowlist.yaml"
+    shutil.copy(ROOT / "config" / "allowlist.yaml", allowlist)
+    allowlist.chmod(0o644)
+    checked = subprocess.run(
+        [*run, "check-allowlist", str(allowlist)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=open_tmp,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert "ok, 2 service(s)" in checked.stdout
+    for module in ("moto", "flask"):
+        missing = subprocess.run(
+            [str(venv / "bin" / "python"), "-c", f"import {module}"],
+            capture_output=True,
+            check=False,
+        )
+        assert missing.returncode != 0, module
+    local = subprocess.run(
+        [*run, "local"], capture_output=True, text=True, env=env, cwd=open_tmp, check=False
+    )
+    assert local.returncode == 2 and "needs the 'local' extra" in local.stderr
 
 
 def unprivileged() -> list[str]:

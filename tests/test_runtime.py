@@ -79,7 +79,11 @@ def test_allowlist_hot_reload_and_invalid_edit_keeps_last_good(world: World) -> 
     assert world.images()["app"] == f"{REPO}:4.0"  # the last good allowlist still applies
     assert metric(app, "deployworker_allowlist_reloads_total", result="error") == 1
     assert metric(app, "deployworker_allowlist_reloads_total", result="ok") == 2
-    assert app.allowlist.last_error == "line 3: services.0.service: Field required"
+    assert app.allowlist.last_error == (
+        "line 3: services[0].service: is required; line 3: services[0].containers: is required; "
+        "line 3: services[0].images: is required; line 4: services[0].bogus: is not a field here"
+    )
+    assert metric(app, "deployworker_allowlist_last_reload_successful") == 0
     assert metric(app, "deployworker_messages_total", outcome="rejected_not_allowed") == 1
 
 

@@ -96,7 +96,7 @@ def image_of(ecs: Any) -> str:
     return image
 
 
-ALARMS = {"name": "alarms", "cloudwatch_alarms": ["web-5xx"], "interval": 1, "count": 2}
+ALARMS = {"name": "alarms", "cloudwatch_alarms": ["web-5xx"], "interval": "1s", "count": 2}
 
 
 def test_a_gate_in_another_account_reads_the_alarm_there_and_continues_the_hook(
@@ -109,7 +109,16 @@ def test_a_gate_in_another_account_reads_the_alarm_there_and_continues_the_hook(
     app = gated_app(world, {"at": HOOK_STAGE, "analysis": [ALARMS]})
     run(world, app, "canary-1")
     assert metric(app, "deployworker_messages_total", outcome="deployed") == 1
-    assert metric(app, "deployworker_gate_evaluations_total", result="passed") == 1
+    assert (
+        metric(
+            app,
+            "deployworker_gate_evaluations_total",
+            cluster="prod",
+            service="web",
+            result="passed",
+        )
+        == 1
+    )
     assert image_of(ecs) == f"{REPO}:2.0"
     briefs = ecs.list_service_deployments(cluster="prod", service="web")["serviceDeployments"]
     found = ecs.describe_service_deployments(
@@ -130,7 +139,16 @@ def test_a_gate_in_another_account_rolls_back_when_the_alarm_there_fires(
     app = gated_app(world, {"at": HOOK_STAGE, "analysis": [ALARMS]})
     run(world, app, "canary-2")
     assert metric(app, "deployworker_messages_total", outcome="rolled_back") == 1
-    assert metric(app, "deployworker_gate_evaluations_total", result="failed") == 1
+    assert (
+        metric(
+            app,
+            "deployworker_gate_evaluations_total",
+            cluster="prod",
+            service="web",
+            result="failed",
+        )
+        == 1
+    )
     service = ecs.describe_services(cluster="prod", services=["web"])["services"][0]
     assert service["taskDefinition"] == before
 
@@ -184,7 +202,9 @@ def test_an_approval_for_a_deploy_in_another_account_is_tagged_there_and_continu
     body = deploy(f"{REPO}:2.0", deploy_id="voted", account="prod", region=TARGET_REGION)
     world.send(body, group=GROUP)
     app.worker.start()
-    wait_for(lambda: metric(app, "deployworker_approvals_pending") == 1)
+    wait_for(
+        lambda: metric(app, "deployworker_approvals_pending", cluster="prod", service="web") == 1
+    )
     alice = assumed(world, "release-managers", "alice")
     # A vote without the target names home's prod/web, which has no entry here.
     assert approve(world, monkeypatch, alice) == 0

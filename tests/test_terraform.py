@@ -49,8 +49,8 @@ def hcl(path: Path) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     "directory",
-    [MODULE, TARGET, ECS_PERMISSIONS, EXAMPLE],
-    ids=["module", "target", "ecs-permissions", "example"],
+    [MODULE, TARGET, ECS_PERMISSIONS, TF / "modules" / "deployworker-kms-key-policy", EXAMPLE],
+    ids=["module", "target", "ecs-permissions", "kms-key-policy", "example"],
 )
 def test_terraform_loads_every_module_and_example(directory: Path) -> None:
     loaded = in_tools(
@@ -173,12 +173,20 @@ def test_task_role_is_least_privilege() -> None:
         for action in actions(statement):
             assert "*" not in action, f"{sid}: wildcard action {action}"
         assert _one(statement["effect"]) == "Allow"
-    assert actions(statements["DeployAllowlistedServices"]) == {
+    # Changing what a service runs: only in the allowlisted services' clusters, and
+    # only a service that carries the managed tag (least privilege at any fleet size).
+    assert actions(statements["DeployAllowlistedServices"]) == {"ecs:UpdateService"}
+    assert resources(statements["DeployAllowlistedServices"]) == "${local.services}"
+    assert conditions(statements["DeployAllowlistedServices"]) == {
+        ("StringEquals", "aws:ResourceTag/deployworker:managed", json.dumps(["true"]))
+    }
+    updaters = {sid for sid, s in statements.items() if "ecs:UpdateService" in actions(s)}
+    assert updaters == {"DeployAllowlistedServices"}
+    assert actions(statements["ReadServices"]) == {
         "ecs:DescribeServices",
-        "ecs:UpdateService",
         "ecs:ListServiceDeployments",
     }
-    assert resources(statements["DeployAllowlistedServices"]) == "${var.service_arns}"
+    assert resources(statements["ReadServices"]) == "${local.services}"
     # Service deployments and revisions: only those of the allowlisted services.
     assert actions(statements["FollowServiceDeployments"]) == {
         "ecs:DescribeServiceDeployments",
@@ -195,6 +203,7 @@ def test_task_role_is_least_privilege() -> None:
         "RegisterTaskDefinitions",
         "FindMigrationTasks",
         "ReadGateMetrics",
+        "FindEcsEventsQueues",  # sqs:ListQueues: AWS has no resource-level permission
     }
     assert actions(statements["ReadGateMetrics"]) == {"cloudwatch:GetMetricData"}
     # Alarm states: only the alarms the allowlist's gates name.
@@ -279,7 +288,18 @@ def test_task_role_is_least_privilege() -> None:
     }
     assert resources(statements["ResolveImageDigests"]) == "${var.ecr_repository_arns}"
     assert actions(statements["ResolveImageDigests"]) == {"ecr:DescribeImages", "ecr:BatchGetImage"}
-    sqs = {a for s in statements.values() for a in actions(s) if a.startswith("sqs:")}
+    replica_queues = {"OwnEcsEventsQueues", "FindEcsEventsQueues"}
+    sqs = {
+        a
+        for sid, s in statements.items()
+        if sid not in replica_queues
+        for a in actions(s)
+        if a.startswith("sqs:")
+    }
+    # Queue administration only on the replicas' own events queues (their prefix).
+    assert "sqs:CreateQueue" not in {a for s in statements.values() for a in actions(s)} - (
+        actions(statements["OwnEcsEventsQueues"])
+    )
     assert "sqs:SendMessage" in actions(statements["DeadLetter"])
     assert "sqs:SendMessage" not in actions(statements["ConsumeWorkQueue"])
     assert sqs <= {
@@ -294,7 +314,8 @@ def test_task_role_is_least_privilege() -> None:
 
 def test_publisher_policy_is_only_publish_on_the_deploy_topic() -> None:
     statements = module_statements("publisher")
-    assert list(statements) == ["PublishDeployMessages"]
+    # With a customer-managed key, its KMS actions too (tests/test_terraform_kms.py).
+    assert list(statements) == ["PublishDeployMessages", "EncryptDeployMessages"]
     statement = statements["PublishDeployMessages"]
     assert actions(statement) == {"sns:Publish"}
     assert resources(statement) == ["${aws_sns_topic.deploys.arn}"]
@@ -344,12 +365,45 @@ def test_ecs_events_reach_only_their_queue_and_only_from_the_rule() -> None:
         )
     }
     assert "events.amazonaws.com" in text
-    # Only the allowlisted services' events, of the two types the worker reads.
-    assert "resources     = var.service_arns" in text
-    assert '"ECS Deployment State Change", "ECS Service Action"' in text
+    # Only the allowlisted services' clusters' events, of the two types the worker reads.
+    assert "event_pattern = local.ecs_event_pattern" in text
+    pattern = (MODULE / "ecs_events_pattern.tf").read_text()
+    assert '"ECS Deployment State Change", "ECS Service Action"' in pattern
+    assert "var.service_arns" in pattern
     # Encrypted, with a DLQ.
-    assert text.count("kms_master_key_id") == text.count("sqs_managed_sse_enabled") == 2
+    # (and the replicas' topic: under kms_key_arn when given)
+    assert text.count("kms_master_key_id") == 3
+    assert text.count("sqs_managed_sse_enabled") == 2
     assert "deadLetterTargetArn = aws_sqs_queue.ecs_events_dlq[0].arn" in text
+
+
+def test_several_replicas_fan_ecs_events_out_through_a_topic_only_the_rule_publishes_to() -> None:
+    text = (MODULE / "ecs_events.tf").read_text()
+    module = hcl(MODULE / "ecs_events.tf")
+    policy = next(
+        b["aws_iam_policy_document"]["ecs_events_topic"]
+        for b in module["data"]
+        if "aws_iam_policy_document" in b and "ecs_events_topic" in b["aws_iam_policy_document"]
+    )
+    statement = policy["statement"][0]
+    assert actions(statement) == {"sns:Publish"}
+    assert conditions(statement) == {
+        (
+            "ArnEquals",
+            "aws:SourceArn",
+            json.dumps(["${aws_cloudwatch_event_rule.ecs_events[0].arn}"]),
+        )
+    }
+    # One replica: the shared queue; several: the topic (never both, never neither).
+    assert "one_replica             = contains([1], var.replicas)" in text
+    assert "[for one in [local.one_replica] : one if one] if e" in text
+    assert "[for many in [local.several_replicas] : many if many] if e" in text
+    main = (MODULE / "main.tf").read_text()
+    assert '"DEPLOYWORKER_ECS_EVENTS_TOPIC_ARN" => arn' in main
+    statements = module_statements()
+    own = statements["OwnEcsEventsQueues"]
+    assert "${local.ecs_events_prefix}-*" in str(resources(own))
+    assert resources(statements["SubscribeToEcsEvents"]) == ["${statement.value}"]
 
 
 def test_every_variable_and_output_is_described_typed_and_documented() -> None:
@@ -389,6 +443,8 @@ def test_iam_policy_command_matches_the_module_statements() -> None:
         dlq_arn="arn:aws:sqs:eu-west-1:123456789012:deployworker-production-dlq.fifo",
         events_topic_arn="arn:aws:sns:eu-west-1:123456789012:deployworker-production-events",
         ecs_events_queue_arn="arn:aws:sqs:eu-west-1:123456789012:deployworker-production-ecs-events",
+        ecs_events_topic_arn="arn:aws:sns:eu-west-1:123456789012:deployworker-production-ecs-events",
+        ecs_events_prefix="deployworker-production-ecs-events-r",
         ecr_repository_arns=["arn:aws:ecr:eu-west-1:123456789012:repository/web"],
         signing_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:signing",
         kms_key_arn="arn:aws:kms:eu-west-1:123456789012:key/1",
@@ -416,8 +472,9 @@ def test_iam_policy_command_matches_the_module_statements() -> None:
             sid
         )
         assert got <= want, sid
-    # The same services: what the allowlist opts in is what the example grants.
-    assert generated["DeployAllowlistedServices"]["Resource"] == production["service_arns"]
+    # The same clusters: what the allowlist opts in is what the example grants.
+    clusters = list(dict.fromkeys(a.rsplit("/", 1)[0] + "/*" for a in production["service_arns"]))
+    assert generated["DeployAllowlistedServices"]["Resource"] == clusters
     # The same schedules and rules: what the releases name is what the example grants.
     assert generated["UpdateReleaseSchedules"]["Resource"] == release_targets["schedule_arns"]
     assert generated["UpdateReleaseRules"]["Resource"] == release_targets["rule_arns"]
@@ -505,13 +562,13 @@ services:
     gates:
       - at: converged
         analysis:
-          - {name: alarms, cloudwatch_alarms: [web-5xx], interval: 1, count: 2}
+          - {name: alarms, cloudwatch_alarms: [web-5xx], interval: 1s, count: 2}
           - name: latency
             cloudwatch:
               namespace: AWS/ApplicationELB
               metric: TargetResponseTime
             max: 0.5
-            interval: 1
+            interval: 1s
             count: 2
 """
 
@@ -535,7 +592,7 @@ def test_the_target_module_grants_what_iam_policy_target_prints() -> None:
     assert shared_input("family_arns", TARGET / "main.tf") == "${local.families}"
     assert shared_input("gate_alarm_arns", TARGET / "main.tf") == "${var.gate_alarm_arns}"
     assert generated["DeployAllowlistedServices"]["Resource"] == [
-        "arn:aws:ecs:us-west-2:222222222222:service/prod/web"
+        "arn:aws:ecs:us-west-2:222222222222:service/prod/*"
     ]
     # The target's gates read the alarm where it lives; its votes are tagged there.
     assert generated["ReadGateAlarms"]["Resource"] == [
@@ -547,7 +604,7 @@ def test_the_target_module_grants_what_iam_policy_target_prints() -> None:
     # The worker's own policy: home's service only, and exactly the target's role.
     home = {s["Sid"]: s for s in worker_policy(allowlist, scope)["Statement"]}
     assert home["DeployAllowlistedServices"]["Resource"] == [
-        "arn:aws:ecs:eu-west-1:123456789012:service/prod/web"
+        "arn:aws:ecs:eu-west-1:123456789012:service/prod/*"
     ]
     assert home["AssumeTargetRoles"]["Resource"] == [
         "arn:aws:iam::222222222222:role/deployworker-target"

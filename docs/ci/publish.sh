@@ -1,19 +1,25 @@
 #!/bin/sh
-# Publish one deploy message with nothing but the AWS CLI.
+# Publish one deploy and wait for its outcome with `deployworker` (the production image,
+# or `pip install deployworker`). The exit code is the deploy's: 0 only if it succeeded.
 #
-# Set in the environment:
+# Set in the environment (any character is safe: each value is one argument):
 #   DEPLOY_TOPIC_ARN  the deployworker SNS FIFO topic (Terraform output deploy_topic_arn)
 #   CLUSTER SERVICE CONTAINER IMAGE
-#   DEPLOY_ID         unique per build, e.g. "build-$BUILD_NUMBER"; the idempotency key
-#   COMMIT            optional, recorded in logs and task-definition tags
-# The credentials need only sns:Publish on the topic (Terraform output publisher_policy_json).
-# The message group must be "$CLUSTER/$SERVICE" (the worker rejects any other), and the
-# deduplication id is unique per group and deploy_id (sha256 of "<group>\n<deploy_id>",
-# as `deployworker publish` sends it), so one DEPLOY_ID may deploy several services.
+#   DEPLOY_ID         unique per build, e.g. "build-$BUILD_NUMBER": the idempotency key
+#   COMMIT ACTOR      recorded in logs and task-definition tags
+#   DEPLOYWORKER_SIGNING_KEY  the HMAC key, when the worker requires signed messages
+# The credentials need the Terraform output publisher_policy_json (sns:Publish on the
+# topic) and, to wait, read access to ECS (DescribeServices, ListServiceDeployments,
+# DescribeServiceDeployments, DescribeTaskDefinition).
 set -eu
 
-aws sns publish \
-  --topic-arn "$DEPLOY_TOPIC_ARN" \
-  --message-group-id "$CLUSTER/$SERVICE" \
-  --message-deduplication-id "$(printf '%s\n%s' "$CLUSTER/$SERVICE" "$DEPLOY_ID" | sha256sum | cut -d' ' -f1)" \
-  --message "{\"cluster\":\"$CLUSTER\",\"service\":\"$SERVICE\",\"container\":\"$CONTAINER\",\"image\":\"$IMAGE\",\"deploy_id\":\"$DEPLOY_ID\",\"source\":{\"commit\":\"${COMMIT:-unknown}\",\"actor\":\"ci\"}}"
+deployworker publish \
+  "--topic-arn=$DEPLOY_TOPIC_ARN" \
+  "--cluster=$CLUSTER" \
+  "--service=$SERVICE" \
+  "--container=$CONTAINER" \
+  "--image=$IMAGE" \
+  "--deploy-id=$DEPLOY_ID" \
+  "--commit=$COMMIT" \
+  "--actor=$ACTOR" \
+  --wait --timeout 1800

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 import structlog
 
@@ -69,7 +69,7 @@ class App:
     targets: Targets  # routes messages to home's pipeline and other targets' pipelines
     events: SnsEvents | None = None
     settler: Settler | None = None
-    http: ThreadingHTTPServer | None = None
+    http: WSGIServer | None = None
     resumes: ThreadPoolExecutor | None = None
     ecs_events: EventConsumer | None = None
     board: Board | None = None  # the deploy board, mounted at /board beside /metrics
@@ -173,8 +173,9 @@ def build(
     events = None
     if settings.events_topic_arn:
         sns = aws.adapter(Sns, "sns")
-        events = SnsEvents(sns, settings.events_topic_arn, on_drop=metrics.events_dropped.inc)
-    if (recorder := build_recorder(settings, aws, intake)) is not None:
+        drop, format = metrics.events_dropped.inc, settings.events_format
+        events = SnsEvents(sns, settings.events_topic_arn, on_drop=drop, format=format)
+    if (recorder := build_recorder(settings, aws, intake, metrics.registry)) is not None:
         events = RecordedEvents(events, recorder)  # every event is told to the ledger too
     watcher = build_watcher(settings, ecs, metrics.watch_round, metrics.paused.set)
     # Deploys resume here after their verdicts, never on the watcher's own thread.
@@ -244,6 +245,6 @@ def build(
         events,
         settler,
         resumes=resumes,
-        ecs_events=consume_events(settings, sqs, targets.watchers, health, metrics.ecs_event),
+        ecs_events=consume_events(settings, sqs, targets.watchers, health, metrics.ecs_event, aws),
         board=build_board(settings, recorder.writer.table if recorder else None),
     )

@@ -4,7 +4,8 @@ With `DEPLOYWORKER_FAILPOINT=<name>` in its environment, the process kills itsel
 with SIGKILL the first time it reaches `failpoint(<name>)`: no cleanup, no
 settle, exactly what a lost host or an OOM kill does. Unset, a failpoint costs one
 comparison. Names: received, registered, updated, watching, converged, vote_recorded;
-for releases release.migrated, release.phase (after each phase) and release.rolling_back;
+for releases release.migrated, release.member (after each member changed),
+release.phase (after each phase) and release.rolling_back;
 for gates gate_running (a gate step ran) and gate_answered (its hook was answered);
 ledger_write (an outcome known, its ledger record not yet written).
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from deployworker.aws._ratelimit import DEFAULT_ECS_BUDGETS, Budget
@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     events_topic_arn: str | None = Field(
         default=None, description="SNS topic for deploy events (ChatOps, CI); off when unset"
     )
+    events_format: Literal["json", "chatbot"] = Field(
+        default="json",
+        description="events as deployworker's JSON, or as AWS Chatbot custom notifications",
+    )
     deploy_topic_arn: str | None = Field(
         default=None,
         description="SNS FIFO topic deploys and votes are published to (the command in "
@@ -42,6 +46,16 @@ class Settings(BaseSettings):
     events_queue_url: str | None = Field(
         default=None,
         description="SQS queue of ECS's EventBridge events: wakes the watcher; off when unset",
+    )
+    ecs_events_topic_arn: str | None = Field(
+        default=None,
+        description="SNS topic of ECS's EventBridge events: each replica reads them from a "
+        "queue of its own it makes and subscribes at start (instead of events_queue_url)",
+    )
+    ecs_events_prefix: str = Field(
+        default="deployworker-ecs-events",
+        pattern=r"^[A-Za-z0-9_-]{1,50}$",
+        description="name prefix of the replicas' own events queues",
     )
     events_safety_net_seconds: float = Field(
         default=30.0, gt=0, description="watch rounds' interval while the events queue is set"
@@ -114,7 +128,12 @@ class Settings(BaseSettings):
     # Other accounts: how many replicas share each account's budget, and the sessions
     # the worker assumes the allowlist's roles with.
     replicas: int = Field(default=1, ge=1, description="replicas sharing each account's budget")
-    assume_role_seconds: int = Field(default=3600, ge=900, le=43200)
+    assume_role_seconds: int = Field(
+        default=3600,
+        ge=900,
+        le=43200,
+        description="assumed-role session length; over 3600 is refused at start (role chaining)",
+    )
     credentials_refresh_seconds: float = Field(
         default=900.0, gt=0, description="refresh assumed-role credentials this long before expiry"
     )
@@ -140,7 +159,14 @@ class Settings(BaseSettings):
     board_enabled: bool = Field(default=True, description="serve the deploy board at /board")
     board_cache_seconds: float = Field(default=3.0, ge=0.5, le=300, description="board's cache")
 
-    log_level: str = "info"
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        default="info", description="least severe log level written"
+    )
+    log_format: Literal["auto", "console", "json"] = Field(
+        default="auto",
+        description="console (readable, coloured), json (one object a line), or auto: "
+        "console when stderr is a terminal",
+    )
 
     # Local mode only.
     local_port: int = Field(default=4566, ge=0, le=65535)
@@ -150,6 +176,11 @@ class Settings(BaseSettings):
     local_minute_seconds: float = Field(
         default=1.0, gt=0, description="real seconds one simulated minute (bakes, hooks) takes"
     )
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     def ecs_budgets(self) -> dict[str, Budget]:
         """Token-bucket budgets per ECS operation."""
@@ -165,9 +196,14 @@ class Settings(BaseSettings):
     def watch_round_seconds(self) -> float:
         """Seconds between the watcher's rounds: with ECS's events to wake it, the
         rounds are only a safety net for a lost event."""
-        if self.events_queue_url:
+        if self.events_on:
             return self.events_safety_net_seconds
         return self.watch_interval_seconds
+
+    @property
+    def events_on(self) -> bool:
+        """ECS's events wake the watcher: from a shared queue, or a topic fanned out."""
+        return bool(self.events_queue_url or self.ecs_events_topic_arn)
 
     @property
     def heartbeat_interval(self) -> float:

@@ -8,7 +8,6 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from importlib import resources
 from typing import Any
 
@@ -45,9 +44,7 @@ def ledger(world: World) -> LedgerTable:
 def served(ledger: LedgerTable) -> Iterator[tuple[str, BoardData, Clock]]:
     clock = Clock()
     data = BoardData(ledger, "eu-west-1", ttl=3.0, clock=clock)
-    server: ThreadingHTTPServer = serve(
-        "127.0.0.1", 0, Metrics().registry, Health(60), {"/board": Board(data)}
-    )
+    server = serve("127.0.0.1", 0, Metrics().registry, Health(60), {"/board": Board(data)})
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", data, clock
     finally:

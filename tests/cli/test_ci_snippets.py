@@ -1,4 +1,5 @@
-"""The CI snippets under docs/ci work verbatim: the real AWS CLI against `deployworker local`."""
+"""The CI snippets under docs/ci work verbatim: one `deployworker publish --wait`
+command, signed, run against `deployworker local` with values no shell may reinterpret."""
 
 from __future__ import annotations
 
@@ -11,66 +12,56 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import yaml
-
-from deployworker.cli.publish import dedup_id_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CI = ROOT / "docs" / "ci"
-TOOLS_BIN = ROOT / ".venv-tools" / "bin"
+SNIPPETS = ("github-actions.yml", "gitlab-ci.yml", "circleci.yml")
+HOSTILE = '-o\'brien "x" $(touch pwned) `id` $HOME \\ ; | & *'
 
 
 def publish_command(text: str) -> str:
-    """The `aws sns publish` command, continuation lines joined, indentation dropped."""
-    match = re.search(r"aws sns publish \\\n(?:.*\\\n)*.*\n", text)
+    """The `deployworker publish` command, continuation lines joined."""
+    match = re.search(r"deployworker publish \\\n(?:.*\\\n)*.*\n", text)
     assert match is not None
     return " ".join(line.strip().rstrip("\\").strip() for line in match.group(0).splitlines())
 
 
 def test_every_snippet_runs_the_same_publish_command() -> None:
     shell = publish_command((CI / "publish.sh").read_text())
-    for name in ("github-actions.yml", "gitlab-ci.yml"):
+    assert "--wait" in shell
+    for name in ("gitlab-ci.yml", "circleci.yml"):
         text = (CI / name).read_text()
         yaml.safe_load(text)  # valid YAML
         assert publish_command(text) == shell, name
+    # Every value is one argument, `"--flag=$VALUE"`: no JSON or shell built from values.
+    for flag in re.findall(r"\S*\$\w+\S*", shell):
+        assert re.fullmatch(r'"--[a-z-]+=\$[A-Z_]+"', flag), flag
+    for name in ("publish.sh", *SNIPPETS):
+        text = (CI / name).read_text()
+        assert "aws sns publish" not in text and "--message" not in text, name
+
+
+def test_the_github_snippet_uses_the_action_with_its_inputs() -> None:
     github = yaml.safe_load((CI / "github-actions.yml").read_text())
     assert github["permissions"]["id-token"] == "write"  # OIDC, no long-lived keys
     steps = github["jobs"]["deploy"]["steps"]
     assert steps[0]["uses"].startswith("aws-actions/configure-aws-credentials@")
-    assert "--wait" in steps[-1]["run"]
+    deploy = next(s for s in steps if s.get("id") == "deploy")
+    inputs = yaml.safe_load((ROOT / "action.yml").read_text())["inputs"]
+    assert set(deploy["with"]) <= set(inputs)
+    assert deploy["with"]["signing-key"] == "${{ secrets.DEPLOYWORKER_SIGNING_KEY }}"
+    report = steps[-1]
+    assert "${{" not in report["run"]  # outputs reach the shell through env only
 
 
-def test_snippets_deduplicate_per_service_as_publish_does() -> None:
-    """The snippet's deduplication id is `deployworker publish`'s: unique per message group
-    and deploy_id, so a pipeline deploying two services with one DEPLOY_ID sends both."""
-    command = publish_command((CI / "publish.sh").read_text())
-    match = re.search(r'--message-deduplication-id "(\$\(.*?\))" --message ', command)
-    assert match is not None, "the deduplication id must be derived, not the bare DEPLOY_ID"
-    ids = {}
-    for service in ("web", "worker"):
-        env = {"PATH": os.environ["PATH"], "CLUSTER": "prod", "SERVICE": service}
-        got = subprocess.run(
-            ["sh", "-c", f"printf %s {match.group(1)}"],
-            env={**env, "DEPLOY_ID": "build-42"},
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        ids[service] = got.stdout
-    assert ids == {s: dedup_id_for(f"prod/{s}", "build-42") for s in ("web", "worker")}
-
-
-def test_shell_snippet_publishes_a_deploy_that_converges(tmp_path: Path) -> None:
-    aws = TOOLS_BIN / "aws"
-    if not aws.exists():
-        if os.environ.get("CI"):
-            pytest.fail("the AWS CLI is missing; `make tools` installs it")
-        pytest.skip("AWS CLI not installed (make tools)")
+def test_shell_snippet_publishes_signed_and_waits_for_the_deploy(tmp_path: Path) -> None:
+    key = "ci-signing-key"
     env = {
         **os.environ,
         "DEPLOYWORKER_METRICS_PORT": "0",
         "DEPLOYWORKER_LOCAL_CONVERGE_SECONDS": "1",
+        "DEPLOYWORKER_SIGNING_KEY": key,
     }
     local = subprocess.Popen(
         [sys.executable, "-m", "deployworker", "local", "--port", "0", "--no-sample"],
@@ -89,7 +80,7 @@ def test_shell_snippet_publishes_a_deploy_that_converges(tmp_path: Path) -> None
             if event["event"] == "local.ready":
                 ready = event
         snippet_env = {
-            "PATH": f"{TOOLS_BIN}:{os.environ['PATH']}",
+            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
             "HOME": str(tmp_path),
             "AWS_ACCESS_KEY_ID": "ci",
             "AWS_SECRET_ACCESS_KEY": "ci",
@@ -102,16 +93,20 @@ def test_shell_snippet_publishes_a_deploy_that_converges(tmp_path: Path) -> None
             "IMAGE": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:ci-42",
             "DEPLOY_ID": "build-42",
             "COMMIT": "0123abc",
+            "ACTOR": HOSTILE,
+            "DEPLOYWORKER_SIGNING_KEY": key,
         }
         published = subprocess.run(
             ["sh", str(CI / "publish.sh")],
             env=snippet_env,
+            cwd=tmp_path,
             capture_output=True,
             text=True,
             check=False,
+            timeout=120,
         )
-        assert published.returncode == 0, published.stderr
-        assert "MessageId" in published.stdout
+        assert published.returncode == 0, published.stdout + published.stderr
+        assert "prod/web deploy build-42: succeeded" in published.stdout
         deadline = time.monotonic() + 60
         finished = None
         while finished is None and time.monotonic() < deadline:
@@ -120,8 +115,9 @@ def test_shell_snippet_publishes_a_deploy_that_converges(tmp_path: Path) -> None
                 finished = event
         assert finished is not None
         assert finished["deploy_id"] == "build-42"
-        assert finished["outcome"] == "deployed"
-        assert finished["source"] == {"commit": "0123abc", "actor": "ci"}
+        assert finished["outcome"] == "deployed"  # signed: the worker requires it
+        assert finished["source"] == {"commit": "0123abc", "actor": HOSTILE}
+        assert not (tmp_path / "pwned").exists()
     finally:
         local.send_signal(signal.SIGINT)
         assert local.wait(timeout=20) == 0

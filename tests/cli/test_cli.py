@@ -29,11 +29,11 @@ def test_check_allowlist_reports_line_and_reason(
     path.write_text(
         "version: 1\nservices:\n  - cluster: prod\n    service: web\n    containers: [app]\n    images: [web:1]\n"
     )
-    assert main(["check-allowlist", str(path)]) == 78
+    assert main(["check-allowlist", str(path)]) == 1
     assert capsys.readouterr().err.strip() == (
-        f"{path}:6: services.0.images: 'web:1' is not a repository (give it without a tag or digest)"
+        f"{path}:6: services[0].images: 'web:1' is not a repository (give it without a tag or digest)"
     )
-    assert main(["check-allowlist", str(tmp_path / "missing.yaml")]) == 78
+    assert main(["check-allowlist", str(tmp_path / "missing.yaml")]) == 1
 
 
 def test_iam_policy_grants_the_ecs_events_queue_only_when_named(

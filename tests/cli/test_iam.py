@@ -69,3 +69,29 @@ def test_the_prometheus_secret_is_readable_when_given() -> None:
     assert gate_statements(worker_policy(allowlist(), scope)) == {
         "ReadPrometheusAuth": (["secretsmanager:GetSecretValue"], [arn])
     }
+
+
+def test_the_iam_modules_import_one_way() -> None:
+    """`iam_statements` is the base; `iam_releases` and `iam_targets` build on it and
+    `iam` on them and `iam_events`: no module imports one that imports it (no cycle, no deferred
+    import to hide one)."""
+    import ast
+    from pathlib import Path
+
+    cli = Path(__file__).resolve().parents[2] / "src" / "deployworker" / "cli"
+    imports: dict[str, set[str]] = {}
+    for name in ("iam", "iam_statements", "iam_releases", "iam_targets", "iam_events", "quotas"):
+        tree = ast.parse((cli / f"{name}.py").read_text())
+        imports[name] = {
+            node.module.rsplit(".", 1)[1]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.startswith("deployworker.cli.")
+        }
+    assert imports["iam_statements"] == set()
+    assert imports["iam_releases"] == {"iam_statements"}
+    assert imports["iam_targets"] == {"iam_statements"}
+    assert imports["iam_events"] == set()
+    assert imports["iam"] == {"iam_statements", "iam_releases", "iam_targets", "iam_events"}
+    assert "quotas" not in set().union(*(imports[n] for n in imports if n != "quotas"))

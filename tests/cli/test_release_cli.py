@@ -78,9 +78,10 @@ def test_iam_policy_grants_exactly_the_schedules_and_rules_releases_name(tmp_pat
     scope = Scope("eu-west-1", "123456789012", families=["prod-web"], release_role_arns=[role])
     statements = {s["Sid"]: s for s in worker_policy(allowlist, scope)["Statement"]}
 
+    # A release's services are granted like any allowlisted service: their clusters.
     assert statements["DeployAllowlistedServices"]["Resource"] == [
-        "arn:aws:ecs:eu-west-1:123456789012:service/prod/web",
-        "arn:aws:ecs:eu-west-1:123456789012:service/batch/jobs",
+        "arn:aws:ecs:eu-west-1:123456789012:service/prod/*",
+        "arn:aws:ecs:eu-west-1:123456789012:service/batch/*",
     ]
     assert statements["UpdateReleaseSchedules"]["Action"] == [
         "scheduler:GetSchedule",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
@@ -119,7 +120,7 @@ def test_update_schedule_input_keeps_every_accepted_field_and_drops_read_only_on
             },
         },
     }
-    update = schedule_update(schedule, TD + "jobs:8", update_schedule_shape())
+    update = schedule_update(schedule, TD + "jobs:8", update_schedule_shape(), NOW)
     expected = {
         k: v
         for k, v in schedule.items()
@@ -151,3 +152,29 @@ def test_a_rule_target_changes_only_its_task_definition(extra: dict[str, str]) -
         **target,
         "EcsParameters": {"TaskDefinitionArn": TD + "jobs:9", "TaskCount": 1},
     }
+
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("start", "kept"),
+    [
+        (NOW - timedelta(days=30), False),  # started long ago: AWS would refuse it back
+        (NOW - timedelta(minutes=1), False),  # past, even within AWS's 5 minutes
+        (NOW, False),
+        (NOW + timedelta(minutes=1), True),  # not started yet: keep it
+    ],
+)
+def test_a_past_start_date_is_left_out_of_update_schedule(start: datetime, kept: bool) -> None:
+    schedule: dict[str, Any] = {
+        "Name": "nightly",
+        "ScheduleExpression": "cron(0 2 * * ? *)",
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "StartDate": start,
+        "EndDate": NOW + timedelta(days=365),
+        "Target": {"Arn": "a", "RoleArn": "r", "EcsParameters": {"TaskDefinitionArn": "x"}},
+    }
+    update = schedule_update(schedule, TD + "jobs:8", update_schedule_shape(), NOW)
+    assert ("StartDate" in update) is kept
+    assert update["EndDate"] == NOW + timedelta(days=365)

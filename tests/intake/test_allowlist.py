@@ -61,12 +61,13 @@ BAD = [
     (GOOD.replace("timeout: 15m", "timeout: soon"), 8, "'soon' is not a duration"),
     (GOOD.replace("containers: [app, worker]", "containers: []"), 5, "at least 1 item"),
     (GOOD.replace(f"- {REPO}", f"- {REPO}:1.0"), 7, "not a repository"),
-    (GOOD.replace("rollback: false", "rollbak: false"), 13, "unknown field"),
-    (GOOD.replace("cluster: staging", "cluster: prod"), 1, "prod/web is listed more than once"),
+    (GOOD.replace("rollback: false", "rollbak: false"), 13, "rollbak: is not a field here"),
+    # At the second entry's own line, not the file's first.
+    (GOOD.replace("cluster: staging", "cluster: prod"), 9, "prod/web is listed more than once"),
     (
         GOOD.replace("service: web\n    containers: [app]\n", "containers: [app]\n"),
         9,
-        "service: Field required",
+        "service: is required",
     ),
     (
         GOOD.replace("cluster: prod", "cluster: arn:aws:ecs:eu-west-1:1:cluster/prod"),

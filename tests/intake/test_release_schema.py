@@ -92,7 +92,7 @@ def test_default_phases_are_each_service_in_order_then_schedules_and_rules() -> 
         ({"members": [{"service": "web", "containers": []}]}, "at least 1"),
         ({"name": "a/b"}, "not a valid name"),
         ({"name": "approvals"}, "reserved"),
-        ({"colour": "blue"}, "unknown field"),
+        ({"colour": "blue"}, "colour: is not a field here"),
         ({"timeout": "4h"}, "needs 12h10m"),
     ],
 )
@@ -101,7 +101,7 @@ def test_invalid_releases_name_the_problem_and_its_line(
 ) -> None:
     with pytest.raises(AllowlistError) as raised:
         load_allowlist(text(shop(**changes)))
-    assert reason in raised.value.reason
+    assert reason in str(raised.value)
     assert raised.value.line is not None
 
 

@@ -224,7 +224,7 @@ def test_stop_rolls_back_the_same_deployment(world: World) -> None:
     assert world.describe()["taskDefinition"] == old
     assert world.describe()["currentServiceDeployment"] == arn
     listed = world.ecs.list_service_deployments(cluster="prod", service="web")["serviceDeployments"]
-    assert [d["serviceDeploymentArn"] for d in listed] == [arn, initial]
+    assert [d["serviceDeploymentArn"] for d in listed] == [initial, arn]
     # Finished deployments cannot be stopped; unknown ones are not found.
     stop = world.ecs.stop_service_deployment
     assert error_code(stop, serviceDeploymentArn=arn) == "ConflictException"

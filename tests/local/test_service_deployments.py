@@ -250,7 +250,9 @@ def test_code_deploy_and_external_services_refuse_a_task_definition(
     assert world.describe()["desiredCount"] == 3
 
 
-def test_list_service_deployments_newest_first_with_filters_and_pages(world: World) -> None:
+def test_list_service_deployments_oldest_first_with_filters_and_pages(world: World) -> None:
+    # ECS's API reference (ListServiceDeployments) documents no order; local mode lists
+    # oldest first so that code trusting "newest first" fails here, not on AWS.
     world.service()
     first = world.describe()["currentServiceDeployment"]
     second = update(world, f"{REPO}:2-hang")
@@ -261,25 +263,25 @@ def test_list_service_deployments_newest_first_with_filters_and_pages(world: Wor
         found = world.ecs.list_service_deployments(cluster="prod", service="web", **filters)
         return [d["serviceDeploymentArn"] for d in found["serviceDeployments"]]
 
-    assert listed() == [fourth, third, second, first]
-    assert listed(status=["STOPPED"]) == [third, second]
-    assert listed(status=["SUCCESSFUL", "IN_PROGRESS", "PENDING"]) == [fourth, first]
+    assert listed() == [first, second, third, fourth]
+    assert listed(status=["STOPPED"]) == [second, third]
+    assert listed(status=["SUCCESSFUL", "IN_PROGRESS", "PENDING"]) == [first, fourth]
     third_at = world.service_deployment(third)["createdAt"]
-    assert listed(createdAt={"after": third_at}) == [fourth, third]
-    assert listed(createdAt={"before": third_at}) == [third, second, first]
+    assert listed(createdAt={"after": third_at}) == [third, fourth]
+    assert listed(createdAt={"before": third_at}) == [first, second, third]
     page = world.ecs.list_service_deployments(cluster="prod", service="web", maxResults=3)
     assert len(page["serviceDeployments"]) == 3
     rest = world.ecs.list_service_deployments(
         cluster="prod", service="web", maxResults=3, nextToken=page["nextToken"]
     )
-    assert [d["serviceDeploymentArn"] for d in rest["serviceDeployments"]] == [first]
+    assert [d["serviceDeploymentArn"] for d in rest["serviceDeployments"]] == [fourth]
     assert "nextToken" not in rest
     brief = world.ecs.list_service_deployments(
         service="arn:aws:ecs:eu-west-1:123456789012:service/prod/web", cluster="prod"
     )
     assert (
         brief["serviceDeployments"][0]["targetServiceRevisionArn"]
-        == (world.service_deployment(fourth)["targetServiceRevision"]["arn"])
+        == (world.service_deployment(first)["targetServiceRevision"]["arn"])
     )
     with pytest.raises(ClientError) as caught:
         world.ecs.list_service_deployments(cluster="prod", service="nope")

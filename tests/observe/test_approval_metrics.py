@@ -7,7 +7,8 @@ import subprocess
 from prometheus_client import generate_latest
 from test_observability import promtool
 
-from deployworker.observe.metrics import VOTE_RESULTS, Metrics
+from deployworker.observe.gatemetrics import VOTE_RESULTS
+from deployworker.observe.metrics import Metrics
 
 
 def sample(metrics: Metrics, name: str, **labels: str) -> float | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -114,18 +115,17 @@ class Ecs:
         return list(response.get("serviceDeployments") or []), list(response.get("failures") or [])
 
     def list_service_deployments(
-        self, cluster: str, service: str, max_results: int = 20
-    ) -> list[dict[str, Any]]:
-        """The service's newest service deployments (briefs), newest first."""
+        self, cluster: str, service: str, after: datetime | None = None, token: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page (100) of the service's deployment briefs created at or after `after`,
+        and the next page's token. ECS documents no order: see `rollout.locate`."""
+        kwargs: dict[str, Any] = {"cluster": cluster, "service": service, "maxResults": 100}
+        kwargs.update({"createdAt": {"after": after}} if after else {})
+        kwargs.update({"nextToken": token} if token else {})
         response = self._caller.call(
-            "ListServiceDeployments",
-            lambda: self._client.list_service_deployments(
-                cluster=cluster, service=service, maxResults=max_results
-            ),
+            "ListServiceDeployments", lambda: self._client.list_service_deployments(**kwargs)
         )
-        briefs = list(response.get("serviceDeployments") or [])
-        briefs.sort(key=lambda b: b.get("createdAt") or 0, reverse=True)
-        return briefs
+        return list(response.get("serviceDeployments") or []), response.get("nextToken")
 
     def describe_service_revisions(self, arns: Sequence[str]) -> list[dict[str, Any]]:
         """Describe up to 20 service revisions (each names its task definition)."""

@@ -1,7 +1,9 @@
-"""SNS adapter: publishing CI's deploy messages and the worker's deploy events."""
+"""SNS adapter: publishing CI's deploy messages and the worker's deploy events, and a
+replica's subscription to the topic of ECS's events."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from deployworker.aws._retry import Caller
@@ -34,3 +36,40 @@ class Sns:
             kwargs["MessageDeduplicationId"] = dedup_id
         response = self._caller.call("Publish", lambda: self._client.publish(**kwargs))
         return str(response["MessageId"])
+
+    def subscribe_queue(self, topic_arn: str, queue_arn: str) -> str:
+        """Subscribe an SQS queue with raw delivery (the body is the event itself)."""
+        response = self._caller.call(
+            "Subscribe",
+            lambda: self._client.subscribe(
+                TopicArn=topic_arn,
+                Protocol="sqs",
+                Endpoint=queue_arn,
+                Attributes={"RawMessageDelivery": "true"},
+                ReturnSubscriptionArn=True,
+            ),
+        )
+        return str(response["SubscriptionArn"])
+
+    def unsubscribe(self, subscription_arn: str) -> None:
+        """Unsubscribe."""
+        self._caller.call(
+            "Unsubscribe", lambda: self._client.unsubscribe(SubscriptionArn=subscription_arn)
+        )
+
+    def subscriptions(self, topic_arn: str) -> dict[str, str]:
+        """Endpoint to subscription ARN, for every subscription of the topic (paged)."""
+        found: dict[str, str] = {}
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"TopicArn": topic_arn}
+            kwargs.update({"NextToken": token} if token else {})
+            response = self._caller.call(
+                "ListSubscriptionsByTopic",
+                partial(self._client.list_subscriptions_by_topic, **kwargs),
+            )
+            for sub in response.get("Subscriptions") or []:
+                found[str(sub.get("Endpoint"))] = str(sub.get("SubscriptionArn"))
+            token = response.get("NextToken")
+            if not token:
+                return found

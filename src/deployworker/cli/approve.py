@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import botocore.session
+from botocore.exceptions import NoCredentialsError
 
 from deployworker.aws._retry import Caller, RetryPolicy
 from deployworker.aws.callerproof import sign_proof
@@ -26,9 +27,10 @@ from deployworker.aws.clients import make_client
 from deployworker.aws.sns import Sns
 from deployworker.aws.sqs import Sqs
 from deployworker.cli import exits
+from deployworker.cli.config import CLIENT_SETTINGS, load_settings
 from deployworker.cli.publish import home_of
 from deployworker.cli.targets import accounts_for
-from deployworker.errors import AwsError, ConfigError, Rejection
+from deployworker.errors import AwsError, Rejection
 from deployworker.intake.accounts import ACCOUNT_ID, Target, account_of
 from deployworker.intake.approval import approval_group, binding, parse_approval
 from deployworker.intake.parse import Unwrapped
@@ -138,7 +140,7 @@ def vote_target(
 
 def cmd_vote(args: argparse.Namespace) -> int:
     """Sign and send one approve or reject."""
-    settings = Settings()
+    settings = load_settings(CLIENT_SETTINGS)
     region, endpoint = args.region or settings.region, args.endpoint_url or settings.endpoint_url
     topic, queue = args.topic_arn, args.queue_url
     if args.local:
@@ -149,7 +151,8 @@ def cmd_vote(args: argparse.Namespace) -> int:
     # A session of its own: the credentials as the environment holds them now.
     credentials = botocore.session.Session().get_credentials()
     if credentials is None:
-        raise ConfigError("no AWS credentials: a vote is signed with the approver's own")
+        # A vote is signed with the approver's own credentials (exit code 9).
+        raise NoCredentialsError()
     try:
         body = vote_body(
             args.vote,

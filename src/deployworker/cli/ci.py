@@ -11,8 +11,10 @@ from typing import Any
 from deployworker.aws.ecs import Ecs
 from deployworker.cli import exits
 from deployworker.cli.ci_args import add_history, add_publish, add_status
+from deployworker.cli.config import CLIENT_SETTINGS, load_settings
 from deployworker.cli.follow import Follow, follow_ledger, known, ledger_for
 from deployworker.cli.history import cmd_history, service_key
+from deployworker.cli.outputs import write_outputs
 from deployworker.cli.status import Status
 from deployworker.errors import AwsError, Rejection
 from deployworker.local import DEFAULT_REGION, use_fake_credentials
@@ -22,13 +24,9 @@ LOCAL_TOPIC_ARN = "arn:aws:sns:{region}:123456789012:deployworker-deploys.fifo"
 
 
 def _images(pairs: Sequence[str]) -> dict[str, str]:
-    images = {}
-    for pair in pairs:
-        name, sep, image = pair.partition("=")
-        if not sep:
-            raise ValueError(f"--set takes CONTAINER=IMAGE, not {pair!r}")
-        images[name] = image
-    return images
+    if bad := [pair for pair in pairs if "=" not in pair]:
+        raise ValueError(f"--set takes CONTAINER=IMAGE, not {bad[0]!r}")
+    return {name: image for name, _, image in (pair.partition("=") for pair in pairs)}
 
 
 def _target(args: argparse.Namespace, settings: Settings) -> tuple[str | None, str | None]:
@@ -72,7 +70,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from deployworker.cli.targets import accounts_for
     from deployworker.queue.recording import digest_of
 
-    settings = Settings()
+    settings = load_settings(CLIENT_SETTINGS)
     region, endpoint = _target(args, settings)
     topic, queue = args.topic_arn, args.queue_url
     if args.local and not queue:
@@ -123,6 +121,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         json.dumps(published), file=sys.stderr if args.output == "json" else sys.stdout, flush=True
     )
     if not args.wait:
+        write_outputs({"deploy_id": sent.deploy_id, "state": "published", "exit_code": 0})
         return exits.OK
     follow = Follow(
         args.cluster, args.service, key, sent.deploy_id, digest_of(sent.body), True,
@@ -190,6 +189,8 @@ def _wait_and_report(ecs: Ecs, follow: Follow, images: dict[str, str] | None) ->
         status = check()
         report(status)
     code = EXIT_CODES[status.state]
+    values = {"state": status.state.value, "task_definition": status.task_definition}
+    write_outputs({"deploy_id": deploy_id, **values, "exit_code": code})
     if follow.json:
         document = {
             "from": "ecs",
@@ -206,7 +207,7 @@ def _wait_and_report(ecs: Ecs, follow: Follow, images: dict[str, str] | None) ->
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Tell CI whether a deploy succeeded."""
-    settings = Settings()
+    settings = load_settings(CLIENT_SETTINGS)
     region, endpoint = _target(args, settings)
     if args.release:
         from deployworker.cli.release import cmd_release_status

@@ -92,7 +92,7 @@ class Parser(argparse.ArgumentParser):
 def document(top: argparse.ArgumentParser, commands: Mapping[str, argparse.ArgumentParser]) -> None:
     """Put the exit-code table in the --help of `top` and of every command."""
     for command in [top, *commands.values()]:
-        command.epilog = TABLE
+        command.epilog = f"{command.epilog}\n\n{TABLE}" if command.epilog else TABLE
         command.formatter_class = argparse.RawDescriptionHelpFormatter
 
 

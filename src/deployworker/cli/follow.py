@@ -22,6 +22,7 @@ from deployworker.aws.clients import make_client
 from deployworker.aws.dynamodb import LedgerTable
 from deployworker.aws.ecs import Ecs
 from deployworker.cli import exits
+from deployworker.cli.outputs import write_outputs
 from deployworker.deploy.evidence import brief
 from deployworker.ledger import read
 from deployworker.ledger.record import Entry
@@ -141,6 +142,9 @@ def follow_ledger(
             last_line = now
         sleep(min(follow.interval, max(0.0, follow.timeout - (clock() - started))))
     code = exit_code(entry)
+    task_definition = entry.task_definition if entry else None
+    outputs = {"deploy_id": follow.deploy_id, "state": shown(entry), "exit_code": code}
+    write_outputs({**outputs, "task_definition": task_definition})
     if follow.json:
         print(json.dumps(document(entry, code, clock() - started, follow), default=str), flush=True)
     return code

@@ -38,9 +38,10 @@ def service_key(args: argparse.Namespace, settings: Settings, region: str | None
 def cmd_history(args: argparse.Namespace) -> int:
     """A service's last deploys, from the ledger."""
     from deployworker.cli.ci import _target
+    from deployworker.cli.config import CLIENT_SETTINGS, load_settings
     from deployworker.cli.follow import ledger_for
 
-    settings = Settings()
+    settings = load_settings(CLIENT_SETTINGS)
     region, endpoint = _target(args, settings)
     table = ledger_for(args.ledger_table, settings, region, endpoint, args.local)
     if table is None:

@@ -9,122 +9,16 @@ grants it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from deployworker.cli.iam_events import fanout_statements
 from deployworker.cli.iam_releases import release_statements
+from deployworker.cli.iam_statements import Scope, ecs_statements
+from deployworker.cli.iam_statements import statement as _statement
 from deployworker.cli.iam_targets import service_arns, target_roles
 from deployworker.intake.entries import Allowlist
 
-
-@dataclass(frozen=True)
-class Scope:
-    """Where the worker runs and what else it touches; optional parts add statements."""
-
-    region: str
-    account_id: str
-    partition: str = "aws"
-    families: Sequence[str] = ()
-    pass_role_arns: Sequence[str] = ()
-    queue_arn: str | None = None
-    dlq_arn: str | None = None
-    events_topic_arn: str | None = None
-    ecs_events_queue_arn: str | None = None
-    ecr_repository_arns: Sequence[str] = ()
-    signing_secret_arn: str | None = None
-    kms_key_arn: str | None = None
-    # The roles a release's schedules and rule targets run with (PutTargets and
-    # UpdateSchedule pass them again).
-    release_role_arns: Sequence[str] = ()
-    prometheus_secret_arn: str | None = None
-    ledger_table_arn: str | None = None  # the deploy ledger: its writes, nothing else
-
-
-def _statement(
-    sid: str, actions: list[str], resources: list[str], condition: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    statement: dict[str, Any] = {
-        "Sid": sid,
-        "Effect": "Allow",
-        "Action": actions,
-        "Resource": resources,
-    }
-    if condition:
-        statement["Condition"] = condition
-    return statement
-
-
-def ecs_statements(
-    services: list[str], family_arns: list[str], votes: bool = True
-) -> list[dict[str, Any]]:
-    """Deploying, following and migrating exactly `services` (ARNs), in whatever accounts
-    and regions they name; tagging and RunTask limited to `family_arns` (task-definition
-    ARN patterns). `votes`: the approvals' vote tags too."""
-    clusters = sorted({s.rsplit("/", 1)[0].replace(":service/", ":cluster/") for s in services})
-    tasks = sorted({s.rsplit("/", 1)[0].replace(":service/", ":task/") + "/*" for s in services})
-    create_action = {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}}
-    statements = [
-        _statement(
-            "DeployAllowlistedServices",
-            ["ecs:DescribeServices", "ecs:UpdateService", "ecs:ListServiceDeployments"],
-            services,
-        ),
-        # Following, natively rolling back and (gates) continuing at a PAUSE hook the
-        # service deployments of those services.
-        _statement(
-            "FollowServiceDeployments",
-            [
-                "ecs:DescribeServiceDeployments",
-                "ecs:StopServiceDeployment",
-                "ecs:ContinueServiceDeployment",
-            ],
-            [s.replace(":service/", ":service-deployment/") + "/*" for s in services],
-        ),
-        _statement(
-            "ReadServiceRevisions",
-            ["ecs:DescribeServiceRevisions"],
-            [s.replace(":service/", ":service-revision/") + "/*" for s in services],
-        ),
-        # No resource-level permissions exist for these two: AWS requires "*".
-        _statement("ReadTaskDefinitions", ["ecs:DescribeTaskDefinition"], ["*"]),
-        _statement("RegisterTaskDefinitions", ["ecs:RegisterTaskDefinition"], ["*"]),
-        _statement("TagOnlyNewRevisions", ["ecs:TagResource"], family_arns, create_action),
-        # After a migration: the one tag that keeps a redrive from migrating again.
-        _statement(
-            "MarkMigratedRevisions",
-            ["ecs:TagResource"],
-            family_arns,
-            {"ForAllValues:StringEquals": {"aws:TagKeys": ["deployworker:migrated"]}},
-        ),
-        # A gate's progress, for `status` in other processes: that one tag key only.
-        _statement(
-            "TagGateProgress",
-            ["ecs:TagResource"],
-            family_arns,
-            {"ForAllValues:StringEquals": {"aws:TagKeys": ["deployworker:gate"]}},
-        ),
-    ]
-    if votes:
-        # Approvals: each verified vote is one `deployworker:vote:<n>` tag on the deploy's
-        # revision, which the gates read back from any replica.
-        statements += [
-            _statement(
-                "RecordApprovalVotes",
-                ["ecs:TagResource"],
-                family_arns,
-                {"ForAllValues:StringLike": {"aws:TagKeys": ["deployworker:vote:*"]}},
-            ),
-            _statement("ReadApprovalVotes", ["ecs:ListTagsForResource"], family_arns),
-        ]
-    cluster_is = {"ArnEquals": {"ecs:cluster": clusters}}
-    return [
-        *statements,
-        _statement("RunMigrationTasks", ["ecs:RunTask"], family_arns, cluster_is),
-        _statement("WatchMigrationTasks", ["ecs:DescribeTasks", "ecs:StopTask"], tasks),
-        # ListTasks has no task resource; the cluster condition narrows it.
-        _statement("FindMigrationTasks", ["ecs:ListTasks"], ["*"], cluster_is),
-    ]
+__all__ = ["Scope", "ecs_statements", "worker_policy"]
 
 
 def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
@@ -182,6 +76,10 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
     if scope.ecs_events_queue_arn:
         reads = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
         statements.append(_statement("ConsumeEcsEvents", reads, [scope.ecs_events_queue_arn]))
+    if scope.ecs_events_topic_arn:
+        where = (scope.partition, scope.region, scope.account_id)
+        prefix = scope.ecs_events_prefix
+        statements.extend(fanout_statements(*where, scope.ecs_events_topic_arn, prefix))
     if scope.events_topic_arn:
         statements.append(
             _statement("PublishDeployEvents", ["sns:Publish"], [scope.events_topic_arn])

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from deployworker.cli.iam_statements import statement as _statement
 from deployworker.cli.iam_targets import service_arns
 from deployworker.intake.entries import Allowlist
 
 if TYPE_CHECKING:
-    from deployworker.cli.iam import Scope
+    from deployworker.cli.iam_statements import Scope
 
 
 def ledger_keys(allowlist: Allowlist) -> list[str]:
@@ -34,8 +35,6 @@ def ci_policy(
     allowlist: Allowlist, scope: Scope, topic_arn: str | None, queue_arn: str | None
 ) -> dict[str, Any]:
     """The CI role's policy: publish, read its ledger items, read its services in ECS."""
-    from deployworker.cli.iam import _statement
-
     if topic_arn:
         send = _statement("PublishDeployMessages", ["sns:Publish"], [topic_arn])
     elif queue_arn:

@@ -7,22 +7,11 @@ the Terraform module's `release_*` inputs grant the same.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from deployworker.cli.iam_statements import Scope
+from deployworker.cli.iam_statements import statement as _statement
 from deployworker.intake.entries import Allowlist
-
-if TYPE_CHECKING:  # the Scope lives with the rest of the policy
-    from deployworker.cli.iam import Scope
-
-
-def _statement(
-    sid: str, actions: list[str], resources: list[str], condition: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    statement: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Action": actions}
-    statement["Resource"] = resources
-    if condition:
-        statement["Condition"] = condition
-    return statement
 
 
 def release_statements(

@@ -1,19 +1,18 @@
 """`deployworker iam-policy` for other accounts: which services are whose, and the
 policy of the role the worker assumes in one target account (pure).
 
-The statements are `iam.ecs_statements` for that account's entries alone, the same as
+The statements are `iam_statements.ecs_statements` for that account's entries alone, the same as
 the `deployworker-target` Terraform module's; tests hold the two together.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from deployworker.cli.iam_statements import Scope, ecs_statements
+from deployworker.cli.iam_statements import statement as _statement
 from deployworker.intake.accounts import account_of
 from deployworker.intake.entries import Allowlist
-
-if TYPE_CHECKING:
-    from deployworker.cli.iam import Scope
 
 
 def service_arns(
@@ -44,8 +43,6 @@ def target_roles(allowlist: Allowlist) -> set[str]:
 def gate_statements(allowlist: Allowlist, account: str, scope: Scope) -> list[dict[str, Any]]:
     """CloudWatch reads for the gates of `account`'s entries (an id): the alarms they
     name, in each entry's region, and GetMetricData when some gate reads a metric."""
-    from deployworker.cli.iam import _statement  # iam imports this module
-
     entries = [e for e in allowlist.services if allowlist.account_id_of(e) == account]
     base = f"arn:{scope.partition}:cloudwatch:{{}}:{account}:alarm:{{}}"
     alarms = sorted(
@@ -71,8 +68,6 @@ def target_policy(allowlist: Allowlist, account: str, scope: Scope) -> dict[str,
     the services the allowlist opts in there. `scope` gives the worker's region (the
     default of entries that name none), the partition, families, roles to pass and
     ECR repositories; its account and queues play no part. Raises `KeyError`."""
-    from deployworker.cli.iam import _statement, ecs_statements  # iam imports this module
-
     listed = account_of(allowlist.accounts, account)
     if listed is None:
         raise KeyError(f"account {account!r} is not in the allowlist's accounts")

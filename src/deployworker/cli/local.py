@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import threading
 
 import structlog
@@ -12,7 +13,7 @@ from deployworker.intake.allowlist import load_allowlist
 from deployworker.local import DEFAULT_REGION, use_fake_credentials
 from deployworker.local.environment import LocalAws
 from deployworker.local.seed import (
-    create_events_queue,
+    create_events_topic,
     create_ledger,
     create_queues,
     create_services,
@@ -21,6 +22,14 @@ from deployworker.local.simulator import Rules
 from deployworker.settings import Settings
 
 log = structlog.get_logger("deployworker.local")
+
+
+def replica_command(joined: dict[str, str]) -> str:
+    """A shell command that runs one more replica against this local mode (moto takes
+    any credentials; the metrics port is the OS's choice, so it never clashes)."""
+    env = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", **joined}
+    env["DEPLOYWORKER_METRICS_PORT"] = "0"
+    return " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()) + " deployworker run"
 
 
 def run_local(settings: Settings, stop: threading.Event, sample: bool = True) -> None:
@@ -41,9 +50,19 @@ def run_local(settings: Settings, stop: threading.Event, sample: bool = True) ->
         resources = create_queues(endpoint, region)
         services = create_services(endpoint, region, allowlist)
         # ECS's events through EventBridge, as in AWS: the watcher learns a rollout's end
-        # from them, and its rounds are the safety net.
+        # from them, and its rounds are the safety net. They go to a topic every replica
+        # subscribes a queue of its own to, so a second `deployworker run` can join.
         clusters = [entry.cluster for entry in allowlist.services]
-        events_queue_url = create_events_queue(endpoint, region, clusters)
+        events_topic_arn = create_events_topic(endpoint, region, clusters)
+        joined = {
+            "DEPLOYWORKER_QUEUE_URL": resources.queue_url,
+            "DEPLOYWORKER_DLQ_URL": resources.dlq_url,
+            "DEPLOYWORKER_DEPLOY_TOPIC_ARN": resources.topic_arn,
+            "DEPLOYWORKER_ECS_EVENTS_TOPIC_ARN": events_topic_arn,
+            "DEPLOYWORKER_ENDPOINT_URL": endpoint,
+            "DEPLOYWORKER_REGION": region,
+            "DEPLOYWORKER_ALLOWLIST_PATH": str(settings.allowlist_path.resolve()),
+        }
         worker_settings = settings.model_copy(
             update={
                 "queue_url": resources.queue_url,
@@ -51,7 +70,7 @@ def run_local(settings: Settings, stop: threading.Event, sample: bool = True) ->
                 "deploy_topic_arn": resources.topic_arn,
                 "endpoint_url": endpoint,
                 "region": region,
-                "events_queue_url": events_queue_url,
+                "ecs_events_topic_arn": events_topic_arn,
                 "ledger_table": settings.ledger_table or create_ledger(endpoint, region),
                 "watch_interval_seconds": min(settings.watch_interval_seconds, 1.0),
             }
@@ -64,11 +83,14 @@ def run_local(settings: Settings, stop: threading.Event, sample: bool = True) ->
             topic_arn=resources.topic_arn,
             queue_url=resources.queue_url,
             dlq_url=resources.dlq_url,
-            events_queue_url=events_queue_url,
+            ecs_events_topic_arn=events_topic_arn,
             services=services,
             metrics_url=f"http://{settings.metrics_host}:{app.http_port}/metrics",
             try_it="deployworker publish --local --cluster C --service S --container N "
             "--image REPO:TAG",
+            # Every setting a second worker needs to join as a replica (docs/replicas.md).
+            replica_settings=joined,
+            join_as_replica=replica_command(joined),
         )
         if sample and allowlist.services:
             entry = allowlist.services[0]

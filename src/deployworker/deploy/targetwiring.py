@@ -75,7 +75,7 @@ def build_targets(
             describe_rate=settings.describe_deployments_rate / settings.replicas,
             on_round=on_round,
             gather=settings.events_gather_seconds,  # as home's (`eventqueue.build_watcher`)
-            full_rounds=not settings.events_queue_url,
+            full_rounds=not settings.events_on,
         )
         watcher.start()
         actor = Actor(

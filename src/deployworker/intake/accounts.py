@@ -41,6 +41,10 @@ def _region_name(value: str | None) -> str | None:
 # A message's or entry's target fields: an alias or id from `accounts:`, and a region.
 AccountRef = Annotated[str | None, AfterValidator(_account_ref)]
 RegionName = Annotated[str | None, AfterValidator(_region_name)]
+# STS AssumeRole's ExternalId (botocore's model): min 2, max 1224, pattern
+# `[\w+=,.@:\/-]*` (\w as ASCII letters, digits and _). STS answers anything else
+# with a ValidationError at the first AssumeRole; the allowlist refuses it at load.
+EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$", re.ASCII)
 _ROLE = re.compile(r"^arn:aws(?:-[a-z]+)*:iam::(?P<account>[0-9]{12}):role/[\w+=,.@/-]{1,512}$")
 
 
@@ -66,8 +70,11 @@ class Account(BaseModel):
                 f"role_arn {self.role_arn!r} is in account {match['account']}, "
                 f"not {self.account_id}"
             )
-        if self.external_id is not None and not 2 <= len(self.external_id) <= 1224:
-            raise ValueError("external_id must be 2 to 1224 characters")
+        if self.external_id is not None and not EXTERNAL_ID.fullmatch(self.external_id):
+            raise ValueError(
+                "external_id must be 2 to 1224 characters of letters, digits and _+=,.@:/- "
+                "(STS AssumeRole's ExternalId)"
+            )
         return self
 
 

@@ -15,39 +15,30 @@ from pydantic import ValidationError
 from deployworker.errors import not_allowed
 from deployworker.intake.accounts import Target, account_of
 from deployworker.intake.entries import Allowlist, Entry
+from deployworker.intake.fields import FROM_FILE
 from deployworker.intake.imageref import parse_image
 from deployworker.intake.message import DeployRequest
+from deployworker.intake.problems import Problem, duplicate_keys, problems
 
 
 class AllowlistError(ValueError):
-    """An invalid allowlist file; `line` is 1-based, or None when unknown."""
+    """An invalid allowlist file: every `Problem` found; `line` and `reason` are the
+    first's (`line` is 1-based, or None when unknown)."""
 
-    def __init__(self, line: int | None, reason: str) -> None:
-        super().__init__(f"line {line}: {reason}" if line else reason)
-        self.line = line
-        self.reason = reason
-
-
-def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
-    """Follow a pydantic error location through the YAML node tree to a line number."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if k.value == key), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
-            node = node.value[key] if key < len(node.value) else None
-        else:
-            break
-        if node is None:
-            break
-        line = node.start_mark.line + 1
-    return line
+    def __init__(self, line: int | None, reason: str, found: list[Problem] | None = None) -> None:
+        self.problems = found or [Problem(line, "", reason)]
+        first = self.problems[0]
+        super().__init__("; ".join(str(p) for p in self.problems))
+        self.line = first.line
+        self.reason = f"{first.field}: {first.message}" if first.field else first.message
 
 
 def load_allowlist(text: str) -> Allowlist:
     """Parse and validate allowlist YAML.
 
-    Raises `AllowlistError` carrying the line and the reason of the first problem.
+    Raises `AllowlistError` carrying every problem found, each with its line: keys given
+    twice in one mapping, then each field pydantic refused (a model's own checks run once
+    its fields are valid, so they may show on the next run).
     """
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -59,17 +50,15 @@ def load_allowlist(text: str) -> Allowlist:
         raise AllowlistError(None, f"YAML: {exc}") from None
     if not isinstance(data, dict):
         raise AllowlistError(1, "the allowlist must be a mapping with 'version' and 'services'")
+    found = duplicate_keys(node)
     try:
-        return Allowlist.model_validate(data)
+        allowlist = Allowlist.model_validate(data, context=FROM_FILE)
     except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        loc = tuple(first["loc"])
-        where = ".".join(str(p) for p in loc)
-        message = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            message = "unknown field"
-        reason = f"{where}: {message}" if where else message
-        raise AllowlistError(_line_of(node, loc), reason) from None
+        found += problems(exc, node)
+    if found:
+        found.sort(key=lambda p: p.line or 0)
+        raise AllowlistError(found[0].line, found[0].message, found)
+    return allowlist
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,8 @@ from deployworker.intake.allowlist import AllowlistError, load_allowlist
 from deployworker.intake.entries import Allowlist
 
 log = structlog.get_logger("deployworker.allowlist")
-# (ok, entries or None) after every load attempt.
-LoadObserver = Callable[[bool, int | None], None]
+# (ok, the allowlist that took effect or None) after every load attempt.
+LoadObserver = Callable[[bool, Allowlist | None], None]
 
 
 class AllowlistSource(Protocol):
@@ -53,7 +53,7 @@ class InlineAllowlist:
         self._allowlist = load_allowlist(text)  # raises AllowlistError: a start-up error
         self.last_error: str | None = None
         if observer:
-            observer(True, len(self._allowlist.services))
+            observer(True, self._allowlist)
 
     @property
     def loaded(self) -> bool:
@@ -123,7 +123,7 @@ class AllowlistFile:
             self.last_error = None
             log.info("allowlist.loaded", path=str(self._path), entries=len(allowlist.services))
             if self._observer:
-                self._observer(True, len(allowlist.services))
+                self._observer(True, allowlist)
             return True
 
     def _fail(self, reason: str) -> None:

@@ -19,7 +19,7 @@ from pydantic import (
 
 from deployworker.intake.accounts import Account, AccountRef, RegionName, account_of, check_accounts
 from deployworker.intake.budget import over_budget
-from deployworker.intake.fields import Duration, OptionalDuration, Repositories
+from deployworker.intake.fields import Duration, Located, OptionalDuration, Repositories
 from deployworker.intake.gates import Gate, check_unique, gates_seconds
 from deployworker.intake.releases import Release, index_releases
 
@@ -137,26 +137,31 @@ class Allowlist(BaseModel):
 
     @model_validator(mode="after")
     def _unique(self) -> Allowlist:
-        for entry in self.services:
+        for index, entry in enumerate(self.services):
             account = None
             if entry.account is not None:
                 listed = account_of(self.accounts, entry.account)
                 if listed is None:
-                    raise ValueError(
+                    raise Located(
+                        ("services", index, "account"),
                         f"{entry.cluster}/{entry.service}: account {entry.account!r} is not "
-                        "in accounts"
+                        "in accounts",
                     )
                 account = listed.account_id
             registry = entry.registry_account
             if registry is not None and account_of(self.accounts, registry) is None:
                 where = f"{entry.cluster}/{entry.service}"
-                raise ValueError(f"{where}: registry_account {registry!r} is not in accounts")
+                raise Located(
+                    ("services", index, "registry_account"),
+                    f"{where}: registry_account {registry!r} is not in accounts",
+                )
             key = (account, entry.region, entry.cluster, entry.service)
             if key in self._index:
                 where = f" in {account or 'this account'}/{entry.region or 'this region'}"
-                raise ValueError(
+                raise Located(
+                    ("services", index),
                     f"{entry.cluster}/{entry.service}{where if account or entry.region else ''} "
-                    "is listed more than once"
+                    "is listed more than once",
                 )
             self._index[key] = entry
         return self

@@ -10,11 +10,18 @@ models only describe; judging and measuring live in `rollout/`.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from deployworker.intake.fields import parse_duration
+from deployworker.intake.fields import DurationSchema, from_file, parse_duration
 
 CONVERGED = "converged"
 GateStage = Literal[
@@ -65,14 +72,14 @@ class Metric(BaseModel):
     cloudwatch_alarms: tuple[str, ...] | None = Field(default=None, min_length=1)
     min: float | None = None
     max: float | None = None
-    interval: int = 30
+    interval: Annotated[int, DurationSchema] = 30
     count: int = Field(default=1, ge=1, le=1000)
     failure_limit: int = Field(default=0, ge=0)
 
     @field_validator("interval", mode="before")
     @classmethod
-    def _check_interval(cls, value: Any) -> int:
-        return parse_duration(value, "interval", most=3600)
+    def _check_interval(cls, value: Any, info: ValidationInfo) -> int:
+        return parse_duration(value, "interval", most=3600, bare=not from_file(info))
 
     @model_validator(mode="after")
     def _one_provider_and_a_range(self) -> Metric:
@@ -112,7 +119,7 @@ class Approval(BaseModel):
 
     approvers: tuple[str, ...]
     required: int = Field(default=1, ge=1)
-    timeout: int = 3600
+    timeout: Annotated[int, DurationSchema] = 3600
 
     @field_validator("approvers")
     @classmethod
@@ -126,8 +133,8 @@ class Approval(BaseModel):
 
     @field_validator("timeout", mode="before")
     @classmethod
-    def _check_timeout(cls, value: Any) -> int:
-        return parse_duration(value, "approval.timeout")
+    def _check_timeout(cls, value: Any, info: ValidationInfo) -> int:
+        return parse_duration(value, "approval.timeout", bare=not from_file(info))
 
 
 class Gate(BaseModel):

@@ -93,7 +93,7 @@ Action = Literal["deploy", "rollback", "redeploy", "promote"]
 
 
 class DeployRequest(BaseModel):
-    """Deploy message, version 1 (see the product brief and README for the contract)."""
+    """Deploy message, version 1 (docs/message.md is the contract)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
 

@@ -102,9 +102,12 @@ def _list_service_deployments(self: Any) -> ActionResult:
         service = self.ecs_backend._get_service(
             self._get_param("cluster") or "default", self._get_param("service")
         )
+        # Oldest first: ECS's API reference documents no order for ListServiceDeployments,
+        # so local mode lists in the order least like "newest first", which a caller
+        # reading one page and trusting its order would get wrong.
         picked = [
             shapes.brief(t.deployment)
-            for t in store(self.ecs_backend).of_service(service.arn)
+            for t in reversed(store(self.ecs_backend).of_service(service.arn))
             if (not statuses or t.deployment.status in statuses)
             and (after is None or _utc(t.deployment.created_at) >= _utc(after))
             and (before is None or _utc(t.deployment.created_at) <= _utc(before))

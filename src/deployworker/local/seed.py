@@ -71,11 +71,26 @@ def create_events_queue(endpoint_url: str, region: str, clusters: list[str]) -> 
     """A standard queue for ECS's events and an EventBridge rule that puts the events of
     `clusters`' services on it, as the Terraform module does; returns the queue's URL."""
     sqs = make_client("sqs", region, endpoint_url)
-    events = make_client("events", region, endpoint_url)
     url: str = sqs.create_queue(QueueName=EVENTS_QUEUE_NAME)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
+    _events_rule(endpoint_url, region, clusters, arn)
+    return url
+
+
+def create_events_topic(endpoint_url: str, region: str, clusters: list[str]) -> str:
+    """An SNS topic for ECS's events, which each replica subscribes a queue of its own
+    to, and the EventBridge rule that publishes `clusters`' events to it, as the
+    Terraform module does with `ecs_events_fanout`; returns the topic's ARN."""
+    sns = make_client("sns", region, endpoint_url)
+    topic: str = sns.create_topic(Name=EVENTS_QUEUE_NAME)["TopicArn"]
+    _events_rule(endpoint_url, region, clusters, topic)
+    return topic
+
+
+def _events_rule(endpoint_url: str, region: str, clusters: list[str], arn: str) -> None:
+    events = make_client("events", region, endpoint_url)
     prefix = f"arn:aws:ecs:{region}:{ACCOUNT_ID}:service"
     pattern = {
         "source": ["aws.ecs"],
@@ -84,7 +99,6 @@ def create_events_queue(endpoint_url: str, region: str, clusters: list[str]) -> 
     }
     events.put_rule(Name=EVENTS_RULE_NAME, EventPattern=json.dumps(pattern), State="ENABLED")
     events.put_targets(Rule=EVENTS_RULE_NAME, Targets=[{"Id": "worker", "Arn": arn}])
-    return url
 
 
 def container_definition(name: str, image: str) -> dict[str, Any]:

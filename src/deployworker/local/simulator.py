@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 
-from deployworker.local import backend, handlers
+from deployworker.local import backend, dynamolock, handlers, schedules, snstargets
 from deployworker.local.rules import Rules
 
 __all__ = ["RolloutSimulator", "Rules"]
@@ -34,6 +34,9 @@ class RolloutSimulator:
         """Patch moto and start the simulator thread. Only one simulator is active at a time."""
         backend.install(self)
         handlers.install()
+        schedules.install()
+        snstargets.install()
+        dynamolock.install()  # the ledger's conditional writes atomic, as on AWS
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="rollout-sim", daemon=True)
         self._thread.start()
@@ -45,6 +48,9 @@ class RolloutSimulator:
             self._thread.join(timeout=5)
         backend.uninstall(self)
         handlers.uninstall()
+        schedules.uninstall()
+        snstargets.uninstall()
+        dynamolock.uninstall()
 
     def step(self) -> None:
         """Move every deployment on to now (the thread does this every `tick` seconds)."""

@@ -19,6 +19,7 @@ import structlog
 
 from deployworker.aws.sns import Sns
 from deployworker.errors import AwsError
+from deployworker.observe.chatbot import attributes, chatbot
 
 log = structlog.get_logger("deployworker.events")
 
@@ -73,8 +74,11 @@ class SnsEvents:
         topic_arn: str,
         capacity: int = 1000,
         on_drop: Callable[[], None] = lambda: None,
+        format: str = "json",
     ) -> None:
         self._sns = sns
+        # `chatbot`: AWS Chatbot's custom-notification shape instead of our own document.
+        self._render = chatbot if format == "chatbot" else DeployEvent.to_json
         self._topic_arn = topic_arn
         self._fifo = topic_arn.endswith(".fifo")
         self._queue: queue.Queue[DeployEvent | None] = queue.Queue(maxsize=capacity)
@@ -108,8 +112,9 @@ class SnsEvents:
 
     def publish(self, event: DeployEvent) -> None:
         """Publish one event now."""
-        body = event.to_json()
-        kwargs: dict[str, Any] = {}
+        body = self._render(event)
+        # Filter policies route on these without parsing the body.
+        kwargs: dict[str, Any] = {"attributes": attributes(event)}
         if self._fifo:
             kwargs["group_id"] = f"{event.cluster or 'unknown'}/{event.service or 'unknown'}"
             kwargs["dedup_id"] = f"{event.deploy_id or 'none'}:{event.type}:{event.time:.6f}"[:128]

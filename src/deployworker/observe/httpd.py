@@ -1,5 +1,5 @@
 """The HTTP endpoint: `/metrics`, `/healthz` (poll loop alive), `/readyz` (able to work),
-and any WSGI apps mounted beside them (the deploy board at `/board`)."""
+and any WSGI app mounted beside them (the deploy board at `/board`)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from socketserver import ThreadingMixIn
+from typing import Any, cast
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.types import StartResponse
+from wsgiref.types import WSGIApplication as WsgiApp
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, make_wsgi_app
 
 
 @dataclass
@@ -70,7 +73,54 @@ class Health:
         return True, "ok"
 
 
-Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+def endpoint(
+    registry: CollectorRegistry, health: Health, mounts: Mapping[str, WsgiApp] | None = None
+) -> WsgiApp:
+    """The WSGI app: `/metrics` is prometheus_client's own (gzip, OpenMetrics
+    negotiation, `?name[]=` filtering), answered for HEAD as for GET without a body;
+    `/healthz` and `/readyz` are the probes; a path under a `mounts` prefix (`/board`)
+    goes to the app mounted there; anything else is 404."""
+    metrics = make_wsgi_app(registry)
+    mounted = dict(mounts or {})
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
+        for prefix, inner in mounted.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return inner(environ, start_response)
+        if path == "/metrics":
+            if method != "HEAD":
+                return cast("Iterable[bytes]", metrics(environ, start_response))
+            # prometheus_client answers HEAD with 405; `curl -I` gets GET's headers.
+            seen: list[tuple[str, list[tuple[str, str]]]] = []
+            get = {**environ, "REQUEST_METHOD": "GET"}
+            body = b"".join(
+                metrics(get, lambda status, headers, *_: seen.append((status, headers)))
+            )
+            status, headers = seen[0]
+            start_response(status, [*headers, ("Content-Length", str(len(body)))])
+            return []
+        if path in ("/healthz", "/readyz"):
+            ok, detail = health.live() if path == "/healthz" else health.ready()
+            return _text(start_response, "200 OK" if ok else "503 Service Unavailable", detail)
+        return _text(start_response, "404 Not Found", "not found")
+
+    return app
+
+
+def _text(start_response: StartResponse, status: str, text: str) -> list[bytes]:
+    body = (text + "\n").encode()
+    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence per-request logging: scrapes every few seconds would drown the log."""
 
 
 def serve(
@@ -78,48 +128,10 @@ def serve(
     port: int,
     registry: CollectorRegistry,
     health: Health,
-    mounts: Mapping[str, Wsgi] | None = None,
-) -> ThreadingHTTPServer:
+    mounts: Mapping[str, WsgiApp] | None = None,
+) -> WSGIServer:
     """Start the endpoint on a daemon thread; returns the server (its port may be 0-assigned).
     `mounts`: a path prefix (`/board`) and the WSGI app that answers under it."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            path, _, query = self.path.partition("?")
-            mounted = [app for prefix, app in (mounts or {}).items() if path.startswith(prefix)]
-            if mounted:
-                self._wsgi(mounted[0], path, query)
-            elif self.path == "/metrics":
-                self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
-            elif self.path in ("/healthz", "/readyz"):
-                ok, detail = health.live() if self.path == "/healthz" else health.ready()
-                self._send(200 if ok else 503, (detail + "\n").encode(), "text/plain")
-            else:
-                self._send(404, b"not found\n", "text/plain")
-
-        def _wsgi(self, app: Wsgi, path: str, query: str) -> None:
-            environ = {"REQUEST_METHOD": self.command, "PATH_INFO": path, "QUERY_STRING": query}
-            reply: list[Any] = []
-            body = b"".join(
-                app(environ, lambda status, headers, *_: reply.extend([status, headers]))
-            )
-            self.send_response(int(reply[0].split()[0]))
-            for name, value in reply[1]:
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _send(self, status: int, body: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            """Silence per-request logging: scrapes every few seconds would drown the log."""
-
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
+    server = make_server(host, port, endpoint(registry, health, mounts), _Server, _Quiet)
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     return server

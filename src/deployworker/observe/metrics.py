@@ -9,33 +9,48 @@ from __future__ import annotations
 import contextlib
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
 
 from deployworker import __version__
+from deployworker.observe.gatemetrics import GateMetrics, Listing
 from deployworker.outcome import Outcome, Result
 
+# `*_created` series double every counter and histogram for a value nobody graphs (the
+# process start is `process_start_time_seconds`); prometheus_client's switch is global.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+# A deploy's outcomes whose alerts use increase(): their series exist, at 0, for every
+# allowlisted service from the moment the allowlist loads, so a service's first failure
+# is a step from 0 to 1 that increase() sees, not a series born at 1 (docs/alerts.md).
+ALERTED_OUTCOMES = (Outcome.FAILED.value, Outcome.ROLLED_BACK.value)
 DURATION_BUCKETS = (5, 10, 20, 30, 60, 120, 180, 300, 600, 900, 1800, 3600)
 # The label values of deployworker_ecs_events_total (rollout.events.Result).
 ECS_EVENT_RESULTS = ("deployment", "service", "quiet", "unwatched", "ignored", "invalid")
-# The label values of deployworker_gate_evaluations_total (deploy.gates.decide.RESULTS).
-GATE_RESULTS = ("passed", "failed", "rejected", "timed_out", "inconclusive")
-# The label values of deployworker_approval_votes_total: what became of an approval.
-VOTE_RESULTS = (
-    *("counted", "duplicate", "late", "not_yet", "invalid", "no_gate"),
-    *("bad_proof", "unlisted", "no_deploy", "full", "aws_error", "retried"),
-)
 AGE_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
-# The label values of deployworker_analysis_measurement_seconds (analysis.providers).
-ANALYSIS_PROVIDERS = ("prometheus", "cloudwatch", "cloudwatch_alarms")
-MEASUREMENT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
-class Metrics:
+class Metrics(GateMetrics):
     """The worker's metric families and the hooks that move them."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        # process_* (RSS, open fds, start time), python_info and python_gc_*, as
+        # prometheus_client registers them in its default registry.
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)
+        self._services: set[tuple[str, str]] = set()
+        self._gated: set[tuple[str, str]] = set()
         self.received = Counter(
             "deployworker_messages_received", "Messages received from the work queue.", registry=r
         )
@@ -81,7 +96,10 @@ class Metrics:
             registry=r,
         )
         self.in_flight = Gauge(
-            "deployworker_deploys_in_flight", "Messages being worked on.", registry=r
+            "deployworker_deploys_in_flight",
+            "Messages this worker holds: received and not yet settled (deploys, releases "
+            "and votes).",
+            registry=r,
         )
         self.aws_requests = Counter(
             "deployworker_aws_requests",
@@ -94,6 +112,17 @@ class Metrics:
         )
         self.allowlist_reloads = Counter(
             "deployworker_allowlist_reloads", "Allowlist loads by result.", ["result"], registry=r
+        )
+        self.allowlist_ok = Gauge(
+            "deployworker_allowlist_last_reload_successful",
+            "1 if the last allowlist (re)load succeeded, 0 if the file in place is invalid "
+            "(the last good allowlist stays in force).",
+            registry=r,
+        )
+        self.allowlist_ok_at = Gauge(
+            "deployworker_allowlist_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful allowlist load.",
+            registry=r,
         )
         self.poll_last_success = Gauge(
             "deployworker_poll_last_success_timestamp_seconds",
@@ -120,17 +149,6 @@ class Metrics:
             "Deploys whose service deployment waits at a PAUSE lifecycle hook.",
             registry=r,
         )
-        self.gate_evaluations = Counter(
-            "deployworker_gate_evaluations",
-            "Gates ended, by result (passed, failed, rejected, timed_out, inconclusive).",
-            ["result"],
-            registry=r,
-        )
-        for result in GATE_RESULTS:
-            self.gate_evaluations.labels(result)
-        self.approvals_pending = Gauge(
-            "deployworker_approvals_pending", "Gates waiting for a human approval.", registry=r
-        )
         self.ecs_events = Counter(
             "deployworker_ecs_events",
             "ECS events read from the events queue, by what became of them.",
@@ -140,42 +158,13 @@ class Metrics:
         for result in ECS_EVENT_RESULTS:
             self.ecs_events.labels(result)
         self.api_budgets = Gauge(
-            "deployworker_api_budget",
-            "This replica's calls per second for an ECS operation in an account and region, "
+            "deployworker_api_budget_requests_per_second",
+            "This replica's requests per second for an ECS operation in an account and region, "
             "after AIMD backoff.",
             ["account", "region", "operation"],
             registry=r,
         )
-        self.approval_votes = Counter(
-            "deployworker_approval_votes",
-            "Approval messages by what became of them (counted, unlisted, bad_proof, ...).",
-            ["result"],
-            registry=r,
-        )
-        for result in VOTE_RESULTS:
-            self.approval_votes.labels(result)
-        window = ["cluster", "service"]
-        self.approval_opened = Gauge(
-            "deployworker_approval_opened_timestamp_seconds",
-            "Unix time the approval a deploy of an allowlisted service waits for opened.",
-            window,
-            registry=r,
-        )
-        self.approval_deadline = Gauge(
-            "deployworker_approval_deadline_timestamp_seconds",
-            "Unix time that approval's window closes (then the gate's on_timeout).",
-            window,
-            registry=r,
-        )
-        self.measurement_seconds = Histogram(
-            "deployworker_analysis_measurement_seconds",
-            "Time one gate analysis measurement took, by provider.",
-            ["provider"],
-            buckets=MEASUREMENT_BUCKETS,
-            registry=r,
-        )
-        for provider in ANALYSIS_PROVIDERS:
-            self.measurement_seconds.labels(provider)
+        self._add_gate_families(r)
         Info("deployworker_build", "Build information.", registry=r).info({"version": __version__})
 
     def aws_request(self, service: str, operation: str, result: str) -> None:
@@ -196,27 +185,6 @@ class Metrics:
         """One ECS event read; a result outside the fixed set counts as invalid."""
         self.ecs_events.labels(result if result in ECS_EVENT_RESULTS else "invalid").inc()
 
-    def approval_vote(self, result: str) -> None:
-        """One approval message handled; an unknown result counts as invalid."""
-        self.approval_votes.labels(result if result in VOTE_RESULTS else "invalid").inc()
-
-    def approval_window(
-        self, cluster: str, service: str, opened_at: float | None, deadline: float | None
-    ) -> None:
-        """The gate runner's callback, for allowlisted services only: an approval opened
-        (both times given) or closed (None: its series go away, and so does any alert)."""
-        if opened_at is None or deadline is None:
-            for gauge in (self.approval_opened, self.approval_deadline):
-                with contextlib.suppress(KeyError):  # not open: nothing to remove
-                    gauge.remove(cluster, service)
-            return
-        self.approval_opened.labels(cluster, service).set(opened_at)
-        self.approval_deadline.labels(cluster, service).set(deadline)
-
-    def measured(self, provider: str, seconds: float) -> None:
-        """One analysis measurement finished (the providers' `on_measured`)."""
-        self.measurement_seconds.labels(provider).observe(seconds)
-
     def message_received(self, sent_at: float) -> None:
         """A message arrived; `sent_at` is its SentTimestamp (0 when unknown)."""
         self.received.inc()
@@ -231,11 +199,25 @@ class Metrics:
         """The number of messages held changed."""
         self.in_flight.set(count)
 
-    def allowlist_loaded(self, ok: bool, entries: int | None) -> None:
-        """An allowlist (re)load finished."""
+    def allowlist_loaded(self, ok: bool, allowlist: Listing | None) -> None:
+        """An allowlist (re)load finished; `allowlist` is the one that took effect."""
         self.allowlist_reloads.labels("ok" if ok else "error").inc()
-        if entries is not None:
-            self.allowlist_entries.set(entries)
+        self.allowlist_ok.set(1 if ok else 0)
+        if not ok or allowlist is None:
+            return
+        self.allowlist_ok_at.set(time.time())
+        self.allowlist_entries.set(len(allowlist.services))
+        services = {(e.cluster, e.service) for e in allowlist.services}
+        gated = {(e.cluster, e.service) for e in allowlist.services if e.gates}
+        for cluster, service in services:
+            for outcome in ALERTED_OUTCOMES:
+                self.deploys.labels(cluster, service, outcome)
+        for cluster, service in self._services - services:
+            for outcome in ALERTED_OUTCOMES:
+                with contextlib.suppress(KeyError):
+                    self.deploys.remove(cluster, service, outcome)
+        self.gated(gated, self._gated - gated)
+        self._services, self._gated = services, gated
 
     def settled(self, result: Result) -> None:
         """A message reached its outcome."""

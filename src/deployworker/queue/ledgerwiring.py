@@ -11,6 +11,8 @@ import socket
 from collections.abc import Callable
 from dataclasses import replace
 
+from prometheus_client import CollectorRegistry, Counter
+
 from deployworker.aws._ratelimit import Limiter
 from deployworker.aws.dynamodb import DEFAULT_LEDGER_BUDGETS, LedgerTable
 from deployworker.aws.factory import Factory
@@ -55,8 +57,12 @@ class RecordedEvents(SnsEvents):
             self._inner.publish(event)
 
 
-def build_recorder(settings: Settings, aws: Factory, intake: Intake) -> Recorder | None:
-    """The ledger's recorder when `ledger_table` is set (None: the ledger is off)."""
+def build_recorder(
+    settings: Settings, aws: Factory, intake: Intake, registry: CollectorRegistry | None = None
+) -> Recorder | None:
+    """The ledger's recorder when `ledger_table` is set (None: the ledger is off); its
+    writes are counted in `deployworker_ledger_writes_total{result}` on `registry`
+    (written, refused: already there or past it, failed: the message stays, dropped)."""
     if not settings.ledger_table:
         return None
     table = settings.ledger_table
@@ -66,7 +72,16 @@ def build_recorder(settings: Settings, aws: Factory, intake: Intake) -> Recorder
     limiter = Limiter(DEFAULT_LEDGER_BUDGETS)
     ledger = LedgerTable(factory.client("dynamodb"), factory.caller("dynamodb", limiter), name)
     replica = settings.session_name or f"{socket.gethostname()}-{os.getpid()}"
-    writer = LedgerWriter(ledger, replica, settings.ledger_ttl_days * 86_400)
+    writes = Counter(
+        "deployworker_ledger_writes",
+        "Deploy ledger writes by result (failed: the message is left for redelivery).",
+        ["result"],
+        registry=registry,
+    )
+    for result in ("written", "refused", "failed", "dropped"):
+        writes.labels(result)
+    ttl = settings.ledger_ttl_days * 86_400
+    writer = LedgerWriter(ledger, replica, ttl, on_write=lambda r: writes.labels(r).inc())
     return Recorder(writer, intake)
 
 

@@ -1,12 +1,14 @@
 """The events queue: ECS's EventBridge events, read to wake the watcher.
 
 An EventBridge rule puts ECS's deployment and service-action events on a standard
-SQS queue. `EventConsumer` long-polls it on its own thread, deletes every message it
-read (an event is worth one look, and a redelivered one is worth nothing more), and
-wakes the watcher for the followed deployments an event names, when it can end their
-verdicts (`events.match`, `events.Starts`). Every watcher is looked at: home's and each
-other target's (an event from another account or region names its deployment's ARN,
-and wakes the watcher following it). Events about services nobody here follows are
+SQS queue, or, for several replicas, on an SNS topic that each replica's own queue
+subscribes to (`replicaqueue`: every replica sees every event). `EventConsumer`
+long-polls the queue on its own thread, deletes every message it read (an event is
+worth one look, and a redelivered one is worth nothing more), and wakes the watcher
+for the followed deployments an event names, when it can end their verdicts
+(`events.match`, `events.Starts`). Every watcher is looked at: home's and each other
+target's (an event from another account or region names its deployment's ARN, and
+wakes the watcher following it). Events about services nobody here follows are
 dropped at once: each is counted by its result, none is logged, since the account
 writes them, not the worker.
 """
@@ -14,15 +16,20 @@ writes them, not the worker.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 
 import structlog
 
 from deployworker.aws.ecs import Ecs
+from deployworker.aws.factory import Factory
+from deployworker.aws.queueadmin import QueueAdmin
+from deployworker.aws.sns import Sns
 from deployworker.aws.sqs import Sqs
 from deployworker.errors import AwsError
 from deployworker.observe.httpd import Health
 from deployworker.rollout.events import Result, Starts, follow_index, match, parse
+from deployworker.rollout.replicaqueue import HEARTBEAT_SECONDS, ReplicaQueue
 from deployworker.rollout.watch import Watcher
 from deployworker.settings import Settings
 
@@ -44,9 +51,12 @@ class EventConsumer:
         wait_seconds: int = 20,
         on_result: Callable[[str], None] = lambda _: None,
         on_answered: Callable[[], None] = lambda: None,
+        replica: ReplicaQueue | None = None,
     ) -> None:
         self._sqs = sqs
-        self._queue_url = queue_url
+        self._queue_url = queue_url  # "" until `replica` made this replica's own queue
+        self._replica = replica
+        self._beaten = 0.0
         # One watcher, or every watcher there is now (targets build theirs on first use).
         self._watchers = (lambda: (watcher,)) if isinstance(watcher, Watcher) else watcher
         self._wait = wait_seconds
@@ -57,8 +67,12 @@ class EventConsumer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Check the queue answers, then start reading it."""
+        """Check the queue answers (make this replica's own first, with a topic), then
+        start reading it."""
         try:
+            if self._replica is not None:
+                self._queue_url = self._replica.open()
+                self._beaten = time.monotonic()
             self._sqs.attributes(self._queue_url, ["QueueArn"])
             self._on_answered()
         except AwsError as exc:  # the first receive that works makes it ready instead
@@ -71,10 +85,13 @@ class EventConsumer:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=1.0)
+        if self._replica is not None:
+            self._replica.close()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
+                self._keep_replica_queue()
                 self.poll(self._wait)
             except AwsError as exc:
                 log.warning("events.receive_failed", error=str(exc))
@@ -82,6 +99,17 @@ class EventConsumer:
             except Exception:  # the consumer must outlive any single bad batch
                 log.exception("events.poll_crashed")
                 self._stop.wait(RECEIVE_ERROR_PAUSE)
+
+    def _keep_replica_queue(self) -> None:
+        """Make this replica's queue if `start` could not, and keep its heartbeat."""
+        if self._replica is None:
+            return
+        if not self._queue_url:
+            self._queue_url = self._replica.open()
+            self._beaten = time.monotonic()
+        elif time.monotonic() - self._beaten >= HEARTBEAT_SECONDS:
+            self._replica.beat()
+            self._beaten = time.monotonic()
 
     def poll(self, wait_seconds: int) -> int:
         """One receive: match, wake, delete. Returns the number of events read."""
@@ -114,20 +142,28 @@ def consume_events(
     watcher: Watcher | Callable[[], Iterable[Watcher]],
     health: Health,
     on_result: Callable[[str], None],
+    aws: Factory | None = None,
 ) -> EventConsumer | None:
-    """The consumer `DEPLOYWORKER_EVENTS_QUEUE_URL` asks for (None when unset), waking
-    `watcher` (or each of the watchers it returns); readiness then waits for the events
-    queue to answer as well."""
-    if not settings.events_queue_url:
+    """The consumer `DEPLOYWORKER_EVENTS_QUEUE_URL` asks for, or, with
+    `DEPLOYWORKER_ECS_EVENTS_TOPIC_ARN`, one reading this replica's own queue subscribed
+    to that topic (None when neither is set), waking `watcher` (or each of the watchers
+    it returns); readiness then waits for the events queue to answer as well."""
+    topic = settings.ecs_events_topic_arn
+    if not settings.events_queue_url and not topic:
         return None
     health.expect(EVENTS_QUEUE)
+    replica = None
+    if topic and aws is not None:
+        queues = aws.adapter(QueueAdmin, "sqs")
+        replica = ReplicaQueue(queues, aws.adapter(Sns, "sns"), topic, settings.ecs_events_prefix)
     return EventConsumer(
         sqs,
-        settings.events_queue_url,
+        "" if replica is not None else str(settings.events_queue_url),
         watcher,
         settings.events_wait_seconds,
         on_result=on_result,
         on_answered=lambda: health.answered(EVENTS_QUEUE),
+        replica=replica,
     )
 
 
@@ -146,5 +182,5 @@ def build_watcher(
         on_round=on_round,
         on_paused=on_paused,
         gather=settings.events_gather_seconds,
-        full_rounds=not settings.events_queue_url,
+        full_rounds=not settings.events_on,
     )

@@ -87,8 +87,13 @@ class Harness:
         self.ended: list[Decision] = []
         self.windows: list[tuple[str, str, float | None, float | None]] = []
 
-        def pend(delta: int) -> None:
+        def pend(cluster: str, service: str, delta: int) -> None:
+            assert (cluster, service) == (SUBJECT.cluster, SUBJECT.service)
             self.pending += delta
+
+        def ended(cluster: str, service: str, result: str) -> None:
+            assert (cluster, service) == (SUBJECT.cluster, SUBJECT.service)
+            self.results.append(result)
 
         def tag(arn: str, tags: Mapping[str, str]) -> None:
             assert arn == SUBJECT.revision
@@ -100,7 +105,7 @@ class Harness:
             self.steps,  # type: ignore[arg-type]
             self.events.append,
             tag,
-            self.results.append,
+            ended,
             pend,
             clock=self.clock,
             poll_seconds=5,

@@ -112,7 +112,7 @@ def test_built_from_settings_they_measure_prometheus_and_cloudwatch_into_the_met
     registry = metrics.registry
     for label in PROVIDER_LABELS:
         count = registry.get_sample_value(
-            "deployworker_analysis_measurement_seconds_count", {"provider": label}
+            "deployworker_analysis_measurement_duration_seconds_count", {"provider": label}
         )
         assert count == 1, label
     assert registry.get_sample_value(

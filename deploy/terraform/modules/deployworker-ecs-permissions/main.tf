@@ -3,28 +3,53 @@
 # statements from this document, so the two cannot drift apart. Statement ids match
 # `deployworker iam-policy` and `iam-policy --target`.
 
+locals {
+  # Services are granted per cluster, so the policy grows with the clusters, not with
+  # the allowlist (IAM: 10,240 characters for all of a role's inline policies).
+  clusters = distinct([for arn in var.service_arns : replace(arn, "/:service/([^/]+)/.*$/", ":cluster/$1")])
+  services = [for cluster in local.clusters : "${replace(cluster, ":cluster/", ":service/")}/*"]
+}
+
 data "aws_iam_policy_document" "ecs" {
+  # Changing what a service runs needs both opt-ins: the allowlist (the worker checks
+  # it) and the deployworker:managed=true tag on the service (IAM checks it). The
+  # Service Authorization Reference lists aws:ResourceTag/${TagKey} for the service
+  # resource that UpdateService requires.
   statement {
     sid       = "DeployAllowlistedServices"
     effect    = "Allow"
-    actions   = ["ecs:DescribeServices", "ecs:UpdateService", "ecs:ListServiceDeployments"]
-    resources = var.service_arns
+    actions   = ["ecs:UpdateService"]
+    resources = local.services
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/deployworker:managed"
+      values   = ["true"]
+    }
+  }
+
+  statement {
+    sid       = "ReadServices"
+    effect    = "Allow"
+    actions   = ["ecs:DescribeServices", "ecs:ListServiceDeployments"]
+    resources = local.services
   }
 
   # Following, natively rolling back (StopServiceDeployment) and, for gates,
-  # answering PAUSE hooks (ContinueServiceDeployment) of exactly those services.
+  # answering PAUSE hooks (ContinueServiceDeployment) of the deployments in those
+  # clusters: none of them changes what a service runs.
   statement {
     sid       = "FollowServiceDeployments"
     effect    = "Allow"
     actions   = ["ecs:DescribeServiceDeployments", "ecs:StopServiceDeployment", "ecs:ContinueServiceDeployment"]
-    resources = [for arn in var.service_arns : "${replace(arn, ":service/", ":service-deployment/")}/*"]
+    resources = [for cluster in local.clusters : "${replace(cluster, ":cluster/", ":service-deployment/")}/*"]
   }
 
   statement {
     sid       = "ReadServiceRevisions"
     effect    = "Allow"
     actions   = ["ecs:DescribeServiceRevisions"]
-    resources = [for arn in var.service_arns : "${replace(arn, ":service/", ":service-revision/")}/*"]
+    resources = [for cluster in local.clusters : "${replace(cluster, ":cluster/", ":service-revision/")}/*"]
   }
 
   # DescribeTaskDefinition and RegisterTaskDefinition support no resource-level
@@ -117,7 +142,7 @@ data "aws_iam_policy_document" "ecs" {
     condition {
       test     = "ArnEquals"
       variable = "ecs:cluster"
-      values   = distinct([for arn in var.service_arns : replace(arn, "/:service/([^/]+)/.*$/", ":cluster/$1")])
+      values   = local.clusters
     }
   }
 
@@ -125,7 +150,7 @@ data "aws_iam_policy_document" "ecs" {
     sid       = "WatchMigrationTasks"
     effect    = "Allow"
     actions   = ["ecs:DescribeTasks", "ecs:StopTask"]
-    resources = distinct([for arn in var.service_arns : replace(arn, "/:service/([^/]+)/.*$/", ":task/$1/*")])
+    resources = [for cluster in local.clusters : "${replace(cluster, ":cluster/", ":task/")}/*"]
   }
 
   # ListTasks (finding a migration by startedBy) has no task resource; the cluster
@@ -139,7 +164,7 @@ data "aws_iam_policy_document" "ecs" {
     condition {
       test     = "ArnEquals"
       variable = "ecs:cluster"
-      values   = distinct([for arn in var.service_arns : replace(arn, "/:service/([^/]+)/.*$/", ":cluster/$1")])
+      values   = local.clusters
     }
   }
 

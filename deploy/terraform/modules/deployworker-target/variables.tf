@@ -50,7 +50,7 @@ variable "gate_metric_reads" {
 }
 
 variable "max_session_seconds" {
-  description = "Longest session the worker may ask for (DEPLOYWORKER_ASSUME_ROLE_SECONDS must not exceed it)."
+  description = "The role's maximum session duration (3600-43200). The worker assumes this role from its own ECS task role, which is role chaining: AWS caps such a session at one hour whatever this says, so the worker asks for at most 3600 s (DEPLOYWORKER_ASSUME_ROLE_SECONDS, 900-3600) and refreshes it before it expires."
   type        = number
   default     = 3600
 }

@@ -121,6 +121,48 @@ data "aws_iam_policy_document" "worker" {
     }
   }
 
+  # Several replicas: each makes, reads and removes a queue of its own (named with the
+  # prefix), subscribed to the topic of ECS's events.
+  dynamic "statement" {
+    for_each = aws_sns_topic.ecs_events[*].arn
+    content {
+      sid    = "OwnEcsEventsQueues"
+      effect = "Allow"
+      actions = [
+        "sqs:CreateQueue",
+        "sqs:DeleteQueue",
+        "sqs:GetQueueAttributes",
+        "sqs:SetQueueAttributes",
+        "sqs:TagQueue",
+        "sqs:ListQueueTags",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+      ]
+      resources = ["arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.ecs_events_prefix}-*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = aws_sns_topic.ecs_events[*].arn
+    content {
+      # ListQueues has no resource-level permission: AWS requires "*". It names queues only.
+      sid       = "FindEcsEventsQueues"
+      effect    = "Allow"
+      actions   = ["sqs:ListQueues"]
+      resources = ["*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = aws_sns_topic.ecs_events[*].arn
+    content {
+      sid       = "SubscribeToEcsEvents"
+      effect    = "Allow"
+      actions   = ["sns:Subscribe", "sns:Unsubscribe", "sns:ListSubscriptionsByTopic"]
+      resources = [statement.value]
+    }
+  }
+
   dynamic "statement" {
     for_each = aws_sns_topic.events[*].arn
     content {
@@ -230,7 +272,9 @@ resource "aws_iam_role_policy" "execution" {
   policy = data.aws_iam_policy_document.execution.json
 }
 
-# What a CI publisher needs, and nothing more.
+# What a CI publisher needs, and nothing more: with a customer-managed key, publishing
+# to the encrypted topic also takes kms:GenerateDataKey and kms:Decrypt on that key
+# (SNS Developer Guide, "Data encryption": the publisher's permissions).
 data "aws_iam_policy_document" "publisher" {
   statement {
     sid       = "PublishDeployMessages"
@@ -238,6 +282,24 @@ data "aws_iam_policy_document" "publisher" {
     actions   = ["sns:Publish"]
     resources = [aws_sns_topic.deploys.arn]
   }
+
+  dynamic "statement" {
+    for_each = compact([var.kms_key_arn])
+    content {
+      sid       = "EncryptDeployMessages"
+      effect    = "Allow"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+}
+
+# The statements the customer-managed key's own policy needs (see that module).
+module "kms_key_policy" {
+  source = "../deployworker-kms-key-policy"
+
+  name       = var.name
+  ecs_events = var.ecs_events
 }
 
 # What a CI role needs to publish deploys and wait for them (`deployworker iam-policy

@@ -29,7 +29,7 @@ output "worker_policy_json" {
 }
 
 output "publisher_policy_json" {
-  description = "The IAM policy a CI publisher needs: sns:Publish on the deploy topic and nothing else."
+  description = "The IAM policy a CI publisher needs: sns:Publish on the deploy topic (and, with kms_key_arn, kms:GenerateDataKey and kms:Decrypt on that key), nothing else."
   value       = data.aws_iam_policy_document.publisher.json
 }
 
@@ -39,8 +39,18 @@ output "service_name" {
 }
 
 output "ecs_events_queue_url" {
-  description = "SQS queue of ECS's deployment events the worker reads (null when ecs_events is false)."
+  description = "SQS queue of ECS's deployment events the worker reads (null when ecs_events is false or replicas > 1: see ecs_events_topic_arn)."
   value       = one(aws_sqs_queue.ecs_events[*].url)
+}
+
+output "kms_key_policy_json" {
+  description = "With kms_key_arn: the statements the key's policy must have so SNS, EventBridge and CloudWatch Logs can use it (merge them into the key's policy)."
+  value       = module.kms_key_policy.json
+}
+
+output "ecs_events_topic_arn" {
+  description = "SNS topic of ECS's deployment events each replica subscribes a queue of its own to (null unless ecs_events and replicas > 1)."
+  value       = one(aws_sns_topic.ecs_events[*].arn)
 }
 
 output "ledger_table_name" {

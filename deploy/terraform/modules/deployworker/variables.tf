@@ -4,7 +4,7 @@ variable "name" {
 }
 
 variable "service_arns" {
-  description = "ARNs of the ECS services the worker may describe and update: exactly the services the allowlist opts in."
+  description = "ARNs of the ECS services the allowlist opts in. The worker is granted their clusters (the policy grows per cluster): it may update a service there only when the service carries the tag deployworker:managed=true."
   type        = list(string)
 
   validation {
@@ -17,7 +17,7 @@ variable "service_arns" {
 }
 
 variable "task_definition_families" {
-  description = "Task-definition families of those services; tagging and RunTask (migrations) are limited to them."
+  description = "Task-definition families of those services, or prefixes (prod-*); tagging and RunTask (migrations) are limited to them."
   type        = list(string)
 }
 
@@ -124,7 +124,7 @@ variable "create_events_topic" {
 }
 
 variable "ecs_events" {
-  description = "Read ECS's EventBridge events (a rule for the services in service_arns, a standard queue with a DLQ) so the worker learns a rollout's end within a second; polling stays as the safety net."
+  description = "Read ECS's EventBridge events (a rule for the services in service_arns; with one replica a standard queue with a DLQ, with several an SNS topic each replica subscribes a queue of its own to) so the worker learns a rollout's end within a second; polling stays as the safety net."
   type        = bool
   default     = true
 }

@@ -24,12 +24,41 @@ from botocore.credentials import (
 )
 
 from deployworker.aws.clients import locked_client
+from deployworker.errors import ConfigError
 
 
 def session_name(configured: str | None) -> str:
-    """The assumed-role session name: names this replica in every target's CloudTrail."""
+    """The assumed-role session name: names this replica in every target's CloudTrail.
+    STS AssumeRole's RoleSessionName (botocore's model) is 2 to 64 characters of
+    letters, digits and `_+=,.@-`: others become `-`, the name is cut at 64, and one
+    shorter than 2 is refused at start (STS would refuse every AssumeRole)."""
     name = configured or f"deployworker-{socket.gethostname()}-{os.getpid()}"
-    return "".join(c if c.isalnum() or c in "=,.@-_" else "-" for c in name)[:64]
+    name = "".join(c if c.isascii() and (c.isalnum() or c in "+=,.@-_") else "-" for c in name)
+    if len(name) < 2:
+        raise ConfigError(
+            f"DEPLOYWORKER_SESSION_NAME={configured!r} is too short: STS AssumeRole's "
+            "RoleSessionName is 2 to 64 characters"
+        )
+    return name[:64]
+
+
+# The worker runs as a role (its ECS task role), so assuming a target's role is role
+# chaining, which AWS caps at one hour. STS AssumeRole, DurationSeconds (botocore's
+# model): "Role chaining limits your Amazon Web Services CLI or Amazon Web Services API
+# role session to a maximum of one hour." A longer request fails every AssumeRole.
+ROLE_CHAINING_MAX_SECONDS = 3600
+
+
+def chained_seconds(seconds: int) -> int:
+    """The session length to ask for; refuses, at start, one role chaining cannot get."""
+    if seconds > ROLE_CHAINING_MAX_SECONDS:
+        raise ConfigError(
+            f"DEPLOYWORKER_ASSUME_ROLE_SECONDS={seconds} is over {ROLE_CHAINING_MAX_SECONDS}: "
+            "the worker assumes target roles from its own role (role chaining), which AWS "
+            "limits to one hour, so every AssumeRole would fail; set 900-3600 (sessions are "
+            "refreshed before they expire, so a longer one gains nothing)"
+        )
+    return seconds
 
 
 # botocore's defaults: refresh in the background 15 minutes before expiry, and block
@@ -90,6 +119,9 @@ class Sessions:
     refresh_seconds: float = ADVISORY_REFRESH_SECONDS
     _cache: dict[tuple[Role, str], botocore.session.Session] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        chained_seconds(self.duration_seconds)
 
     def session(self, role: Role, region: str) -> botocore.session.Session:
         """The (cached) session that acts as `role` in `region`."""

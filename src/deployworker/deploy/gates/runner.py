@@ -61,8 +61,8 @@ class Runner:
         scheduler: Scheduler,
         emit: Emit = discard,
         tag: Callable[[str, Mapping[str, str]], None] | None = None,
-        on_result: Callable[[str], None] = lambda _: None,
-        on_pending: Callable[[int], None] = lambda _: None,
+        on_result: Callable[[str, str, str], None] = lambda *_: None,
+        on_pending: Callable[[str, str, int], None] = lambda *_: None,
         clock: Callable[[], float] = time.time,
         poll_seconds: float = 5.0,
         on_window: Window = lambda *_: None,
@@ -73,8 +73,8 @@ class Runner:
         self._scheduler = scheduler
         self._emit = emit
         self._tag = tag
-        self._on_result = on_result  # deployworker_gate_evaluations_total{result}
-        self._on_pending = on_pending  # deployworker_approvals_pending, +1 / -1
+        self._on_result = on_result  # gate_evaluations_total{cluster,service,result}
+        self._on_pending = on_pending  # approvals_pending{cluster,service}, +1 / -1
         self._on_window = on_window  # an approval's window opened (times) or closed (None)
         self._clock = clock
         self._poll = poll_seconds
@@ -219,14 +219,14 @@ class Runner:
         with self._lock:
             run.announced = not run.cancelled
         if run.announced and decision.tally is not None and run.gate.approval is not None:
-            self._on_pending(1)
+            self._on_pending(run.subject.cluster, run.subject.service, 1)
             deadline = decision.tally.deadline
             opened = deadline - run.gate.approval.timeout
             self._on_window(run.subject.cluster, run.subject.service, opened, deadline)
 
     def _closed(self, run: Run) -> None:
         """An announced approval ended (decided, timed out, or its gate cancelled)."""
-        self._on_pending(-1)
+        self._on_pending(run.subject.cluster, run.subject.service, -1)
         self._on_window(run.subject.cluster, run.subject.service, None, None)
 
     def _finish(self, run: Run, decision: Decision) -> None:
@@ -237,7 +237,7 @@ class Runner:
             pending, run.announced = run.announced, False
         if pending:
             self._closed(run)
-        self._on_result(decision.result)
+        self._on_result(run.subject.cluster, run.subject.service, decision.result)
         kind, detail = report.ended(decision, run.gate)
         passed = decision.action is Action.CONTINUE
         getattr(log, "info" if passed else "warning")(

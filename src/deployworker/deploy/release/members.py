@@ -8,6 +8,7 @@ revision: read, change `EcsParameters.TaskDefinitionArn`, write back the whole i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from deployworker.aws.ecs import Ecs
 from deployworker.aws.eventrules import EventRules, target_shape
@@ -18,8 +19,15 @@ from deployworker.deploy.release.slots import (
     schedule_update,
     target_update,
 )
-from deployworker.errors import invalid
+from deployworker.errors import Rejection, RejectionKind, invalid
 from deployworker.intake.releases import Member, Release
+
+
+class NoLongerEcs(Rejection):
+    """A schedule or rule target that runs no ECS task any more (someone repointed it)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(RejectionKind.INVALID, reason)
 
 
 @dataclass
@@ -66,14 +74,18 @@ class Members:
         member = release.member(slot.member)
         assert member is not None
         assert slot.kind != "service"
-        fresh = next((s for s in self._read(release, member) if s.id == slot.id), None)
+        try:
+            now = self._read(release, member)
+        except Rejection as exc:  # it has no ECS target at all any more
+            raise NoLongerEcs(exc.reason) from exc
+        fresh = next((s for s in now if s.id == slot.id), None)
         if fresh is None:
-            raise invalid(f"{slot.id} of release {release.name} is no longer an ECS target")
+            raise NoLongerEcs(f"{slot.id} of release {release.name} is no longer an ECS target")
         if fresh.current == arn:
             return False
         if slot.kind == "schedule":
             self.scheduler.update_schedule(
-                schedule_update(fresh.document, arn, update_schedule_shape())
+                schedule_update(fresh.document, arn, update_schedule_shape(), datetime.now(UTC))
             )
         else:
             update = target_update(fresh.document, arn, target_shape())

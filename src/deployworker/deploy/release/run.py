@@ -2,7 +2,9 @@
 
 Each phase's services are updated together and watched to their verdicts; its
 schedules and rules move only once those services have converged. A member that
-fails sends the release to `undo`. Every step first looks at where AWS already is
+fails, and any error after the release's first change (an UpdateSchedule or PutTargets
+refused, a rule target repointed elsewhere meanwhile, a bug), sends the release to
+`undo`: all or nothing. Every step first looks at where AWS already is
 (a service on the new revision is followed, not updated again; a schedule already
 pointing at it is left alone), so a redelivered message resumes the release.
 """
@@ -16,6 +18,7 @@ import structlog
 from deployworker.deploy.apply import deployment_of
 from deployworker.deploy.migrate import Migrator
 from deployworker.deploy.release.context import Context, Ending
+from deployworker.deploy.release.follow import Released
 from deployworker.deploy.release.register import Registrar, Revision
 from deployworker.deploy.release.slots import (
     REASON_TAG,
@@ -25,6 +28,7 @@ from deployworker.deploy.release.slots import (
     release_phases,
 )
 from deployworker.deploy.release.undo import undo
+from deployworker.errors import AwsError, Rejection
 from deployworker.failpoints import failpoint
 from deployworker.intake.entries import Migrate
 from deployworker.intake.message import Source
@@ -74,12 +78,18 @@ def run_release(
             ctx.step(revision.family, "registered", {"task_definition": revision.arn})
     migrate(ctx, changing, revisions, migrator)
     failpoint("release.migrated")
-    for phase in release_phases(ctx.release, changing):
-        failed = forward(ctx, phase, revisions)
-        if failed is not None:
-            return undo(ctx, changing, revisions, failed)
-        failpoint("release.phase")
-    ctx.mark(revisions, "deployed", "")
+    try:
+        for phase in release_phases(ctx.release, changing):
+            failed = forward(ctx, phase, revisions)
+            if failed is not None:
+                return undo(ctx, changing, revisions, failed)
+            failpoint("release.phase")
+        ctx.mark(revisions, "deployed", "")
+    except Released:
+        raise
+    except Exception as exc:  # all or nothing, whatever failed after the first change
+        log.exception("release.forward_crashed")
+        return undo(ctx, changing, revisions, f"the release stopped: {exc}")
     states = {s.id: "deployed" for s in changing}
     return Ending(Outcome.DEPLOYED, "every member runs the new revision", states, arns)
 
@@ -103,23 +113,20 @@ def migrate(
 
 def forward(ctx: Context, phase: Sequence[Slot], revisions: Mapping[str, Revision]) -> str | None:
     """Move one phase's slots to their new revisions; None when every member converged,
-    else why the first one that did not failed."""
+    else why the first one that did not failed (an AWS error or a member that is no
+    longer what the release read is such a failure, named by its member)."""
     deployments: dict[str, str] = {}
     deadline = ctx.timeout
     for slot in (s for s in phase if s.kind == "service"):
-        target = revisions[slot.family].arn
-        cluster = ctx.cluster(slot.member)
-        service = ctx.ecs.describe_service(cluster, slot.member)
-        deadline = max(deadline, minimum(service.get("deploymentConfiguration")).seconds)
-        if service.get("taskDefinition") == target:
-            ctx.step(slot.id, "resumed", {"task_definition": target})
-        else:
-            service = ctx.ecs.update_service(cluster, slot.member, target)
-            ctx.step(slot.id, "updated", {"task_definition": target})
-        arn = deployment_of(ctx.ecs, service, target)
+        try:
+            arn, minimal = _update_service(ctx, slot, revisions[slot.family].arn)
+        except (AwsError, Rejection) as exc:
+            return f"member {slot.id}: {exc}"
         if arn is None:
-            return f"member {slot.id}: no service deployment found for {target}"
+            return f"member {slot.id}: no service deployment found for {revisions[slot.family].arn}"
+        deadline = max(deadline, minimal)
         deployments[slot.id] = arn
+        failpoint("release.member")
     verdicts = ctx.follower.all(deployments, deadline)
     failed: str | None = None
     for slot_id in deployments:
@@ -132,6 +139,24 @@ def forward(ctx: Context, phase: Sequence[Slot], revisions: Mapping[str, Revisio
         return failed
     for slot in (s for s in phase if s.kind != "service"):
         target = revisions[slot.family].arn
-        changed = ctx.members.repoint(ctx.release, slot, target)
+        try:
+            changed = ctx.members.repoint(ctx.release, slot, target)
+        except (AwsError, Rejection) as exc:
+            return f"member {slot.id}: {exc}"
         ctx.step(slot.id, "updated" if changed else "resumed", {"task_definition": target})
+        failpoint("release.member")
     return None
+
+
+def _update_service(ctx: Context, slot: Slot, target: str) -> tuple[str | None, float]:
+    """Start (or find) a service member's deployment of `target`: its ARN, and the
+    least time its deployment configuration needs."""
+    cluster = ctx.cluster(slot.member)
+    service = ctx.ecs.describe_service(cluster, slot.member)
+    minimal = minimum(service.get("deploymentConfiguration")).seconds
+    if service.get("taskDefinition") == target:
+        ctx.step(slot.id, "resumed", {"task_definition": target})
+    else:
+        service = ctx.ecs.update_service(cluster, slot.member, target)
+        ctx.step(slot.id, "updated", {"task_definition": target})
+    return deployment_of(ctx.ecs, service, target), minimal

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from botocore.model import Shape
@@ -78,12 +79,20 @@ def retarget(value: Any, arn: str) -> dict[str, Any]:
     return copied
 
 
-def schedule_update(schedule: Mapping[str, Any], arn: str, shape: Shape) -> dict[str, Any]:
+def schedule_update(
+    schedule: Mapping[str, Any], arn: str, shape: Shape, now: datetime
+) -> dict[str, Any]:
     """UpdateSchedule's whole input from GetSchedule's output, pointing at `arn`:
     projected through the input shape, so only what UpdateSchedule accepts is sent and
-    every field it accepts is kept (it resets any it is not given)."""
+    every field it accepts is kept (it resets any it is not given). A StartDate already
+    past is left out: the schedule has started, and AWS refuses a StartDate more than
+    5 minutes old on UpdateSchedule ("The StartDate you specify cannot be earlier than
+    5 minutes ago."); without one the schedule runs from now, as it already does."""
     projected: dict[str, Any] = project(dict(schedule), shape)
     projected["Target"] = retarget(projected["Target"], arn)
+    start = projected.get("StartDate")
+    if isinstance(start, datetime) and start <= now:
+        del projected["StartDate"]
     return projected
 
 

@@ -16,6 +16,7 @@ import structlog
 
 from deployworker.deploy.apply import deployment_of
 from deployworker.deploy.release.context import Context, Ending
+from deployworker.deploy.release.members import NoLongerEcs
 from deployworker.deploy.release.register import Revision
 from deployworker.deploy.release.slots import Slot
 from deployworker.errors import AwsError, PermanentAwsError, Rejection
@@ -35,7 +36,7 @@ def undo(
 ) -> Ending:
     """Put every slot back; `rolled_back` when all are back, else `failed` with each
     member's state."""
-    ctx.mark(revisions, "rolling_back", reason)
+    _mark(ctx, revisions, "rolling_back", reason)
     log.warning("release.rolling_back", reason=reason)
     failpoint("release.rolling_back")
     states: dict[str, str] = {}
@@ -44,6 +45,10 @@ def undo(
         try:
             changed = ctx.members.repoint(ctx.release, slot, previous)
             states[slot.id] = RESTORED if changed else "unchanged"
+        except NoLongerEcs:
+            # Someone pointed it at a target that is not ECS: it runs nothing of this
+            # release, so there is nothing of ours to put back (nor to overwrite).
+            states[slot.id] = "left alone: no longer an ECS target"
         except (AwsError, Rejection) as exc:
             states[slot.id] = f"rollback failed: {exc}"
         ctx.step(slot.id, "rolled_back", {"task_definition": previous, "state": states[slot.id]})
@@ -68,10 +73,18 @@ def undo(
     failed = sorted(k for k, v in states.items() if v.startswith("rollback failed"))
     if failed:
         why = f"{reason}; the rollback failed for {', '.join(failed)}"
-        ctx.mark(revisions, "failed", why)
+        _mark(ctx, revisions, "failed", why)
         return Ending(Outcome.FAILED, why, states, arns)
-    ctx.mark(revisions, "rolled_back", reason)
+    _mark(ctx, revisions, "rolled_back", reason)
     return Ending(Outcome.ROLLED_BACK, reason, states, arns)
+
+
+def _mark(ctx: Context, revisions: Mapping[str, Revision], state: str, reason: str) -> None:
+    """Record the state; a refused TagResource must not stop the members going back."""
+    try:
+        ctx.mark(revisions, state, reason)
+    except AwsError as exc:
+        log.error("release.state_not_recorded", state=state, error=str(exc))
 
 
 def _status(ctx: Context, arn: str) -> str:

@@ -37,7 +37,7 @@ log = structlog.get_logger("deployworker.analysis")
 
 # (provider label, seconds one measurement took): the latency metric's observer.
 OnMeasured = Callable[[str, float], None]
-# The `provider` label values of deployworker_analysis_measurement_seconds.
+# The `provider` label values of deployworker_analysis_measurement_duration_seconds.
 PROVIDER_LABELS = ("prometheus", "cloudwatch", "cloudwatch_alarms")
 
 

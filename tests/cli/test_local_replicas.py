@@ -1,0 +1,108 @@
+"""Two replicas locally: `deployworker local`'s ready line names every setting a second
+`deployworker run` needs to join it, and each replica hears ECS's events through a
+queue of its own, so a deploy ends within seconds whichever replica took it."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from deployworker.aws.clients import make_client
+from deployworker.cli.publish import publish
+
+SCRIPT = str(Path(sys.executable).parent / "deployworker")
+ENV = {
+    **os.environ,
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "DEPLOYWORKER_METRICS_PORT": "0",
+    "DEPLOYWORKER_LOCAL_CONVERGE_SECONDS": "1",
+    "DEPLOYWORKER_EVENTS_SAFETY_NET_SECONDS": "300",  # only events end a deploy in seconds
+    "DEPLOYWORKER_EVENTS_WAIT_SECONDS": "1",
+}
+
+
+def reader(process: subprocess.Popen[str], name: str, out: queue.Queue[Any]) -> None:
+    assert process.stderr is not None
+    for line in process.stderr:
+        if line.startswith("{"):
+            out.put((name, json.loads(line)))
+
+
+def wait_for(out: queue.Queue[Any], seen: list[Any], test: Any, limit: float = 60) -> Any:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            item = out.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        seen.append(item)
+        if test(*item):
+            return item[1]
+    raise AssertionError(f"not seen in {limit} s: {[e['event'] for _, e in seen][-20:]}")
+
+
+def test_a_second_worker_joins_local_mode_from_its_ready_line() -> None:
+    out: queue.Queue[Any] = queue.Queue()
+    seen: list[Any] = []
+    first = subprocess.Popen(
+        [SCRIPT, "local", "--no-sample", "--port", "0"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=ENV,
+    )
+    second: subprocess.Popen[str] | None = None
+    try:
+        threading.Thread(target=reader, args=(first, "local", out), daemon=True).start()
+        ready = wait_for(out, seen, lambda _, e: e["event"] == "local.ready")
+        joined = ready["replica_settings"]
+        for name in ("QUEUE_URL", "DLQ_URL", "ECS_EVENTS_TOPIC_ARN", "ENDPOINT_URL", "REGION"):
+            assert joined[f"DEPLOYWORKER_{name}"], name
+        assert Path(joined["DEPLOYWORKER_ALLOWLIST_PATH"]).is_file()
+        assert "deployworker run" in ready["join_as_replica"]
+
+        second = subprocess.Popen(
+            [SCRIPT, "run"], stderr=subprocess.PIPE, text=True, env={**ENV, **joined}
+        )
+        threading.Thread(target=reader, args=(second, "replica", out), daemon=True).start()
+        wait_for(
+            out, seen, lambda n, e: n == "replica" and e["event"] == "events.replica_queue_opened"
+        )
+        endpoint, region = joined["DEPLOYWORKER_ENDPOINT_URL"], joined["DEPLOYWORKER_REGION"]
+        sqs = make_client("sqs", region, endpoint)
+        own = sqs.list_queues(QueueNamePrefix="deployworker-ecs-events")["QueueUrls"]
+        assert len(own) == 2  # one queue per replica, both on the one topic
+
+        targets = [("prod", "web", "app", "web"), ("staging", "api", "api", "api")]
+        for cluster, service, container, repository in targets:
+            publish(
+                {
+                    "cluster": cluster,
+                    "service": service,
+                    "container": container,
+                    "image": f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/{repository}:2.0",
+                    "deploy_id": f"two-replicas-{service}",
+                },
+                topic_arn=joined["DEPLOYWORKER_DEPLOY_TOPIC_ARN"],
+                queue_url=None,
+                region=region,
+                endpoint_url=endpoint,
+            )
+        finished = [
+            wait_for(out, seen, lambda _, e: e["event"] == "deploy.finished") for _ in range(2)
+        ]
+        assert {f["outcome"] for f in finished} == {"deployed"}, finished
+        assert max(float(f["duration_seconds"]) for f in finished) < 20, finished
+    finally:
+        for process in (second, first):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(timeout=20)
