@@ -36,7 +36,7 @@ def allowlist(path: Path) -> Path:
     gate = {
         "at": HOOK,
         "analysis": [
-            {"name": "error-ratio", "prometheus": METRIC, "max": 0.05, "interval": 1, "count": 2}
+            {"name": "error-ratio", "prometheus": METRIC, "max": 0.05, "interval": "1s", "count": 2}
         ],
         "approval": {"approvers": [MANAGERS], "timeout": "30m"},
     }
