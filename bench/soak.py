@@ -6,6 +6,12 @@ redeliveries of rolled-back deploys, deploy_ids reused by a service sharing the 
 family, noops and hostile messages from tests/corpus, injects faults into a share of
 ECS and SQS calls, and reports whether anything was lost or done twice.
 
+An attacker plays along (`Attacker`): before some deploys it pre-stages a revision with
+the deploy's predicted key, CI's image and an extra sidecar, with the tags of the
+service's running revision copied onto it (key, previous and MAC: forged tags); and it
+replays captured signed messages with new deduplication ids. None of it may change
+what runs: the sidecar image is counted as a wrong image if a service ever runs it.
+
     python bench/soak.py [--messages 1000] [--seconds 120] [--fault-rate 0.2]
 """
 
@@ -27,8 +33,9 @@ from typing import Any
 from deployworker.app import build
 from deployworker.aws.clients import make_client
 from deployworker.aws.sqs import Message
-from deployworker.deploy.plan import DEPLOY_KEY_TAG
+from deployworker.deploy.plan import DEPLOY_KEY_TAG, deploy_key
 from deployworker.intake.admit import Intake
+from deployworker.intake.signing import SIGNATURE_ATTRIBUTE, queue_arn, sign
 from deployworker.ledger import read
 from deployworker.ledger.states import FINAL, State, state_of
 from deployworker.local import use_fake_credentials
@@ -46,6 +53,44 @@ CORPUS = Path(__file__).resolve().parent.parent / "tests" / "corpus"
 # Services svc000..svc019 run in pairs on one task family (svc001 on svc000's, ...), as
 # web and worker often do; deploy_id reuse is tried between partners.
 SHARED = 20
+SIGNING_KEY = b"soak-signing-key"
+EVIL = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/miner:1"
+ATTACKER_TAG = "soak:attacker"  # marks the attacker's revisions (left out of the counts)
+
+
+class Attacker:
+    """Registers pre-staged revisions with copied tags; picks messages to replay."""
+
+    def __init__(self, ecs: Any, rng: random.Random, rate: float) -> None:
+        self.ecs, self.rng, self.rate = ecs, rng, rate
+        self.staged = 0
+        self.failed = 0
+
+    def prestage(self, body: str) -> None:
+        """Before CI's message: CI's image plus a sidecar, the predicted key, and the
+        running revision's deployworker tags copied on."""
+        if self.rng.random() >= self.rate:
+            return
+        message = json.loads(body)
+        name, deploy_id = message["service"], message["deploy_id"]
+        try:
+            family = family_of(int(name[3:]))
+            running = self.ecs.describe_task_definition(taskDefinition=family, include=["TAGS"])
+            copied = [t for t in running.get("tags", []) if t["key"].startswith("deployworker:")]
+            tags = {t["key"]: t["value"] for t in copied}
+            tags[DEPLOY_KEY_TAG] = deploy_key("soak", name, deploy_id)
+            tags[ATTACKER_TAG] = "1"
+            self.ecs.register_task_definition(
+                family=family,
+                containerDefinitions=[
+                    container_definition("app", message["image"]),
+                    {**container_definition("miner", EVIL), "essential": False},
+                ],
+                tags=[{"key": k, "value": v} for k, v in tags.items()],
+            )
+            self.staged += 1
+        except Exception:  # moto busy: the attacker just tries less often
+            self.failed += 1
 
 
 def corpus_bodies() -> list[str]:
@@ -114,9 +159,13 @@ def plan_messages(total: int, services: list[str], rng: random.Random) -> list[d
     last_id: dict[str, str] = {}
     reused: set[tuple[str, str]] = set()  # (service, deploy_id): one key, one image
     messages: list[dict[str, str]] = []
+    replays: list[tuple[int, dict[str, str]]] = []  # (when, message)
     for i in range(total):
         if len(messages) >= total:
             break
+        for due in [r for r in replays if r[0] <= len(messages)]:
+            replays.remove(due)
+            messages.append(due[1])
         roll = rng.random()
         name = rng.choice(services[:SHARED] if 0.25 <= roll < 0.30 else services)
         if roll < 0.25:
@@ -145,6 +194,10 @@ def plan_messages(total: int, services: list[str], rng: random.Random) -> list[d
         last_id[name] = deploy_id
         body = deploy_body(name, tag, deploy_id)
         messages.append({"body": body, "group": f"soak/{name}", "kind": kind})
+        if kind in ("deploy", "fail") and rng.random() < 0.05:
+            # A captured message sent again later, signature and all, by the attacker.
+            later = {"body": body, "group": f"soak/{name}", "kind": "replay"}
+            replays.append((len(messages) + rng.randint(3, 30), later))
         if kind == "fail" and rng.random() < 0.5:
             # The same message again, next in its group: a redelivery after the rollback
             # (a lost DeleteMessage, SIGTERM during the rollback watch, a lapsed heartbeat).
@@ -162,6 +215,9 @@ def main() -> int:
     parser.add_argument("--fault-rate", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--backlog", type=int, default=150, help="most messages waiting at once")
+    parser.add_argument(
+        "--prestage-rate", type=float, default=0.1, help="share of deploys pre-staged"
+    )
     parser.add_argument("--no-ledger", action="store_true", help="run without the deploy ledger")
     args = parser.parse_args()
 
@@ -228,6 +284,8 @@ def run(args: argparse.Namespace, endpoint: str, rng: random.Random) -> int:
         watch_interval_seconds=0.5,
         metrics_port=0,
         aws_attempts=8,
+        signing_key=SIGNING_KEY.decode(),
+        tag_key="soak-worker-only-tag-key",
         retry_backoff_seconds=1,
         # moto does not throttle; the budgets here only keep the soak inside its time box.
         register_rate=200,
@@ -270,6 +328,18 @@ def run(args: argparse.Namespace, endpoint: str, rng: random.Random) -> int:
     app.settler.add_listener(record)
 
     plan = plan_messages(args.messages, services, rng)
+    attacker = Attacker(ecs, random.Random(args.seed + 1), args.prestage_rate)
+    destination = queue_arn(resources.queue_url, REGION)
+    signatures: dict[str, str] = {}  # body -> the signature CI sent it with (captured)
+
+    def signed(m: dict[str, str]) -> dict[str, Any]:
+        if m["kind"] != "replay" or m["body"] not in signatures:
+            signatures[m["body"]] = sign(
+                m["body"], SIGNING_KEY, int(time.time()), m["group"], destination
+            )
+        value = signatures[m["body"]]
+        return {SIGNATURE_ATTRIBUTE: {"DataType": "String", "StringValue": value}}
+
     started = time.monotonic()
     deadline = started + args.seconds
     app.start(serve_http=False)
@@ -282,12 +352,16 @@ def run(args: argparse.Namespace, endpoint: str, rng: random.Random) -> int:
             done = len(settled)
         if sent < len(plan) and sent - done < args.backlog:
             batch = plan[sent : sent + 10]
+            for m in batch:
+                if m["kind"] in ("deploy", "fail", "repeat"):
+                    attacker.prestage(m["body"])
             entries = [
                 {
                     "Id": str(i),
                     "MessageBody": m["body"],
                     "MessageGroupId": m["group"],
                     "MessageDeduplicationId": f"soak-{sent + i}",
+                    "MessageAttributes": signed(m),
                 }
                 for i, m in enumerate(batch)
             ]
@@ -326,6 +400,8 @@ def run(args: argparse.Namespace, endpoint: str, rng: random.Random) -> int:
                 continue
             described = ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
             tags = described.get("tags", [])
+            if any(t["key"] == ATTACKER_TAG for t in tags):
+                continue  # the attacker's own revision: counted by what services run
             revisions.update(t["value"] for t in tags if t["key"] == DEPLOY_KEY_TAG)
             if described["taskDefinition"]["containerDefinitions"][0]["image"].endswith("-fail"):
                 failing.add(arn)
@@ -344,7 +420,16 @@ def run(args: argparse.Namespace, endpoint: str, rng: random.Random) -> int:
     rolled_out_twice = sum(1 for count in rollouts.values() if count > 1)
     # A redelivery after a rollback must end rolled back again (or superseded by its
     # own copy); anything else means the failed revision was deployed again or lost.
-    replays_wrong = sum(
+    # A replayed message either finds its deploy (resumed, rolled back again), is refused
+    # (it would downgrade), or deploys what was never deployed (its original superseded).
+    replays_of_captured_wrong = sum(
+        n
+        for (kind, outcome), n in by_kind.items()
+        if kind == "replay"
+        and outcome
+        not in ("deployed", "rolled_back", "rejected_not_allowed", "superseded", "retried", "noop")
+    )
+    replays_wrong = replays_of_captured_wrong + sum(
         n
         for (kind, outcome), n in by_kind.items()
         if kind == "redelivery" and outcome not in ("rolled_back", "superseded", "retried")
@@ -374,8 +459,9 @@ def run(args: argparse.Namespace, endpoint: str, rng: random.Random) -> int:
         chunk = services[start : start + 10]
         for svc in ecs.describe_services(cluster="soak", services=chunk)["services"]:
             td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])
-            image = td["taskDefinition"]["containerDefinitions"][0]["image"]
-            wrong_image += image not in allowed[svc["serviceName"]]
+            images = [c["image"] for c in td["taskDefinition"]["containerDefinitions"]]
+            # A second container is the attacker's sidecar: a pre-staged revision ran.
+            wrong_image += images[0] not in allowed[svc["serviceName"]] or len(images) != 1
 
     ledger_wrong = ledger_checked = 0
     for (target, deploy_id), ends in endings.items():
@@ -431,6 +517,15 @@ def run(args: argparse.Namespace, endpoint: str, rng: random.Random) -> int:
             "redeliveries: rolled back again / superseded / other (must be 0)",
             f"{by_kind[('redelivery', 'rolled_back')]} / "
             f"{by_kind[('redelivery', 'superseded')]} / {replays_wrong}",
+        ),
+        (
+            "attack: revisions pre-staged with copied tags / replayed messages",
+            f"{attacker.staged} / {kinds['replay']}",
+        ),
+        (
+            "replays: deployed / refused (downgrade) / rolled back / other (must be 0)",
+            f"{by_kind[('replay', 'deployed')]} / {by_kind[('replay', 'rejected_not_allowed')]}"
+            f" / {by_kind[('replay', 'rolled_back')]} / {replays_of_captured_wrong}",
         ),
         (
             "reused deploy_ids: deployed / superseded / other (must be 0)",

@@ -292,6 +292,7 @@ class World:
             "deploy_timeout_seconds": 30,
             "metrics_port": 0,
             "aws_attempts": 3,
+            "tag_key": "worker-only-tag-key",
         }
         settings = Settings(**{**values, **overrides})
         app = build(settings)

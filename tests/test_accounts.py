@@ -335,3 +335,23 @@ def test_made_up_regions_build_no_pipeline(world: World) -> None:
         for r in ["ap-south-1", "sa-east-1", "eu-north-1"]
     )
     assert app.targets.built() == []
+
+
+def test_an_entry_naming_the_home_account_and_region_matches_home_deploys(world: World) -> None:
+    world.service()
+    home = {"account_id": "123456789012", "role_arn": "arn:aws:iam::123456789012:role/dw"}
+    path = world.tmp / "explicit-home.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "version": 1,
+                "accounts": {"here": home},
+                "services": [default_entry(account="here", region="eu-west-1")],
+            }
+        )
+    )
+    app = world.app(path, account_id="123456789012")
+    world.send(deploy(f"{REPO}:2.0", deploy_id="explicit-home"))
+    drain(app)
+    assert dead_letter_reasons(world) == []
+    assert world.images()["app"] == f"{REPO}:2.0"

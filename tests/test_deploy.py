@@ -50,7 +50,9 @@ def test_happy_path_changes_only_the_image(world: World) -> None:
         "deployworker:deploy-id": "build-1",
         "deployworker:previous": before_arn,
         "deployworker:source-commit": "9f3c2d1",
+        "deployworker:mac": after_tags["deployworker:mac"],  # sealed: `deploy.trust`
     }
+    assert len(after_tags["deployworker:mac"]) == 64
     assert world.queue_depth() == 0
     assert world.dead_letters() == []
     assert metric(app, "deployworker_messages_total", outcome="deployed") == 1

@@ -124,3 +124,85 @@ def test_each_corpus_message_is_rejected_by_the_pure_stages(name: str) -> None:
     with pytest.raises(Rejection) as caught:
         run()
     assert case["reason"] in caught.value.reason
+
+
+# The parser attacks: each must end in the DLQ with its reason whatever kind of message
+# (deploy, release, vote) its group says it is, and never hold the group.
+PARSER_ATTACKS = (
+    "011-nan-number",
+    "012-oversize-256k",
+    "013-deep-nesting-array",
+    "015-very-deep-nesting",
+    "090-infinity-literal",
+    "091-negative-infinity",
+    "092-float-overflow",
+    "093-huge-integer",
+    "094-duplicate-key",
+    "095-lone-surrogate",
+    "096-nesting-past-recursion-limit",
+)
+
+
+def _as_kind(body: str, kind: str) -> str:
+    """The same hostile text, shaped as a release or a vote where it has an object to
+    reshape (the bytes that attack the parser stay as they are)."""
+    if kind == "release" and body.startswith("{"):
+        return '{"release": "shop", ' + body[1:]
+    if kind == "vote" and body.startswith("{"):
+        return '{"action": "approve", ' + body[1:]
+    return body
+
+
+@pytest.mark.parametrize("kind", ["deploy", "release", "vote"])
+def test_a_parser_attack_of_any_kind_is_dead_lettered_and_the_group_moves_on(
+    world: World, kind: str
+) -> None:
+    import time
+
+    import yaml
+
+    world.service(containers=("app",))
+    document: dict[str, Any] = {"version": 1, "services": [default_entry()]}
+    if kind == "release":  # a member's deploys take the release's group
+        document["releases"] = [
+            {
+                "name": "shop",
+                "cluster": "prod",
+                "images": [REPO],
+                "members": [{"service": "web", "containers": ["app"]}],
+            }
+        ]
+    path = world.tmp / "allowlist.yaml"
+    path.write_text(yaml.safe_dump(document))
+    app = world.app(path, account_id="123456789012", supersede=False)
+    group = {"deploy": "prod/web", "release": "release/shop", "vote": "prod/web/approvals"}[kind]
+    cases = [c for c in load_corpus() if c[0] in PARSER_ATTACKS]
+    assert len(cases) == len(PARSER_ATTACKS)
+    sent: dict[str, tuple[str, dict[str, Any]]] = {}
+    for index, (name, case, body) in enumerate(cases):
+        text = _as_kind(body, kind)
+        if len(text.encode()) > SQS_MAX:
+            text = body
+        sent[world.send(text, group=group, dedup=f"{kind}-{index}")] = (name, case)
+    # The next message of the same group (for votes: the deploy's own group) deploys.
+    if kind == "release":
+        world.send(
+            {"release": "shop", "image": f"{REPO}:7", "deploy_id": "after"},
+            group="release/shop",
+            dedup="after",
+        )
+    else:
+        world.send(deploy(f"{REPO}:7", deploy_id="after"), group="prod/web", dedup="after")
+    began = time.monotonic()
+    drain(app, rounds=100)
+    elapsed = time.monotonic() - began
+
+    dead = world.dead_letters()
+    got = {m["MessageAttributes"]["deployworker.message_id"]["StringValue"]: m for m in dead}
+    assert set(got) == set(sent)
+    for message_id, (name, case) in sent.items():
+        reason = got[message_id]["MessageAttributes"]["deployworker.reason"]["StringValue"]
+        assert case["reason"] in reason, (name, reason)
+    assert world.images()["app"] == f"{REPO}:7"
+    assert world.queue_depth() == 0
+    assert elapsed < 60, elapsed

@@ -100,3 +100,65 @@ def test_a_copy_sqs_will_not_extend_stops_acting_and_its_redelivery_resumes(
     assert world.queue_depth() == 0
     assert world.dead_letters() == []
     assert writes == ["RegisterTaskDefinition", "UpdateService"]
+
+
+def fail_extending(app: App) -> list[str]:
+    """SQS answers every ChangeMessageVisibilityBatch entry with InternalError, not the
+    sender's fault: the call succeeds, each entry in its `Failed` list."""
+    failed: list[str] = []
+
+    def fail(parsed: dict[str, Any], **_: Any) -> None:
+        for ok in parsed.pop("Successful", None) or []:
+            entry = {"Id": ok["Id"], "SenderFault": False, "Code": "InternalError"}
+            parsed.setdefault("Failed", []).append({**entry, "Message": "injected"})
+            failed.append(ok["Id"])
+
+    app.sqs._client.meta.events.register("after-call.sqs.ChangeMessageVisibilityBatch", fail)
+    return failed
+
+
+def test_a_copy_whose_extensions_keep_failing_in_the_batch_stops_before_its_hold_lapses(
+    world: World,
+) -> None:
+    """Each entry of the batch fails for SQS's own reason: the copy is held only until its
+    receipt plus the visibility timeout, so it is given up before that, and the timeout
+    rollback it would have made (StopServiceDeployment) is never made."""
+    from conftest import default_entry
+
+    world.service()
+    entry = default_entry(timeout="4s")
+    app = world.app(world.allowlist([entry]), visibility_timeout=5, heartbeat_seconds=0.5)
+    writes = ecs_writes(app)
+    failed = fail_extending(app)
+    world.send(deploy(f"{REPO}:2-hang", deploy_id="lapsing"))
+    (first,) = app.worker.poll(0)
+    first.result(timeout=60)
+    assert failed
+    assert writes == ["RegisterTaskDefinition", "UpdateService"]
+    assert metric(app, "deployworker_messages_total", outcome="rolled_back") == 0
+    assert app.heartbeat.tracked() == {}
+
+
+def test_a_copy_lost_during_its_migration_never_updates_the_service(world: World) -> None:
+    """The heartbeat is refused while the migration runs: the worker stops waiting for it
+    and makes no further write (no `migrated` tag, no UpdateService)."""
+    from conftest import default_entry
+
+    before = world.service()
+    migrate = {"container": "app", "command": ["./manage.py", "migrate"], "timeout": "30s"}
+    app = world.app(world.allowlist([default_entry(migrate=migrate)]))
+    writes = ecs_writes(app)
+
+    def lose(**_: Any) -> None:
+        ((receipt, _id),) = app.heartbeat.tracked().items()
+        refuse_extending(app, receipt)
+        app.heartbeat.beat()  # SQS refuses this copy's extension now, mid-migration
+
+    app.ecs._client.meta.events.register("after-call.ecs.RunTask", lose)
+    world.send(deploy(f"{REPO}:2.0", deploy_id="migrating"))
+    (first,) = app.worker.poll(0)
+    first.result(timeout=60)
+    assert writes == ["RegisterTaskDefinition", "RunTask"]
+    assert world.describe()["taskDefinition"] == before
+    _, tags = world.task_definition(world.revisions()[-1])
+    assert "deployworker:migrated" not in tags

@@ -248,7 +248,11 @@ def test_task_role_is_least_privilege() -> None:
         ("StringEquals", "ecs:CreateAction", json.dumps(["RegisterTaskDefinition"]))
     }
     assert conditions(statements["MarkMigratedRevisions"]) == {
-        ("ForAllValues:StringEquals", "aws:TagKeys", json.dumps(["deployworker:migrated"]))
+        (
+            "ForAllValues:StringEquals",
+            "aws:TagKeys",
+            json.dumps(["deployworker:migrated", "deployworker:migrated-mac"]),
+        )
     }
     assert resources(statements["MarkMigratedRevisions"]) == "${var.family_arns}"
     assert shared_input("family_arns") == "${local.family_arns}"
@@ -447,6 +451,7 @@ def test_iam_policy_command_matches_the_module_statements() -> None:
         ecs_events_prefix="deployworker-production-ecs-events-r",
         ecr_repository_arns=["arn:aws:ecr:eu-west-1:123456789012:repository/web"],
         signing_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:signing",
+        tag_key_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:tags",
         kms_key_arn="arn:aws:kms:eu-west-1:123456789012:key/1",
         release_role_arns=release_targets["role_arns"],
         prometheus_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:prometheus",

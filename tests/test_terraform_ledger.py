@@ -66,6 +66,8 @@ def test_iam_policy_ci_prints_the_modules_ci_document() -> None:
             "123456789012",
             "--topic-arn",
             "arn:aws:sns:eu-west-1:123456789012:deployworker-deploys.fifo",
+            "--kms-key-arn",
+            "arn:aws:kms:eu-west-1:123456789012:key/1",
             "--ledger-table-arn",
             "arn:aws:dynamodb:eu-west-1:123456789012:table/deployworker-ledger",
         ],

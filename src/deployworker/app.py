@@ -35,7 +35,7 @@ from deployworker.deploy.targetwiring import build_accounts, build_targets
 from deployworker.errors import AwsError, ConfigError
 from deployworker.intake.admit import Intake
 from deployworker.intake.allowlist_file import AllowlistSource, open_allowlist
-from deployworker.intake.keys import load_signing_key
+from deployworker.intake.keys import load_signing, load_tag_key
 from deployworker.observe.events import SnsEvents, discard
 from deployworker.observe.httpd import Health, serve
 from deployworker.observe.metrics import Metrics
@@ -82,10 +82,8 @@ class App:
     def start(self, serve_http: bool = True) -> None:
         """Start the HTTP endpoint, the watcher, the heartbeat and the poll loop."""
         if serve_http:
-            s, mounts = self.settings, {"/board": self.board} if self.board else {}
-            self.http = serve(
-                s.metrics_host, s.metrics_port, self.metrics.registry, self.health, mounts
-            )
+            s, m = self.settings, {"/board": self.board} if self.board else {}
+            self.http = serve(s.metrics_host, s.metrics_port, self.metrics.registry, self.health, m)
         if self.events is not None:
             self.events.start()
         self.watcher.start()
@@ -168,7 +166,7 @@ def build(
         allowlist_loaded=lambda: allowlist.loaded,
         on_poll=metrics.polled,
     )
-    signing_key = load_signing_key(settings, aws.caller("secretsmanager"))
+    signing_key = load_signing(settings, aws.caller("secretsmanager"), queue_url)
     intake = Intake(allowlist.current, *own, signing_key, settings.signing_max_age_seconds)
     events = None
     if settings.events_topic_arn:
@@ -181,14 +179,16 @@ def build(
     # Deploys resume here after their verdicts, never on the watcher's own thread.
     resumes = ThreadPoolExecutor(settings.resume_threads, thread_name_prefix="resume")
     heartbeat = Heartbeat(sqs, queue_url, settings.visibility_timeout, settings.heartbeat_interval)
+    tag_key = load_tag_key(settings, aws.caller("secretsmanager"))
     actor = Actor(
         ecs,
-        Migrator(ecs, settings.watch_interval_seconds),
+        Migrator(ecs, settings.watch_interval_seconds, tag_key=tag_key),
         aws.adapter(Ecr, "ecr"),
-        region=own[0],
-        account=own[1],
+        *own,  # region, account
         non_ecr=settings.non_ecr_pinning,
         default_timeout=settings.deploy_timeout_seconds,
+        tag_key=tag_key,
+        replay_window=2 * settings.signing_max_age_seconds if signing_key else 0.0,
     )
     emit = events.emit if events is not None else discard
     pipeline = Pipeline(

@@ -37,6 +37,14 @@ def not_allowed(reason: str) -> Rejection:
     return Rejection(RejectionKind.NOT_ALLOWED, reason)
 
 
+class CopyLost(Exception):
+    """The message copy a deploy acts for is no longer held: it must write nothing more."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class AwsError(Exception):
     """An AWS call failed; `code` is the AWS error code or the exception class name."""
 

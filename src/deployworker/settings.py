@@ -70,7 +70,22 @@ class Settings(BaseSettings):
     signing_key_secret_arn: str | None = Field(
         default=None, description="read the signing key from AWS Secrets Manager instead"
     )
-    signing_max_age_seconds: float = Field(default=86_400, gt=0)
+    signing_key_previous: SecretStr | None = Field(
+        default=None, description="a second key that also verifies, while the key rotates"
+    )
+    signing_max_age_seconds: float = Field(
+        default=300,
+        gt=0,
+        le=3600,
+        description="most seconds between a signature and SQS receiving the message",
+    )
+    tag_key: SecretStr | None = Field(
+        default=None,
+        description="the worker's own key for the MAC on its deployworker:* tags (never CI's)",
+    )
+    tag_key_secret_arn: str | None = Field(
+        default=None, description="read the tag key from AWS Secrets Manager instead"
+    )
     approval_proof_max_age_seconds: float = Field(
         default=300, gt=0, le=900, description="oldest caller proof an approval may carry"
     )

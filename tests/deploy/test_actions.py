@@ -349,3 +349,28 @@ def test_a_deploy_of_other_containers_or_an_invalid_newer_one_does_not_supersede
     drain(app)
     assert world.images() == {"app": f"{REPO}:2.0", "worker": f"{REPO}:3.0"}
     assert metric(app, "deployworker_messages_total", outcome="superseded") == 0
+
+
+def test_a_superseded_deploy_is_not_lost_when_the_newer_one_is_rejected_at_apply(
+    world: World,
+) -> None:
+    """The newer deploy passes the allowlist (both containers are listed) but the task
+    definition has no `worker` container, so apply rejects it: the older deploy it
+    would have replaced runs after all, instead of being deleted as superseded."""
+    world.service(containers=("app",))
+    app = world.app()
+    world.send(deploy(f"{REPO}:2.0", deploy_id="older"), dedup="older")
+    newer = deploy(f"{REPO}:3.0", deploy_id="newer")
+    newer.pop("container"), newer.pop("image")
+    newer["images"] = {"app": f"{REPO}:3.0", "worker": f"{REPO}:3.0"}
+    world.send(newer, dedup="newer")
+    drain(app)
+    assert world.images()["app"] == f"{REPO}:2.0"
+    (letter,) = world.dead_letters()
+    assert (
+        "not in task definition"
+        in letter["MessageAttributes"]["deployworker.reason"]["StringValue"]
+    )
+    assert metric(app, "deployworker_messages_total", outcome="superseded") == 0
+    assert metric(app, "deployworker_messages_total", outcome="deployed") == 1
+    assert world.queue_depth() == 0

@@ -162,3 +162,25 @@ def test_the_task_is_placed_and_given_volumes_as_the_service(
         "clientToken",
         "overrides",
     }
+
+
+def test_forged_migrated_tag_does_not_skip_the_migration(world: World) -> None:
+    from injected import error_response, inject
+
+    fargate(world)
+    app = worker(world, aws_attempts=1)
+    sent = run_task_requests(app)
+    inject(app.ecs._client, "RunTask", [error_response(503, "ServiceUnavailableException")])
+    world.send(deploy(f"{REPO}:2.0", service="web2", deploy_id="mig"), group="prod/web2")
+    app.worker.run_once()
+    target = world.revisions()[-1]
+    assert world.describe(name="web2")["taskDefinition"] != target  # not migrated yet
+    # The attacker marks the registered revision as migrated.
+    world.ecs.tag_resource(
+        resourceArn=target,
+        tags=[{"key": "deployworker:migrated", "value": "arn:aws:ecs:eu-west-1:1:task/prod/x"}],
+    )
+    drain(app)
+    assert len(sent) == 2  # the failed attempt, then the migration the forged tag hid
+    assert world.describe(name="web2")["taskDefinition"] == target
+    assert metric(app, "deployworker_messages_total", outcome="deployed") == 1

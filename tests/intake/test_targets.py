@@ -198,3 +198,18 @@ def test_groups_are_short_only_at_home(account: str, region: str, cluster: str) 
         assert group == f"{cluster}/web"
     else:
         assert group == f"{account}/{region}/{cluster}/web"
+
+
+def test_accounts_and_message_import_each_other_in_one_direction_only() -> None:
+    """`message` imports `accounts` (its field types); `accounts` describes what it reads
+    of a message with a Protocol, so not even a TYPE_CHECKING import closes a circle."""
+    import ast
+    from pathlib import Path
+
+    import deployworker.intake.accounts as accounts
+
+    tree = ast.parse(Path(accounts.__file__).read_text())
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert "deployworker.intake.message" not in imported

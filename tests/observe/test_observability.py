@@ -245,7 +245,7 @@ def test_every_event_type_is_published(world: World) -> None:
     assert by_deploy["same"] == ["received", "noop"]
     assert by_deploy["rb"] == ["received", "registered", "rolled_back"]
     assert by_deploy["nrb"] == ["received", "registered", "failed"]
-    assert by_deploy["denied"] == ["received", "rejected"]
+    assert by_deploy["denied"] == ["rejected"]  # `received` only once admitted
     assert [e["type"] for e in events if "deploy_id" not in e] == ["rejected"]
     ok = next(e for e in events if e.get("deploy_id") == "ok" and e["type"] == "converged")
     assert ok["cluster"] == "prod" and ok["service"] == "web" and ok["image"] == two

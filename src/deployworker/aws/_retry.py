@@ -23,6 +23,7 @@ from tenacity import (
 )
 
 from deployworker.aws._ratelimit import Limiter
+from deployworker.aws.held import before_write
 from deployworker.errors import AwsError, NotFoundError, PermanentAwsError, RetryableAwsError
 
 T = TypeVar("T")
@@ -139,6 +140,7 @@ class Caller:
         raising `AwsError` on failure."""
         if self.limiter is not None:
             self.limiter.acquire(operation)
+        before_write(self.service, operation)  # a lost copy writes nothing (`held`)
         try:
             result = fn()
         except (ClientError, ConnectionError, HTTPClientError) as exc:

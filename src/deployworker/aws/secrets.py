@@ -1,4 +1,4 @@
-"""Secrets Manager adapter: reads the message signing key once, at start-up."""
+"""Secrets Manager adapter: reads the signing and tag keys once, at start-up."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ class Secrets:
         self._client = client
         self._caller = caller
 
-    def value(self, secret_id: str) -> str:
-        """The secret's string value."""
+    def value(self, secret_id: str, stage: str | None = None) -> str:
+        """The secret's string value (of one staging label, such as AWSPREVIOUS)."""
+        kwargs = {"SecretId": secret_id, **({"VersionStage": stage} if stage else {})}
         response = self._caller.call(
-            "GetSecretValue", lambda: self._client.get_secret_value(SecretId=secret_id)
+            "GetSecretValue", lambda: self._client.get_secret_value(**kwargs)
         )
         return str(response["SecretString"])

@@ -38,6 +38,7 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
         ecs_events_prefix=args.ecs_events_prefix,
         ecr_repository_arns=args.ecr_repository_arn or (),
         signing_secret_arn=args.signing_secret_arn,
+        tag_key_secret_arn=args.tag_key_secret_arn,
         prometheus_secret_arn=args.prometheus_auth_secret_arn,
         kms_key_arn=args.kms_key_arn,
         release_role_arns=args.release_role or (),
@@ -90,6 +91,7 @@ def add_allowlist_commands(sub: Any) -> None:
     iam.add_argument("--ecs-events-prefix", default="deployworker-ecs-events")
     iam.add_argument("--ecr-repository-arn", action="append")
     iam.add_argument("--signing-secret-arn")
+    iam.add_argument("--tag-key-secret-arn")
     iam.add_argument("--kms-key-arn")
     iam.add_argument("--target", help="print the policy of the role assumed in this account")
     iam.add_argument("--release-role", action="append", help="schedule/rule target role ARN")

@@ -101,6 +101,9 @@ def worker_policy(allowlist: Allowlist, scope: Scope) -> dict[str, Any]:
                 "ReadSigningKey", ["secretsmanager:GetSecretValue"], [scope.signing_secret_arn]
             )
         )
+    if scope.tag_key_secret_arn:
+        key = [scope.tag_key_secret_arn]
+        statements.append(_statement("ReadTagKey", ["secretsmanager:GetSecretValue"], key))
     if scope.prometheus_secret_arn:
         statements.append(
             _statement(

@@ -42,6 +42,9 @@ def ci_policy(
     else:
         raise ValueError("give --topic-arn or --queue-arn: where CI sends its deploys")
     statements = [send]
+    if scope.kms_key_arn:  # the deploy topic or queue is encrypted with this key
+        kms = ["kms:GenerateDataKey", "kms:Decrypt"]
+        statements.append(_statement("EncryptDeployMessages", kms, [scope.kms_key_arn]))
     if scope.ledger_table_arn:
         table = scope.ledger_table_arn
         statements.append(

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from deployworker.deploy.trust import MIGRATED_MAC_TAG, MIGRATED_TAG
+
 # The tag a service carries to let the worker's role update it (IAM's half of opting in).
 MANAGED_TAG = "deployworker:managed"
 MANAGED_VALUE = "true"
@@ -41,6 +43,7 @@ class Scope:
     ecs_events_prefix: str = "deployworker-ecs-events"
     ecr_repository_arns: Sequence[str] = ()
     signing_secret_arn: str | None = None
+    tag_key_secret_arn: str | None = None
     kms_key_arn: str | None = None
     # The roles a release's schedules and rule targets run with (PutTargets and
     # UpdateSchedule pass them again).
@@ -116,7 +119,7 @@ def ecs_statements(
             "MarkMigratedRevisions",
             ["ecs:TagResource"],
             family_arns,
-            {"ForAllValues:StringEquals": {"aws:TagKeys": ["deployworker:migrated"]}},
+            {"ForAllValues:StringEquals": {"aws:TagKeys": [MIGRATED_TAG, MIGRATED_MAC_TAG]}},
         ),
         # A gate's progress, for `status` in other processes: that one tag key only.
         statement(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
 import shlex
 import threading
 
 import structlog
+from pydantic import SecretStr
 
 from deployworker.app import build
 from deployworker.cli.publish import publish
@@ -73,6 +75,8 @@ def run_local(settings: Settings, stop: threading.Event, sample: bool = True) ->
                 "ecs_events_topic_arn": events_topic_arn,
                 "ledger_table": settings.ledger_table or create_ledger(endpoint, region),
                 "watch_interval_seconds": min(settings.watch_interval_seconds, 1.0),
+                # The worker's own tag key: generated for this run unless one is given.
+                "tag_key": settings.tag_key or SecretStr(secrets.token_hex(32)),
             }
         )
         app = build(worker_settings)

@@ -23,7 +23,7 @@ from deployworker.intake.accounts import ACCOUNT_ID, Account, Target, account_of
 from deployworker.intake.admit import canonical_group
 from deployworker.intake.message import DeployRequest
 from deployworker.intake.parse import parse_message
-from deployworker.intake.signing import SIGNATURE_ATTRIBUTE, sign
+from deployworker.intake.signing import SIGNATURE_ATTRIBUTE, queue_arn, sign
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,22 @@ def dedup_id_for(group_id: str, deploy_id: str) -> str:
     return hashlib.sha256(f"{group_id}\n{deploy_id}".encode()).hexdigest()
 
 
+def signed(
+    body: str,
+    key: bytes | None,
+    group: str,
+    topic_arn: str | None,
+    queue_url: str | None,
+    region: str | None,
+) -> dict[str, str] | None:
+    """The signature attribute for `body`, sent now in `group` to the topic (else the
+    queue); None without a key. The worker checks all three (`intake.signing`)."""
+    if key is None:
+        return None
+    destination = topic_arn or queue_arn(queue_url or "", region)
+    return {SIGNATURE_ATTRIBUTE: sign(body, key, int(time.time()), group, destination)}
+
+
 def publish(
     fields: dict[str, Any],
     *,
@@ -134,12 +150,10 @@ def publish(
         generated = time.strftime("%Y%m%dT%H%M%SZ-", time.gmtime()) + secrets.token_hex(6)
         request, body = build_body({**fields, "deploy_id": generated})
     deploy_id = str(request.deploy_id)
-    attributes = (
-        {SIGNATURE_ATTRIBUTE: sign(body, signing_key, int(time.time()))} if signing_key else None
-    )
     # A member of a release is sent in its release's group (`publish --release`).
     group_id = group_id or group_id_for(request, home_of(topic_arn, queue_url, region), accounts)
     dedup_id = dedup_id_for(group_id, deploy_id)
+    attributes = signed(body, signing_key, group_id, topic_arn, queue_url, region)
     policy = RetryPolicy(attempts=4, max_seconds=20)
     if topic_arn:
         sns = Sns(make_client("sns", region, endpoint_url), Caller("sns", policy))

@@ -25,7 +25,7 @@ from deployworker.aws.scheduler import Scheduler
 from deployworker.aws.sns import Sns
 from deployworker.aws.sqs import Sqs
 from deployworker.cli import exits
-from deployworker.cli.publish import dedup_id_for
+from deployworker.cli.publish import dedup_id_for, signed
 from deployworker.deploy.release.members import Members
 from deployworker.deploy.release.register import Registrar
 from deployworker.deploy.release.slots import STATE_TAG, family_images, release_key
@@ -34,7 +34,6 @@ from deployworker.intake.allowlist import AllowlistError, load_allowlist
 from deployworker.intake.parse import Unwrapped
 from deployworker.intake.release_message import parse_release
 from deployworker.intake.releases import GROUP_PREFIX, Release
-from deployworker.intake.signing import SIGNATURE_ATTRIBUTE, sign
 from deployworker.settings import Settings
 
 # Exit codes as `status` uses them for a service.
@@ -62,9 +61,7 @@ def publish_release(
     group = GROUP_PREFIX + request.release
     deploy_id = str(request.deploy_id)
     dedup = dedup_id_for(group, deploy_id)
-    attributes = (
-        {SIGNATURE_ATTRIBUTE: sign(body, signing_key, int(time.time()))} if signing_key else None
-    )
+    attributes = signed(body, signing_key, group, topic_arn, queue_url, region)
     policy = RetryPolicy(attempts=4, max_seconds=20)
     if topic_arn:
         sns = Sns(make_client("sns", region, endpoint_url), Caller("sns", policy))

@@ -68,6 +68,11 @@ class Actor:
     sources: Callable[[str | None, str | None], Ecs] | None = None
     # An entry's `registry_account` (alias or id): its id and its ECR by region.
     registries: Callable[[str], Registry] | None = None
+    # The key of the MAC on the worker's own tags (`deploy.trust`); None: tags unsealed.
+    tag_key: bytes | None = None
+    # With signing: how far back a fresh message's deploy_id is looked for, so a replay
+    # of an older deploy is refused instead of downgrading (`apply.apply_deploy`).
+    replay_window: float = 0.0
 
     def check_budget(
         self, request: DeployRequest, entry: Entry, configuration: Mapping[str, Any] | None
@@ -128,7 +133,7 @@ class Actor:
         extra: Mapping[str, str] = {}
         requested: dict[str, str] | None = None
         if request.action == "rollback":
-            return apply_rollback(self.ecs, request, entry, current, sent_at, log)
+            return apply_rollback(self.ecs, request, entry, current, sent_at, log, self.tag_key)
         gated = registration_tags(entry)  # `status` must see a converged gate
         if request.action == "redeploy" and not entry.pin_digest:
             return apply_forced_redeploy(self.ecs, request, current, sent_at, log, gated)
@@ -159,7 +164,18 @@ class Actor:
             if entry.migrate is not None:
                 self.migrator.run(service_doc, target, entry.migrate, deploy_id)
 
-        applied = apply_deploy(self.ecs, current, images, tags, log, migrate, requested, sent_at)
+        applied = apply_deploy(
+            self.ecs,
+            current,
+            images,
+            tags,
+            log,
+            migrate,
+            requested,
+            sent_at,
+            self.tag_key,
+            self.replay_window,
+        )
         if applied is not None:
             return applied
         why = retag.check(self.ecs, self.ecr, current, images, self.region)

@@ -9,23 +9,24 @@ sent is taken as their own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 import structlog
 
-from deployworker.aws.ecs import Ecs
-from deployworker.deploy.apply import Applied, Current, deployment_of, family_of
+from deployworker.aws.ecs import Ecs, register_input_shape
+from deployworker.deploy import trust
+from deployworker.deploy.apply import Applied, Current, deployment_of
+from deployworker.deploy.current import trusted_previous
 from deployworker.deploy.pin import unpinned
 from deployworker.deploy.plan import (
     DEPLOY_ID_TAG,
-    DEPLOY_KEY_TAG,
     PREVIOUS_TAG,
-    current_images,
-    deploy_key,
+    tag_map,
 )
-from deployworker.errors import NotFoundError, invalid
+from deployworker.deploy.rollback import named_target, rollback_target
+from deployworker.errors import invalid
 from deployworker.intake.allowlist import check_images
 from deployworker.intake.entries import Entry
 from deployworker.intake.message import DeployRequest
@@ -34,8 +35,6 @@ from deployworker.rollout.locate import current_deployment
 Log = structlog.typing.FilteringBoundLogger
 # Service deployment statuses StopServiceDeployment(ROLLBACK) can still act on.
 UNFINISHED = frozenset({"PENDING", "IN_PROGRESS"})
-# How far back a rollback to a deploy_id searches the family.
-ROLLBACK_SEARCH_DEPTH = 50
 
 
 def _live(ecs: Ecs, current: Current) -> dict[str, Any] | None:
@@ -51,83 +50,65 @@ def _since(value: Any, sent_at: float) -> bool:
     return isinstance(value, datetime) and sent_at > 0 and value.timestamp() >= sent_at
 
 
-def _own_deployment(live: dict[str, Any] | None, sent_at: float) -> str | None:
-    """The current service deployment, if it was created after the message was sent."""
-    if live is not None and _since(live.get("createdAt"), sent_at):
-        return str(live["serviceDeploymentArn"])
-    return None
+def _revisions(ecs: Ecs, live: Mapping[str, Any]) -> tuple[str | None, list[str]]:
+    """The task definitions a service deployment rolls out and rolls out from."""
+    target = str((live.get("targetServiceRevision") or {}).get("arn") or "")
+    sources = [str(s["arn"]) for s in live.get("sourceServiceRevisions") or [] if s.get("arn")]
+    found = ecs.describe_service_revisions([a for a in (target, *sources) if a])
+    by_arn = {str(r["serviceRevisionArn"]): str(r.get("taskDefinition")) for r in found}
+    return by_arn.get(target), [by_arn[a] for a in sources if a in by_arn]
 
 
-def _revision_arn(current: Current, revision: int) -> str:
-    """The full ARN of another revision of the running family."""
-    return f"{current.arn.rsplit(':', 1)[0]}:{revision}"
+Mine = Callable[[str | None, list[str]], bool]  # (target, sources) -> is it what I'd start
 
 
-def _describable(ecs: Ecs, arn: str) -> tuple[dict[str, Any], list[dict[str, str]]] | None:
-    """The revision and its tags; None when it is deleted (DescribeTaskDefinition fails)."""
-    try:
-        return ecs.describe_task_definition(arn)
-    except NotFoundError:
+def _own_deployment(
+    ecs: Ecs, live: dict[str, Any] | None, sent_at: float, mine: Mine
+) -> str | None:
+    """The current service deployment, if it was created after the message was sent and
+    rolls out what this message would (`mine`): a deploy someone else started in the
+    meantime is not taken for ours. Describes its revisions only on that path (a
+    redelivery), so a first delivery makes no extra call."""
+    if live is None or not _since(live.get("createdAt"), sent_at):
         return None
+    target, sources = _revisions(ecs, live)
+    return str(live["serviceDeploymentArn"]) if mine(target, sources) else None
 
 
-def _revision_with_deploy_id(ecs: Ecs, current: Current, deploy_id: str, log: Log) -> str:
-    """The newest ACTIVE revision tagged with `deploy_id`. Deleted revisions and INACTIVE
-    ones (which UpdateService refuses) are skipped: a cleanup between the target and
-    today must not make an older deploy unreachable."""
-    family = family_of(current.arn)
-    newest = int(str(current.latest_arn).rsplit(":", 1)[-1])
-    cluster = str(current.service["clusterArn"]).rsplit("/", 1)[-1]
-    key = deploy_key(cluster, str(current.service["serviceName"]), deploy_id)
-    skipped: list[str] = []
-    for revision in range(newest, max(0, newest - ROLLBACK_SEARCH_DEPTH), -1):
-        arn = _revision_arn(current, revision)
-        found = _describable(ecs, arn)
-        status = "deleted" if found is None else str(found[0].get("status") or "ACTIVE")
-        if found is None or status != "ACTIVE":
-            skipped.append(f"{revision} ({status.lower()})")
-            log.info("rollback.revision_skipped", task_definition=arn, status=status)
-            continue
-        if any(t["key"] == DEPLOY_KEY_TAG and t["value"] == key for t in found[1]):
-            return arn
-    note = f"; skipped revisions {', '.join(skipped)}" if skipped else ""
-    raise invalid(
-        f"no ACTIVE revision of {family} among the newest {ROLLBACK_SEARCH_DEPTH} carries "
-        f"deploy_id {deploy_id!r}{note}"
-    )
+def _rolled_back_by_us(
+    ecs: Ecs, request: DeployRequest, current: Current, log: Log, tag_key: bytes | None
+) -> Mine:
+    """Whether a deployment (target, sources) is the one this rollback message starts:
+    to the revision it names, or (no name) from a revision to that revision's sealed
+    `previous`."""
 
+    def mine(target: str | None, sources: list[str]) -> bool:
+        if target is None:
+            return False
+        if request.to_revision is not None or request.to_deploy_id is not None:
+            return target == named_target(ecs, request, current, log, tag_key)
+        for source in sources:
+            found = ecs.describe_task_definition(source)
+            if (
+                trust.trusted(tag_key, found[0], tag_map(found[1]), register_input_shape()).get(
+                    PREVIOUS_TAG
+                )
+                == target
+            ):
+                return True
+        return False
 
-def rollback_target(
-    ecs: Ecs, request: DeployRequest, entry: Entry, current: Current, log: Log
-) -> str:
-    """The revision to return to: `to_revision`, the one tagged `to_deploy_id`, or the one
-    the running revision records as previous. Raises `Rejection` when there is none, or
-    when a named one changes a container or an image the entry does not allow."""
-    if request.to_revision is None and request.to_deploy_id is None:
-        previous = current.tags.get(PREVIOUS_TAG)
-        if not previous:
-            raise invalid(f"{current.arn} records no previous revision to roll back to")
-        return previous
-    if request.to_revision is not None:
-        target = _revision_arn(current, request.to_revision)
-    else:
-        target = _revision_with_deploy_id(ecs, current, str(request.to_deploy_id), log)
-    found = _describable(ecs, target)
-    if found is None or found[0].get("status", "ACTIVE") != "ACTIVE":
-        state = "deleted" if found is None else str(found[0].get("status"))
-        raise invalid(f"rollback target {target} is {state}; ECS cannot run it")
-    # A named revision could run anything: the same checks as a deploy of what it changes.
-    changes = {
-        name: image
-        for name, image in current_images(found[0]).items()
-        if current.images.get(name) != image
-    }
-    check_images(entry, changes)
-    return target
+    return mine
 
 
 def apply_rollback(
-    ecs: Ecs, request: DeployRequest, entry: Entry, current: Current, sent_at: float, log: Log
+    ecs: Ecs,
+    request: DeployRequest,
+    entry: Entry,
+    current: Current,
+    sent_at: float,
+    log: Log,
+    tag_key: bytes | None = None,
 ) -> Applied:
     """Roll back once, across redeliveries: ECS's own rollback (StopServiceDeployment)
     of an unfinished deployment, else UpdateService to the rollback target.
@@ -135,13 +116,14 @@ def apply_rollback(
     A named target (`to_revision`, `to_deploy_id`) always takes UpdateService.
     """
     live = _live(ecs, current)
-    previous = current.tags.get(PREVIOUS_TAG)
+    previous = trusted_previous(current, tag_key)
     if live is not None:
         arn = str(live["serviceDeploymentArn"])
         if _since((live.get("rollback") or {}).get("startedAt"), sent_at):
             log.info("rollback.resumed", deployment=arn)
             return Applied(previous or current.arn, current.arn, arn, True, stopped=True)
-        if _own_deployment(live, sent_at) is not None:
+        mine = _rolled_back_by_us(ecs, request, current, log, tag_key)
+        if _own_deployment(ecs, live, sent_at, mine) is not None:
             log.info("rollback.resumed", task_definition=current.arn, deployment=arn)
             return Applied(current.arn, None, arn, True)
         named = request.to_revision is not None or request.to_deploy_id is not None
@@ -149,7 +131,7 @@ def apply_rollback(
             ecs.stop_service_deployment(arn)
             log.info("rollback.stopped", deployment=arn, task_definition=current.arn)
             return Applied(previous or current.arn, current.arn, arn, stopped=True)
-    target = rollback_target(ecs, request, entry, current, log)
+    target = rollback_target(ecs, request, entry, current, log, tag_key)
     cluster, service = request.cluster_ref.name, request.service_ref.name
     updated = ecs.update_service(cluster, service, target)
     deployment = deployment_of(ecs, updated, target)
@@ -170,7 +152,12 @@ def apply_forced_redeploy(
     registered, and `status` must not call the deploy succeeded before its gate ends."""
     if tags:
         ecs.tag_resource(current.arn, dict(tags))
-    own = _own_deployment(_live(ecs, current), sent_at)
+
+    # A forced redeploy rolls a revision out over itself; another deploy changes it.
+    def same(target: str | None, sources: list[str]) -> bool:
+        return target == current.arn and current.arn in sources
+
+    own = _own_deployment(ecs, _live(ecs, current), sent_at, same)
     if own is not None:
         log.info("redeploy.resumed", deployment=own)
         return Applied(current.arn, None, own, True)

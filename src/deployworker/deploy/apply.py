@@ -17,20 +17,43 @@ from typing import Any
 import structlog
 
 from deployworker.aws.ecs import Ecs, register_input_shape
-from deployworker.deploy import tagtext
-from deployworker.deploy.pin import unpinned
+from deployworker.deploy import tagtext, trust
+from deployworker.deploy.current import (
+    Current,
+    check_same_images,
+    family_of,
+    older,
+    read_current,
+    running_images,
+    sealed_key,
+    trusted_previous,
+)
 from deployworker.deploy.plan import (
     DEPLOY_ID_TAG,
     DEPLOY_KEY_TAG,
+    MAC_TAG,
     PREVIOUS_TAG,
-    current_images,
     plan_deploy,
     tag_map,
 )
-from deployworker.errors import invalid
+from deployworker.errors import not_allowed
 from deployworker.failpoints import failpoint
 from deployworker.intake.message import Source
 from deployworker.rollout.locate import current_deployment, find_deployment, rolled_out_since
+
+# `Current`, `read_current` and `family_of` moved to `current`; still importable here.
+__all__ = [
+    "Applied",
+    "BeforeUpdate",
+    "Current",
+    "apply_deploy",
+    "check_same_images",
+    "deploy_tags",
+    "deployment_of",
+    "earlier_revision",
+    "family_of",
+    "read_current",
+]
 
 # A redelivery looks for its revision among the service deployments created since its
 # message was sent, less this allowance for the clocks of SQS and ECS, and describes at
@@ -87,86 +110,37 @@ def deployment_of(ecs: Ecs, service: Mapping[str, Any], task_definition: str) ->
     return str(found["serviceDeploymentArn"]) if found else None
 
 
-def family_of(task_definition_arn: str) -> str:
-    """`family` from `arn:aws:ecs:region:account:task-definition/family:revision`."""
-    return task_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
-
-
-@dataclass(frozen=True)
-class Current:
-    """What a service runs now, read once per deploy."""
-
-    service: dict[str, Any]
-    arn: str
-    task_definition: dict[str, Any]
-    tags: dict[str, str]
-    latest_arn: str
-    latest_tags: dict[str, str]
-    latest_task_definition: dict[str, Any]
-
-    @property
-    def images(self) -> dict[str, str]:
-        """Container name to image of the running revision."""
-        return current_images(self.task_definition)
-
-
-def read_current(ecs: Ecs, cluster: str, service: str) -> Current:
-    """DescribeServices, then the family's newest revision and, if different, the running one.
-
-    Describing the family by name returns its newest revision: usually the one the
-    service runs (one call, not two), or one a deploy registered before a crash.
-    """
-    described = ecs.describe_service(cluster, service)
-    arn = str(described["taskDefinition"])
-    latest, latest_tags = ecs.describe_task_definition(family_of(arn))
-    latest_arn = str(latest["taskDefinitionArn"])
-    if latest_arn == arn:
-        task_definition, tags = latest, latest_tags
-    else:
-        task_definition, tags = ecs.describe_task_definition(arn)
-    return Current(
-        described, arn, task_definition, tag_map(tags), latest_arn, tag_map(latest_tags), latest
-    )
-
-
 def earlier_revision(
-    ecs: Ecs, current: Current, key: str, sent_at: float
+    ecs: Ecs,
+    current: Current,
+    key: str,
+    sent_at: float,
+    tag_key: bytes | None = None,
+    window: float = 0.0,
+    images: Mapping[str, str] | None = None,
 ) -> tuple[str, dict[str, Any], dict[str, str]] | None:
     """The revision registered earlier with this deploy key, not the running one:
     the family's newest, or one a service deployment created since the message was sent
     rolls out (another service of a shared family may have registered after ours).
-    Returns (ARN, task definition, tags), or None."""
-    if current.latest_tags.get(DEPLOY_KEY_TAG) == key:
+    Only a key the worker sealed counts (`trust`). Returns (ARN, task definition, tags),
+    or None. With a replay `window` (signing on), deployments up to that long before
+    the message was sent are searched too, even when the service runs the newest."""
+    if sealed_key(tag_key, current.latest_task_definition, current.latest_tags) == key:
         return current.latest_arn, current.latest_task_definition, current.latest_tags
-    if current.latest_arn == current.arn or sent_at <= 0:
+    if (current.latest_arn == current.arn and window <= 0) or sent_at <= 0:
         return None  # the service runs its family's newest revision: none registered since
     cluster = str(current.service["clusterArn"]).rsplit("/", 1)[-1]
     service = str(current.service["serviceName"])
     known = {current.arn, current.latest_arn}
-    since = rolled_out_since(ecs, cluster, service, sent_at - CLOCK_SKEW_SECONDS)
+    if window > 0 and images:  # a replay search: only revisions running these images
+        since = running_images(ecs, cluster, service, sent_at - window, images)
+    else:
+        since = rolled_out_since(ecs, cluster, service, sent_at - CLOCK_SKEW_SECONDS)
     for arn in [a for a in since if a not in known][:MAX_EARLIER_CANDIDATES]:
         task_definition, tags = ecs.describe_task_definition(arn)
-        if tag_map(tags).get(DEPLOY_KEY_TAG) == key:
+        if sealed_key(tag_key, task_definition, tag_map(tags)) == key:
             return arn, task_definition, tag_map(tags)
     return None
-
-
-def check_same_images(
-    task_definition: Mapping[str, Any], requested: Mapping[str, str] | None, where: str
-) -> None:
-    """Refuse a deploy key that comes back with other images than its revision runs.
-
-    A pinned digest may differ (the tag was resolved again); the tag may not. Raises
-    `Rejection` naming both images."""
-    ran = current_images(task_definition)
-    for name, image in sorted((requested or {}).items()):
-        had = ran.get(name, "")
-        if had != image and unpinned(had) != unpinned(image):
-            raise invalid(
-                f"{where} was already used for {name}={had}; this message asks for "
-                f"{name}={image}. A deploy_id names one deploy of a service: send the "
-                "corrected image with a new deploy_id"
-            )
 
 
 # Called with (service document, new revision ARN) between RegisterTaskDefinition and
@@ -183,6 +157,8 @@ def apply_deploy(
     before_update: BeforeUpdate | None = None,
     requested: Mapping[str, str] | None = None,
     sent_at: float = 0.0,
+    tag_key: bytes | None = None,
+    replay_window: float = 0.0,
 ) -> Applied | None:
     """Move the service to `images` (container name to image); None when it already
     runs them (noop). `tags` are the deploy tags the new revision gets, its key among
@@ -192,12 +168,12 @@ def apply_deploy(
     service = str(current.service["serviceName"])
     key = tags[DEPLOY_KEY_TAG]
     where = f"deploy_id {tags.get(DEPLOY_ID_TAG)!r} of {cluster}/{service}"
-    if current.tags.get(DEPLOY_KEY_TAG) == key:
+    if sealed_key(tag_key, current.task_definition, current.tags) == key:
         check_same_images(current.task_definition, requested, where)
         log.info("deploy.resumed", task_definition=current.arn)
         deployment = deployment_of(ecs, current.service, current.arn)
-        return Applied(current.arn, current.tags.get(PREVIOUS_TAG), deployment, True)
-    earlier = earlier_revision(ecs, current, key, sent_at)
+        return Applied(current.arn, trusted_previous(current, tag_key), deployment, True)
+    earlier = earlier_revision(ecs, current, key, sent_at, tag_key, replay_window, images)
     if earlier is not None:
         check_same_images(earlier[1], requested, where)
         found = find_deployment(ecs, cluster, service, earlier[0])
@@ -205,8 +181,18 @@ def apply_deploy(
             # Rolled out before, and no longer running: it already ended (rolled back,
             # overtaken, ...). Following it again reports that ending and writes nothing.
             arn = str(found["serviceDeploymentArn"])
+            if replay_window > 0 and older(earlier[0], current.arn):
+                raise not_allowed(
+                    f"{where} already ran as {earlier[0]}, older than the running "
+                    f"{current.arn}: a replayed or repeated deploy never downgrades a "
+                    "service; send a rollback to return to it"
+                )
             log.info("deploy.replayed", task_definition=earlier[0], deployment=arn)
-            return Applied(earlier[0], earlier[2].get(PREVIOUS_TAG), arn, True)
+            shape = register_input_shape()
+            previous = trust.trusted(tag_key, earlier[1], earlier[2], shape).get(PREVIOUS_TAG)
+            return Applied(earlier[0], previous, arn, True)
+    if tag_key is not None:  # room for the MAC among the tags; `trust.sealed` fills it
+        tags = {**tags, MAC_TAG: trust.PLACEHOLDER}
     plan = plan_deploy(
         current.task_definition,
         [{"key": k, "value": v} for k, v in current.tags.items()],
@@ -216,11 +202,21 @@ def apply_deploy(
     )
     if plan is None:
         return None
+    register_input = trust.sealed(tag_key, plan.register_input)
+    if earlier is not None:
+        # Reused only if it is, field for field, what the plan registers now: a key can
+        # be predicted (and, without a tag key, copied), a revision's content cannot.
+        differ = trust.differences(
+            trust.content(earlier[1], register_input_shape()), plan.register_input
+        )
+        if differ:
+            log.warning("deploy.revision_not_reused", task_definition=earlier[0], fields=differ)
+            earlier = None
     if earlier is not None:  # registered before a crash (or a failed migration)
         target = earlier[0]
         log.info("deploy.reused_revision", task_definition=target)
     else:
-        target = ecs.register_task_definition(plan.register_input)
+        target = ecs.register_task_definition(register_input)
         log.info(
             "deploy.registered",
             task_definition=target,

@@ -18,7 +18,7 @@ from deployworker.aws.sqs import Message
 from deployworker.deploy.apply import Applied
 from deployworker.deploy.migrate import MigrationFailed
 from deployworker.deploy.reporting import rejected_outcome
-from deployworker.errors import PermanentAwsError, Rejection, RetryableAwsError
+from deployworker.errors import CopyLost, PermanentAwsError, Rejection, RetryableAwsError
 from deployworker.intake.entries import Entry
 from deployworker.intake.message import DeployRequest
 from deployworker.intake.release_message import ReleaseRequest
@@ -98,6 +98,15 @@ class Job:
     gate_hook: str | None = None  # the PAUSE hook a gate judges (or judged): never twice
     gate_stages: set[str] = field(default_factory=set)  # hook stages whose gates ran
     gate_reason: str | None = None  # why a gate rolled the deploy back
+
+    def held(self) -> None:
+        """Raise `CopyLost` once this copy of the message is no longer ours (`aws.held`)."""
+        if self.lost is not None:
+            raise CopyLost(self.lost)
+
+    def released(self) -> Result:
+        """The outcome of a deploy whose copy was lost: `released`, settled by no one."""
+        return replace(self.base, outcome=Outcome.RELEASED, reason=self.lost or "")
 
 
 @contextmanager

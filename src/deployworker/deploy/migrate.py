@@ -18,12 +18,14 @@ from typing import Any
 
 import structlog
 
-from deployworker.aws.ecs import Ecs, input_shape
+from deployworker.aws.ecs import Ecs, input_shape, register_input_shape
+from deployworker.aws.held import still_held
+from deployworker.deploy import trust
 from deployworker.deploy.plan import project, tag_map
 from deployworker.intake.entries import Migrate
 
 ESSENTIAL_EXIT = "EssentialContainerExited"
-MIGRATED_TAG = "deployworker:migrated"
+MIGRATED_TAG = trust.MIGRATED_TAG
 
 
 class MigrationFailed(Exception):
@@ -114,6 +116,7 @@ class Migrator:
     interval: float
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+    tag_key: bytes | None = None  # `migrated` counts only with its MAC (`deploy.trust`)
 
     def run(
         self, service: Mapping[str, Any], target: str, migrate: Migrate, deploy_id: str
@@ -121,8 +124,9 @@ class Migrator:
         """Run (or rejoin) the migration for `deploy_id`; raises `MigrationFailed`."""
         log = structlog.get_logger("deployworker.migrate")
         cluster = str(service["clusterArn"])
-        _, tags = self.ecs.describe_task_definition(target)
-        done = tag_map(tags).get(MIGRATED_TAG)
+        revision, tags = self.ecs.describe_task_definition(target)
+        shape = register_input_shape()
+        done = trust.migrated(self.tag_key, revision, tag_map(tags), shape)
         if done is not None:
             log.info("migrate.skipped", task_definition=target, task_arn=done)
             return
@@ -138,6 +142,7 @@ class Migrator:
             log.info("migrate.started", task_arn=task_arn, started_by=tag, task_definition=target)
         deadline = self.clock() + migrate.timeout
         while True:
+            still_held()  # a copy lost while the migration runs stops waiting for it
             task = self.ecs.describe_task(cluster, task_arn)
             if task.get("lastStatus") == "STOPPED":
                 ok, reason, exit_code = verdict(task, migrate.container)
@@ -147,7 +152,8 @@ class Migrator:
                     )
                     raise MigrationFailed(reason, task_arn, exit_code)
                 # Before UpdateService: a redelivery from here on finds the tag.
-                self.ecs.tag_resource(target, {MIGRATED_TAG: task_arn})
+                sealed = trust.migrated_tags(self.tag_key, revision, task_arn, shape)
+                self.ecs.tag_resource(target, sealed)
                 log.info("migrate.succeeded", task_arn=task_arn)
                 return
             if self.clock() >= deadline:

@@ -22,6 +22,7 @@ from typing import Any
 import structlog
 
 from deployworker.aws.ecs import Ecs
+from deployworker.aws.held import holding
 from deployworker.aws.sqs import Message
 from deployworker.deploy.act import Actor
 from deployworker.deploy.gates.drive import GateDriver
@@ -50,6 +51,7 @@ from deployworker.intake.admit import Intake
 from deployworker.intake.entries import Allowlist
 from deployworker.intake.message import DeployRequest
 from deployworker.intake.release_message import ReleaseRequest
+from deployworker.intake.signing import DEFAULT_MAX_AGE, Verifier
 from deployworker.observe.events import Emit, discard
 from deployworker.outcome import Outcome, Result
 from deployworker.rollout.assess import Assessment
@@ -72,8 +74,8 @@ class Pipeline:
         region: str | None = None,
         account: str | None = None,
         emit: Emit = discard,
-        signing_key: bytes | None = None,
-        signing_max_age: float = 86_400,
+        signing_key: Verifier | None = None,
+        signing_max_age: float = DEFAULT_MAX_AGE,
         releases: Router | None = None,
         gates: GateDriver | None = None,
     ) -> None:
@@ -109,25 +111,23 @@ class Pipeline:
         """Begin processing `message`; `done(result)` runs exactly once, on this thread
         or on a dispatched one, when it has an outcome. Returns once the deploy is
         applied and being watched (or finished). Never raises."""
-        fields: dict[str, Any] = {
-            "message_id": message.message_id,
-            "group_id": message.group_id,
-            "deploy_id": message.dedup_id or message.message_id,
-        }
+        fields: dict[str, Any] = {"message_id": message.message_id, "group_id": message.group_id}
+        fields["deploy_id"] = message.dedup_id or message.message_id
         started = time.monotonic()
-        if self._releases is not None and self._releases.claims(message):
-            self._releases.start(message, done)
-            return
         with bound(fields):
-            failpoint("received")
             request: DeployRequest | None = None
             try:
+                if self._releases is not None and self._releases.claims(message):
+                    self._releases.start(message, done)
+                    return
+                failpoint("received")
                 request = self._intake.parse(message)
                 fields.update(log_fields(request, message))
                 structlog.contextvars.bind_contextvars(**fields)
+                decision = self._intake.admit(request, message.group_id)
+                # Admitted first: a rejected sender's text never reaches ChatOps.
                 received = Result(Outcome.RETRIED, "", deploy_id_of(request, message))
                 self._emit(event_of("received", received, request))
-                decision = self._intake.admit(request, message.group_id)
             except Rejection as rejection:
                 outcome = rejected_outcome(rejection)
                 log.warning("message.rejected", outcome=outcome.value, reason=rejection.reason)
@@ -184,13 +184,13 @@ class Pipeline:
 
     # -- stages ------------------------------------------------------------------------------
     def _guarded(self, job: Job, stage: Callable[[Job], Result | None]) -> None:
-        """Run one stage with the deploy's log context; a `Result` (or an error) ends it."""
-        with bound(job.fields):
+        """Run one stage in the log context, writing only while held; a `Result` ends it."""
+        with bound(job.fields), holding(job.held):
             try:
-                lost = replace(job.base, outcome=Outcome.RELEASED, reason=job.lost or "")
-                result = stage(job) if job.lost is None else lost
+                job.held()
+                result = stage(job)
             except Exception as exc:
-                result = result_of_error(job.base, exc)
+                result = job.released() if job.lost else result_of_error(job.base, exc)
             if result is not None:
                 self._end(job, result)
 

@@ -26,6 +26,8 @@ TAG_PREFIX = "deployworker:"
 DEPLOY_KEY_TAG = "deployworker:deploy-key"
 DEPLOY_ID_TAG = "deployworker:deploy-id"
 PREVIOUS_TAG = "deployworker:previous"
+# The MAC over the two above (`deploy.trust`): kept whenever they are.
+MAC_TAG = "deployworker:mac"
 MAX_TAGS = 50
 AWS_PREFIX = "aws:"
 _TAG_VALUE_UNSAFE = re.compile(r"[^\w .:/=+\-@]", re.UNICODE)
@@ -97,9 +99,9 @@ def merge_tags(
     # Over ECS's limit, drop our optional metadata before ever dropping a user's tag;
     # the deploy-key tag is what makes redelivery safe, so it is never dropped.
     for essential in (
-        (DEPLOY_KEY_TAG, DEPLOY_ID_TAG, PREVIOUS_TAG),
-        (DEPLOY_KEY_TAG, PREVIOUS_TAG),
-        (DEPLOY_KEY_TAG,),
+        (DEPLOY_KEY_TAG, DEPLOY_ID_TAG, PREVIOUS_TAG, MAC_TAG),
+        (DEPLOY_KEY_TAG, PREVIOUS_TAG, MAC_TAG),
+        (DEPLOY_KEY_TAG, MAC_TAG),
     ):
         if len(kept) + len(added) <= MAX_TAGS:
             break

@@ -57,7 +57,13 @@ def event_of(kind: str, result: Result, request: DeployRequest | None = None) ->
         reason=result.reason or None,
         duration=round(result.duration, 3) if result.duration else None,
         task_definition=result.task_definition,
-        source=request.source.model_dump(exclude_none=True) if request and request.source else None,
+        # A rejected message's source (URL, actor, commit: the sender's words) stays out of
+        # ChatOps; its reason is the worker's.
+        source=(
+            request.source.model_dump(exclude_none=True)
+            if request and request.source and kind != "rejected"
+            else None
+        ),
         evidence=result.evidence,
     )
 

@@ -86,15 +86,34 @@ class Judge(Protocol):
     def supersede(self, message: Message, request: Request, newer: Message) -> Result: ...
 
 
+# The runner's pending settlements: newer message id -> the older ones it replaces.
+Waiting = dict[str, list[tuple[Message, Request]]]
+
+
+def split_superseded(messages: list[Message], judge: Judge) -> tuple[list[Message], Waiting]:
+    """The messages of one group's batch to run, in order, and for each the older ones
+    it replaces. Those are settled only once it has an outcome: if it is rejected (at
+    apply, say), they run after all, so a deploy is never lost to one that never ran."""
+    requests = [(m.message_id, judge.admissible(m)) for m in messages]
+    replaced = superseded(requests)
+    waiting: Waiting = {}
+    for (message_id, request), message in zip(requests, messages, strict=True):
+        if message_id in replaced and request is not None:
+            newer = replaced[message_id]
+            while newer in replaced:  # replaced in turn: the one that runs answers for it
+                newer = replaced[newer]
+            waiting.setdefault(newer, []).append((message, request))
+    return [m for m in messages if m.message_id not in replaced], waiting
+
+
 def drop_superseded(
     messages: list[Message], judge: Judge, settle: Callable[[Message, Result], None]
 ) -> list[Message]:
-    """Settle the deploys of one group's batch that a newer message replaces; return
-    the rest, in order."""
-    requests = [(m.message_id, judge.admissible(m)) for m in messages]
-    replaced = superseded(requests)
+    """Settle at once the deploys of one group's batch that a newer message replaces;
+    return the rest, in order."""
+    kept, waiting = split_superseded(messages, judge)
     by_id = {m.message_id: m for m in messages}
-    for (message_id, request), message in zip(requests, messages, strict=True):
-        if message_id in replaced and request is not None:
-            settle(message, judge.supersede(message, request, by_id[replaced[message_id]]))
-    return [m for m in messages if m.message_id not in replaced]
+    for newer, olders in waiting.items():
+        for message, request in olders:
+            settle(message, judge.supersede(message, request, by_id[newer]))
+    return kept

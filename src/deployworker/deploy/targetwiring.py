@@ -78,9 +78,10 @@ def build_targets(
             full_rounds=not settings.events_on,
         )
         watcher.start()
+        key = home_actor.tag_key if home_actor is not None else None
         actor = Actor(
             ecs,
-            Migrator(ecs, settings.watch_interval_seconds),
+            Migrator(ecs, settings.watch_interval_seconds, tag_key=key),
             factory.adapter(Ecr, "ecr"),
             region=target.region,
             account=target.account,
@@ -88,6 +89,8 @@ def build_targets(
             default_timeout=settings.deploy_timeout_seconds,
             sources=source_reader(accounts, intake, target),
             registries=registry_reader(accounts, intake),
+            tag_key=key,
+            replay_window=home_actor.replay_window if home_actor is not None else 0.0,
         )
         elsewhere, where = home.gates.elsewhere, (target.account, target.region)
         gates = elsewhere(ecs, factory, watcher.wake, where) if elsewhere else None

@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Protocol
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
 
 from deployworker.errors import not_allowed
-
-if TYPE_CHECKING:
-    from deployworker.intake.message import DeployRequest
 
 ACCOUNT_ID = re.compile(r"^[0-9]{12}$", re.ASCII)
 ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$", re.ASCII)
@@ -125,7 +122,34 @@ class Target:
         return f"{self.account}/{self.region}"
 
 
-def _from_arns(request: DeployRequest) -> tuple[str | None, str | None]:
+class _Named(Protocol):
+    """A cluster or service as a message names it: by name, or by ARN (with both)."""
+
+    @property
+    def account(self) -> str | None: ...
+
+    @property
+    def region(self) -> str | None: ...
+
+
+class Targeted(Protocol):
+    """What `resolve_target` reads of a message (`intake.message.DeployRequest` is one):
+    described here, so this module never imports the message's and no cycle forms."""
+
+    @property
+    def cluster_ref(self) -> _Named: ...
+
+    @property
+    def service_ref(self) -> _Named: ...
+
+    @property
+    def account(self) -> str | None: ...
+
+    @property
+    def region(self) -> str | None: ...
+
+
+def _from_arns(request: Targeted) -> tuple[str | None, str | None]:
     """(account, region) the request's ARNs name; refuses two ARNs that disagree."""
     account = region = None
     for ref in (request.cluster_ref, request.service_ref):
@@ -137,9 +161,7 @@ def _from_arns(request: DeployRequest) -> tuple[str | None, str | None]:
     return account, region
 
 
-def resolve_target(
-    request: DeployRequest, accounts: dict[str, Account], home: Target
-) -> Target | None:
+def resolve_target(request: Targeted, accounts: dict[str, Account], home: Target) -> Target | None:
     """The target a request names, or None when it names only names (home, or a
     foreign ARN the caller must refuse with `allowlist.check_scope`'s reason).
 

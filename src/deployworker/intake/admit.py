@@ -18,7 +18,7 @@ from deployworker.intake.allowlist import Decision, check_scope, decide, find_en
 from deployworker.intake.entries import Allowlist
 from deployworker.intake.message import DeployRequest
 from deployworker.intake.parse import Unwrapped, parse_request, unwrap
-from deployworker.intake.signing import SIGNATURE_ATTRIBUTE, verify
+from deployworker.intake.signing import DEFAULT_MAX_AGE, SIGNATURE_ATTRIBUTE, Verifier
 
 
 def canonical_group(
@@ -75,8 +75,8 @@ class Intake:
     allowlist: Callable[[], Allowlist]
     region: str | None = None
     account: str | None = None
-    signing_key: bytes | None = None
-    signing_max_age: float = 86_400
+    signing_key: Verifier | None = None  # its keys and destinations; None: signing off
+    signing_max_age: float = DEFAULT_MAX_AGE
     serves: Target | None = None  # the one target admitted here; None: home
 
     @property
@@ -108,7 +108,11 @@ class Intake:
             signature = unwrapped.attributes.get(SIGNATURE_ATTRIBUTE) or message.attributes.get(
                 SIGNATURE_ATTRIBUTE
             )
-            verify(unwrapped.text, signature, self.signing_key, time.time(), self.signing_max_age)
+            # SQS's SentTimestamp, which no sender sets: a replay is received later.
+            sent_at = message.sent_at or time.time()
+            self.signing_key.check(
+                unwrapped.text, signature, sent_at, self.signing_max_age, message.group_id
+            )
         return unwrapped
 
     def admit(self, request: DeployRequest, group_id: str) -> Decision:

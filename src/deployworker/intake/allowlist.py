@@ -75,8 +75,9 @@ def find_entry(
 ) -> Entry | None:
     """The entry for a service in `target` (None: home). A home entry may leave its
     account and region out or name them; another target's entry names them."""
-    if target is None or home is None:
+    if home is None:
         return allowlist.entry(cluster, service)
+    target = target or home  # an entry naming home's account or region matches it too
     accounts = [None, target.account] if target.account == home.account else [target.account]
     regions = [None, target.region] if target.region == home.region else [target.region]
     for account in accounts:

@@ -4,7 +4,9 @@ containers).
 
 `refresh` is cheap (one `stat`) and is called from the poll loop; a changed file
 is reloaded, and an invalid one is reported while the last good allowlist stays
-in force.
+in force. The file is stat'ed again after it is read: one that changed meanwhile (a
+write under way) is not loaded, but read again at the next refresh, so a half-written
+allowlist never takes effect because it happens to parse.
 """
 
 from __future__ import annotations
@@ -112,8 +114,15 @@ class AllowlistFile:
                 signature = (stat.st_mtime, stat.st_size, stat.st_ino)
                 if not force and signature == self._signature:
                     return False
-                text = self._path.read_text(encoding="utf-8")
-                allowlist = load_allowlist(text)
+                data = self._path.read_bytes()
+                after = os.stat(self._path)
+                if (after.st_mtime, after.st_size, after.st_ino) != signature or len(data) != (
+                    after.st_size
+                ):
+                    # Written while we read (a torn read): load it once it stands still.
+                    log.warning("allowlist.changing", path=str(self._path))
+                    return False
+                allowlist = load_allowlist(data.decode("utf-8"))
             except (OSError, UnicodeDecodeError, AllowlistError) as exc:
                 self._signature = signature
                 self._fail(str(exc))

@@ -9,7 +9,6 @@ to the revision it ran before the release `to_deploy_id` names, and `action:
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 from pydantic import (
@@ -21,11 +20,11 @@ from pydantic import (
     model_validator,
 )
 
-from deployworker.errors import invalid, not_allowed
+from deployworker.errors import Rejection, invalid, not_allowed
 from deployworker.intake.entries import Allowlist
 from deployworker.intake.imageref import parse_image
 from deployworker.intake.message import DeployRequest, Source
-from deployworker.intake.parse import Unwrapped
+from deployworker.intake.parse import Unwrapped, decode
 from deployworker.intake.release_checks import check_name
 from deployworker.intake.releases import Release
 
@@ -108,16 +107,19 @@ def is_release(unwrapped: Unwrapped) -> bool:
     if '"release"' not in unwrapped.text:  # cheap test first: most messages are not
         return False
     try:
-        document = json.loads(unwrapped.text)
-    except ValueError:
-        return False
+        document = decode(unwrapped.text, "message body")
+    except Rejection:
+        return False  # the pipeline parses it as a deploy, and refuses it with the reason
     return isinstance(document, dict) and "release" in document
 
 
 def parse_release(unwrapped: Unwrapped) -> ReleaseRequest:
     """A validated release message. Raises `Rejection` (invalid) naming every problem."""
+    what = "SNS envelope's Message" if unwrapped.enveloped else "message body"
+    document = decode(unwrapped.text, what)
+    if not isinstance(document, dict):
+        raise invalid(f"release message must be a JSON object, not {type(document).__name__}")
     try:
-        document = json.loads(unwrapped.text)
         return ReleaseRequest.model_validate(document)
     except ValidationError as exc:
         parts = []
@@ -130,8 +132,8 @@ def parse_release(unwrapped: Unwrapped) -> ReleaseRequest:
                 else f"{where}: {text}"
             )
         raise invalid("; ".join(parts)) from None
-    except ValueError as exc:
-        raise invalid(f"message body is not valid JSON: {exc}") from None
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise invalid(f"release message could not be validated: {exc}") from None
 
 
 def member_images(

@@ -12,11 +12,18 @@ and each copy is extended, and untracked, on its own. When SQS refuses to extend
 copy for a reason that is the sender's (its receipt handle is no longer valid, or
 its visibility would pass the 12-hour cap), the copy is lost: it is untracked and
 its `on_lost` is told, so its deploy stops acting and the redelivery takes over.
+
+An extension that failed for SQS's own reasons (an entry in the batch's `Failed` list
+without SenderFault, or the whole call) is retried at the next beat, but it is not
+trusted: each copy is known to be held only until its last *successful* extension
+(or its receipt) plus the visibility timeout. A copy whose hold would run out within
+one more interval (plus `SLACK`) is lost too, before SQS could deliver it elsewhere.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,6 +34,9 @@ from deployworker.errors import AwsError
 
 log = structlog.get_logger("deployworker.heartbeat")
 BATCH = 10
+SLACK = 2.0  # seconds: a lost copy stops this long before SQS may show it to another
+LAPSING = "VisibilityNotExtended"  # the code `on_lost` gets for a hold about to run out
+URGENT_ATTEMPTS = 3  # immediate tries for a copy whose hold would lapse before the next beat
 
 # Told why the copy was lost, e.g. "ReceiptHandleIsInvalid". Runs on the heartbeat's thread.
 OnLost = Callable[[str], None]
@@ -48,6 +58,8 @@ class Heartbeat:
         self._interval = interval
         self._tracked: dict[str, _Tracked] = {}  # receipt handle -> the copy it names
         self._calling: set[str] = set()  # receipt handles in the call under way
+        self._until: dict[str, float] = {}  # receipt handle -> held at least until (monotonic)
+        self.clock: Callable[[], float] = time.monotonic
         self._lock = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -58,11 +70,14 @@ class Heartbeat:
         """Start extending the copy of a message that `receipt_handle` names."""
         with self._lock:
             self._tracked[receipt_handle] = _Tracked(message_id, on_lost)
+            # Received (with this visibility) just before; the hold runs from then.
+            self._until[receipt_handle] = self.clock() + self._visibility
 
     def untrack(self, receipt_handle: str) -> None:
         """Stop extending a copy; returns only once no call can still touch it."""
         with self._lock:
             self._tracked.pop(receipt_handle, None)
+            self._until.pop(receipt_handle, None)
             self._lock.wait_for(lambda: receipt_handle not in self._calling)
 
     def tracked(self) -> dict[str, str]:
@@ -110,25 +125,54 @@ class Heartbeat:
                 except Exception:  # one owner's failure must not cost the others the news
                     log.exception("heartbeat.on_lost_failed")
 
-    def _extend(self, chunk: dict[str, str]) -> list[tuple[OnLost, str]]:
+    def _call(self, chunk: dict[str, str]) -> dict[str, tuple[str, bool]]:
+        """One ChangeMessageVisibilityBatch: the entries that failed (all of them, for
+        SQS's reasons, when the call itself failed)."""
         try:
-            failed = self._sqs.change_visibility_batch(
+            return self._sqs.change_visibility_batch(
                 self._queue_url, chunk, self._visibility, retry=False
             )
         except AwsError as exc:
             log.warning("heartbeat.failed", count=len(chunk), error=str(exc))
-            return []
+            return {receipt: (exc.code, False) for receipt in chunk}
+
+    def _extend(self, chunk: dict[str, str]) -> list[tuple[OnLost, str]]:
+        began = self.clock()  # a successful extension holds from no later than this
+        failed = self._call(chunk)
+        margin = self._interval + SLACK
+        for _ in range(URGENT_ATTEMPTS):
+            # Copies the next beat would come too late for are tried again at once.
+            with self._lock:
+                urgent = {
+                    r: r
+                    for r, (_, sender_fault) in failed.items()
+                    if not sender_fault
+                    and r in self._tracked
+                    and self._until.get(r, 0.0) - self.clock() <= margin
+                }
+            if not urgent:
+                break
+            again = self._call(urgent)
+            failed = {r: f for r, f in failed.items() if r not in urgent or r in again}
+            failed.update(again)
         lost: list[tuple[OnLost, str]] = []
         transient: list[str] = []
+        now = self.clock()
         with self._lock:
-            for receipt, (code, sender_fault) in failed.items():
+            for receipt in chunk:
                 copy = self._tracked.get(receipt)
                 if copy is None:
                     continue
-                if not sender_fault:  # SQS's own fault: the next beat tries again
-                    transient.append(copy.message_id)
+                if receipt not in failed:
+                    self._until[receipt] = began + self._visibility
                     continue
+                code, sender_fault = failed[receipt]
+                if not sender_fault and self._until.get(receipt, 0.0) - now > margin:
+                    transient.append(copy.message_id)  # the next beat tries again, in time
+                    continue
+                code = code if sender_fault else LAPSING
                 del self._tracked[receipt]
+                self._until.pop(receipt, None)
                 log.warning("heartbeat.lost", message_id=copy.message_id, code=code)
                 if copy.on_lost is not None:
                     lost.append((copy.on_lost, code))

@@ -81,8 +81,9 @@ data "aws_iam_policy_document" "ecs" {
     }
   }
 
-  # After a successful migration, its revision is tagged deployworker:migrated (and
-  # nothing else), so a redrive long after ListTasks forgot the task skips it.
+  # After a successful migration, its revision is tagged deployworker:migrated and its
+  # MAC, deployworker:migrated-mac (and nothing else), so a redrive long after ListTasks
+  # forgot the task skips it.
   statement {
     sid       = "MarkMigratedRevisions"
     effect    = "Allow"
@@ -92,7 +93,7 @@ data "aws_iam_policy_document" "ecs" {
     condition {
       test     = "ForAllValues:StringEquals"
       variable = "aws:TagKeys"
-      values   = ["deployworker:migrated"]
+      values   = ["deployworker:migrated", "deployworker:migrated-mac"]
     }
   }
 

@@ -191,6 +191,17 @@ data "aws_iam_policy_document" "worker" {
     }
   }
 
+  # The worker's own key for the MAC on its deployworker:* tags: no other role reads it.
+  dynamic "statement" {
+    for_each = compact([var.tag_key_secret_arn])
+    content {
+      sid       = "ReadTagKey"
+      effect    = "Allow"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [statement.value]
+    }
+  }
+
   # Other accounts: exactly the roles their deployworker-target modules created.
   dynamic "statement" {
     for_each = distinct([for arn in var.target_role_arns : "sts"])
@@ -311,6 +322,16 @@ data "aws_iam_policy_document" "ci" {
     effect    = "Allow"
     actions   = ["sns:Publish"]
     resources = [aws_sns_topic.deploys.arn]
+  }
+
+  dynamic "statement" {
+    for_each = compact([var.kms_key_arn])
+    content {
+      sid       = "EncryptDeployMessages"
+      effect    = "Allow"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [statement.value]
+    }
   }
 
   statement {

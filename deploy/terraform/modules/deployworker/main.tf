@@ -33,6 +33,7 @@ locals {
     },
     { for arn in compact([local.events_topic_arn]) : "DEPLOYWORKER_EVENTS_TOPIC_ARN" => arn },
     { for arn in compact([var.signing_secret_arn]) : "DEPLOYWORKER_SIGNING_KEY_SECRET_ARN" => arn },
+    { for arn in compact([var.tag_key_secret_arn]) : "DEPLOYWORKER_TAG_KEY_SECRET_ARN" => arn },
     { for url in aws_sqs_queue.ecs_events[*].url : "DEPLOYWORKER_EVENTS_QUEUE_URL" => url },
     { for arn in aws_sns_topic.ecs_events[*].arn : "DEPLOYWORKER_ECS_EVENTS_TOPIC_ARN" => arn },
     { for arn in aws_sns_topic.ecs_events[*].arn : "DEPLOYWORKER_ECS_EVENTS_PREFIX" => local.ecs_events_prefix },

@@ -135,6 +135,12 @@ variable "signing_secret_arn" {
   default     = null
 }
 
+variable "tag_key_secret_arn" {
+  description = "Secrets Manager secret holding the worker-only key of the MAC on its deployworker:* tags (never the signing key); null: tags are not sealed."
+  type        = string
+  default     = null
+}
+
 variable "prometheus_url" {
   description = "Prometheus base URL the worker's gate analysis queries (DEPLOYWORKER_PROMETHEUS_URL); null: no Prometheus metrics in gates."
   type        = string

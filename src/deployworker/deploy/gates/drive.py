@@ -157,6 +157,8 @@ class GateDriver:
                     # Answered already (before a crash, by a person, by its timeout).
                     log.warning("gate.hook_not_waiting", hook_id=pause.hook_id, status=status)
                     return
+                if job.lost is not None:  # lost during the describe: still no write
+                    return
                 self._ecs.continue_service_deployment(arn, pause.hook_id, action)
             except AwsError as exc:
                 log.warning("gate.answer_failed", hook_id=pause.hook_id, error=str(exc))

@@ -10,6 +10,7 @@ from deployworker.deploy.release.handler import Releases
 from deployworker.deploy.release.members import Members
 from deployworker.intake.admit import Intake
 from deployworker.intake.allowlist_file import AllowlistSource
+from deployworker.intake.signing import Verifier
 from deployworker.observe.events import SnsEvents, discard
 from deployworker.rollout.watch import Watcher
 from deployworker.settings import Settings
@@ -22,7 +23,7 @@ def build_releases(
     allowlist: AllowlistSource,
     settings: Settings,
     events: SnsEvents | None,
-    signing_key: bytes | None,
+    signing_key: Verifier | None,
 ) -> Releases:
     """The release handler, with its own Scheduler and EventBridge adapters; it shares
     the worker's ECS adapter (the actor's), watcher, migrator, events and admission
