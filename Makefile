@@ -62,6 +62,7 @@ BENCH_ARGS ?= --check --json docs/benchmarks.json --plot docs/benchmarks-burst.p
 bench: $(STAMP)
 	$(BIN)/python -m bench.scale $(BENCH_ARGS)
 	$(BIN)/python -m bench.accounts --check --json docs/benchmarks-accounts.json
+	$(BIN)/python -m bench.board --check
 	$(BIN)/python -m bench.replicas --check --json docs/benchmarks-replicas.json
 
 # The allowlist's JSON Schema (config/allowlist.schema.json) and field reference

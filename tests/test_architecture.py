@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     "deploy": 5,
     "intake": 4,
     "rollout": 4,
+    "board": 4,
     "local": 5,
     "observe": 3,
     "settings": 2,

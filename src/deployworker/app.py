@@ -23,6 +23,7 @@ from deployworker.aws.factory import Factory
 from deployworker.aws.identity import Sts, own_scope
 from deployworker.aws.sns import Sns
 from deployworker.aws.sqs import Sqs
+from deployworker.board.web import Board, build_board
 from deployworker.deploy.act import Actor
 from deployworker.deploy.approvals.wiring import build_approvals
 from deployworker.deploy.gates.wiring import gates_for
@@ -71,6 +72,7 @@ class App:
     http: WSGIServer | None = None
     resumes: ThreadPoolExecutor | None = None
     ecs_events: EventConsumer | None = None
+    board: Board | None = None  # the deploy board, mounted at /board beside /metrics
 
     @property
     def http_port(self) -> int:
@@ -80,8 +82,8 @@ class App:
     def start(self, serve_http: bool = True) -> None:
         """Start the HTTP endpoint, the watcher, the heartbeat and the poll loop."""
         if serve_http:
-            s = self.settings
-            self.http = serve(s.metrics_host, s.metrics_port, self.metrics.registry, self.health)
+            s, m = self.settings, {"/board": self.board} if self.board else {}
+            self.http = serve(s.metrics_host, s.metrics_port, self.metrics.registry, self.health, m)
         if self.events is not None:
             self.events.start()
         self.watcher.start()
@@ -98,10 +100,7 @@ class App:
         )
 
     def shutdown(self) -> list[str]:
-        """Stop receiving, hand in-flight messages back, stop every thread.
-
-        Returns the ids of the messages handed back.
-        """
+        """Stop receiving, hand in-flight messages back (returns their ids), stop every thread."""
         self.worker.stop_receiving()
         if self.ecs_events is not None:
             self.ecs_events.stop()
@@ -247,4 +246,5 @@ def build(
         settler,
         resumes=resumes,
         ecs_events=consume_events(settings, sqs, targets.watchers, health, metrics.ecs_event, aws),
+        board=build_board(settings, recorder.writer.table if recorder else None),
     )

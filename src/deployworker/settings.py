@@ -171,6 +171,8 @@ class Settings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9102, ge=0, le=65535)
     health_poll_window_seconds: float = Field(default=120.0, gt=0)
+    board_enabled: bool = Field(default=True, description="serve the deploy board at /board")
+    board_cache_seconds: float = Field(default=3.0, ge=0.5, le=300, description="board's cache")
 
     log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
         default="info", description="least severe log level written"

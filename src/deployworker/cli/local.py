@@ -114,6 +114,10 @@ def run_local(settings: Settings, stop: threading.Event, sample: bool = True) ->
                 endpoint_url=endpoint,
             )
             log.info("local.sample_published", deploy_id=sent.deploy_id, group_id=sent.group_id)
+        if app.board is not None and app.http is not None:
+            # Last, where a new user looks: the sample deploy appears there and converges.
+            url = f"http://{settings.metrics_host}:{app.http_port}/board"
+            log.info("local.board", board_url=url, hint=f"open {url} to watch deploys")
         stop.wait()
         app.shutdown()
     finally:

@@ -57,6 +57,8 @@ class DeployEvent:
 
 
 Emit = Callable[[DeployEvent], None]
+# Events for the deploy ledger (and so the board) only: never published.
+LEDGER_ONLY = frozenset({"gate_progress"})
 
 
 def discard(_: DeployEvent) -> None:
@@ -85,6 +87,8 @@ class SnsEvents:
 
     def emit(self, event: DeployEvent) -> None:
         """Queue an event; never blocks the caller."""
+        if event.type in LEDGER_ONLY:
+            return
         try:
             self._queue.put_nowait(event)
         except queue.Full:

@@ -1,10 +1,11 @@
-"""The HTTP endpoint: `/metrics`, `/healthz` (poll loop alive), `/readyz` (able to work)."""
+"""The HTTP endpoint: `/metrics`, `/healthz` (poll loop alive), `/readyz` (able to work),
+and any WSGI app mounted beside them (the deploy board at `/board`)."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from socketserver import ThreadingMixIn
 from typing import Any, cast
@@ -72,14 +73,21 @@ class Health:
         return True, "ok"
 
 
-def endpoint(registry: CollectorRegistry, health: Health) -> WsgiApp:
+def endpoint(
+    registry: CollectorRegistry, health: Health, mounts: Mapping[str, WsgiApp] | None = None
+) -> WsgiApp:
     """The WSGI app: `/metrics` is prometheus_client's own (gzip, OpenMetrics
     negotiation, `?name[]=` filtering), answered for HEAD as for GET without a body;
-    `/healthz` and `/readyz` are the probes; anything else is 404."""
+    `/healthz` and `/readyz` are the probes; a path under a `mounts` prefix (`/board`)
+    goes to the app mounted there; anything else is 404."""
     metrics = make_wsgi_app(registry)
+    mounted = dict(mounts or {})
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
+        for prefix, inner in mounted.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return inner(environ, start_response)
         if path == "/metrics":
             if method != "HEAD":
                 return cast("Iterable[bytes]", metrics(environ, start_response))
@@ -115,8 +123,15 @@ class _Quiet(WSGIRequestHandler):
         """Silence per-request logging: scrapes every few seconds would drown the log."""
 
 
-def serve(host: str, port: int, registry: CollectorRegistry, health: Health) -> WSGIServer:
-    """Start the endpoint on a daemon thread; returns the server (its port may be 0-assigned)."""
-    server = make_server(host, port, endpoint(registry, health), _Server, _Quiet)
+def serve(
+    host: str,
+    port: int,
+    registry: CollectorRegistry,
+    health: Health,
+    mounts: Mapping[str, WsgiApp] | None = None,
+) -> WSGIServer:
+    """Start the endpoint on a daemon thread; returns the server (its port may be 0-assigned).
+    `mounts`: a path prefix (`/board`) and the WSGI app that answers under it."""
+    server = make_server(host, port, endpoint(registry, health, mounts), _Server, _Quiet)
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     return server

@@ -117,7 +117,7 @@ class Harness:
         return self.runner.start(gate, SUBJECT, {}, self.ended.append)
 
     def kinds(self) -> list[str]:
-        return [e.type for e in self.events]
+        return [e.type for e in self.events if e.type != "gate_progress"]
 
 
 ERRORS = {"name": "error-ratio", "prometheus": "q", "max": 0.01, "interval": 30, "count": 3}
@@ -262,3 +262,23 @@ def test_the_scheduler_runs_steps_in_time_order_on_dispatch() -> None:
     assert done.wait(5)
     assert ran == ["early", "late"]
     assert set(threads) == {"gates"}
+
+
+def test_the_ledger_hears_each_measurement_and_the_approval_it_waits_for() -> None:
+    # `gate_progress` is the board's view of a gate: measurements so far while it
+    # measures, then who may approve, how many are still needed and the command.
+    h = Harness(book=Book())
+    h.runner.provider = Values(0.001, 0.002, clock=h.clock)
+    h.start(
+        analysis=[{**ERRORS, "count": 2}],
+        approval={"approvers": [MANAGERS], "timeout": 600},
+    )
+    h.steps.run(limit=4)
+    progress: list[Any] = [e.gate for e in h.events if e.type == "gate_progress"]
+    assert progress and all(g is not None for g in progress)
+    assert [m["values"] for m in progress[0]["measurements"]] == [[0.001]]
+    last = progress[-1]
+    assert last["state"] == "awaiting"
+    assert last["measurements"][0]["values"] == [0.001, 0.002]
+    assert last["needed"] == 1 and last["approved_by"] == []
+    assert last["command"] == approve_command("prod", "web", "build-1")

@@ -29,6 +29,7 @@ locals {
       DEPLOYWORKER_REPLICAS               = tostring(var.replicas)
       DEPLOYWORKER_LEDGER_TABLE           = aws_dynamodb_table.ledger.name
       DEPLOYWORKER_LEDGER_TTL_DAYS        = tostring(var.ledger_ttl_days)
+      DEPLOYWORKER_BOARD_ENABLED          = tostring(var.board_enabled)
     },
     { for arn in compact([local.events_topic_arn]) : "DEPLOYWORKER_EVENTS_TOPIC_ARN" => arn },
     { for arn in compact([var.signing_secret_arn]) : "DEPLOYWORKER_SIGNING_KEY_SECRET_ARN" => arn },
@@ -188,6 +189,16 @@ resource "aws_ecs_service" "worker" {
   deployment_circuit_breaker {
     enable   = true
     rollback = true
+  }
+
+  # The deploy board's ALB target group, when board.tf makes one.
+  dynamic "load_balancer" {
+    for_each = aws_lb_target_group.board[*].arn
+    content {
+      target_group_arn = load_balancer.value
+      container_name   = "deployworker"
+      container_port   = 9102
+    }
   }
 
   network_configuration {

@@ -188,3 +188,52 @@ variable "release_role_arns" {
   type        = list(string)
   default     = []
 }
+
+variable "board_enabled" {
+  description = "Whether the worker serves the deploy board at /board on its metrics port (DEPLOYWORKER_BOARD_ENABLED)."
+  type        = bool
+  default     = true
+}
+
+variable "board_listener_arn" {
+  description = "An HTTPS listener of an existing ALB; when set, the module adds a rule that signs people in with OIDC and forwards /board to the workers. null: no rule."
+  type        = string
+  default     = null
+}
+
+variable "board_listener_priority" {
+  description = "The board rule's priority on that listener."
+  type        = number
+  default     = 100
+}
+
+variable "board_host_header" {
+  description = "Host name the board rule matches (for example deploys.example.com); null: any host, path /board only."
+  type        = string
+  default     = null
+}
+
+variable "board_vpc_id" {
+  description = "VPC of the workers' subnets, for the board's target group (required with board_listener_arn)."
+  type        = string
+  default     = null
+}
+
+variable "board_oidc" {
+  description = "The OIDC identity provider the board rule signs people in with: issuer, authorization_endpoint, token_endpoint, user_info_endpoint, client_id (required with board_listener_arn)."
+  type = object({
+    issuer                 = string
+    authorization_endpoint = string
+    token_endpoint         = string
+    user_info_endpoint     = string
+    client_id              = string
+  })
+  default = null
+}
+
+variable "board_oidc_client_secret" {
+  description = "The OIDC client's secret (the ALB's listener rule needs it in clear; it lands in Terraform state)."
+  type        = string
+  default     = null
+  sensitive   = true
+}

@@ -1,6 +1,7 @@
-"""The events a gate sends: `gate_started`, `approval_requested`, `gate_passed`,
-`gate_failed` (pure). Each carries a `gate` document: the stage, and what the step
-knows (metrics and their measured values, approvers, deadline, the exact command)."""
+"""The events a gate sends: `gate_started`, `approval_requested`, `gate_progress` (for
+the ledger only), `gate_passed`, `gate_failed` (pure). Each carries a `gate` document: the
+stage, and what the step knows (metrics and their measured values, approvers, deadline,
+the exact command)."""
 
 from __future__ import annotations
 
@@ -58,7 +59,30 @@ def approval_requested(
         "deadline": decision.tally.deadline,
         "command": approve_command(s.cluster, s.service, s.deploy_id, "approve", to, s.where),
         "reject_command": approve_command(s.cluster, s.service, s.deploy_id, "reject", to, s.where),
+        "measurements": verdicts_doc(decision.verdicts),  # what the approvers weigh
     }
+
+
+def progress(
+    subject: Subject,
+    gate: Gate,
+    decision: Decision,
+    shown: tuple[str, str],
+    to: Sequence[str] = (),
+) -> DeployEvent:
+    """`gate_progress`: the gate's state and line as tagged, the measurements so far and,
+    while it awaits approval, who approved, how many are still needed, until when, and
+    the command. The ledger keeps the latest, so the board shows a gate as it stands."""
+    state, line = shown
+    detail: dict[str, object] = {
+        "state": state,
+        "line": line,
+        "measurements": verdicts_doc(decision.verdicts),
+    }
+    if decision.action is Action.AWAIT and decision.tally is not None and gate.approval:
+        detail |= approval_requested(subject, gate, decision, to)
+        detail["approved_by"] = list(decision.tally.approved_by)
+    return event("gate_progress", subject, gate, "", detail)
 
 
 def ended(decision: Decision, gate: Gate) -> tuple[str, dict[str, object]]:

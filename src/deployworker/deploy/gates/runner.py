@@ -1,11 +1,11 @@
 """Runs gates: takes measurements, reads votes, and ends each gate with a decision.
 
-`Runner.start` opens a gate and returns at once; each step runs on the resume pool
-(via `Scheduler`), asks the pure `decide` what to do, takes the measurements due,
-reads the votes while an approval is open, and schedules the next step. The ending
-(`Decision`, CONTINUE or ROLLBACK) goes to the caller's `on_end`, which acts on ECS.
+`Runner.start` opens a gate and returns at once; each step runs on the resume pool (via
+`Scheduler`), asks the pure `decide` what to do, takes the measurements due (on
+`measuring`'s bounded pool), reads the votes while an approval is open, and schedules the
+next step. The ending (`Decision`, CONTINUE or ROLLBACK) goes to the caller's `on_end`.
 Steps of one gate never overlap; `wake` (a vote arrived) runs the next step now.
-Measurements (on `measuring`'s bounded pool) live in memory only.
+Measurements live in memory only (and in the ledger's copy, `gate_progress`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from typing import Any
 
 import structlog
@@ -31,6 +32,7 @@ from deployworker.observe.events import Emit, discard
 from deployworker.rollout.analysis.measure import Measurement, Provider
 
 log = structlog.get_logger("deployworker.gates")
+_KEY = attrgetter("cluster", "service", "deploy_id")  # a subject's deploy
 
 
 @dataclass(eq=False)
@@ -112,13 +114,9 @@ class Runner:
 
     def wake(self, cluster: str, service: str, deploy_id: str) -> None:
         """A vote on this deploy arrived: look at its gate now."""
+        key = (cluster, service, deploy_id)
         with self._lock:
-            runs = [
-                r
-                for r in self._runs
-                if (r.subject.cluster, r.subject.service, r.subject.deploy_id)
-                == (cluster, service, deploy_id)
-            ]
+            runs = [r for r in self._runs if _KEY(r.subject) == key]
             for run in runs:
                 run.woken = True
         for run in runs:
@@ -199,16 +197,18 @@ class Runner:
 
     # -- what others see ---------------------------------------------------------------------
     def _show(self, run: Run, decision: Decision) -> None:
-        """Tag the revision with the gate's progress when it changed (best effort)."""
-        text = show.line(decision, run.gate.approval)
-        state = show.state_of(decision)
-        if (state, text) == run.shown or self._tag is None or run.subject.revision is None:
+        """When the gate's progress changed: tell the ledger, tag the revision (best effort)."""
+        shown = (show.state_of(decision), show.line(decision, run.gate.approval))
+        if shown == run.shown:
             return
-        run.shown = (state, text)
-        try:
-            self._tag(run.subject.revision, show.tag(run.gate.at, state, text))
-        except Exception as exc:
-            log.warning("gate.tag_failed", error=repr(exc))
+        run.shown = shown
+        if not decision.final:
+            self._emit(report.progress(run.subject, run.gate, decision, shown, self._vote_to))
+        if self._tag is not None and run.subject.revision is not None:
+            try:
+                self._tag(run.subject.revision, show.tag(run.gate.at, *shown))
+            except Exception as exc:
+                log.warning("gate.tag_failed", error=repr(exc))
 
     def _announce(self, run: Run, decision: Decision) -> None:
         detail = report.approval_requested(run.subject, run.gate, decision, self._vote_to)
