@@ -54,7 +54,18 @@ def vote(
     action: str = "approve",
     comment: str = "",
 ) -> str:
-    body = vote_body(action, "prod", "web", deploy_id, comment, credentials, REGION, world.endpoint)
+    queue = world.resources.queue_url
+    body = vote_body(
+        action,
+        "prod",
+        "web",
+        deploy_id,
+        comment,
+        credentials,
+        REGION,
+        world.endpoint,
+        audience=queue,
+    )
     sent = send_vote(
         body,
         "prod",
@@ -197,7 +208,9 @@ def test_approve_command_signs_with_the_callers_own_credentials(
     world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], via: str
 ) -> None:
     world.service()
-    app = world.app(world.allowlist([gated()]))
+    # A worker whose deploys come through the topic reads votes sent there (the proof
+    # names that topic as its audience).
+    app = world.app(world.allowlist([gated()]), deploy_topic_arn=world.resources.topic_arn)
     deployed(world, app, "build-12")
     carol = session(world, "release-managers", "carol")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", carol.access_key)

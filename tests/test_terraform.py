@@ -226,7 +226,11 @@ def test_task_role_is_least_privilege() -> None:
         "MarkReleaseRevisions",
     }
     assert conditions(statements["TagGateProgress"]) == {
-        ("ForAllValues:StringEquals", "aws:TagKeys", json.dumps(["deployworker:gate"]))
+        (
+            "ForAllValues:StringEquals",
+            "aws:TagKeys",
+            json.dumps(["deployworker:gate", "deployworker:hooks", "deployworker:window"]),
+        )
     }
     assert conditions(statements["MarkReleaseRevisions"]) == {
         (
@@ -369,10 +373,11 @@ def test_ecs_events_reach_only_their_queue_and_only_from_the_rule() -> None:
         )
     }
     assert "events.amazonaws.com" in text
-    # Only the allowlisted services' clusters' events, of the two types the worker reads.
+    # Only the allowlisted services' clusters' events, of the three types the worker
+    # reads: a PAUSE hook's wait (ECS Hook State Change) starts its gate at once.
     assert "event_pattern = local.ecs_event_pattern" in text
     pattern = (MODULE / "ecs_events_pattern.tf").read_text()
-    assert '"ECS Deployment State Change", "ECS Service Action"' in pattern
+    assert '"ECS Deployment State Change", "ECS Hook State Change", "ECS Service Action"' in pattern
     assert "var.service_arns" in pattern
     # Encrypted, with a DLQ.
     # (and the replicas' topic: under kms_key_arn when given)

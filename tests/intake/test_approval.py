@@ -13,12 +13,14 @@ from hypothesis import strategies as st
 from deployworker.aws.callerproof import BINDING_HEADER, PROOF_BODY, endpoint_host, sign_proof
 from deployworker.errors import Rejection, RejectionKind
 from deployworker.intake.approval import (
+    PROOF_REMOVED,
     approval_group,
     binding,
     binding_of,
     check_approval_group,
     is_approval_group,
     parse_approval,
+    without_proof,
 )
 from deployworker.intake.parse import Unwrapped, unwrap
 from deployworker.intake.proof import check_proof, signed_at
@@ -207,3 +209,17 @@ def test_any_text_is_refused_or_parsed_never_raising_anything_else(text: str) ->
         parse_approval(Unwrapped(text, {}, False))
     except Rejection:
         pass
+
+
+def test_without_proof_removes_a_votes_proof_also_under_snss_envelope() -> None:
+    vote = json.dumps({"action": "approve", "deploy_id": "b-1", "proof": {"headers": {"a": "b"}}})
+    assert json.loads(without_proof(vote)) == {
+        "action": "approve",
+        "deploy_id": "b-1",
+        "proof": PROOF_REMOVED,
+    }
+    envelope = json.dumps({"Type": "Notification", "Message": vote, "Signature": "x"})
+    inner = json.loads(json.loads(without_proof(envelope))["Message"])
+    assert inner["proof"] == PROOF_REMOVED
+    for untouched in ("not json", "[1, 2]", json.dumps({"cluster": "prod"}), envelope[:-5]):
+        assert without_proof(untouched) == untouched

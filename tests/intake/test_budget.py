@@ -104,3 +104,34 @@ def test_a_pause_hook_that_cannot_fit_is_refused_before_any_write(world: World) 
     assert world.revisions() == [before]  # nothing registered, nothing updated
     assert world.describe()["taskDefinition"] == before
     assert world.queue_depth() == 0
+
+
+def test_a_pause_before_every_linear_step_counts_every_time_and_is_refused_before_any_write(
+    world: World,
+) -> None:
+    # PRE_PRODUCTION_TRAFFIC_SHIFT waits before each of LINEAR's ten 10 % steps (botocore
+    # 1.44: "this stage is invoked before every traffic shift step"): ten 90-minute hooks
+    # are 15 hours, though one of them alone would fit.
+    hook = {
+        "targetType": "PAUSE",
+        "lifecycleStages": ["PRE_PRODUCTION_TRAFFIC_SHIFT"],
+        "timeoutConfiguration": {"timeoutInMinutes": 90, "action": "ROLLBACK"},
+    }
+    linear = {"stepPercent": 10.0, "stepBakeTimeInMinutes": 1}
+    before = world.service(
+        deploymentConfiguration={
+            "strategy": "LINEAR",
+            "linearConfiguration": linear,
+            "lifecycleHooks": [hook],
+        }
+    )
+    app = world.app()
+    world.send(deploy(f"{REPO}:2.0", deploy_id="ten-pauses"))
+    drain(app)
+    (dead,) = world.dead_letters()
+    reason = dead["MessageAttributes"]["deployworker.reason"]["StringValue"]
+    # 10 x (90 min + 5 min margin) + 9 x 1 min of step bake + 10 min of work: 16h09m.
+    assert reason.startswith("prod/web: its deploymentConfiguration raises the deadline to 16h9m")
+    assert "pause_hook[PRE_PRODUCTION_TRAFFIC_SHIFT] x10 15h50m" in reason
+    assert world.revisions() == [before]  # nothing registered, nothing updated
+    assert world.describe()["taskDefinition"] == before

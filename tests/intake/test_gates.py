@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from typing import Any
 
@@ -170,3 +171,80 @@ def test_analysis_time_is_the_measurements_after_the_first(
             Metric.model_validate(spec)
         return
     assert Metric.model_validate(spec).seconds == (count - 1) * interval
+
+
+@pytest.mark.parametrize("stage", ["TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"])
+def test_a_gate_where_ecs_refuses_pause_hooks_is_refused_at_load(stage: str) -> None:
+    # botocore 1.44, DeploymentLifecycleHook.lifecycleStages: "PAUSE hooks cannot be
+    # configured at TEST_TRAFFIC_SHIFT or PRODUCTION_TRAFFIC_SHIFT stages."
+    text = EXAMPLE.replace("at: POST_TEST_TRAFFIC_SHIFT", f"at: {stage}")
+    with pytest.raises(AllowlistError) as refused:
+        load_allowlist(text)
+    assert f"a gate cannot sit at {stage}: ECS refuses PAUSE hooks there" in str(refused.value)
+
+
+SSO = (
+    "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/eu-west-1/"
+    "AWSReservedSSO_ReleaseManagers_0123456789abcdef"
+)
+
+
+def approval(approvers: list[Any], required: int = 1) -> str:
+    gate = {
+        "at": "POST_TEST_TRAFFIC_SHIFT",
+        "approval": {"approvers": approvers, "required": required},
+    }
+    entry = {
+        "cluster": "prod",
+        "service": "web",
+        "containers": ["app"],
+        "images": ["123456789012.dkr.ecr.eu-west-1.amazonaws.com/web"],
+        "gates": [gate],
+    }
+    return json.dumps({"version": 1, "services": [entry]})
+
+
+@pytest.mark.parametrize(
+    ("approvers", "required", "error"),
+    [
+        # one role counts as one person: two approvals from it would be session names
+        ([ROLE], 2, "required 2 approvals, but the 1 approver role(s) listed count as 1"),
+        ([ROLE, {"role": ROLE, "kind": "role"}], 2, "count as 1 person(s)"),
+        # only Identity Center's roles carry sign-in names
+        ([{"role": ROLE, "kind": "sso"}], 1, "is not an IAM Identity Center permission-set"),
+        ([{"role": SSO, "kind": "people"}], 1, "kind"),
+        ([{"role": SSO, "kinds": "sso"}], 1, "write a role ARN, or {role: <arn>"),
+    ],
+)
+def test_an_approval_one_principal_could_meet_is_refused(
+    approvers: list[Any], required: int, error: str
+) -> None:
+    with pytest.raises(AllowlistError) as refused:
+        load_allowlist(approval(approvers, required))
+    assert error in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("approvers", "required"),
+    [
+        ([{"role": SSO, "kind": "sso"}], 3),  # three sign-in names
+        ([ROLE, "arn:aws:iam::123456789012:role/oncall"], 2),  # one role per person
+        ([ROLE], 1),
+    ],
+)
+def test_approvals_people_can_meet_load(approvers: list[Any], required: int) -> None:
+    entry = load_allowlist(approval(approvers, required)).entry("prod", "web")
+    assert entry is not None
+    [gate] = entry.gates
+    assert gate.approval is not None and gate.approval.required == required
+
+
+def test_check_allowlist_refuses_an_approval_one_principal_could_meet(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from deployworker.cli.main import main
+
+    path = tmp_path / "allowlist.json"
+    path.write_text(approval([ROLE], 2))
+    assert main(["check-allowlist", str(path)]) == 1
+    assert "one role, one vote" in capsys.readouterr().err

@@ -205,3 +205,45 @@ def test_is_release_reads_the_key_not_the_text() -> None:
     assert is_release(Unwrapped('{"release": "shop"}', {}, False))
     assert not is_release(Unwrapped('{"service": "release"}', {}, False))
     assert not is_release(Unwrapped('["release"]', {}, False))
+
+
+def gated_web(gate: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "cluster": "prod",
+        "service": "web",
+        "containers": ["app"],
+        "images": [REPO],
+        "gates": [gate],
+    }
+
+
+@pytest.mark.parametrize(
+    "gate",
+    [
+        {"at": "converged", "analysis": [{"name": "alarms", "cloudwatch_alarms": ["web-5xx"]}]},
+        {
+            "at": "POST_TEST_TRAFFIC_SHIFT",
+            "approval": {"approvers": ["arn:aws:iam::123456789012:role/release-managers"]},
+        },
+    ],
+)
+def test_a_gated_service_cannot_be_a_release_member(gate: dict[str, Any]) -> None:
+    # A release runs no member's gates: its web would go out unjudged.
+    with pytest.raises(AllowlistError) as refused:
+        load_allowlist(text(shop(), services=[gated_web(gate)]))
+    assert "prod/web has gates" in str(refused.value)
+    assert "member of release shop, which does not run its members' gates" in str(refused.value)
+    ungated = {k: v for k, v in gated_web(gate).items() if k != "gates"}
+    assert load_allowlist(text(shop(), services=[ungated])).release("shop") is not None
+
+
+def test_check_allowlist_refuses_a_gated_release_member(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from deployworker.cli.main import main
+
+    gate = {"at": "converged", "analysis": [{"name": "alarms", "cloudwatch_alarms": ["a"]}]}
+    path = tmp_path / "allowlist.yaml"
+    path.write_text(text(shop(), services=[gated_web(gate)]))
+    assert main(["check-allowlist", str(path)]) == 1
+    assert "which does not run its members' gates" in capsys.readouterr().err

@@ -63,9 +63,13 @@ def test_a_pause_hook_waits_until_continued(world: World) -> None:
     world.ecs.continue_service_deployment(
         serviceDeploymentArn=arn, hookId=detail["hookId"], action="CONTINUE"
     )
-    # The hook before production traffic shifts waits with production traffic still at 0.
-    second = world.wait_deployment(arn, lambda d: len(d["lifecycleHookDetails"]) == 2)
-    assert second["lifecycleHookDetails"][0]["status"] == "SUCCEEDED"
+    # The hook before production traffic shifts waits with production traffic still at 0,
+    # under a new hookId; the list holds the active hooks only (botocore 1.44's
+    # DeploymentLifecycleHookDetail: "a deployment lifecycle hook that is active").
+    second = world.wait_deployment(
+        arn, lambda d: any(h["hookId"] != detail["hookId"] for h in awaiting(d))
+    )
+    assert [h["status"] for h in second["lifecycleHookDetails"]] == ["AWAITING_ACTION"]
     assert second["lifecycleStage"] == "POST_TEST_TRAFFIC_SHIFT"
     assert second["targetServiceRevision"]["requestedProductionTrafficWeight"] == 0.0
     assert second["targetServiceRevision"]["requestedTestTrafficWeight"] == 100.0
@@ -81,7 +85,7 @@ def test_a_pause_hook_waits_until_continued(world: World) -> None:
     )
     call(serviceDeploymentArn=arn, hookId=awaiting(second)[0]["hookId"])  # CONTINUE by default
     done = world.wait_deployment(arn, lambda d: d["status"] == "SUCCESSFUL")
-    assert [h["status"] for h in done["lifecycleHookDetails"]] == ["SUCCEEDED", "SUCCEEDED"]
+    assert "lifecycleHookDetails" not in done or done["lifecycleHookDetails"] == []
     assert world.describe()["taskDefinition"] == target
 
 
@@ -90,7 +94,7 @@ def test_a_pause_hook_answered_rollback_rolls_back(world: World) -> None:
     old = world.service(
         deploymentConfiguration={
             "strategy": "CANARY",
-            "lifecycleHooks": [hook("TEST_TRAFFIC_SHIFT")],
+            "lifecycleHooks": [hook("POST_TEST_TRAFFIC_SHIFT")],
         }
     )
     arn, _ = update(world, f"{REPO}:2")
@@ -100,7 +104,7 @@ def test_a_pause_hook_answered_rollback_rolls_back(world: World) -> None:
         serviceDeploymentArn=arn, hookId=hook_id, action="ROLLBACK"
     )
     done = world.wait_deployment(arn, lambda d: d["status"] == "ROLLBACK_SUCCESSFUL")
-    assert done["lifecycleHookDetails"][0]["status"] == "FAILED"
+    assert not done.get("lifecycleHookDetails")  # answered: no longer active
     assert hook_id in done["rollback"]["reason"] and "rollback" in done["rollback"]["reason"]
     assert done["rollback"]["serviceRevisionArn"] == done["sourceServiceRevisions"][0]["arn"]
     assert done["targetServiceRevision"]["requestedProductionTrafficWeight"] == 0.0
@@ -119,8 +123,7 @@ def test_a_pause_hook_times_out_into_its_timeout_action(
     arn, target = update(world, f"{REPO}:2")
     world.wait_deployment(arn, lambda d: bool(awaiting(d)))
     done = world.wait_deployment(arn, lambda d: d["status"] == status)
-    [detail] = done["lifecycleHookDetails"]
-    assert detail["status"] == "TIMED_OUT" and detail["timeoutAction"] == action
+    assert not done.get("lifecycleHookDetails")  # timed out: no longer active
     if action == "ROLLBACK":
         assert "timed out" in done["rollback"]["reason"]
         assert world.describe()["taskDefinition"] == old

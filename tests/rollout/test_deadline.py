@@ -79,6 +79,26 @@ def test_the_parts_say_where_the_time_goes() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("strategy", "linear", "times"),
+    [
+        ("BLUE_GREEN", {}, 1),
+        ("CANARY", {}, 2),
+        ("LINEAR", {"stepPercent": 25.0}, 4),
+        ("LINEAR", {}, 10),
+    ],
+)
+def test_a_pre_production_hook_waits_before_every_traffic_step(
+    strategy: str, linear: dict[str, Any], times: int
+) -> None:
+    hooks = [pause("PRE_PRODUCTION_TRAFFIC_SHIFT", 30), pause("POST_TEST_TRAFFIC_SHIFT", 30)]
+    config = {"strategy": strategy, "linearConfiguration": linear, "lifecycleHooks": hooks}
+    parts = minimum(config).parts
+    key = "pause_hook[PRE_PRODUCTION_TRAFFIC_SHIFT]" + (f" x{times}" if times > 1 else "")
+    assert parts[key] == times * (1800 + HOOK_MARGIN)
+    assert parts["pause_hook[POST_TEST_TRAFFIC_SHIFT]"] == 1800 + HOOK_MARGIN
+
+
 configs = st.fixed_dictionaries(
     {
         "strategy": st.sampled_from(["ROLLING", "BLUE_GREEN", "LINEAR", "CANARY"]),

@@ -151,6 +151,22 @@ KINDS = [
         Kind.QUIET,
     ),
     ("a deployment event ECS may add later", event(name="SERVICE_DEPLOYMENT_NEW"), Kind.WAKE),
+    # The ECS guide documents this event's detail-type and event name only; it names the
+    # service in `resources`, as ECS's service events do: a gate may start now.
+    (
+        "a PAUSE hook awaits action",
+        event(name="HOOK_AWAITING_ACTION", detail_type="ECS Hook State Change"),
+        Kind.WAKE,
+    ),
+    (
+        "a PAUSE hook awaits action, naming the deployment",
+        event(
+            name="HOOK_AWAITING_ACTION",
+            detail_type="ECS Hook State Change",
+            serviceDeploymentArn=OURS,
+        ),
+        Kind.WAKE,
+    ),
 ]
 
 

@@ -343,3 +343,40 @@ def test_polling_rounds_take_every_deployment_event_driven_ones_only_the_due(
         assert [len(c) for c in ecs.calls] == calls
     finally:
         watcher.stop()
+
+
+def test_a_second_pause_that_reads_like_the_first_is_reported_by_its_hook_id() -> None:
+    # Two PAUSE hooks waiting at POST_TEST_TRAFFIC_SHIFT (its own, then
+    # PRE_PRODUCTION_TRAFFIC_SHIFT's), expiring in the same minute: the same progress
+    # text, yet the second is a new hook and its gate must start.
+    from datetime import UTC, datetime
+
+    from deployworker.rollout.tracking import Watch, judge
+
+    reported: list[str] = []
+    watch = Watch(
+        "sd",
+        1e12,
+        lambda _: None,
+        lambda v: reported.append(v.pause.hook_id if v.pause else ""),
+        0.0,
+    )
+    expires = datetime(2026, 1, 1, 12, 5, 10, tzinfo=UTC)
+
+    def paused(hook_id: str, seconds: int) -> dict[str, object]:
+        hook = {
+            "hookId": hook_id,
+            "targetType": "PAUSE",
+            "status": "AWAITING_ACTION",
+            "expiresAt": expires.replace(second=seconds),
+            "timeoutAction": "ROLLBACK",
+        }
+        return {
+            "status": "IN_PROGRESS",
+            "lifecycleStage": "POST_TEST_TRAFFIC_SHIFT",
+            "lifecycleHookDetails": [hook],
+        }
+
+    for deployment in (paused("first", 10), paused("first", 10), paused("second", 40)):
+        assert judge(watch, deployment, False, 1.0) is None
+    assert reported == ["first", "second"]

@@ -81,8 +81,9 @@ class CloudWatch:
         period: int,
         now: datetime,
     ) -> Datapoint | None:
-        """The newest value of `stat` (Average, p99, ...) over the last `period`
-        seconds before `now`, or None when the window holds no data.
+        """The newest value of `stat` (Average, p99, ...) over the `period` seconds
+        before `now` (the caller aligns `now` to a period boundary: see
+        `rollout.analysis.cloudwatch.complete_period`), or None when it holds no data.
 
         Raises `PermanentAwsError` when CloudWatch answers the query with an error
         status (Forbidden, InternalError) instead of data.

@@ -60,10 +60,12 @@ def vote_body(
     endpoint_url: str | None,
     account: str | None = None,
     target_region: str | None = None,
+    audience: str | None = None,
 ) -> str:
     """The approval message, its proof signed with `credentials` (botocore's) for the
     STS endpoint of `region` (or `endpoint_url`), naming the deploy's `account` and
-    `target_region` when given. Raises `Rejection` as the worker would."""
+    `target_region` when given, and its `audience` (the topic or queue it is sent to).
+    Raises `Rejection` as the worker would."""
     sts = make_client("sts", region, endpoint_url)
     if sts.meta.region_name == "aws-global":  # no region given or configured anywhere
         raise ValueError("no region: give --region, the worker's region (its STS verifies)")
@@ -71,7 +73,7 @@ def vote_body(
         credentials.get_frozen_credentials(),
         str(sts.meta.region_name),
         str(sts.meta.endpoint_url),
-        binding(action, cluster, service, deploy_id, comment, account, target_region),
+        binding(action, cluster, service, deploy_id, comment, account, target_region, audience),
     )
     document = {
         "action": action,
@@ -81,7 +83,7 @@ def vote_body(
         "comment": comment,
         "proof": proof,
     }
-    target = {"account": account, "region": target_region}
+    target = {"account": account, "region": target_region, "audience": audience}
     document.update({k: v for k, v in target.items() if v is not None})
     body = json.dumps(document, separators=(",", ":"), sort_keys=True)
     parse_approval(Unwrapped(body, {}, False))
@@ -165,6 +167,7 @@ def cmd_vote(args: argparse.Namespace) -> int:
             endpoint,
             args.target_account,
             args.target_region,
+            audience=topic or queue,  # where it is sent: the worker it is for
         )
         home = home_of(topic, queue, region)
         target = vote_target(settings, args.target_account, args.target_region, home)

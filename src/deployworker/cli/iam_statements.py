@@ -17,7 +17,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from deployworker.deploy.approvals.ballot import WINDOW_TAG
+from deployworker.deploy.gates.hookid import HOOKS_TAG
+from deployworker.deploy.gates.show import GATE_TAG
 from deployworker.deploy.trust import MIGRATED_MAC_TAG, MIGRATED_TAG
+
+# The tags a gate writes on the deploy's revision.
+GATE_TAG_KEYS = [GATE_TAG, HOOKS_TAG, WINDOW_TAG]
 
 # The tag a service carries to let the worker's role update it (IAM's half of opting in).
 MANAGED_TAG = "deployworker:managed"
@@ -121,12 +127,13 @@ def ecs_statements(
             family_arns,
             {"ForAllValues:StringEquals": {"aws:TagKeys": [MIGRATED_TAG, MIGRATED_MAC_TAG]}},
         ),
-        # A gate's progress, for `status` in other processes: that one tag key only.
+        # A gate's progress, for `status` in other processes, which hook id was which
+        # stage's, and when the newest gate's window opened: those tag keys only.
         statement(
             "TagGateProgress",
             ["ecs:TagResource"],
             family_arns,
-            {"ForAllValues:StringEquals": {"aws:TagKeys": ["deployworker:gate"]}},
+            {"ForAllValues:StringEquals": {"aws:TagKeys": GATE_TAG_KEYS}},
         ),
     ]
     if votes:

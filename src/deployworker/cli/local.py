@@ -52,10 +52,11 @@ def run_local(settings: Settings, stop: threading.Event, sample: bool = True) ->
         resources = create_queues(endpoint, region)
         services = create_services(endpoint, region, allowlist)
         # ECS's events through EventBridge, as in AWS: the watcher learns a rollout's end
-        # from them, and its rounds are the safety net. They go to a topic every replica
-        # subscribes a queue of its own to, so a second `deployworker run` can join.
-        clusters = [entry.cluster for entry in allowlist.services]
-        events_topic_arn = create_events_topic(endpoint, region, clusters)
+        # and a hook's pause from them, and its rounds are the safety net. They go to a
+        # topic every replica subscribes a queue of its own to, so a second `deployworker
+        # run` can join. The rule covers every service here, so services an allowlist
+        # reload adds are covered too.
+        events_topic_arn = create_events_topic(endpoint, region)
         joined = {
             "DEPLOYWORKER_QUEUE_URL": resources.queue_url,
             "DEPLOYWORKER_DLQ_URL": resources.dlq_url,

@@ -32,8 +32,12 @@ TARGETS_PER_RULE = 5
 SQS_POLICY_BYTES = 8_192
 SQS_POLICY_STATEMENTS = 20
 
-# What the ECS events rule matches (`rollout.events` reads the same two types).
-ECS_EVENT_TYPES = ["ECS Deployment State Change", "ECS Service Action"]
+# What the ECS events rule matches (`rollout.events` reads the same three types).
+ECS_EVENT_TYPES = [
+    "ECS Deployment State Change",
+    "ECS Hook State Change",
+    "ECS Service Action",
+]
 
 
 def size(document: Any) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import structlog
@@ -96,7 +96,9 @@ class Job:
     lost: str | None = None  # why this copy of the message is no longer ours to act on
     gate: object | None = None  # the gate running for this deploy (deploy.gates.runner.Run)
     gate_hook: str | None = None  # the PAUSE hook a gate judges (or judged): never twice
-    gate_stages: set[str] = field(default_factory=set)  # hook stages whose gates ran
+    # hook key -> hook stage, for hooks whose stage their id alone decides (gates.hookid);
+    # None until read from the revision's `deployworker:hooks` tag
+    hooks_seen: dict[str, str] | None = None
     gate_reason: str | None = None  # why a gate rolled the deploy back
 
     def held(self) -> None:

@@ -62,6 +62,9 @@ class ApprovalRequest(BaseModel):
     proof: Proof
     account: AccountRef = None  # alias or id of the deploy's account; None: home
     region: RegionName = None  # the deploy's region; None: home
+    # Where the vote was sent (the deploy topic's ARN or the work queue's URL): its proof
+    # binds it, so a proof made for one deployworker is useless at another.
+    audience: str | None = Field(default=None, min_length=1, max_length=1024)
 
     @field_validator("cluster", "service")
     @classmethod
@@ -137,13 +140,16 @@ def binding(
     comment: str,
     account: str | None = None,
     region: str | None = None,
+    audience: str | None = None,
 ) -> str:
     """What the proof's signed `X-Deployworker-Approval` header must hold for this vote:
     `v1:` and the SHA-256 of the vote's fields, JSON-encoded so no two votes share it.
-    A vote naming a target binds it too (a home vote's binding is unchanged)."""
+    A vote naming a target binds it too, and its audience (where it was sent)."""
     fields: list[str | None] = [action, cluster, service, deploy_id, comment]
     if account is not None or region is not None:
         fields += [account, region]
+    if audience is not None:
+        fields += ["audience", audience]
     text = json.dumps(fields, ensure_ascii=False)
     return "v1:" + hashlib.sha256(text.encode()).hexdigest()
 
@@ -151,7 +157,22 @@ def binding(
 def binding_of(request: ApprovalRequest) -> str:
     """`binding` for a parsed vote."""
     r = request
-    return binding(r.action, r.cluster, r.service, r.deploy_id, r.comment, r.account, r.region)
+    return binding(
+        r.action, r.cluster, r.service, r.deploy_id, r.comment, r.account, r.region, r.audience
+    )
+
+
+def check_audience(request: ApprovalRequest, audiences: tuple[str, ...]) -> None:
+    """Refuse a vote whose proof was made for another deployworker (or for none): its
+    `audience` must be where this worker reads votes from (its deploy topic or its work
+    queue). Raises `Rejection`. No `audiences` (a worker without either): no check."""
+    if not audiences or request.audience in audiences:
+        return
+    named = f"names the audience {request.audience!r}" if request.audience else "names no audience"
+    raise not_allowed(
+        f"the vote's proof {named}; this worker reads votes sent to {' or '.join(audiences)}: "
+        "vote with the command approval_requested shows"
+    )
 
 
 def parse_approval(unwrapped: Unwrapped) -> ApprovalRequest:
@@ -166,3 +187,26 @@ def parse_approval(unwrapped: Unwrapped) -> ApprovalRequest:
         raise invalid(_describe(exc)) from None
     except (ValueError, TypeError, RecursionError) as exc:
         raise invalid(f"approval could not be validated: {exc}") from None
+
+
+PROOF_REMOVED = "(removed: a vote's signed proof never leaves the worker)"
+
+
+def without_proof(body: str) -> str:
+    """`body` with a vote's `proof` replaced, for the DLQ: a refused vote's proof may
+    still be fresh, and whoever reads the DLQ must not be able to replay it (under SNS's
+    envelope too). Anything that is not a vote with a proof comes back unchanged."""
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return body
+    if not isinstance(document, dict):
+        return body
+    if "proof" in document:
+        return json.dumps({**document, "proof": PROOF_REMOVED}, separators=(",", ":"))
+    inner = document.get("Message")
+    if document.get("Type") == "Notification" and isinstance(inner, str):
+        cleaned = without_proof(inner)
+        if cleaned != inner:
+            return json.dumps({**document, "Message": cleaned}, separators=(",", ":"))
+    return body

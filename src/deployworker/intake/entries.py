@@ -181,6 +181,20 @@ class Allowlist(BaseModel):
     @model_validator(mode="after")
     def _index_releases(self) -> Allowlist:
         self._owners.update(index_releases(self.releases))
+        # A release moves its members together and judges them by ECS's own verdicts; it
+        # runs none of their gates. A gated member would deploy ungated through the
+        # release, so it is refused here (the simpler, safe choice over running each
+        # member's gates inside the release's all-or-nothing undo).
+        for (cluster, service), release in self._owners.items():
+            entry = self._index.get((None, None, cluster, service))
+            if entry is not None and entry.gates:
+                stages = ", ".join(g.at for g in entry.gates)
+                raise ValueError(
+                    f"{cluster}/{service} has gates ({stages}) but is a member of release "
+                    f"{release.name}, which does not run its members' gates: a release "
+                    "would deploy it ungated. Take the gates off, or the service out of "
+                    "the release"
+                )
         return self
 
     def release(self, name: str) -> Release | None:

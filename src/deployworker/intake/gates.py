@@ -17,10 +17,14 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
+from deployworker.intake import approvers
+from deployworker.intake.approvers import ApproverKind
 from deployworker.intake.fields import DurationSchema, from_file, parse_duration
 
 CONVERGED = "converged"
@@ -28,14 +32,16 @@ GateStage = Literal[
     "RECONCILE_SERVICE",
     "PRE_SCALE_UP",
     "POST_SCALE_UP",
-    "TEST_TRAFFIC_SHIFT",
     "POST_TEST_TRAFFIC_SHIFT",
     "PRE_PRODUCTION_TRAFFIC_SHIFT",
-    "PRODUCTION_TRAFFIC_SHIFT",
     "POST_PRODUCTION_TRAFFIC_SHIFT",
     "converged",
 ]
-# ECS's `DeploymentLifecycleHookStage` (botocore 1.44), where a PAUSE hook can wait.
+# botocore 1.44, DeploymentLifecycleHook.lifecycleStages: "PAUSE hooks cannot be
+# configured at TEST_TRAFFIC_SHIFT or PRODUCTION_TRAFFIC_SHIFT stages. These stages are
+# only valid for AWS_LAMBDA hooks." A gate there would never run: ECS refuses the hook.
+NO_PAUSE_STAGES = ("TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT")
+# ECS's `DeploymentLifecycleHookStage` (botocore 1.44) where a PAUSE hook can wait.
 HOOK_STAGES: tuple[str, ...] = tuple(s for s in get_args(GateStage) if s != CONVERGED)
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$")
 # GetMetricData periods: 1, 5, 10, 30 (high resolution) or a multiple of 60 seconds.
@@ -113,13 +119,36 @@ class Metric(BaseModel):
 
 
 class Approval(BaseModel):
-    """A human approval: `required` distinct people from the listed roles."""
+    """A human approval: `required` distinct people from the listed roles, each person
+    as AWS vouches for it (`approvers`: kind `sso` or `role`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    approvers: tuple[str, ...]
+    approvers: Annotated[tuple[str, ...], WithJsonSchema(approvers.ENTRIES_SCHEMA)]
+    kinds: SkipJsonSchema[tuple[ApproverKind, ...]] = ()  # each approver's, from its entry
     required: int = Field(default=1, ge=1)
     timeout: Annotated[int, DurationSchema] = 3600
+
+    @model_validator(mode="before")
+    @classmethod
+    def _entries(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "approvers" in data:
+            if "kinds" in data:
+                raise ValueError("give each approver's kind in its entry: {role: ..., kind: ...}")
+            arns, kinds = approvers.split(data["approvers"])
+            return {**data, "approvers": arns, "kinds": kinds}
+        return data
+
+    @model_validator(mode="after")
+    def _people(self) -> Approval:
+        found = approvers.problems(self.approvers, self.kinds, self.required)
+        if found:
+            raise ValueError("; ".join(found))
+        return self
+
+    def kind_of(self, arn: str) -> ApproverKind:
+        """The kind of the listed approver `arn`."""
+        return dict(zip(self.approvers, self.kinds, strict=True)).get(arn, "role")
 
     @field_validator("approvers")
     @classmethod
@@ -147,6 +176,18 @@ class Gate(BaseModel):
     approval: Approval | None = None
     on_timeout: Literal["rollback", "continue"] = "rollback"
     on_inconclusive: Literal["approval", "rollback", "continue"] = "approval"
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _check_at(cls, value: Any) -> Any:
+        if value in NO_PAUSE_STAGES:
+            raise ValueError(
+                f"a gate cannot sit at {value}: ECS refuses PAUSE hooks there (only AWS_LAMBDA "
+                "hooks may run at TEST_TRAFFIC_SHIFT or PRODUCTION_TRAFFIC_SHIFT); use "
+                "POST_TEST_TRAFFIC_SHIFT or PRE_PRODUCTION_TRAFFIC_SHIFT, which runs before "
+                "every traffic step"
+            )
+        return value
 
     @model_validator(mode="after")
     def _judges_something(self) -> Gate:

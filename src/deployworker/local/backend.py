@@ -18,7 +18,7 @@ from moto.core.utils import utcnow
 from moto.ecs.exceptions import InvalidParameterException
 from moto.ecs.models import EC2ContainerServiceBackend
 
-from deployworker.local import digests, ecsevents, eventshapes, evidence, legacy
+from deployworker.local import digests, ecsevents, evidence, legacy
 from deployworker.local.effects import (
     FAILED,
     FAILED_TASKS,
@@ -211,25 +211,8 @@ def tick(mono: float) -> None:
             for tracked in list(found.deployments.values()):
                 if not tracked.deployment.finished:
                     apply(backend, found, tracked, tracked.deployment.tick(mono, now))
-                    events += _changes(backend, tracked)
+                    events += ecsevents.changes(backend.account_id, backend.region_name, tracked)
     ecsevents.publish(events)
-
-
-def _changes(backend: Any, tracked: Tracked) -> list[ecsevents.Pending]:
-    deployment = tracked.deployment
-    before, tracked.notified = tracked.notified, deployment.status
-    return [
-        ecsevents.Pending(
-            backend.account_id,
-            backend.region_name,
-            deployment.ident.service_arn,
-            name,
-            (tracked.rollback_legacy_id if rollback else tracked.legacy_id) or "",
-            deployment.updated_at,
-            rollback,
-        )
-        for name, rollback in eventshapes.transitions(before, deployment.status)
-    ]
 
 
 def install(simulation: Simulation) -> None:

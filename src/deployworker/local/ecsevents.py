@@ -19,7 +19,8 @@ import structlog
 from moto.core.utils import unix_time
 from moto.events.models import events_backends
 
-from deployworker.local.eventshapes import event
+from deployworker.local.eventshapes import HOOK_AWAITING_ACTION, event, hook_event, transitions
+from deployworker.local.store import Tracked
 
 log = structlog.get_logger("deployworker.local")
 
@@ -35,10 +36,56 @@ class Pending:
     deployment_id: str
     updated_at: datetime
     rollback: bool
+    hook_id: str = ""  # for HOOK_AWAITING_ACTION
+
+
+def changes(account: str, region: str, tracked: Tracked) -> list[Pending]:
+    """The events `tracked`'s deployment sends since the last call: its changes of
+    status (a circuit breaker's stop included) and each PAUSE hook that began to wait."""
+    deployment = tracked.deployment
+    before, tracked.notified = tracked.notified, deployment.status
+    breaker = deployment.breaker.get("status") == "TRIGGERED"
+    found = [
+        Pending(
+            account,
+            region,
+            deployment.ident.service_arn,
+            name,
+            (tracked.rollback_legacy_id if rollback else tracked.legacy_id) or "",
+            deployment.updated_at,
+            rollback,
+        )
+        for name, rollback in transitions(before, deployment.status, breaker)
+    ]
+    for hook_id in deployment.hooks.waiting:
+        if hook_id not in tracked.hooks_told:
+            tracked.hooks_told.add(hook_id)
+            found.append(
+                Pending(
+                    account,
+                    region,
+                    deployment.ident.service_arn,
+                    HOOK_AWAITING_ACTION,
+                    tracked.legacy_id or "",
+                    deployment.updated_at,
+                    False,
+                    hook_id,
+                )
+            )
+    return found
 
 
 def message(pending: Pending) -> dict[str, Any]:
     """The event as EventBridge delivers it."""
+    if pending.name == HOOK_AWAITING_ACTION:
+        return hook_event(
+            pending.hook_id,
+            pending.service_arn,
+            pending.account,
+            pending.region,
+            pending.updated_at,
+            unix_time(),
+        )
     return event(
         pending.name,
         pending.rollback,

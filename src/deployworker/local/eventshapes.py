@@ -1,10 +1,19 @@
-"""ECS's `ECS Deployment State Change` events: which a status change sends, and their shape.
+"""ECS's `ECS Deployment State Change` and `ECS Hook State Change` events: which a
+status change sends, and their shape.
 
 Pure, and free of moto, so that the local simulator (`ecsevents`) and the benchmark's
 fake ECS send the very same events. ECS sends SERVICE_DEPLOYMENT_IN_PROGRESS when a
 service deployment starts, _COMPLETED when it ends well, and _FAILED (an ERROR) when it
 fails; a rollback follows with IN_PROGRESS for it and COMPLETED once it reached a steady
 state. The service's ARN is in `resources`, its `ecs-svc/...` deployment id in the detail.
+
+When a PAUSE hook starts to wait, ECS sends `ECS Hook State Change` with the event name
+HOOK_AWAITING_ACTION (the ECS guide, "Pause hooks for Amazon ECS service deployments":
+"Amazon ECS emits an EventBridge event with the detail-type ECS Hook State Change and
+the event name HOOK_AWAITING_ACTION"). The guide shows no more of its detail, so the
+worker relies on nothing but those two and the service's ARN in `resources` (as every
+ECS service event carries it); `hook_event` adds only the hookId, so local mode
+exercises exactly what the worker can count on.
 """
 
 from __future__ import annotations
@@ -14,6 +23,8 @@ from datetime import datetime
 from typing import Any
 
 DETAIL_TYPE = "ECS Deployment State Change"
+HOOK_DETAIL_TYPE = "ECS Hook State Change"
+HOOK_AWAITING_ACTION = "HOOK_AWAITING_ACTION"
 IN_PROGRESS, COMPLETED, FAILED = (
     "SERVICE_DEPLOYMENT_IN_PROGRESS",
     "SERVICE_DEPLOYMENT_COMPLETED",
@@ -46,6 +57,44 @@ def transitions(before: str, after: str, breaker_stop: bool = False) -> list[tup
     return out
 
 
+def _stamp(updated_at: datetime) -> str:
+    return updated_at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _envelope(
+    detail_type: str, detail: dict[str, Any], service_arn: str, account: str, region: str, time: Any
+) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": "aws.ecs",
+        "account": account,
+        "time": time,
+        "region": region,
+        "resources": [service_arn],
+        "detail": detail,
+    }
+
+
+def hook_event(
+    hook_id: str,
+    service_arn: str,
+    account: str,
+    region: str,
+    updated_at: datetime,
+    time: Any,
+) -> dict[str, Any]:
+    """`ECS Hook State Change` HOOK_AWAITING_ACTION: a PAUSE hook started to wait."""
+    detail = {
+        "eventType": "INFO",
+        "eventName": HOOK_AWAITING_ACTION,
+        "hookId": hook_id,
+        "updatedAt": _stamp(updated_at),
+    }
+    return _envelope(HOOK_DETAIL_TYPE, detail, service_arn, account, region, time)
+
+
 def event(
     name: str,
     rollback: bool,
@@ -65,17 +114,7 @@ def event(
         "eventType": "ERROR" if name == FAILED else "INFO",
         "eventName": name,
         "deploymentId": deployment_id,
-        "updatedAt": updated_at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        "updatedAt": _stamp(updated_at),
         "reason": reason,
     }
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": DETAIL_TYPE,
-        "source": "aws.ecs",
-        "account": account,
-        "time": time,
-        "region": region,
-        "resources": [service_arn],
-        "detail": detail,
-    }
+    return _envelope(DETAIL_TYPE, detail, service_arn, account, region, time)

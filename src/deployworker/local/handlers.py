@@ -23,6 +23,7 @@ from moto.ecs.responses import EC2ContainerServiceResponse
 
 from deployworker.local import backend, shapes
 from deployworker.local.effects import DeploymentConflict, UnknownHook
+from deployworker.local.stages import refused_pause
 from deployworker.local.store import LOCK, Tracked, store
 
 MAX_ARNS = 20  # DescribeServiceDeployments and DescribeServiceRevisions take at most 20
@@ -45,7 +46,20 @@ class ConflictException(ECSException):  # type: ignore[misc]  # moto is untyped
     code = "ConflictException"
 
 
+def _refuse_pause_stages(self: Any) -> None:
+    """ECS refuses a PAUSE hook at a stage only Lambda hooks may use (`refused_pause`)."""
+    reason = refused_pause(self._get_param("deploymentConfiguration"))
+    if reason is not None:
+        raise InvalidParameterException(reason)
+
+
+def _update_service(self: Any) -> ActionResult:
+    _refuse_pause_stages(self)
+    return _ORIGINAL_UPDATE(self)
+
+
 def _create_service(self: Any) -> ActionResult:
+    _refuse_pause_stages(self)
     result = _ORIGINAL_CREATE(self)
     service = cast(dict[str, Any], result.result)["service"]
     with LOCK:
@@ -155,8 +169,10 @@ def _continue_service_deployment(self: Any) -> ActionResult:
 
 
 _ORIGINAL_CREATE: Callable[[Any], ActionResult] = EC2ContainerServiceResponse.create_service
+_ORIGINAL_UPDATE: Callable[[Any], ActionResult] = EC2ContainerServiceResponse.update_service
 HANDLERS: dict[str, Callable[[Any], ActionResult]] = {
     "create_service": _create_service,
+    "update_service": _update_service,
     "describe_service_deployments": _describe_service_deployments,
     "list_service_deployments": _list_service_deployments,
     "describe_service_revisions": _describe_service_revisions,
@@ -174,6 +190,9 @@ def install() -> None:
 def uninstall() -> None:
     """Put moto's response class back as it was."""
     EC2ContainerServiceResponse.create_service = _ORIGINAL_CREATE
+    EC2ContainerServiceResponse.update_service = _ORIGINAL_UPDATE
     for name in HANDLERS:
-        if name != "create_service" and name in vars(EC2ContainerServiceResponse):
+        if name not in ("create_service", "update_service") and name in vars(
+            EC2ContainerServiceResponse
+        ):
             delattr(EC2ContainerServiceResponse, name)

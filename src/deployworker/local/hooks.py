@@ -1,13 +1,18 @@
 """PAUSE lifecycle hooks of one simulated service deployment. No moto.
 
 A `HookBoard` opens the hooks a stage has (AWAITING_ACTION, with an expiry on the
-simulator's clock), resolves them (SUCCEEDED, FAILED, TIMED_OUT) and keeps every
-hook's detail, oldest first, as ECS reports them in `lifecycleHookDetails`.
+simulator's clock) and resolves them (SUCCEEDED, FAILED, TIMED_OUT). `active` is what
+ECS reports in `lifecycleHookDetails`: only the hooks active now. botocore 1.44's
+model: "The details of a deployment lifecycle hook that is active during a service
+deployment" (DeploymentLifecycleHookDetail), and the ECS guide's "Lifecycle hook
+details": "a lifecycleHookDetails array with the following fields for each active
+hook". So a worker can never learn from this list which hooks came before, nor their
+order: it must tell hooks apart by `hookId` and the deployment's `lifecycleStage`.
 """
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +30,11 @@ class HookBoard:
         self._deadlines: dict[str, float] = {}  # waiting hookId -> monotonic expiry
 
     @property
+    def active(self) -> list[dict[str, Any]]:
+        """The details of the hooks waiting now (a PAUSE hook is active while it waits)."""
+        return [h for h in self.details if h["hookId"] in self._deadlines]
+
+    @property
     def waiting(self) -> list[str]:
         """Ids of the hooks still AWAITING_ACTION."""
         return list(self._deadlines)
@@ -37,7 +47,8 @@ class HookBoard:
         for hook in hooks:
             minutes, action = hook_timeout(hook)
             seconds = minutes * self._minute
-            hook_id = str(uuid.uuid4())
+            # Shaped like the ECS guide's example (`ecs-pause-e7tK9G_WRJqNF_EOMjz...`).
+            hook_id = f"ecs-pause-{secrets.token_urlsafe(32)}"
             self._deadlines[hook_id] = mono + seconds
             self.details.append(
                 {

@@ -24,7 +24,7 @@ EVENTS_QUEUE_NAME = "deployworker-ecs-events"
 EVENTS_RULE_NAME = "deployworker-ecs-events"
 LEDGER_TABLE = "deployworker-ledger"
 # The ECS events the worker reads (rollout.events.DETAIL_TYPES).
-ECS_DETAIL_TYPES = ["ECS Deployment State Change", "ECS Service Action"]
+ECS_DETAIL_TYPES = ["ECS Deployment State Change", "ECS Hook State Change", "ECS Service Action"]
 INITIAL_TAG = "initial"
 
 
@@ -67,9 +67,12 @@ def create_ledger(endpoint_url: str, region: str, name: str = LEDGER_TABLE) -> s
     return name
 
 
-def create_events_queue(endpoint_url: str, region: str, clusters: list[str]) -> str:
+def create_events_queue(endpoint_url: str, region: str, clusters: list[str] | None = None) -> str:
     """A standard queue for ECS's events and an EventBridge rule that puts the events of
-    `clusters`' services on it, as the Terraform module does; returns the queue's URL."""
+    `clusters`' services on it, as the Terraform module does; returns the queue's URL.
+    Without `clusters`, every service of the account and region: local mode's rule, so
+    a service allowlisted by a reload after the start is covered too (the worker drops
+    events of services it does not follow)."""
     sqs = make_client("sqs", region, endpoint_url)
     url: str = sqs.create_queue(QueueName=EVENTS_QUEUE_NAME)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
@@ -79,23 +82,26 @@ def create_events_queue(endpoint_url: str, region: str, clusters: list[str]) -> 
     return url
 
 
-def create_events_topic(endpoint_url: str, region: str, clusters: list[str]) -> str:
+def create_events_topic(endpoint_url: str, region: str, clusters: list[str] | None = None) -> str:
     """An SNS topic for ECS's events, which each replica subscribes a queue of its own
-    to, and the EventBridge rule that publishes `clusters`' events to it, as the
-    Terraform module does with `ecs_events_fanout`; returns the topic's ARN."""
+    to, and the EventBridge rule that publishes `clusters`' events to it (without
+    `clusters`, every service's, as local mode asks), as the Terraform module does with
+    `ecs_events_fanout`; returns the topic's ARN."""
     sns = make_client("sns", region, endpoint_url)
     topic: str = sns.create_topic(Name=EVENTS_QUEUE_NAME)["TopicArn"]
     _events_rule(endpoint_url, region, clusters, topic)
     return topic
 
 
-def _events_rule(endpoint_url: str, region: str, clusters: list[str], arn: str) -> None:
+def _events_rule(endpoint_url: str, region: str, clusters: list[str] | None, arn: str) -> None:
     events = make_client("events", region, endpoint_url)
     prefix = f"arn:aws:ecs:{region}:{ACCOUNT_ID}:service"
     pattern = {
         "source": ["aws.ecs"],
         "detail-type": ECS_DETAIL_TYPES,
-        "resources": [{"prefix": f"{prefix}/{cluster}/"} for cluster in sorted(set(clusters))],
+        "resources": [{"prefix": f"{prefix}/{cluster}/"} for cluster in sorted(set(clusters))]
+        if clusters is not None
+        else [{"prefix": f"{prefix}/"}],
     }
     events.put_rule(Name=EVENTS_RULE_NAME, EventPattern=json.dumps(pattern), State="ENABLED")
     events.put_targets(Rule=EVENTS_RULE_NAME, Targets=[{"Id": "worker", "Arn": arn}])

@@ -75,7 +75,7 @@ def deployment(sd: ServiceDeployment) -> dict[str, Any]:
             "status": sd.status,
             "statusReason": sd.reason,
             "lifecycleStage": sd.stage,
-            "lifecycleHookDetails": copy.deepcopy(sd.hooks.details),
+            "lifecycleHookDetails": copy.deepcopy(sd.hooks.active),
             "deploymentConfiguration": copy.deepcopy(sd.config),
             "rollback": copy.deepcopy(sd.rollback),
             "deploymentCircuitBreaker": dict(sd.breaker),

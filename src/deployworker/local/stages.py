@@ -37,6 +37,11 @@ DEFAULT_CANARY_BAKE_MINUTES = 10
 DEFAULT_BAKE_MINUTES = 0
 DEFAULT_HOOK_TIMEOUT_MINUTES = 1440
 DEFAULT_HOOK_ACTION = "ROLLBACK"
+PRE_PRODUCTION = "PRE_PRODUCTION_TRAFFIC_SHIFT"
+# botocore 1.44, DeploymentLifecycleHook.lifecycleStages: "PAUSE hooks cannot be
+# configured at TEST_TRAFFIC_SHIFT or PRODUCTION_TRAFFIC_SHIFT stages. These stages are
+# only valid for AWS_LAMBDA hooks."
+NO_PAUSE_STAGES = ("TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT")
 
 
 @dataclass(frozen=True)
@@ -91,11 +96,18 @@ def _production_shift(strategy: str, config: Mapping[str, Any], timing: Timing) 
         shifts = [(percent, bake), (100.0, timing.unit)]
     else:
         shifts = [(100.0, timing.unit)]
-    hooks = ["PRODUCTION_TRAFFIC_SHIFT"] + [None] * (len(shifts) - 1)
-    return [
-        Step("PRODUCTION_TRAFFIC_SHIFT", seconds, hook, weight, 100.0)
-        for (weight, seconds), hook in zip(shifts, hooks, strict=True)
-    ]
+    # botocore 1.44, DeploymentLifecycleHook.lifecycleStages: PRE_PRODUCTION_TRAFFIC_SHIFT
+    # "Occurs before production traffic shift. For linear and canary deployments, this
+    # stage is invoked before every traffic shift step." The first one waits in `plan`
+    # (still at POST_TEST_TRAFFIC_SHIFT); each later step is preceded by its own pause,
+    # reported at PRODUCTION_TRAFFIC_SHIFT with the previous step's weight.
+    steps: list[Step] = []
+    for index, (weight, seconds) in enumerate(shifts):
+        if index:
+            before = shifts[index - 1][0]
+            steps.append(Step("PRODUCTION_TRAFFIC_SHIFT", 0.0, PRE_PRODUCTION, before, 100.0))
+        steps.append(Step("PRODUCTION_TRAFFIC_SHIFT", seconds, None, weight, 100.0))
+    return steps
 
 
 def plan(config: Mapping[str, Any], timing: Timing) -> list[Step]:
@@ -116,11 +128,11 @@ def plan(config: Mapping[str, Any], timing: Timing) -> list[Step]:
         Step("PRE_SCALE_UP", unit, "PRE_SCALE_UP", 0.0, 0.0),
         Step("SCALE_UP", 2 * unit, None, 0.0, 0.0, progress=True),
         Step("POST_SCALE_UP", unit, "POST_SCALE_UP", 0.0, 0.0),
-        Step("TEST_TRAFFIC_SHIFT", unit, "TEST_TRAFFIC_SHIFT", 0.0, 100.0),
+        Step("TEST_TRAFFIC_SHIFT", unit, None, 0.0, 100.0),
         Step("POST_TEST_TRAFFIC_SHIFT", unit, "POST_TEST_TRAFFIC_SHIFT", 0.0, 100.0),
         # PRE_PRODUCTION_TRAFFIC_SHIFT is a hook stage but no lifecycle stage: its hooks
         # wait while the deployment still reports the stage before it.
-        Step("POST_TEST_TRAFFIC_SHIFT", 0.0, "PRE_PRODUCTION_TRAFFIC_SHIFT", 0.0, 100.0),
+        Step("POST_TEST_TRAFFIC_SHIFT", 0.0, PRE_PRODUCTION, 0.0, 100.0),
         *_production_shift(strategy, config, timing),
         Step("POST_PRODUCTION_TRAFFIC_SHIFT", unit, "POST_PRODUCTION_TRAFFIC_SHIFT", 100.0, 100.0),
         Step("BAKE_TIME", bake, None, 100.0, 100.0, bake=True),
@@ -144,3 +156,18 @@ def hook_timeout(hook: Mapping[str, Any]) -> tuple[float, str]:
     timeout = hook.get("timeoutConfiguration") or {}
     minutes = _number(timeout, "timeoutInMinutes", DEFAULT_HOOK_TIMEOUT_MINUTES)
     return minutes, str(timeout.get("action") or DEFAULT_HOOK_ACTION)
+
+
+def refused_pause(config: Mapping[str, Any] | None) -> str | None:
+    """Why ECS refuses `config`'s PAUSE hooks (one at a stage only Lambda hooks may
+    use), as its InvalidParameterException says it; None when they are fine."""
+    for hook in (config or {}).get("lifecycleHooks") or []:
+        if hook.get("targetType") != "PAUSE":
+            continue
+        bad = [s for s in hook.get("lifecycleStages") or [] if s in NO_PAUSE_STAGES]
+        if bad:
+            return (
+                f"PAUSE hooks cannot be configured at {' or '.join(bad)}: "
+                "these stages are only valid for AWS_LAMBDA hooks."
+            )
+    return None

@@ -32,6 +32,7 @@ class Tracked:
     legacy_id: str | None = None  # the PRIMARY entry of `deployments` this one started
     rollback_legacy_id: str | None = None  # the entry its rollback started
     notified: str = "PENDING"  # the status its last ECS event told of
+    hooks_told: set[str] = field(default_factory=set)  # hooks whose waiting was told
 
 
 @dataclass

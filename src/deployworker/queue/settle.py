@@ -14,6 +14,7 @@ import structlog
 
 from deployworker.aws.sqs import Message, Sqs
 from deployworker.errors import AwsError
+from deployworker.intake.approval import without_proof
 from deployworker.outcome import Outcome, Result
 
 log = structlog.get_logger("deployworker.settle")
@@ -109,7 +110,7 @@ class Settler:
         self.settle(message, Result(Outcome.RELEASED, "not started"))
 
     def _dead_letter(self, message: Message, result: Result) -> None:
-        body, truncated = dead_letter_body(message.body)
+        body, truncated = dead_letter_body(without_proof(message.body))
         attributes = dead_letter_attributes(message, result)
         if truncated:
             attributes["deployworker.truncated"] = "true"

@@ -40,7 +40,7 @@ class Pause:
     stage: str
     expires_at: datetime | None
     timeout_action: str | None
-    index: int = 0  # PAUSE hooks the deployment opened before this one
+    updated_at: datetime | None = None  # the deployment's `updatedAt` when seen waiting
 
     def describe(self) -> str:
         """`paused at POST_TEST_TRAFFIC_SHIFT until 14:05Z (then ROLLBACK)`."""
@@ -78,17 +78,18 @@ class Assessment:
 
 
 def pause_of(deployment: Mapping[str, Any]) -> Pause | None:
-    """The PAUSE hook the deployment waits on, if any."""
-    details = deployment.get("lifecycleHookDetails") or []
-    hooks = [h for h in details if h.get("targetType") == "PAUSE"]
-    for index, hook in enumerate(hooks):
-        if hook.get("status") == "AWAITING_ACTION":
+    """The PAUSE hook the deployment waits on, if any: by its `hookId` and the
+    deployment's `lifecycleStage`, never by its place in `lifecycleHookDetails`, which
+    lists the hooks active now only (botocore 1.44's DeploymentLifecycleHookDetail: "a
+    deployment lifecycle hook that is active during a service deployment")."""
+    for hook in deployment.get("lifecycleHookDetails") or []:
+        if hook.get("targetType") == "PAUSE" and hook.get("status") == "AWAITING_ACTION":
             return Pause(
                 str(hook.get("hookId", "")),
                 str(deployment.get("lifecycleStage", "")),
                 hook.get("expiresAt"),
                 hook.get("timeoutAction"),
-                index,
+                deployment.get("updatedAt"),
             )
     return None
 

@@ -44,10 +44,29 @@ def pause_hooks(configuration: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [h for h in hooks if h.get("targetType") == "PAUSE"]
 
 
+def traffic_steps(configuration: Mapping[str, Any]) -> int:
+    """How many production traffic steps the strategy takes: LINEAR's steps to 100 %,
+    CANARY's two (the canary, then the rest), one otherwise."""
+    strategy = str(configuration.get("strategy") or "ROLLING")
+    if strategy == "LINEAR":
+        linear = configuration.get("linearConfiguration") or {}
+        step = _minutes(linear.get("stepPercent"), LINEAR_STEP_PERCENT)
+        return math.ceil(100.0 / step - 1e-9) if step > 0 else 1
+    return 2 if strategy == "CANARY" else 1
+
+
+def pauses(configuration: Mapping[str, Any], stage: str) -> int:
+    """How many times a PAUSE hook at `stage` waits in one deployment: once, except at
+    PRE_PRODUCTION_TRAFFIC_SHIFT, which waits before every traffic step (botocore 1.44,
+    DeploymentLifecycleHook.lifecycleStages: "For linear and canary deployments, this
+    stage is invoked before every traffic shift step")."""
+    return traffic_steps(configuration) if stage == "PRE_PRODUCTION_TRAFFIC_SHIFT" else 1
+
+
 def minimum(configuration: Mapping[str, Any] | None) -> Minimum:
     """What `deploymentConfiguration` needs: bake time, linear steps times step bake,
-    canary bake, and each PAUSE hook's timeout plus a margin. ROLLING with no hooks
-    needs nothing beyond the configured timeout (0)."""
+    canary bake, and each PAUSE hook's timeout plus a margin, as many times as it can
+    wait (`pauses`). ROLLING with no hooks needs nothing beyond the configured timeout."""
     config = configuration or {}
     strategy = str(config.get("strategy") or "ROLLING")
     parts: dict[str, float] = {}
@@ -55,11 +74,9 @@ def minimum(configuration: Mapping[str, Any] | None) -> Minimum:
         parts["bake_time"] = _minutes(config.get("bakeTimeInMinutes"), 0) * MINUTE
     if strategy == "LINEAR":
         linear = config.get("linearConfiguration") or {}
-        step = _minutes(linear.get("stepPercent"), LINEAR_STEP_PERCENT)
         bake = _minutes(linear.get("stepBakeTimeInMinutes"), LINEAR_STEP_BAKE_MINUTES)
         # No bake after the step that reaches 100 %.
-        steps = math.ceil(100.0 / step - 1e-9) if step > 0 else 1
-        parts["linear_steps"] = max(0, steps - 1) * bake * MINUTE
+        parts["linear_steps"] = max(0, traffic_steps(config) - 1) * bake * MINUTE
     if strategy == "CANARY":
         canary = config.get("canaryConfiguration") or {}
         bake = _minutes(canary.get("canaryBakeTimeInMinutes"), CANARY_BAKE_MINUTES)
@@ -67,8 +84,10 @@ def minimum(configuration: Mapping[str, Any] | None) -> Minimum:
     for index, hook in enumerate(pause_hooks(config)):
         timeout = (hook.get("timeoutConfiguration") or {}).get("timeoutInMinutes")
         seconds = _minutes(timeout, HOOK_TIMEOUT_MINUTES) * MINUTE + HOOK_MARGIN
-        stages = ",".join(hook.get("lifecycleStages") or []) or str(index)
-        parts[f"pause_hook[{stages}]"] = parts.get(f"pause_hook[{stages}]", 0.0) + seconds
+        for stage in hook.get("lifecycleStages") or [str(index)]:
+            times = pauses(config, stage)
+            key = f"pause_hook[{stage}]" + (f" x{times}" if times > 1 else "")
+            parts[key] = parts.get(key, 0.0) + seconds * times
     if any(parts.values()):
         parts["margin"] = WORK_MARGIN
     return Minimum(sum(parts.values()), {k: v for k, v in parts.items() if v})

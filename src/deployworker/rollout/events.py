@@ -2,8 +2,10 @@
 
 ECS publishes to EventBridge `ECS Deployment State Change` events (`detail.eventName`
 SERVICE_DEPLOYMENT_IN_PROGRESS, _COMPLETED or _FAILED, `detail.deploymentId` the
-service's `ecs-svc/...` deployment id) and `ECS Service Action` events, each naming
-the service's ARN in `resources`. `match` finds the followed deployments an event is
+service's `ecs-svc/...` deployment id), `ECS Hook State Change` events (HOOK_AWAITING_ACTION
+when a PAUSE hook starts to wait: the ECS guide, "Pause hooks for Amazon ECS service
+deployments") and `ECS Service Action` events, each naming the service's ARN in
+`resources`. `match` finds the followed deployments an event is
 about: by `detail.serviceDeploymentArn` when the event carries one, otherwise by the
 service (its ARN in `resources` or `detail.serviceArn`). The `ecs-svc/...` id does not
 narrow it further: it is not the service deployment's id, and a rollback runs under a
@@ -11,11 +13,13 @@ new one on the same service deployment, so it could only lose wake-ups. Waking e
 followed deployment of the service costs at most one batched describe.
 
 Only events that can end or change a verdict wake the watcher (`Kind`): _COMPLETED
-and _FAILED, and a start of another deployment of the service (it overtakes the
-followed one, or rolls it back). A deployment's own start, steady-state notices and
-warnings are counted as `quiet` and cost nothing. Events that name no service
-deployment ARN tell starts apart by their `ecs-svc/...` id: `Starts` takes the first
-start heard for a followed deployment as its own, and wakes it for any other.
+and _FAILED, a PAUSE hook awaiting action (its gate starts within a second of the
+pause instead of at the next safety-net describe), and a start of another deployment
+of the service (it overtakes the followed one, or rolls it back). A deployment's own
+start, steady-state notices and warnings are counted as `quiet` and cost nothing.
+Events that name no service deployment ARN tell starts apart by their `ecs-svc/...`
+id: `Starts` takes the first start heard for a followed deployment as its own, and
+wakes it for any other.
 
 An event is a hint, never a verdict: a match only makes the watcher describe those
 deployments now. A forged or replayed event can cost a describe call, never end a
@@ -32,10 +36,13 @@ from typing import Any
 
 SOURCE = "aws.ecs"
 DEPLOYMENT_CHANGE = "ECS Deployment State Change"
-DETAIL_TYPES = frozenset({DEPLOYMENT_CHANGE, "ECS Service Action"})
+HOOK_CHANGE = "ECS Hook State Change"
+DETAIL_TYPES = frozenset({DEPLOYMENT_CHANGE, HOOK_CHANGE, "ECS Service Action"})
 STARTED = "SERVICE_DEPLOYMENT_IN_PROGRESS"
 # Sent under either detail type; each can end the followed deployment's verdict.
 ENDED = frozenset({"SERVICE_DEPLOYMENT_COMPLETED", "SERVICE_DEPLOYMENT_FAILED"})
+AWAITING = "HOOK_AWAITING_ACTION"  # a PAUSE hook waits: a gate may start now
+WAKES = ENDED | {AWAITING}
 # (region, account, cluster, service): one ECS service, from any ARN that names it.
 ServiceKey = tuple[str, str, str, str]
 
@@ -124,7 +131,7 @@ def match(event: Mapping[str, Any] | None, followed: Followed) -> Match:
     deployment = detail.get("serviceDeploymentArn")
     name = detail.get("eventName")
     if isinstance(deployment, str) and deployment in followed.arns:
-        return Match(Result.DEPLOYMENT, (deployment,), Kind.WAKE if name in ENDED else Kind.QUIET)
+        return Match(Result.DEPLOYMENT, (deployment,), Kind.WAKE if name in WAKES else Kind.QUIET)
     named = [deployment, detail.get("serviceArn")]
     resources = event.get("resources")
     if isinstance(resources, list):
@@ -135,12 +142,12 @@ def match(event: Mapping[str, Any] | None, followed: Followed) -> Match:
     woken = sorted({arn for key in keys if key for arn in followed.by_service.get(key, ())})
     if not woken:
         return Match(Result.UNWATCHED)
-    if name in ENDED or (isinstance(deployment, str) and name == STARTED):
-        kind = Kind.WAKE  # an end, or the start of a deployment named as not the followed one
+    if name in WAKES or (isinstance(deployment, str) and name == STARTED):
+        kind = Kind.WAKE  # an end, a pause, or the start of a deployment not the followed one
     elif name == STARTED:
         kind = Kind.START
     else:  # a deployment event ECS may add later is looked at; a service notice is not
-        kind = Kind.WAKE if event["detail-type"] == DEPLOYMENT_CHANGE else Kind.QUIET
+        kind = Kind.WAKE if event["detail-type"] != "ECS Service Action" else Kind.QUIET
     started = detail.get("deploymentId")
     return Match(Result.SERVICE, tuple(woken), kind, started if isinstance(started, str) else "")
 

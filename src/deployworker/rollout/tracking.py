@@ -63,8 +63,11 @@ def judge(
     if verdict.state != State.IN_PROGRESS:
         return verdict
     failpoint("watching")
-    if verdict.progress != watch.progress:
-        watch.progress = verdict.progress
+    # A new PAUSE hook is new progress even when it reads like the last one (a second
+    # hook at the same stage, expiring in the same minute): its hookId tells them apart.
+    seen = verdict.progress + (f" {verdict.pause.hook_id}" if verdict.pause else "")
+    if seen != watch.progress:
+        watch.progress = seen
         if watch.on_progress is not None:
             try:
                 watch.on_progress(verdict)

@@ -46,10 +46,14 @@ def test_person_is_the_session_name() -> None:
     assert person("arn:aws:iam::123456789012:user/x") == "arn:aws:iam::123456789012:user/x"
 
 
-POLICY = Approval(approvers=(MANAGERS,), required=2, timeout=600)
+SSO_NAME = "AWSReservedSSO_ReleaseManagers_0123456789abcdef"
+SSO = f"arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/eu-west-1/{SSO_NAME}"
+POLICY = Approval.model_validate(
+    {"approvers": [{"role": SSO, "kind": "sso"}], "required": 2, "timeout": 600}
+)
 
 
-def vote(who: str, at: float, action: str = "approve", role: str = "release-managers") -> Vote:
+def vote(who: str, at: float, action: str = "approve", role: str = SSO_NAME) -> Vote:
     # STS session names are at least two characters long.
     return Vote(action, session(who * 2, role=role), at)  # type: ignore[arg-type]
 
@@ -138,3 +142,29 @@ def test_the_command_carries_where_votes_go() -> None:
         "deployworker reject --cluster prod --service web --deploy-id b-1 "
         f"--region eu-west-1 --queue-url {QUEUE}"
     )
+
+
+def test_a_role_approver_is_one_person_whatever_its_session_names() -> None:
+    # kind role: the role is the person; a principal who names its sessions alice and
+    # bob is still one vote.
+    policy = Approval.model_validate(
+        {"approvers": [MANAGERS, PATHED], "required": 2, "timeout": 600}
+    )
+    mallory = [vote("a", 1, role="release-managers"), vote("b", 2, role="release-managers")]
+    result = tally(mallory, policy, 0.0, 10)
+    assert (result.state, result.approved_by) == ("pending", ("release-managers/aa",))
+    both = [*mallory, vote("c", 3, role="oncall")]
+    assert tally(both, policy, 0.0, 10).state == "approved"
+
+
+def test_an_sso_approver_counts_sign_in_names() -> None:
+    result = tally([vote("a", 1), vote("b", 2)], POLICY, 0.0, 10)
+    assert (result.state, result.approved_by) == ("approved", ("aa", "bb"))
+
+
+def test_a_vote_from_before_the_gates_window_opened_does_not_count() -> None:
+    # Another hook's (another step's) vote, cast before this gate opened at t=100.
+    early = [vote("a", 50), vote("b", 99.9)]
+    assert tally(early, POLICY, 100.0, 110, since=100.0).approved_by == ()
+    late = [*early, vote("a", 101), vote("b", 102)]
+    assert tally(late, POLICY, 100.0, 110, since=100.0).state == "approved"

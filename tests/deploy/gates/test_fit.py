@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deployworker.deploy.gates.fit import hook_seconds, hook_stage, problems
+from deployworker.deploy.gates.fit import hook_seconds, problems
 from deployworker.deploy.gates.show import GATE_TAG, read, tag
 from deployworker.deploy.tagtext import MAX_VALUE
 from deployworker.intake.gates import Gate
@@ -81,50 +81,3 @@ def test_the_gate_tag_is_a_legal_value_and_reads_back(stage: str, state: str, te
     assert (shown.stage, shown.state) == (stage, state)
     if len(value) < MAX_VALUE - 3:  # not cut: the text comes back whole
         assert shown.text == text
-
-
-BOTH = {
-    "strategy": "CANARY",
-    "lifecycleHooks": [
-        pause("POST_TEST_TRAFFIC_SHIFT", 60),
-        pause("PRE_PRODUCTION_TRAFFIC_SHIFT", 60),
-    ],
-}
-
-
-@pytest.mark.parametrize(
-    ("lifecycle_stage", "index", "configuration", "expected"),
-    [
-        (
-            "POST_TEST_TRAFFIC_SHIFT",
-            0,
-            {"lifecycleHooks": [pause("POST_TEST_TRAFFIC_SHIFT")]},
-            "POST_TEST_TRAFFIC_SHIFT",
-        ),
-        # PRE_PRODUCTION_TRAFFIC_SHIFT's hooks wait while ECS still reports the stage before
-        (
-            "POST_TEST_TRAFFIC_SHIFT",
-            0,
-            {"lifecycleHooks": [pause("PRE_PRODUCTION_TRAFFIC_SHIFT")]},
-            "PRE_PRODUCTION_TRAFFIC_SHIFT",
-        ),
-        ("POST_TEST_TRAFFIC_SHIFT", 0, BOTH, "POST_TEST_TRAFFIC_SHIFT"),
-        ("POST_TEST_TRAFFIC_SHIFT", 1, BOTH, "PRE_PRODUCTION_TRAFFIC_SHIFT"),
-        # before each later step of a CANARY or LINEAR shift
-        ("PRODUCTION_TRAFFIC_SHIFT", 2, BOTH, "PRE_PRODUCTION_TRAFFIC_SHIFT"),
-        ("POST_SCALE_UP", 0, BOTH, None),
-        # a deployment that lists only its waiting hook: what this deploy judged decides
-        (
-            "POST_TEST_TRAFFIC_SHIFT",
-            0,
-            BOTH | {"judged": ["POST_TEST_TRAFFIC_SHIFT"]},
-            "PRE_PRODUCTION_TRAFFIC_SHIFT",
-        ),
-        ("BAKE_TIME", 0, BOTH, None),
-    ],
-)
-def test_hook_stage(
-    lifecycle_stage: str, index: int, configuration: dict[str, Any], expected: str | None
-) -> None:
-    judged = configuration.get("judged", ())
-    assert hook_stage(lifecycle_stage, index, configuration, judged) == expected

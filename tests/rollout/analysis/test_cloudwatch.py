@@ -3,6 +3,7 @@ fixture), and botocore's Stubber for what moto does not serve (p99, error status
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,12 @@ from conftest import REGION
 from deployworker.aws._retry import Caller, RetryPolicy
 from deployworker.aws.clients import make_client
 from deployworker.aws.cloudwatch import NAMES_PER_CALL, CloudWatch
-from deployworker.rollout.analysis.cloudwatch import AlarmsProvider, MetricProvider
+from deployworker.rollout.analysis.cloudwatch import (
+    INGESTION_SECONDS,
+    AlarmsProvider,
+    MetricProvider,
+    complete_period,
+)
 from deployworker.rollout.analysis.measure import (
     AlarmsQuery,
     Bounds,
@@ -152,31 +158,82 @@ def put(client: Any, values: list[float], dimensions: dict[str, str], ago: float
     )
 
 
-def test_a_metric_statistic_over_the_last_period(client: Any) -> None:
-    put(client, [0.2, 0.4, 0.9], LB)
-    put(client, [5.0], LB, ago=600)  # outside the period: not read
-    put(client, [7.0], {"LoadBalancer": "app/other/1"})
-    provider = MetricProvider(CloudWatch(client, caller()))
-    average = provider.measure(
-        CloudWatchQuery("AWS/ApplicationELB", "TargetResponseTime", LB, "Average", 60)
+def put_at(client: Any, values: list[float], dimensions: dict[str, str], stamp: float) -> None:
+    client.put_metric_data(
+        Namespace="AWS/ApplicationELB",
+        MetricData=[
+            {
+                "MetricName": "TargetResponseTime",
+                "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
+                "Value": value,
+                "Timestamp": datetime.fromtimestamp(stamp, UTC),
+            }
+            for value in values
+        ],
     )
+
+
+def minute_ago(minutes: int) -> int:
+    """A minute boundary `minutes` minutes before now."""
+    return (int(time.time()) // 60) * 60 - 60 * minutes
+
+
+def query(stat: str, period: int = 60) -> CloudWatchQuery:
+    return CloudWatchQuery("AWS/ApplicationELB", "TargetResponseTime", LB, stat, period)
+
+
+def test_a_metric_statistic_over_the_newest_complete_period(client: Any) -> None:
+    base = minute_ago(5)
+    put_at(client, [0.2, 0.4, 0.9], LB, base + 10)  # the newest complete minute
+    put_at(client, [5.0], LB, base - 240)  # long before: not read
+    put_at(client, [7.0], {"LoadBalancer": "app/other/1"}, base + 10)
+    # 150 s after `base`: the minute from base+60 is within the ingestion allowance and
+    # the one from base+120 still running; the newest complete period is [base, base+60).
+    provider = MetricProvider(CloudWatch(client, caller()), clock=lambda: base + 150.0)
+    average = provider.measure(query("Average"))
     assert average.value == pytest.approx(0.5)
     assert average.error is None
     assert "TargetResponseTime Average" in average.detail
-    maximum = provider.measure(
-        CloudWatchQuery("AWS/ApplicationELB", "TargetResponseTime", LB, "Maximum", 60)
-    )
+    maximum = provider.measure(query("Maximum"))
     assert maximum.value == pytest.approx(0.9)
     assert judge("p", Bounds(max=0.5), 1, 0, [maximum]).phase is Phase.FAILED
 
 
+def test_a_sum_reads_the_complete_period_not_the_one_still_filling(client: Any) -> None:
+    # 50 errors in the last complete minute; the current minute has 1 so far. Reading
+    # the newest bucket of "the last 60 s" gave 1, and a `max: 10` gate passed.
+    base = minute_ago(5)
+    put_at(client, [20.0, 30.0], LB, base + 10)
+    put_at(client, [1.0], LB, base + 130)
+    provider = MetricProvider(CloudWatch(client, caller()), clock=lambda: base + 150.0)
+    measured = provider.measure(query("Sum"))
+    assert measured.value == pytest.approx(50.0)
+    assert judge("errors", Bounds(max=10), 1, 0, [measured]).phase is Phase.FAILED
+
+
+@pytest.mark.parametrize(
+    ("now", "period", "window"),
+    [
+        (1000.0, 60, (840.0, 900.0)),  # 1000 - 60 = 940: the minute that ended at 900
+        (960.0, 60, (840.0, 900.0)),
+        (1020.0, 60, (900.0, 960.0)),
+        (1000.0, 10, (930.0, 940.0)),
+        (3600.0 * 5 + 59, 300, (3600.0 * 5 - 600, 3600.0 * 5 - 300)),
+    ],
+)
+def test_complete_period(now: float, period: int, window: tuple[float, float]) -> None:
+    assert complete_period(now, period) == window
+    start, end = window
+    assert end % period == 0 and end - start == period and end <= now - INGESTION_SECONDS
+
+
 def test_a_metric_without_datapoints_is_no_data(client: Any) -> None:
-    put(client, [1.0], LB, ago=600)
-    measured = MetricProvider(CloudWatch(client, caller())).measure(
-        CloudWatchQuery("AWS/ApplicationELB", "TargetResponseTime", LB, "Average", 60)
-    )
+    base = minute_ago(5)
+    put_at(client, [1.0], LB, base - 240)
+    provider = MetricProvider(CloudWatch(client, caller()), clock=lambda: base + 150.0)
+    measured = provider.measure(query("Average"))
     assert (measured.value, measured.error) == (None, None)
-    assert "no datapoint in the last 60s" in measured.detail
+    assert "no datapoint for the period at" in measured.detail
 
 
 def stubbed() -> tuple[Any, Stubber]:
@@ -203,8 +260,9 @@ def test_an_extended_statistic_is_asked_for_and_the_newest_point_read() -> None:
                 "ReturnData": True,
             }
         ],
-        "StartTime": now - timedelta(seconds=300),
-        "EndTime": now,
+        # 12:00 less the ingestion allowance is 11:59: the period that ended at 11:55.
+        "StartTime": now - timedelta(seconds=600),
+        "EndTime": now - timedelta(seconds=300),
         "ScanBy": "TimestampDescending",
     }
     stub.add_response(
@@ -213,7 +271,7 @@ def test_an_extended_statistic_is_asked_for_and_the_newest_point_read() -> None:
             "MetricDataResults": [
                 {
                     "Id": "m0",
-                    "Timestamps": [now - timedelta(seconds=60), now - timedelta(seconds=240)],
+                    "Timestamps": [now - timedelta(seconds=420), now - timedelta(seconds=540)],
                     "Values": [0.42, 0.9],
                     "StatusCode": "Complete",
                 }
@@ -226,7 +284,7 @@ def test_an_extended_statistic_is_asked_for_and_the_newest_point_read() -> None:
             CloudWatchQuery("AWS/ApplicationELB", "TargetResponseTime", LB, "p99", 300)
         )
     assert (measured.value, measured.error) == (0.42, None)
-    assert "11:59:00Z" in measured.detail
+    assert "11:53:00Z" in measured.detail
 
 
 def test_aws_errors_are_error_measurements() -> None:

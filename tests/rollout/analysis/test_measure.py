@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -70,3 +72,22 @@ def test_overall_takes_the_worst_phase(phases: list[Phase]) -> None:
     result = overall(verdicts)
     order = [Phase.FAILED, Phase.RUNNING, Phase.INCONCLUSIVE, Phase.PASSED]
     assert result is (min(phases, key=order.index) if phases else Phase.PASSED)
+
+
+@given(
+    st.sampled_from([math.inf, -math.inf, math.nan]),
+    st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False)),
+    st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False)),
+)
+def test_a_value_that_is_not_finite_never_holds(
+    value: float, low: float | None, high: float | None
+) -> None:
+    # -Inf used to pass a one-sided `max` and +Inf a one-sided `min`.
+    bounds = Bounds(min=low, max=high)
+    assert not bounds.holds(value)
+    assert judge("m", bounds, 1, 0, m(value)).phase is Phase.FAILED
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False), st.floats(0, 1e6))
+def test_a_finite_value_inside_one_sided_bounds_holds(value: float, width: float) -> None:
+    assert Bounds(max=value + width).holds(value) and Bounds(min=value - width).holds(value)

@@ -119,8 +119,10 @@ data "aws_iam_policy_document" "ecs" {
     resources = var.family_arns
   }
 
-  # A gate's progress is tagged deployworker:gate on the deploy's revision (and
-  # nothing else), so `status` in another process can show it.
+  # A gate's progress is tagged deployworker:gate on the deploy's revision, so
+  # `status` in another process can show it; deployworker:hooks records which PAUSE
+  # hook id was which stage's, and deployworker:window when the newest gate's window
+  # opened (a redelivered message reads both back). Nothing else.
   statement {
     sid       = "TagGateProgress"
     effect    = "Allow"
@@ -130,7 +132,7 @@ data "aws_iam_policy_document" "ecs" {
     condition {
       test     = "ForAllValues:StringEquals"
       variable = "aws:TagKeys"
-      values   = ["deployworker:gate"]
+      values   = ["deployworker:gate", "deployworker:hooks", "deployworker:window"]
     }
   }
 

@@ -1,7 +1,8 @@
 # --- ECS's own events: wake the watcher when a rollout changes state ----------------------
 #
-# EventBridge puts ECS's deployment state changes and service actions for the allowlisted
-# services on a standard queue; the worker reads it (DEPLOYWORKER_EVENTS_QUEUE_URL) and
+# EventBridge puts ECS's deployment state changes, PAUSE hooks starting to wait (ECS Hook
+# State Change, HOOK_AWAITING_ACTION) and service actions for the allowlisted services on
+# a standard queue; the worker reads it (DEPLOYWORKER_EVENTS_QUEUE_URL) and
 # describes the deployment an event names at once. Polling stays as a safety net
 # (DEPLOYWORKER_EVENTS_SAFETY_NET_SECONDS), so a lost event delays a verdict, never loses it.
 #

@@ -8,7 +8,7 @@
 locals {
   ecs_event_pattern = jsonencode({
     source        = ["aws.ecs"]
-    "detail-type" = ["ECS Deployment State Change", "ECS Service Action"]
+    "detail-type" = ["ECS Deployment State Change", "ECS Hook State Change", "ECS Service Action"]
     resources = [
       for cluster in distinct([for arn in var.service_arns : replace(arn, "/[^/]+$/", "")]) : { prefix = cluster }
     ]

@@ -20,6 +20,9 @@ from deployworker.deploy.plan import AWS_PREFIX, MAX_TAGS
 from deployworker.deploy.tagtext import MAX_VALUE, decode, encode
 
 VOTE_PREFIX = "deployworker:vote:"
+# When the deploy's newest gate window opened (unix seconds): a vote is bound to the
+# window it was cast in, so a person votes again at each gate (each LINEAR step's).
+WINDOW_TAG = "deployworker:window"
 MAX_VOTES = 20
 _KEY = re.compile(r"^deployworker:vote:(?P<n>[0-9]{1,4})$")
 
@@ -66,10 +69,22 @@ def votes_in(tags: Mapping[str, str]) -> list[Vote]:
     return [vote for _, vote in sorted(numbered, key=lambda item: item[0])]
 
 
+def window_tag(opened: float) -> dict[str, str]:
+    """The tag that says when the deploy's newest gate window opened."""
+    return {WINDOW_TAG: str(int(opened))}
+
+
+def window_of(tags: Mapping[str, str]) -> float:
+    """When the deploy's newest gate window opened (0 when no gate opened yet)."""
+    value = tags.get(WINDOW_TAG, "")
+    return float(value) if value.isdigit() else 0.0
+
+
 def earlier_vote(tags: Mapping[str, str], principal: str) -> Vote | None:
-    """The vote this person (session name, as `tally` counts people) already cast."""
-    who = person(principal)
-    return next((v for v in votes_in(tags) if person(v.principal) == who), None)
+    """The vote this session already cast in the newest gate window (`tally` binds
+    votes to the window; a vote of an earlier window is another gate's)."""
+    who, since = person(principal), window_of(tags)
+    return next((v for v in votes_in(tags) if person(v.principal) == who and v.at >= since), None)
 
 
 def next_vote_tag(tags: Mapping[str, str]) -> str | None:

@@ -40,6 +40,7 @@ from deployworker.intake.approval import (
     approval_target,
     binding_of,
     check_approval_group,
+    check_audience,
     parse_approval,
 )
 from deployworker.intake.entries import Allowlist
@@ -67,7 +68,9 @@ class Approvals:
         retry_backoff: float = 30.0,
         clock: Callable[[], float] = time.time,
         places: Places | None = None,
+        audiences: tuple[str, ...] = (),  # where votes are sent to this worker
     ) -> None:
+        self._audiences = audiences
         self._ecs = ecs  # home's; `places` gives other targets' (None: home only)
         self._places = places
         self._proofs = proofs
@@ -109,12 +112,7 @@ class Approvals:
 
     @staticmethod
     def _fields(request: ApprovalRequest) -> dict[str, Any]:
-        return {
-            "cluster": request.cluster,
-            "service": request.service,
-            "deploy_id": request.deploy_id,
-            "action": request.action,
-        }
+        return {k: getattr(request, k) for k in ("cluster", "service", "deploy_id", "action")}
 
     def _approvers(
         self, request: ApprovalRequest, allowlist: Allowlist, target: Target | None
@@ -139,6 +137,7 @@ class Approvals:
         home = self._places.home_target if self._places is not None else None
         target = approval_target(request, allowlist.accounts, home)
         check_approval_group(request, message.group_id, target)
+        check_audience(request, self._audiences)
         step[0] = "no_gate"
         approvers = self._approvers(request, allowlist, target)
         step[0] = "bad_proof"

@@ -3,12 +3,17 @@
 A vote's identity is an IAM principal the worker established itself (never a name the
 sender typed): an assumed-role ARN `arn:aws:sts::<account>:assumed-role/<role>/<session>`.
 It counts for a listed approver role `arn:aws:iam::<account>:role[/path]/<role>` when the
-account and role name match; the session name is the person. `required` distinct people
-must approve; one reject from a listed approver ends the gate.
+account and role name match. Who the person is depends on the approver's kind
+(`intake.approvers`): for an IAM Identity Center role (`sso`) the session name, which
+Identity Center sets to the sign-in name; for any other role (`role`) the role itself,
+whatever the caller named its session. `required` distinct people must approve inside
+the gate's window (votes from before it opened do not count); one reject from a listed
+approver ends the gate.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 from collections.abc import Sequence
@@ -42,7 +47,7 @@ class Tally:
     """Where an approval stands at one moment."""
 
     state: Literal["pending", "approved", "rejected", "expired"]
-    approved_by: tuple[str, ...]  # people (session names), in the order they approved
+    approved_by: tuple[str, ...]  # people (as `shown`), in the order they approved
     rejected_by: tuple[str, ...]
     deadline: float
     needed: int  # approvals still missing
@@ -64,31 +69,56 @@ def approver_role(principal: str, approvers: Sequence[str]) -> str | None:
     return None
 
 
-def person(principal: str) -> str:
-    """The session name of an assumed-role ARN (the person), else the ARN itself."""
+def person(principal: str, kind: str = "sso") -> str:
+    """The person an assumed-role ARN is: its session name for an `sso` approver, its
+    role (`role/<name>`) for a `role` approver; anything else is the ARN itself."""
     match = _ASSUMED.fullmatch(principal)
-    return match["session"] if match is not None else principal
+    if match is None:
+        return principal
+    return match["session"] if kind == "sso" else f"role/{match['role']}"
 
 
-def tally(votes: Sequence[Vote], policy: Approval, opened_at: float, now: float) -> Tally:
-    """The approval's state at `now` for a gate opened at `opened_at`.
+def shown(principal: str, kind: str) -> str:
+    """How a counted vote names its voter: the sign-in name for `sso`, `<role>/<session>`
+    for `role` (the session name says who claimed the role's one vote, nothing more)."""
+    match = _ASSUMED.fullmatch(principal)
+    if match is None or kind == "sso":
+        return person(principal, kind)
+    return f"{match['role']}/{match['session']}"
 
-    Only listed approvers count; each person counts once (their first vote); votes
-    after the deadline do not count. A reject decides at once; `required` distinct
-    approvals decide next; past the deadline with neither, the approval is expired.
+
+def tally(
+    votes: Sequence[Vote],
+    policy: Approval,
+    opened_at: float,
+    now: float,
+    since: float | None = None,
+) -> Tally:
+    """The approval's state at `now` for an approval opened at `opened_at`, in a gate
+    whose window opened at `since` (default `opened_at`).
+
+    Only listed approvers count, each as the person their kind makes them; each person
+    counts once (their first vote in the window); votes from before the window opened
+    (another hook's, another step's) and after the deadline do not count. A reject
+    decides at once; `required` distinct approvals decide next; past the deadline with
+    neither, the approval is expired.
     """
     deadline = opened_at + policy.timeout
+    # Whole seconds: a recorded vote keeps the second it was verified in (`ballot`).
+    start = math.floor(opened_at if since is None else since)
     approved: list[str] = []
     rejected: list[str] = []
     seen: set[str] = set()
     for vote in sorted(votes, key=lambda v: v.at):
-        who = person(vote.principal)
-        if vote.at > deadline or who in seen:
+        role = approver_role(vote.principal, policy.approvers)
+        if role is None or vote.at > deadline or vote.at < start:
             continue
-        if approver_role(vote.principal, policy.approvers) is None:
+        kind = policy.kind_of(role)
+        who = person(vote.principal, kind)
+        if who in seen:
             continue
         seen.add(who)
-        (approved if vote.action == "approve" else rejected).append(who)
+        (approved if vote.action == "approve" else rejected).append(shown(vote.principal, kind))
     needed = max(0, policy.required - len(approved))
     if rejected:
         state: Literal["pending", "approved", "rejected", "expired"] = "rejected"

@@ -25,7 +25,8 @@ def build_approvals(
 ) -> Approvals:
     """The approvals handler as `app` wires it: proofs go to the worker's own STS; votes
     are tagged in the deploy's own account and region (`places`: the targets); and a
-    recorded vote wakes its gate at once (`wake`), not at the gate's next poll."""
+    recorded vote wakes its gate at once (`wake`), not at the gate's next poll. Only
+    votes whose proof names this worker's topic or queue count (`audiences`)."""
     return Approvals(
         places.ecs_in(None),
         aws.adapter(CallerProof, "sts"),
@@ -36,4 +37,6 @@ def build_approvals(
         max_age=settings.approval_proof_max_age_seconds,
         retry_backoff=settings.retry_backoff_seconds,
         places=places,
+        # A vote's proof names where it was sent: the deploy topic, or the work queue.
+        audiences=tuple(a for a in (settings.deploy_topic_arn, settings.queue_url) if a),
     )

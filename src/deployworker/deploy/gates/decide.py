@@ -68,6 +68,9 @@ class Progress:
     opened_at: float
     measurements: Mapping[str, Sequence[Measurement]] = field(default_factory=dict)
     votes: Sequence[Vote] = ()
+    # When the gate's window opened: its PAUSE hook's start (the same for a redelivered
+    # message), else `opened_at`. Votes from before it are another gate's or step's.
+    window: float | None = None
 
 
 @dataclass(frozen=True)
@@ -184,7 +187,8 @@ def _approval(
     """Analysis done (passed, or inconclusive with `on_inconclusive: approval`)."""
     policy = gate.approval
     assert policy is not None
-    count = tally(progress.votes, policy, _analysis_end(gate, progress), now)
+    since = progress.opened_at if progress.window is None else progress.window
+    count = tally(progress.votes, policy, _analysis_end(gate, progress), now, since)
     where = f"gate at {gate.at}"
     if count.state == "approved":
         reason = f"{where} approved by {', '.join(count.approved_by)}"

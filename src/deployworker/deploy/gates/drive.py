@@ -12,6 +12,7 @@ own rollback, which `verdicts` carries out.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
@@ -19,9 +20,11 @@ import structlog
 
 from deployworker.aws.ecs import Ecs
 from deployworker.aws.factory import Factory
+from deployworker.deploy.approvals.ballot import window_tag
+from deployworker.deploy.gates import hookid
 from deployworker.deploy.gates.contract import NoVotes, Subject
 from deployworker.deploy.gates.decide import Action, Decision
-from deployworker.deploy.gates.fit import gate_at, hook_stage, problems
+from deployworker.deploy.gates.fit import gate_at, problems
 from deployworker.deploy.gates.runner import Run, Runner
 from deployworker.deploy.gates.schedule import Dispatch, Scheduler
 from deployworker.deploy.job import Job, bound, log_progress
@@ -92,18 +95,59 @@ class GateDriver:
         if pause is None:
             log_progress(job.fields, arn, now)
             return
-        configuration = job.applied.configuration if job.applied else None
-        stage = hook_stage(pause.stage, pause.index, configuration, job.gate_stages)
+        stage = self._hook_stage(job, pause)
         gate = gate_at(gates_of(job), stage) if stage else None
         log_progress(job.fields, arn, now, hook_stage=stage, gate=gate is not None)
         if gate is None or job.gate_hook == pause.hook_id or job.lost is not None:
             return
         with bound(job.fields):
             job.gate_hook = pause.hook_id
-            job.gate_stages.add(gate.at)
+            configuration = job.applied.configuration if job.applied else None
+            window = self._open_window(job, hookid.began(pause, configuration, stage))
             job.gate = self.runner.start(
-                gate, self._subject(job), job.fields, lambda d: self._answer(job, arn, pause, d)
+                gate,
+                self._subject(job),
+                job.fields,
+                lambda d: self._answer(job, arn, pause, d),
+                window,
             )
+
+    def _hook_stage(self, job: Job, pause: Pause) -> str | None:
+        """The hook stage `pause` belongs to, by its hookId (`hookid`). An attribution the
+        deploy must remember is tagged on its revision before any gate acts on it; the
+        record is read from there the first time one is needed (a redelivered message
+        continues the first copy's record)."""
+        configuration = job.applied.configuration if job.applied else None
+        revision = job.applied.target if job.applied else None
+        seen = job.hooks_seen if job.hooks_seen is not None else {}
+        stage, record = hookid.attribute(pause.stage, pause.hook_id, configuration, seen)
+        if not record:
+            return stage
+        if job.hooks_seen is None:
+            job.hooks_seen = self._tags(revision, hookid.decode)
+            stage, record = hookid.attribute(
+                pause.stage, pause.hook_id, configuration, job.hooks_seen
+            )
+        if record and stage is not None:
+            job.hooks_seen[hookid.hook_key(pause.hook_id)] = stage
+            log.info("gate.hook_attributed", hook_id=pause.hook_id, hook_stage=stage)
+            if revision is not None:
+                try:
+                    self._ecs.tag_resource(revision, hookid.encode(job.hooks_seen))
+                except AwsError as exc:
+                    log.warning("gate.hook_record_failed", error=str(exc))
+        return stage
+
+    def _tags(
+        self, revision: str | None, read: Callable[[dict[str, str]], dict[str, str]]
+    ) -> dict[str, str]:
+        if revision is None:
+            return {}
+        try:
+            return read(self._ecs.list_tags_for_resource(revision))
+        except AwsError as exc:
+            log.warning("gate.hook_record_unread", error=str(exc))
+            return {}
 
     def settled(self, job: Job) -> None:
         """The deploy's deployment ended, or the deploy did: stop its gate, if any."""
@@ -127,8 +171,20 @@ class GateDriver:
                 job.gate_reason = decision.reason
                 resume(job, fail)
 
-        job.gate = self.runner.start(gate, self._subject(job), job.fields, end)
+        window = self._open_window(job, None)
+        job.gate = self.runner.start(gate, self._subject(job), job.fields, end, window)
         return True
+
+    def _open_window(self, job: Job, began: float | None) -> float:
+        """Tag when this gate's window opened (`approvals.ballot.WINDOW_TAG`): the
+        approvals receiver takes a vote from before it for another gate's or step's."""
+        opened = min(began, time.time()) if began is not None else time.time()
+        if job.applied is not None:
+            try:
+                self._ecs.tag_resource(job.applied.target, window_tag(opened))
+            except AwsError as exc:
+                log.warning("gate.window_tag_failed", error=str(exc))
+        return opened
 
     @staticmethod
     def has_converged_gate(job: Job) -> bool:

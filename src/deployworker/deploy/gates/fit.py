@@ -7,7 +7,7 @@ wait longer than its hook is cut short by the hook's timeout action.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from deployworker.intake.budget import duration_text
@@ -38,27 +38,6 @@ def candidates(lifecycle_stage: str) -> tuple[str, ...]:
     if lifecycle_stage == "PRODUCTION_TRAFFIC_SHIFT":
         return ("PRE_PRODUCTION_TRAFFIC_SHIFT",)
     return (lifecycle_stage,) if lifecycle_stage in PAUSE_ORDER else ()
-
-
-def hook_stage(
-    lifecycle_stage: str,
-    index: int,
-    configuration: Mapping[str, Any] | None,
-    judged: Collection[str] = (),
-) -> str | None:
-    """The hook stage of the `index`-th PAUSE hook a deployment opened, waiting at
-    `lifecycle_stage`: the configured PAUSE stages in order decide between candidates
-    (the first hook at POST_TEST_TRAFFIC_SHIFT is its own, the next one the
-    PRE_PRODUCTION_TRAFFIC_SHIFT hook). Past them, the first candidate this deploy has
-    not `judged` yet; PRE_PRODUCTION_TRAFFIC_SHIFT repeats before every traffic step."""
-    possible = [
-        s for s in candidates(lifecycle_stage) if hook_seconds(configuration, s) is not None
-    ]
-    ordered = [s for s in PAUSE_ORDER if hook_seconds(configuration, s) is not None]
-    if index < len(ordered) and ordered[index] in possible and ordered[index] not in judged:
-        return ordered[index]
-    fresh = [s for s in possible if s not in judged or s == "PRE_PRODUCTION_TRAFFIC_SHIFT"]
-    return fresh[0] if fresh else None
 
 
 def gate_at(gates: tuple[Gate, ...], stage: str) -> Gate | None:

@@ -1,11 +1,11 @@
 """Runs gates: takes measurements, reads votes, and ends each gate with a decision.
 
 `Runner.start` opens a gate and returns at once; each step runs on the resume pool (via
-`Scheduler`), asks the pure `decide` what to do, takes the measurements due, reads the votes
-while an approval is open, and schedules the next step. The ending (`Decision`, CONTINUE or
-ROLLBACK) goes to the caller's `on_end`, which acts on ECS. Steps of one gate never overlap;
-`wake` (a vote arrived) runs the next step now. Measurements live in memory only (and in the
-ledger's copy, `gate_progress`): a gate resumed after a crash measures again.
+`Scheduler`), asks the pure `decide` what to do, takes the measurements due (on
+`measuring`'s bounded pool), reads the votes while an approval is open, and schedules the
+next step. The ending (`Decision`, CONTINUE or ROLLBACK) goes to the caller's `on_end`.
+Steps of one gate never overlap; `wake` (a vote arrived) runs the next step now.
+Measurements live in memory only (and in the ledger's copy, `gate_progress`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from deployworker.deploy.approvals.votes import Vote
 from deployworker.deploy.gates import report, show
 from deployworker.deploy.gates.contract import Subject, VoteBook, Window
 from deployworker.deploy.gates.decide import Action, Decision, Progress, decide, query_of
+from deployworker.deploy.gates.measuring import MeasurePool
 from deployworker.deploy.gates.schedule import Scheduler
 from deployworker.deploy.job import bound
 from deployworker.failpoints import failpoint
@@ -67,17 +68,16 @@ class Runner:
         poll_seconds: float = 5.0,
         on_window: Window = lambda *_: None,
         vote_to: Sequence[str] = (),
+        measures: MeasurePool | None = None,
     ) -> None:
         self.provider = provider  # public: swapped in tests and by the wiring
+        self.measures = measures or MeasurePool()  # public: tests shorten its timeout
         self.votes = votes
-        self._scheduler = scheduler
-        self._emit = emit
-        self._tag = tag
+        self._scheduler, self._emit, self._tag = scheduler, emit, tag
         self._on_result = on_result  # gate_evaluations_total{cluster,service,result}
         self._on_pending = on_pending  # approvals_pending{cluster,service}, +1 / -1
         self._on_window = on_window  # an approval's window opened (times) or closed (None)
-        self._clock = clock
-        self._poll = poll_seconds
+        self._clock, self._poll = clock, poll_seconds
         self._vote_to = tuple(vote_to)  # `approve`'s region and queue (or topic) options
         self._lock = threading.Lock()
         self._runs: set[Run] = set()
@@ -88,9 +88,13 @@ class Runner:
         subject: Subject,
         fields: dict[str, Any],
         on_end: Callable[[Decision], None],
+        window: float | None = None,
     ) -> Run:
-        """Open `gate` now; `on_end` gets its final decision once, on a pool thread."""
-        run = Run(gate, subject, dict(fields), on_end, Progress(self._clock()))
+        """Open `gate` now (its window at `window`, its hook's start, if earlier);
+        `on_end` gets its final decision once, on a pool thread."""
+        now = self._clock()
+        progress = Progress(now, window=min(window, now) if window is not None else None)
+        run = Run(gate, subject, dict(fields), on_end, progress)
         with self._lock:
             self._runs.add(run)
         detail = report.started(gate)
@@ -178,13 +182,8 @@ class Runner:
         return decision
 
     def _measure(self, metric: Any) -> Measurement:
-        """One measurement, stamped with when it was taken (the next is due an
-        `interval` after it). A provider that raises counts as no data."""
-        try:
-            found = self.provider.measure(query_of(metric))
-        except Exception as exc:
-            found = Measurement(None, 0.0, error=f"provider error: {exc!r}")
-        found = replace(found, at=self._clock())
+        """One measurement on the measure pool, stamped when taken (`measuring`)."""
+        found = replace(self.measures.measure(self.provider, query_of(metric)), at=self._clock())
         log.info("gate.measured", metric=metric.name, value=found.value, error=found.error or None)
         return found
 

@@ -3,9 +3,21 @@
 `AlarmsProvider` measures how many of the named alarms are in ALARM, so a gate
 judges it with max 0. An alarm name that exists nowhere is an error, not a zero: a
 typo must never read as "healthy". Alarms that all lack data are no data. The
-`MetricProvider` reads the newest datapoint of one statistic (Average, Sum, p99, ...)
-in the last `period` seconds. Neither raises: an AWS error becomes the measurement's
+`MetricProvider` reads one statistic (Average, Sum, p99, ...) of the newest *complete*
+period (`complete_period`). Neither raises: an AWS error becomes the measurement's
 `error`.
+
+Complete periods: GetMetricData aggregates into periods aligned to the period (it
+rounds StartTime down), so a window of "the last `period` seconds" straddles two
+buckets and its newest is the current, incomplete one: its Sum or SampleCount reads
+low, and a `max:` gate can pass a bad canary. The window is therefore exactly one
+period, on period boundaries, ending no later than `INGESTION_SECONDS` before now.
+
+Ingestion delay: datapoints reach CloudWatch after the fact (agents and services
+batch them), so a period that just ended may still be filling. The window ends at
+least `INGESTION_SECONDS` in the past; a period whose data has not arrived at all reads
+as no data (an inconclusive measurement, never a zero), and a gate's `count` and
+`interval` take the next period on the next measurement.
 """
 
 from __future__ import annotations
@@ -22,6 +34,15 @@ ALARM = "ALARM"
 INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
 # How much of CloudWatch's state reason one alarm contributes to `detail`.
 _REASON = 120
+# How long after a period ends its datapoints are taken to have arrived.
+INGESTION_SECONDS = 60
+
+
+def complete_period(now: float, period: int) -> tuple[float, float]:
+    """(start, end) of the newest period, aligned to `period`, that ended at least
+    `INGESTION_SECONDS` before `now`."""
+    end = (int(now - INGESTION_SECONDS) // period) * period
+    return float(end - period), float(end)
 
 
 def _short(text: str) -> str:
@@ -72,6 +93,7 @@ class MetricProvider:
         at = self._clock()
         if not isinstance(query, CloudWatchQuery):
             return Measurement(None, at, error=f"CloudWatch cannot measure {type(query).__name__}")
+        start, end = complete_period(at, query.period)
         try:
             point = self._cloudwatch.latest_datapoint(
                 query.namespace,
@@ -79,12 +101,13 @@ class MetricProvider:
                 query.dimensions,
                 query.stat,
                 query.period,
-                datetime.fromtimestamp(at, UTC),
+                datetime.fromtimestamp(end, UTC),
             )
         except AwsError as exc:
             return Measurement(None, at, error=f"GetMetricData failed: {exc}")
         what = f"{query.namespace} {query.metric} {query.stat}"
-        if point is None:
-            return Measurement(None, at, detail=f"{what}: no datapoint in the last {query.period}s")
+        if point is None or point.at.timestamp() < start:
+            period = datetime.fromtimestamp(start, UTC).strftime("%H:%M:%SZ")
+            return Measurement(None, at, detail=f"{what}: no datapoint for the period at {period}")
         stamp = point.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return Measurement(point.value, at, detail=f"{what} at {stamp}")

@@ -9,6 +9,7 @@ them is inconclusive rather than passed (absence of evidence is not health).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -68,7 +69,11 @@ class Bounds:
     max: float | None = None
 
     def holds(self, value: float) -> bool:
-        """Whether `value` is inside the range (ends included)."""
+        """Whether `value` is inside the range (ends included). A value that is not a
+        finite number never is: -Inf would pass a `max`, +Inf a `min`, and NaN compares
+        false either way (a Prometheus division by zero answers any of them)."""
+        if not math.isfinite(value):
+            return False
         return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
 
 
