@@ -63,6 +63,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.scale $(BENCH_ARGS)
 	$(BIN)/python -m bench.accounts --check --json docs/benchmarks-accounts.json
 	$(BIN)/python -m bench.board --check
+	$(BIN)/python -m bench.ledger_cost
 	$(BIN)/python -m bench.replicas --check --json docs/benchmarks-replicas.json
 
 # The allowlist's JSON Schema (config/allowlist.schema.json) and field reference

@@ -204,13 +204,13 @@ def build(
         signing_key=signing_key,
         signing_max_age=settings.signing_max_age_seconds,
         dispatch=resumes.submit,
-        gates=gates_for(settings, aws, ecs, resumes.submit, watcher.wake, emit, metrics),
+        gates=gates_for(settings, aws, ecs, resumes.submit, watcher.wake, emit, metrics, tag_key),
     )
     targets = build_targets(settings, accounts, pipeline, intake, emit, resumes.submit, actor)
     settled, record = [lambda _, r: metrics.settled(r)], recorder.final if recorder else None
     settler = Settler(sqs, queue_url, dlq_url, settings.retry_backoff_seconds, settled, record)
     approvals = build_approvals(
-        settings, aws, targets, allowlist.current, events, metrics, targets.wake_gates
+        settings, aws, targets, allowlist.current, events, metrics, targets.wake_gates, tag_key
     )
     worker = Worker(
         sqs,

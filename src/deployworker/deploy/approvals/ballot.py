@@ -31,10 +31,16 @@ def _field(text: str) -> str:
     return encode(text).replace(" ", "+20")
 
 
-def encode_vote(vote: Vote) -> str:
-    """The tag value for `vote` (at most 256 characters; the comment is cut to fit)."""
+def is_vote_tag(name: str) -> bool:
+    """Whether tag `name` holds a vote."""
+    return _KEY.fullmatch(name) is not None
+
+
+def encode_vote(vote: Vote, reserve: int = 0) -> str:
+    """The tag value for `vote` (at most 256 characters less `reserve`, which a seal
+    takes: `deploy.tagseal`; the comment is cut to fit)."""
     head = f"v1 {vote.action} {int(vote.at)} {_field(vote.principal)}"
-    room = MAX_VALUE - len(head) - 1
+    room = MAX_VALUE - reserve - len(head) - 1
     pieces: list[str] = []
     for char in vote.comment:  # whole characters only: a cut never splits an escape
         piece = _field(char)

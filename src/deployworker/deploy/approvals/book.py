@@ -5,7 +5,10 @@ the service's current revision, the revisions of its ECS deployments and the fam
 newest (registered, not yet rolled out). `TagVoteBook` is the gate runner's vote book
 (`deploy.gates.contract.VoteBook`, the one definition of that protocol): it reads the
 votes back from those tags, so a vote received by one replica is seen by the replica
-running the gate, and survives any crash once tagged.
+running the gate, and survives any crash once tagged. Each vote's value is sealed
+with the worker's tag key (`deploy.tagseal`): a vote tag written by anyone else, or
+copied from another revision, is not read, so a vote is only what the worker recorded
+after STS named the voter.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from deployworker.aws.ecs import Ecs
-from deployworker.deploy.approvals.ballot import votes_in
+from deployworker.deploy.approvals.ballot import encode_vote, is_vote_tag, votes_in
 from deployworker.deploy.approvals.votes import Vote
 from deployworker.deploy.plan import DEPLOY_KEY_TAG, deploy_key, tag_map
+from deployworker.deploy.tagseal import ROOM, opened_tags, seal
 from deployworker.errors import NotFoundError
 from deployworker.intake.accounts import Target
 
@@ -35,8 +39,9 @@ class Places(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Located:
-    """A deploy's revision, its tags, and whether it is still the service's target
-    (False: the service moved on, by a rollback, a newer deploy or someone else)."""
+    """A deploy's revision, its tags (votes whose seal does not hold left out), and
+    whether it is still the service's target (False: the service moved on, by a
+    rollback, a newer deploy or someone else)."""
 
     arn: str
     tags: dict[str, str]
@@ -47,9 +52,12 @@ def _family(arn: str) -> str:
     return arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
 
 
-def locate(ecs: Ecs, cluster: str, service: str, deploy_id: str) -> Located | None:
+def locate(
+    ecs: Ecs, cluster: str, service: str, deploy_id: str, tag_key: bytes | None = None
+) -> Located | None:
     """The revision deploy (cluster, service, deploy_id) registered, or None when there
-    is none near the service (not registered yet, or long replaced).
+    is none near the service (not registered yet, or long replaced). Its votes are
+    read with `tag_key` (`deploy.tagseal`).
 
     Raises `NotFoundError` when the service does not exist.
     """
@@ -62,21 +70,29 @@ def locate(ecs: Ecs, cluster: str, service: str, deploy_id: str) -> Located | No
     for arn in candidates:
         tags = ecs.list_tags_for_resource(arn)
         if tags.get(DEPLOY_KEY_TAG) == key:
-            return Located(arn, tags, arn == target)
+            return Located(arn, opened_tags(tag_key, arn, tags, is_vote_tag), arn == target)
     newest, newest_tags = ecs.describe_task_definition(_family(target))
     tags = tag_map(newest_tags)
     if tags.get(DEPLOY_KEY_TAG) == key:
         # Registered and not rolled out yet (a migration runs, or UpdateService is next).
-        return Located(str(newest["taskDefinitionArn"]), tags, True)
+        arn = str(newest["taskDefinitionArn"])
+        return Located(arn, opened_tags(tag_key, arn, tags, is_vote_tag), True)
     return None
+
+
+def record_vote(ecs: Ecs, found: Located, key: str, vote: Vote, tag_key: bytes | None) -> None:
+    """Tag `vote` on the deploy's revision as tag `key`, sealed with `tag_key`."""
+    value = encode_vote(vote, reserve=ROOM if tag_key is not None else 0)
+    ecs.tag_resource(found.arn, {key: seal(tag_key, found.arn, key, value)})
 
 
 class TagVoteBook:
     """`VoteBook` over revision tags. Remembers each deploy's revision (a deploy key
     names one revision for good), so a read after the first is one ListTagsForResource."""
 
-    def __init__(self, ecs: Ecs) -> None:
+    def __init__(self, ecs: Ecs, tag_key: bytes | None = None) -> None:
         self._ecs = ecs
+        self._tag_key = tag_key  # votes are read only where their seal holds
         self._lock = threading.Lock()
         self._revisions: dict[tuple[str, str, str], str] = {}
 
@@ -88,7 +104,7 @@ class TagVoteBook:
             arn = self._revisions.get(key)
         if arn is None:
             try:
-                found = locate(self._ecs, cluster, service, deploy_id)
+                found = locate(self._ecs, cluster, service, deploy_id, self._tag_key)
             except NotFoundError:
                 return []
             if found is None:
@@ -96,4 +112,5 @@ class TagVoteBook:
             with self._lock:
                 self._revisions[key] = found.arn
             return votes_in(found.tags)
-        return votes_in(self._ecs.list_tags_for_resource(arn))
+        tags = self._ecs.list_tags_for_resource(arn)
+        return votes_in(opened_tags(self._tag_key, arn, tags, is_vote_tag))

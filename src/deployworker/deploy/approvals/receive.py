@@ -22,13 +22,8 @@ import structlog
 from deployworker.aws.callerproof import CallerProof
 from deployworker.aws.ecs import Ecs
 from deployworker.aws.sqs import Message
-from deployworker.deploy.approvals.ballot import (
-    earlier_vote,
-    encode_vote,
-    next_vote_tag,
-    room_reason,
-)
-from deployworker.deploy.approvals.book import Located, Places, locate
+from deployworker.deploy.approvals.ballot import earlier_vote, next_vote_tag, room_reason
+from deployworker.deploy.approvals.book import Located, Places, locate, record_vote
 from deployworker.deploy.approvals.votes import Vote, approver_role, person
 from deployworker.deploy.job import Done, bound, report, result_of_error
 from deployworker.errors import NotFoundError, PermanentAwsError, Rejection, not_allowed
@@ -69,8 +64,10 @@ class Approvals:
         clock: Callable[[], float] = time.time,
         places: Places | None = None,
         audiences: tuple[str, ...] = (),  # where votes are sent to this worker
+        tag_key: bytes | None = None,  # seals each vote's tag (`deploy.tagseal`)
     ) -> None:
         self._audiences = audiences
+        self._tag_key = tag_key
         self._ecs = ecs  # home's; `places` gives other targets' (None: home only)
         self._places = places
         self._proofs = proofs
@@ -175,7 +172,7 @@ class Approvals:
         step[0] = "no_deploy"
         ecs = self._places.ecs_in(target) if self._places and target else self._ecs
         try:
-            found = locate(ecs, request.cluster, request.service, request.deploy_id)
+            found = locate(ecs, request.cluster, request.service, request.deploy_id, self._tag_key)
         except NotFoundError as exc:
             raise not_allowed(f"service {request.cluster}/{request.service}: {exc}") from None
         base = Result(Outcome.VOTE_RECORDED, "", request.deploy_id)
@@ -220,7 +217,7 @@ class Approvals:
             step[0] = "full"
             raise not_allowed(room_reason(found.tags))
         vote = Vote(request.action, principal, now, request.comment)
-        ecs.tag_resource(found.arn, {key: encode_vote(vote)})
+        record_vote(ecs, found, key, vote, self._tag_key)
         failpoint("vote_recorded")  # a crash here: the redelivery finds it, adds nothing
         step[0] = "counted"
         self._on_recorded(request.cluster, request.service, request.deploy_id)

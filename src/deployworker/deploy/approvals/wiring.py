@@ -22,11 +22,13 @@ def build_approvals(
     events: SnsEvents | None,
     metrics: Metrics,
     wake: Callable[[str, str, str], None] = lambda *_: None,
+    tag_key: bytes | None = None,
 ) -> Approvals:
     """The approvals handler as `app` wires it: proofs go to the worker's own STS; votes
     are tagged in the deploy's own account and region (`places`: the targets); and a
     recorded vote wakes its gate at once (`wake`), not at the gate's next poll. Only
-    votes whose proof names this worker's topic or queue count (`audiences`)."""
+    votes whose proof names this worker's topic or queue count (`audiences`); each vote
+    is sealed with the worker's `tag_key`."""
     return Approvals(
         places.ecs_in(None),
         aws.adapter(CallerProof, "sts"),
@@ -39,4 +41,5 @@ def build_approvals(
         places=places,
         # A vote's proof names where it was sent: the deploy topic, or the work queue.
         audiences=tuple(a for a in (settings.deploy_topic_arn, settings.queue_url) if a),
+        tag_key=tag_key,
     )

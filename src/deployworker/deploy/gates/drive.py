@@ -28,6 +28,7 @@ from deployworker.deploy.gates.fit import gate_at, problems
 from deployworker.deploy.gates.runner import Run, Runner
 from deployworker.deploy.gates.schedule import Dispatch, Scheduler
 from deployworker.deploy.job import Job, bound, log_progress
+from deployworker.deploy.tagseal import ROOM, opened_tags, seal
 from deployworker.errors import AwsError
 from deployworker.failpoints import failpoint
 from deployworker.intake.gates import CONVERGED, Gate
@@ -66,8 +67,10 @@ class GateDriver:
         wake: Wake = lambda _: None,
         elsewhere: Elsewhere | None = None,
         where: tuple[str, str] | None = None,
+        tag_key: bytes | None = None,
     ) -> None:
         self._ecs = ecs
+        self._tag_key = tag_key  # seals the hook record (`deploy.tagseal`)
         self.runner = runner
         self._wake = wake
         # Builds the driver of another (account, region)'s pipeline, like this one: its
@@ -132,8 +135,11 @@ class GateDriver:
             job.hooks_seen[hookid.hook_key(pause.hook_id)] = stage
             log.info("gate.hook_attributed", hook_id=pause.hook_id, hook_stage=stage)
             if revision is not None:
+                room = ROOM if self._tag_key is not None else 0
+                tag = hookid.encode(job.hooks_seen, room)
+                sealed = {k: seal(self._tag_key, revision, k, v) for k, v in tag.items()}
                 try:
-                    self._ecs.tag_resource(revision, hookid.encode(job.hooks_seen))
+                    self._ecs.tag_resource(revision, sealed)
                 except AwsError as exc:
                     log.warning("gate.hook_record_failed", error=str(exc))
         return stage
@@ -144,7 +150,8 @@ class GateDriver:
         if revision is None:
             return {}
         try:
-            return read(self._ecs.list_tags_for_resource(revision))
+            tags = self._ecs.list_tags_for_resource(revision)
+            return read(opened_tags(self._tag_key, revision, tags, hookid.HOOKS_TAG.__eq__))
         except AwsError as exc:
             log.warning("gate.hook_record_unread", error=str(exc))
             return {}

@@ -66,10 +66,11 @@ def attribute(
     return (later if set(seen.values()) & {first, later} else first), True
 
 
-def encode(seen: Mapping[str, str]) -> dict[str, str]:
-    """The record as one tag: `<stage index>=<hook key>` words, oldest first."""
+def encode(seen: Mapping[str, str], reserve: int = 0) -> dict[str, str]:
+    """The record as one tag: `<stage index>=<hook key>` words, oldest first, as many
+    as fit in 256 characters less `reserve` (what a seal takes: `deploy.tagseal`)."""
     words = [f"{PAUSE_ORDER.index(stage)}={key}" for key, stage in seen.items()]
-    return {HOOKS_TAG: " ".join(words[-(256 // (_DIGEST + 3)) :])}
+    return {HOOKS_TAG: " ".join(words[-((256 - reserve) // (_DIGEST + 3)) :])}
 
 
 def decode(tags: Mapping[str, str]) -> dict[str, str]:

@@ -44,13 +44,15 @@ def build_gates(
     poll_seconds: float = APPROVAL_POLL_SECONDS,
     on_window: Window | None = None,
     vote_to: Sequence[str] = (),
+    tag_key: bytes | None = None,
 ) -> GateDriver:
     """The gate driver for a pipeline: gate steps run on `dispatch` (the resume pool),
     progress is tagged on the deploy's revision with `ecs`, and `wake` asks the
     watcher to describe a deployment whose hook was just answered. `metrics` counts
     gate endings and pending approvals; `on_window(cluster, service, opened_at,
     deadline)` hears an approval window open, and close (None, None); `vote_to` is where
-    `approval_requested`'s command sends votes (`approvals.votes.vote_target`)."""
+    `approval_requested`'s command sends votes (`approvals.votes.vote_target`);
+    `tag_key` seals the hook record the driver tags (`deploy.tagseal`)."""
 
     def tag(arn: str, tags: Mapping[str, str]) -> None:
         ecs.tag_resource(arn, dict(tags))
@@ -67,7 +69,7 @@ def build_gates(
         on_window=on_window or (lambda *_: None),
         vote_to=vote_to,
     )
-    return GateDriver(ecs, runner, wake)
+    return GateDriver(ecs, runner, wake, tag_key=tag_key)
 
 
 def gates_for(
@@ -78,6 +80,7 @@ def gates_for(
     wake: Callable[[Iterable[str]], None],
     emit: Emit,
     metrics: Metrics,
+    tag_key: bytes | None = None,
 ) -> GateDriver:
     """The gate driver `app` wires: measurements through the providers the settings
     configure (`build_providers`), votes from the tags approvals record on the deploy's
@@ -97,10 +100,11 @@ def gates_for(
             wake,
             emit,
             providers,
-            TagVoteBook(ecs),
+            TagVoteBook(ecs, tag_key),
             metrics,
             on_window=metrics.approval_window,
             vote_to=to,
+            tag_key=tag_key,
         )
 
     def elsewhere(ecs: Ecs, there: Factory, wake: Wake, where: tuple[str, str]) -> GateDriver:
