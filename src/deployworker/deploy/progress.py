@@ -1,8 +1,8 @@
 """What a deploy does with the watcher's progress reports (on the watcher's thread).
 
 Each report is logged, and at a PAUSE hook with a gate the gate starts (`GateDriver`);
-a new share of production traffic for the new revision is told to the ledger, once per
-change (the ledger's writer sends it from its own thread).
+a new share of production traffic for the deploy's revision is told to the ledger, once
+per change (the ledger's writer sends it from its own thread).
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ def on_progress(job: Job, arn: str, gates: GateDriver, emit: Emit) -> OnProgress
     """The progress callback for `job`'s service deployment `arn`."""
 
     def progress(now: Assessment) -> None:
-        if now.traffic is not None and now.traffic != job.traffic:
+        # The deploy's own deployment only: a rollback's target is the old revision.
+        ours = arn == job.base.deployment
+        if ours and now.traffic is not None and now.traffic != job.traffic:
             job.traffic = now.traffic
             emit(traffic_changed(job.base, now.traffic))
         gates.progress(job, arn, now)
