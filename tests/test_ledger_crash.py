@@ -42,6 +42,10 @@ def test_sigkill_before_the_ledger_write_then_redelivery_records_the_outcome(
     entry = read.entry(table, "prod/web", "crash-ledger")
     assert entry is not None and entry.state == State.DEPLOYED
     assert entry.images == {"app": f"{REPO}:2.0"}
+    # What the service ran before is the first copy's account: the redelivery, which finds
+    # its own revision running, does not overwrite it.
+    assert entry.images_before == {"app": f"{REPO}:1.0"}
+    assert entry.deployment == world.describe()["currentServiceDeployment"]
     # The service is untouched by the redelivery: no new revision, no new deployment.
     assert world.revisions() == revisions
     again = world.ecs.list_service_deployments(cluster="prod", service="web")

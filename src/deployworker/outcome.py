@@ -60,6 +60,10 @@ class Result:
     evidence: dict[str, object] | None = None
     # Set for a release message once the allowlist accepted it (a safe metric label).
     release: str | None = None
+    # What the service ran before this deploy, and the service deployment that rolls it
+    # out: known once applied (a resumed deploy leaves `images_before` empty).
+    images_before: dict[str, str] = field(default_factory=dict)
+    deployment: str | None = None
 
     @property
     def deletes(self) -> bool:

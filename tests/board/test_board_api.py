@@ -4,6 +4,8 @@ served by the worker's HTTP endpoint: the schema, the shared cache, redaction, h
 from __future__ import annotations
 
 import json
+import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -14,13 +16,14 @@ from typing import Any
 import jsonschema
 import pytest
 
-from conftest import World
+from conftest import REPO, World, deploy, drain
 from deployworker.aws.dynamodb import LedgerTable
 from deployworker.board.cache import BoardData
 from deployworker.board.web import Board
 from deployworker.ledger.record import Transition
 from deployworker.ledger.states import State
 from deployworker.ledger.write import LedgerWriter
+from deployworker.local.rules import Rules
 from deployworker.observe.httpd import Health, serve
 from deployworker.observe.metrics import Metrics
 
@@ -177,3 +180,39 @@ def test_service_pages_cannot_drive_the_ledger_harder_than_a_few_reads_a_second(
     assert get(f"{base}/board/api/service.json?target=prod%2Fs7")[0] == 200
     assert get(f"{base}/board/api/service.json?target=prod%2Fs0")[0] == 200  # from the cache
     assert data.reads == 6
+
+
+def test_a_canary_shows_its_traffic_deadline_images_before_and_service_deployment(
+    world: World, ledger: LedgerTable, served: tuple[str, BoardData, Clock]
+) -> None:
+    base, _, clock = served
+    world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=0.5)
+    canary = {"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 4}  # 10 % for 2 s here
+    configuration = {"strategy": "CANARY", "bakeTimeInMinutes": 0, "canaryConfiguration": canary}
+    world.service(deploymentConfiguration=configuration)
+    app = world.app(ledger_table=ledger.table, watch_interval_seconds=0.1)
+    world.send(deploy(f"{REPO}:2.0", deploy_id="canary-b"))
+    running = threading.Thread(target=drain, args=(app,))
+    running.start()
+    shifting: list[dict[str, Any]] = []
+    while running.is_alive() and not shifting:
+        clock.now += 5  # past the cache's time: each look reads the ledger
+        now = [d for d in board(base)["now"] if d["deploy_id"] == "canary-b"]
+        shifting = [d for d in now if d["traffic"] == 10.0]
+        time.sleep(0.1)
+    running.join(30)
+    assert shifting, "the board never showed the canary's 10 % of production traffic"
+    shown = shifting[0]
+    assert shown["images_before"] == {"app": f"{REPO}:1.0"}
+    assert shown["images"] == {"app": f"{REPO}:2.0"}
+    assert ":service-deployment/prod/web/" in shown["deployment"]
+    assert shown["timeout"] >= 600  # raised to what a 4-minute canary bake needs
+    assert shown["deadline_at"] > shown["created_at"]
+    assert app.events is not None
+    app.events.stop()  # writes what is queued
+    clock.now += 5
+    ended = next(d for d in board(base)["recent"] if d["deploy_id"] == "canary-b")
+    assert ended["state"] == "deployed"
+    assert ended["deployment"] == world.describe()["currentServiceDeployment"]
+    assert ended["images_before"] == {"app": f"{REPO}:1.0"}
+    assert ended["timeout"] == shown["timeout"]

@@ -190,6 +190,11 @@ def test_a_gated_canary_shows_its_measurements_and_the_approve_command_while_it_
     assert command.startswith("deployworker approve")
     assert "--deploy-id canary-1" in command and "--service gated" in command
     assert "release-managers" in waiting and "still needed" in waiting
+    # The rollout: time used of its deadline, the images it replaces, its service
+    # deployment, and the new revision's production traffic (none yet at this hook).
+    rollout = browser.wait_for(card("canary-1"), " min of ", timeout=30)
+    assert f"{GATED_REPO}:" in rollout.split("before", 1)[1]
+    assert "deployment" in rollout and "traffic" in rollout and "0 %" in rollout
     keep(browser, tmp_path / "board-gated.png")
     browser.resize(390, 844)  # a phone
     keep(browser, tmp_path / "board-gated-phone.png")

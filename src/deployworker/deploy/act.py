@@ -119,6 +119,7 @@ class Actor:
             applied,
             configuration=current.service.get("deploymentConfiguration"),
             desired_count=int(desired) if desired is not None else None,
+            before=None if applied.resumed else current.images,
         )
 
     def _apply(

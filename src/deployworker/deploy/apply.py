@@ -79,6 +79,8 @@ class Applied:
     note: str = ""
     # The service's desiredCount: at 0 a "successful" rollout started and verified nothing.
     desired_count: int | None = None
+    # Container name to image of the revision the service ran before (None: resumed).
+    before: Mapping[str, str] | None = None
 
 
 def deploy_tags(

@@ -63,6 +63,19 @@ def log_progress(fields: dict[str, Any], arn: str, now: Assessment, **extra: Any
             log.info("deploy.progress", deployment=arn, progress=now.progress)
 
 
+def log_finished(result: Result) -> None:
+    """Log a deploy's ending: its outcome, reason, duration and any evidence."""
+    level = "info" if result.outcome in (Outcome.DEPLOYED, Outcome.NOOP) else "warning"
+    evidence = {"evidence": result.evidence} if result.evidence else {}
+    getattr(log, level)(
+        "deploy.finished",
+        outcome=result.outcome.value,
+        reason=result.reason,
+        duration_seconds=round(result.duration, 3),
+        **evidence,
+    )
+
+
 def deadline(entry: Entry, default: float, configuration: Mapping[str, Any] | None) -> float:
     """The entry's timeout (or the default), raised to what the strategy needs."""
     configured = float(entry.timeout or default)
@@ -100,6 +113,7 @@ class Job:
     # None until read from the revision's `deployworker:hooks` tag
     hooks_seen: dict[str, str] | None = None
     gate_reason: str | None = None  # why a gate rolled the deploy back
+    traffic: float | None = None  # the production traffic share last told to the ledger
 
     def held(self) -> None:
         """Raise `CopyLost` once this copy of the message is no longer ours (`aws.held`)."""

@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from functools import partial
 from typing import Any
 
 import structlog
@@ -32,15 +31,18 @@ from deployworker.deploy.job import (
     Router,
     bound,
     deadline,
+    log_finished,
     report,
     result_of_error,
 )
+from deployworker.deploy.progress import on_progress
 from deployworker.deploy.reporting import (
     TERMINAL_EVENTS,
     deploy_id_of,
     event_of,
     log_fields,
     rejected_outcome,
+    rollout_started,
 )
 from deployworker.deploy.serial import Dispatch, KeyedSerial
 from deployworker.deploy.supersede import Request, superseded_result
@@ -202,12 +204,18 @@ class Pipeline:
         if applied is None:
             return replace(job.base, outcome=Outcome.NOOP, reason="service already runs the image")
         job.applied = applied
-        job.base = replace(job.base, task_definition=applied.target)
+        job.base = replace(
+            job.base,
+            task_definition=applied.target,
+            images_before=dict(applied.before or {}),
+            deployment=applied.deployment_arn,
+        )
         if not applied.resumed and job.request.action in ("deploy", "promote"):
             self._emit(event_of("registered", job.base, job.request))
         if applied.deployment_arn is None:
             return replace(job.base, reason="no service deployment found for the new revision")
         job.timeout = deadline(job.entry, self._default_timeout, applied.configuration)
+        self._emit(rollout_started(job.base, job.timeout, time.time()))
         self.gates.applied(job)
         self._follow(job, applied.deployment_arn, self._verdicts.after_deploy)
         return None
@@ -219,8 +227,7 @@ class Pipeline:
             self.gates.settled(job)  # the deployment ended: a gate at its hook is moot
             self._dispatch(lambda: self._guarded(job, lambda j: then(j, verdict)))
 
-        # Logged; at a PAUSE hook with a gate, the gate starts (its steps run on the pool).
-        progress = partial(self.gates.progress, job, arn)
+        progress = on_progress(job, arn, self.gates, self._emit)
         job.watch = self.watcher.follow(arn, job.timeout, resume, progress)
         if job.lost is not None:  # lost while the watch began: end it now
             self.watcher.cancel(job.watch)
@@ -228,15 +235,7 @@ class Pipeline:
     def _end(self, job: Job, result: Result) -> None:
         """Finish a deploy: log, emit its event, free its service, report."""
         result = replace(result, duration=time.monotonic() - job.started)
-        level = "info" if result.outcome in (Outcome.DEPLOYED, Outcome.NOOP) else "warning"
-        evidence = {"evidence": result.evidence} if result.evidence else {}
-        getattr(log, level)(
-            "deploy.finished",
-            outcome=result.outcome.value,
-            reason=result.reason,
-            duration_seconds=round(result.duration, 3),
-            **evidence,
-        )
+        log_finished(result)
         self._emit_terminal(result, job.request)
         self.gates.settled(job)
         with self._lock:

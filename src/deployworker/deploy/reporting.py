@@ -73,3 +73,34 @@ def rejected_outcome(rejection: Rejection) -> Outcome:
     if rejection.kind == RejectionKind.INVALID:
         return Outcome.REJECTED_INVALID
     return Outcome.REJECTED_NOT_ALLOWED
+
+
+def rollout_started(result: Result, timeout: float, at: float) -> DeployEvent:
+    """For the ledger: the service deployment a deploy follows, what the service ran
+    before, and the deploy's deadline (`timeout` seconds from `at`; paused time at a
+    hook extends it, as the watcher counts it)."""
+    rollout: dict[str, object] = {"deadline_at": at + timeout, "timeout": timeout}
+    if result.deployment:
+        rollout["deployment"] = result.deployment
+    if result.images_before:
+        rollout["images_before"] = dict(result.images_before)
+    return DeployEvent(
+        type="rollout_started",
+        deploy_id=result.deploy_id,
+        cluster=result.cluster,
+        service=result.service,
+        task_definition=result.task_definition,
+        rollout=rollout,
+        time=at,
+    )
+
+
+def traffic_changed(result: Result, traffic: float) -> DeployEvent:
+    """For the ledger: the new revision's share of production traffic, in %."""
+    return DeployEvent(
+        type="rollout_progress",
+        deploy_id=result.deploy_id,
+        cluster=result.cluster,
+        service=result.service,
+        rollout={"traffic": traffic},
+    )

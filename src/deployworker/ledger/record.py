@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from deployworker.ledger.states import FINAL, FINAL_RANK, RANK, State
@@ -58,6 +59,13 @@ class Transition:
     gate: dict[str, object] | None = None
     vote: dict[str, object] | None = None
     duration: float | None = None
+    # The rollout: what the service ran before, its service deployment, the deploy's
+    # deadline (epoch seconds) and timeout, and the new revision's production traffic %.
+    images_before: dict[str, str] | None = None
+    deployment: str | None = None
+    deadline_at: float | None = None
+    timeout: float | None = None
+    traffic: float | None = None
     # Set for a rejection: it may create a record, or finish its own message's, but
     # never overwrite the record of another message with the same deploy_id.
     rejected: bool = False
@@ -97,10 +105,16 @@ def update_request(t: Transition, ttl_seconds: int) -> dict[str, Any]:
         "source": dict(t.source) if t.source else None,
         "gate": _text(t.gate) if t.gate else None,
         "duration_ms": int(t.duration * 1000) if t.duration else None,
+        "deployment": t.deployment,
+        "deadline_at": int(t.deadline_at * 1000) if t.deadline_at else None,
+        "timeout_ms": int(t.timeout * 1000) if t.timeout else None,
+        "traffic": Decimal(str(round(t.traffic, 3))) if t.traffic is not None else None,
     }
     for attr, value in optional.items():
         if value is not None:
             put(attr, value)
+    if t.images_before:  # the first copy's: a resumed copy sees its own revision running
+        put("images_before", dict(t.images_before), if_absent=True)
     if t.vote is not None:
         names["#votes"] = "votes"
         values[":vote"] = [_text(t.vote)]
@@ -173,6 +187,11 @@ class Entry:
     votes: list[dict[str, object]] = field(default_factory=list)
     duration: float | None = None
     transitions: dict[str, float] = field(default_factory=dict)
+    images_before: dict[str, str] = field(default_factory=dict)
+    deployment: str | None = None
+    deadline_at: float | None = None
+    timeout: float | None = None
+    traffic: float | None = None
 
     @property
     def final(self) -> bool:
@@ -215,4 +234,13 @@ def entry_of(item: dict[str, Any]) -> Entry:
             for key, value in item.items()
             if key.startswith("at_")
         },
+        images_before={str(k): str(v) for k, v in (item.get("images_before") or {}).items()},
+        deployment=item.get("deployment"),
+        deadline_at=_seconds(item.get("deadline_at")),
+        timeout=_seconds(item.get("timeout_ms")),
+        traffic=float(item["traffic"]) if item.get("traffic") is not None else None,
     )
+
+
+def _seconds(ms: Any) -> float | None:
+    return float(ms) / 1000 if ms is not None else None

@@ -47,6 +47,8 @@ class DeployEvent:
     members: dict[str, str] | None = None
     # `approval_received`: the vote (action, comment, principal, person, role, result).
     approval: dict[str, object] | None = None
+    # Ledger only: the rollout's service deployment, images before, deadline; its traffic.
+    rollout: dict[str, object] | None = None
     time: float = field(default_factory=time.time)
 
     def to_json(self) -> str:
@@ -58,7 +60,7 @@ class DeployEvent:
 
 Emit = Callable[[DeployEvent], None]
 # Events for the deploy ledger (and so the board) only: never published.
-LEDGER_ONLY = frozenset({"gate_progress"})
+LEDGER_ONLY = frozenset({"gate_progress", "rollout_started", "rollout_progress"})
 
 
 def discard(_: DeployEvent) -> None:

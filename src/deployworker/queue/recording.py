@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from deployworker.aws.sqs import Message
 from deployworker.errors import Rejection
@@ -39,6 +41,21 @@ class Known:
     service: str | None = None
     action: str | None = None
     images: dict[str, str] | None = None
+
+
+def rollout_facts(rollout: Mapping[str, object] | None) -> dict[str, Any]:
+    """A `rollout_started`/`rollout_progress` event's facts as `Transition` fields."""
+    if not rollout:
+        return {}
+    before = rollout.get("images_before")
+    numbers = {k: rollout.get(k) for k in ("deadline_at", "timeout", "traffic")}
+    return {
+        "images_before": {str(k): str(v) for k, v in before.items()}
+        if isinstance(before, Mapping)
+        else None,
+        "deployment": str(rollout["deployment"]) if rollout.get("deployment") else None,
+        **{k: float(v) if isinstance(v, int | float) else None for k, v in numbers.items()},
+    }
 
 
 def digest_of(text: str) -> str:
@@ -98,7 +115,8 @@ class Recorder:
             return
         if event.type.startswith("release."):
             state = State.IN_PROGRESS
-        if (state is None and vote is None and event.gate is None) or not event.deploy_id:
+        facts = vote is not None or event.gate is not None or event.rollout is not None
+        if (state is None and not facts) or not event.deploy_id:
             return
         if vote is not None and event.outcome != Outcome.VOTE_RECORDED.value:
             return
@@ -130,6 +148,7 @@ class Recorder:
                 source=event.source,
                 gate=event.gate,
                 vote=vote,
+                **rollout_facts(event.rollout),
             )
         )
 
@@ -163,6 +182,8 @@ class Recorder:
             evidence=result.evidence,
             source=result.source,
             duration=result.duration or None,
+            images_before=result.images_before or None,
+            deployment=result.deployment,
             rejected=state == State.REJECTED,
         )
         if state not in FINAL:

@@ -30,6 +30,15 @@
   const name = (d) => d.release ? `release ${d.release}` : `${d.cluster || ""}/${d.service || ""}`;
   const serviceLink = (d) => el("a", { href: `#service=${encodeURIComponent(d.target)}` }, name(d));
   const images = (d) => Object.entries(d.images || {}).map(([c, i]) => el("div", {}, el("code", {}, `${c}: ${i}`)));
+  const before = (d) => Object.entries(d.images_before || {}).map(([c, i]) => el("div", {}, el("code", {}, `${c}: ${i}`)));
+  const minutes = (s) => `${Math.max(0, Math.round(s / 60))} min`;
+  function deadline(d) {
+    if (!d.timeout) return span(d.elapsed);
+    const used = Math.min(d.elapsed, d.timeout);
+    return el("span", { class: "deadline", title: d.deadline_at ? `times out at ${when(d.deadline_at)}` : "" },
+      el("progress", { max: String(d.timeout), value: String(used), "aria-label": "time used of the deadline" }),
+      ` ${minutes(d.elapsed)} of ${minutes(d.timeout)}`);
+  }
   const consoleLink = (d) => d.console_url ? el("a", { href: d.console_url, rel: "noreferrer", target: "_blank" }, "ECS console") : "";
   function source(d) {
     const s = d.source || {};
@@ -82,8 +91,10 @@
       pairs([
         ["where", place(d)], ["deploy", el("code", {}, d.deploy_id)], ["action", d.action],
         ["stage", el("span", { class: "stage" }, d.stage)],
-        ["traffic", d.traffic === null ? "" : `${d.traffic}%`],
-        ["elapsed", span(d.elapsed)], ["images", images(d)], ["source", source(d)], ["links", consoleLink(d)],
+        ["traffic", d.traffic === null ? "" : `${d.traffic} %`],
+        ["elapsed", deadline(d)], ["images", images(d)], ["before", before(d)],
+        ["deployment", d.deployment ? el("code", {}, d.deployment.split("/").pop()) : ""],
+        ["source", source(d)], ["links", consoleLink(d)],
       ]),
       gate(d.gate));
   }
