@@ -50,12 +50,17 @@ def test_a_forged_release_state_tag_does_not_end_a_release_early(world: World, s
     [jobs] = tagged(world, "prod-jobs", "shop-forged")
     forge(world, web, state, "0" * 64)
     forge(world, jobs, state, None)
-    # `status --release` does not believe it either: no member runs the new revision.
     release = load_allowlist(allowlist.read_text()).release("shop")
     assert release is not None
+    # `status --release` does not believe it: without the key, a `deployed` that no
+    # member agrees with is not one; with the key, the MAC does not hold.
     status = release_status(release, "shop-forged", REGION, world.endpoint)
     if state == "deployed":
         assert status.state == "in_progress"
+    key = TAG_KEY.encode()
+    assert release_status(release, "shop-forged", REGION, world.endpoint, key).state == (
+        "in_progress"
+    )
 
     second = WorkerProcess(world, allowlist, "second", tag_key=TAG_KEY)
     try:
@@ -77,7 +82,6 @@ def test_a_forged_release_state_tag_does_not_end_a_release_early(world: World, s
     tags = world.task_definition(web)[1]
     assert tags[STATE_TAG] == "deployed"
     assert tags[STATE_MAC_TAG] != "0" * 64
-    key = TAG_KEY.encode()
     assert release_status(release, "shop-forged", REGION, world.endpoint, key).state == "deployed"
 
 
