@@ -14,7 +14,7 @@ import pytest
 from conftest import REGION, REPO, World, drain
 from deployworker.cli.release import release_status
 from deployworker.deploy.plan import MAC_TAG
-from deployworker.deploy.release.slots import REASON_TAG, STATE_MAC_TAG, STATE_TAG
+from deployworker.deploy.release.slots import REASON_TAG, STATE_MAC_TAG, STATE_TAG, WAS_TAG
 from deployworker.intake.allowlist import load_allowlist
 from deployworker.local.simulator import Rules
 from test_release_crash import tagged
@@ -148,3 +148,28 @@ def test_a_plain_rollback_of_one_member_after_a_release_works_with_a_tag_key(
     assert world.dead_letters() == []
     assert world.describe(name="web")["taskDefinition"] == shop.web_arn
     assert world.images(name="web") == {"app": f"{REPO}:1.0"}
+
+
+def test_a_forged_release_was_tag_does_not_steer_a_release_rollback(world: World) -> None:
+    shop = Shop(world)
+    app = world.app(shop.allowlist())  # with the worker's tag key (conftest)
+    shop.send(f"{REPO}:2.0", "shop-2")
+    drain(app)
+    released = world.describe(name="web")["taskDefinition"]
+    # The attacker registers a revision of the same family with an image of their own
+    # and points web's `release-was:` tag at it: the release's rollback would go there.
+    running = world.ecs.describe_task_definition(taskDefinition=released)["taskDefinition"]
+    evil = world.ecs.register_task_definition(
+        family="prod-web",
+        containerDefinitions=[{**running["containerDefinitions"][0], "image": f"{REPO}:evil"}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    world.ecs.tag_resource(resourceArn=released, tags=[{"key": f"{WAS_TAG}web", "value": evil}])
+
+    undo = {"release": "shop", "action": "rollback", "to_deploy_id": "shop-2", "deploy_id": "u-2"}
+    world.send(undo, group="release/shop", dedup="u-2")
+    drain(app)
+
+    assert world.describe(name="web")["taskDefinition"] == shop.web_arn
+    assert world.describe(name="worker")["taskDefinition"] == shop.web_arn
+    assert world.images(name="web") == {"app": f"{REPO}:1.0"}
+    assert shop.schedule_arn() == shop.jobs_arn

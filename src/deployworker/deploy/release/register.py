@@ -12,6 +12,7 @@ deploy key's MAC holds (a revision pre-staged with a predicted key is not adopte
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,14 @@ from deployworker.aws.ecs import Ecs, register_input_shape
 from deployworker.deploy import trust
 from deployworker.deploy.apply import deploy_tags
 from deployworker.deploy.plan import DEPLOY_KEY_TAG, MAC_TAG, PREVIOUS_TAG, plan_deploy, tag_map
-from deployworker.deploy.release.slots import RELEASE_TAG, WAS_TAG, Slot, was_tags
+from deployworker.deploy.release.slots import (
+    RELEASE_MAC_TAG,
+    RELEASE_TAG,
+    WAS_TAG,
+    Slot,
+    release_tags,
+    was_tags,
+)
 from deployworker.errors import invalid
 from deployworker.failpoints import failpoint
 from deployworker.intake.message import Source
@@ -101,7 +109,9 @@ class Registrar:
         task_definition, tags = self._describe(base.current)
         ours = was_tags(slots, family)
         ours[RELEASE_TAG] = release
-        sealing = {MAC_TAG: trust.PLACEHOLDER} if self._tag_key is not None else {}
+        sealing = {}
+        if self._tag_key is not None:  # room for the MACs; filled in below
+            sealing = {MAC_TAG: trust.PLACEHOLDER, RELEASE_MAC_TAG: trust.PLACEHOLDER}
         plan = plan_deploy(
             task_definition,
             [{"key": k, "value": v} for k, v in tags.items()],
@@ -117,23 +127,51 @@ class Registrar:
                 f"task definition family {family} has too many tags for a release: it needs "
                 f"{len(ours)} of ECS's 50 to record where each member goes back to"
             )
-        register_input = trust.sealed(self._tag_key, plan.register_input)
+        register_input = self._sealed(plan.register_input)
         arn = self._ecs.register_task_definition(register_input)
         log.info("release.registered", family=family, task_definition=arn, previous=base.current)
         failpoint("registered")
         registered = {t["key"]: t["value"] for t in register_input["tags"]}
         return Revision(family, arn, registered, True)
 
+    def _sealed(self, register_input: dict[str, Any]) -> dict[str, Any]:
+        """`register_input` with its MACs: `deploy-key` and `previous` (as a service's),
+        and the release's own tags (`release-mac`), both bound to the content."""
+        sealed = trust.sealed(self._tag_key, register_input)
+        if self._tag_key is None:
+            return sealed
+        tags = {t["key"]: t["value"] for t in sealed["tags"]}
+        mac = trust.seal(self._tag_key, sealed, release_tags(tags))
+        sealed["tags"] = [
+            {**t, "value": mac} if t["key"] == RELEASE_MAC_TAG else t for t in sealed["tags"]
+        ]
+        return sealed
+
     def _found(self, slots: Sequence[Slot], family: str, key: str) -> Revision | None:
         """The revision an earlier delivery registered: on a slot, or the family's newest."""
         for slot in slots:
             task_definition, tags = self._describe(slot.current)
             if self._key_of(task_definition, tags) == key:
-                return Revision(family, slot.current, tags, False)
+                return Revision(family, slot.current, self._kept(task_definition, tags), False)
         latest, latest_tags = self._describe(family)
         if self._key_of(latest, latest_tags) == key:
-            return Revision(family, str(latest["taskDefinitionArn"]), latest_tags, False)
+            arn = str(latest["taskDefinitionArn"])
+            return Revision(family, arn, self._kept(latest, latest_tags), False)
         return None
+
+    def _kept(self, task_definition: Mapping[str, Any], tags: dict[str, str]) -> dict[str, str]:
+        """`tags` without the `release-was:` ones when their MAC does not hold (a member
+        then goes back to the sealed `previous`)."""
+        if self._tag_key is None:
+            return tags
+        content = trust.content(task_definition, register_input_shape())
+        mac = trust.seal(self._tag_key, content, release_tags(tags))
+        if hmac.compare_digest(mac, tags.get(RELEASE_MAC_TAG, "")):
+            return tags
+        log.warning(
+            "release.was_untrusted", task_definition=task_definition.get("taskDefinitionArn")
+        )
+        return {k: v for k, v in tags.items() if not k.startswith(WAS_TAG)}
 
     def _key_of(self, task_definition: Mapping[str, Any], tags: Mapping[str, str]) -> str:
         """A revision's deploy key, if the worker sealed it (any, without a tag key)."""

@@ -23,6 +23,8 @@ from deployworker.intake.releases import Kind, Release
 RELEASE_TAG = "deployworker:release"
 # The revision each slot ran before the release, so a rollback after a crash knows it.
 WAS_TAG = "deployworker:release-was:"
+# Seals the release's name and its `release-was:` tags at registration (`trust.seal`).
+RELEASE_MAC_TAG = "deployworker:release-mac"
 # rolling_back, rolled_back, failed or deployed, once the release reaches that point.
 STATE_TAG = "deployworker:release-state"
 REASON_TAG = "deployworker:release-reason"
@@ -97,6 +99,11 @@ def family_images(
 def was_tags(slots: Sequence[Slot], family: str) -> dict[str, str]:
     """The `release-was` tags of a family's new revision: each slot's current ARN."""
     return {WAS_TAG + s.id: s.current for s in slots if s.family == family}
+
+
+def release_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    """The tags `RELEASE_MAC_TAG` seals: the release's name and every `release-was:`."""
+    return {k: v for k, v in tags.items() if k == RELEASE_TAG or k.startswith(WAS_TAG)}
 
 
 def retarget(value: Any, arn: str) -> dict[str, Any]:
