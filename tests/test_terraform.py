@@ -236,7 +236,13 @@ def test_task_role_is_least_privilege() -> None:
         (
             "ForAllValues:StringEquals",
             "aws:TagKeys",
-            json.dumps(["deployworker:release-state", "deployworker:release-reason"]),
+            json.dumps(
+                [
+                    "deployworker:release-state",
+                    "deployworker:release-reason",
+                    "deployworker:release-state-mac",
+                ]
+            ),
         )
     }
     assert resources(statements["UpdateReleaseSchedules"]) == "${var.release_schedule_arns}"

@@ -11,6 +11,7 @@ from typing import Any
 
 from deployworker.cli.iam_statements import Scope
 from deployworker.cli.iam_statements import statement as _statement
+from deployworker.deploy.release.slots import REASON_TAG, STATE_MAC_TAG, STATE_TAG
 from deployworker.intake.entries import Allowlist
 
 
@@ -35,7 +36,7 @@ def release_statements(
         for m in members
         if m.rule
     ]
-    keys = ["deployworker:release-state", "deployworker:release-reason"]
+    keys = [STATE_TAG, REASON_TAG, STATE_MAC_TAG]
     statements = [
         _statement(
             "MarkReleaseRevisions",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from deployworker.cli import exits
 from deployworker.cli.publish import dedup_id_for, signed
 from deployworker.deploy.release.members import Members
 from deployworker.deploy.release.register import Registrar
-from deployworker.deploy.release.slots import STATE_TAG, family_images, release_key
+from deployworker.deploy.release.slots import family_images, recorded_state, release_key
 from deployworker.errors import AwsError, Rejection
 from deployworker.intake.allowlist import AllowlistError, load_allowlist
 from deployworker.intake.parse import Unwrapped
@@ -120,10 +121,18 @@ class ReleaseStatus:
 
 
 def release_status(
-    release: Release, deploy_id: str, region: str | None, endpoint: str | None
+    release: Release,
+    deploy_id: str,
+    region: str | None,
+    endpoint: str | None,
+    tag_key: bytes | None = None,
 ) -> ReleaseStatus:
     """Read a release's state from AWS: its revisions, their state tag, and where
-    every member points now."""
+    every member points now. Anyone who may TagResource can write the state tag, so it
+    counts only when it agrees with the members (`deployed`: every one on the new
+    revision; `rolled_back`: none) and, given the worker's tag key
+    (DEPLOYWORKER_TAG_KEY), only when its MAC holds; otherwise the release is
+    `in_progress`."""
     policy = RetryPolicy(attempts=4)
     members = Members(
         Ecs(make_client("ecs", region, endpoint), Caller("ecs", policy)),
@@ -133,15 +142,18 @@ def release_status(
     slots = members.read(release)
     families = family_images(slots, {m.name: {"*": "*"} for m in release.members})
     key = release_key(release, deploy_id)
-    revisions = Registrar(members.ecs).revisions(
+    revisions = Registrar(members.ecs, tag_key).revisions(
         slots, families, key, deploy_id, release.name, None, register=False
     )
     if not revisions:
         return ReleaseStatus("pending", {s.id: "previous" for s in slots})
     ours = {r.arn for r in revisions.values()}
     states = {s.id: "new revision" if s.current in ours else "previous" for s in slots}
-    recorded = next((r.tags[STATE_TAG] for r in revisions.values() if STATE_TAG in r.tags), "")
-    state = recorded if recorded in FINAL else "in_progress"
+    found = (recorded_state(tag_key, r.arn, key, r.tags) for r in revisions.values())
+    recorded = next((f[0] for f in found if f is not None), "")
+    on_new = [states[s.id] == "new revision" for s in slots if s.family in revisions]
+    agrees = {"deployed": all(on_new), "rolled_back": not any(on_new), "failed": True}
+    state = recorded if recorded in FINAL and agrees[recorded] else "in_progress"
     return ReleaseStatus(state, states)
 
 
@@ -166,9 +178,11 @@ def cmd_release_status(args: argparse.Namespace, region: str | None, endpoint: s
         return exits.USAGE
     deadline = time.monotonic() + args.timeout
     last: ReleaseStatus | None = None
+    secret = os.environ.get("DEPLOYWORKER_TAG_KEY")  # the worker's, where the caller has it
+    tag_key = secret.encode() if secret else None
     try:
         while True:
-            status = release_status(release, args.deploy_id, region, endpoint)
+            status = release_status(release, args.deploy_id, region, endpoint, tag_key)
             if status != last:
                 for member, where in status.members.items():
                     print(f"release {release.name} {args.deploy_id}: {member}: {where}", flush=True)

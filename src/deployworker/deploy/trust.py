@@ -13,6 +13,12 @@ so a tag is never proof by itself:
   revision the plan would register now (`differences`): a pre-staged revision with a
   predicted key and a sidecar or another environment is never rolled out.
 
+- A release's state (`deployworker:release-state` and its reason, written on each of
+  its revisions as it goes) carries a MAC over the state, the reason, the release's
+  deploy key and the revision's ARN (`state_mac`): a state written by hand, or copied
+  from another revision or release, does not verify, and the release resumes from
+  where AWS says its members are.
+
 Without a tag key the tags are read as they are (the worker logs that at start).
 """
 
@@ -107,6 +113,18 @@ def sealed(key: bytes | None, register_input: dict[str, Any]) -> dict[str, Any]:
         kept.append({"key": MAC_TAG, "value": seal(key, register_input, ours)})
     out = {k: v for k, v in register_input.items() if k != "tags"}
     return {**out, "tags": kept} if kept else out
+
+
+def state_mac(key: bytes, arn: str, release_key: str, state: str, reason: str) -> str:
+    """The MAC over a release's recorded state on one of its revisions (`arn`), as ECS
+    stores the state and reason tags."""
+    text = json.dumps(["release-state", arn, release_key, state, reason], separators=(",", ":"))
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+
+
+def state_holds(key: bytes, arn: str, release_key: str, state: str, reason: str, mac: str) -> bool:
+    """Whether `mac` is the worker's seal on this state of this release on `arn`."""
+    return hmac.compare_digest(state_mac(key, arn, release_key, state, reason), mac)
 
 
 def differences(candidate: Mapping[str, Any], planned: Mapping[str, Any]) -> list[str]:

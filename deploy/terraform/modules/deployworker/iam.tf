@@ -50,7 +50,7 @@ data "aws_iam_policy_document" "worker" {
       condition {
         test     = "ForAllValues:StringEquals"
         variable = "aws:TagKeys"
-        values   = ["deployworker:release-state", "deployworker:release-reason"]
+        values   = ["deployworker:release-state", "deployworker:release-reason", "deployworker:release-state-mac"]
       }
     }
   }

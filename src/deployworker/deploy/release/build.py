@@ -35,4 +35,5 @@ def build_releases(
     members = Members(actor.ecs, scheduler, aws.adapter(EventRules, "events"))
     emit = events.emit if events is not None else discard
     timeout = settings.deploy_timeout_seconds
-    return Releases(intake, current, members, actor.migrator, watcher, timeout, emit)
+    migrator, key = actor.migrator, actor.tag_key
+    return Releases(intake, current, members, migrator, watcher, timeout, emit, key)

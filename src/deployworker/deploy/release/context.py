@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deployworker.aws.ecs import Ecs
-from deployworker.deploy.plan import tag_value
 from deployworker.deploy.release.follow import Follower
 from deployworker.deploy.release.members import Members
 from deployworker.deploy.release.register import Revision
-from deployworker.deploy.release.slots import REASON_TAG, STATE_TAG
+from deployworker.deploy.release.slots import state_tags
 from deployworker.intake.releases import Release
 from deployworker.outcome import Outcome
 
@@ -31,6 +30,7 @@ class Context:
     follower: Follower
     timeout: float
     step: Step
+    tag_key: bytes | None = None  # seals the state tags (`deploy.trust`); None: unsealed
 
     def cluster(self, member: str) -> str:
         """The cluster of a service member."""
@@ -42,9 +42,8 @@ class Context:
         """Record how far the release got on every one of its revisions, so a
         redelivered message reads it back (rolling_back, rolled_back, failed, deployed)."""
         for revision in revisions.values():
-            self.ecs.tag_resource(
-                revision.arn, {STATE_TAG: state, REASON_TAG: tag_value(reason) or "-"}
-            )
+            tags = state_tags(self.tag_key, revision.arn, self.key, state, reason)
+            self.ecs.tag_resource(revision.arn, tags)
 
 
 @dataclass(frozen=True)

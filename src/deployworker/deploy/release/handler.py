@@ -59,6 +59,7 @@ class Releases:
         watcher: Watcher,
         default_timeout: float,
         emit: Emit = discard,
+        tag_key: bytes | None = None,
     ) -> None:
         self._intake = intake
         self._allowlist = allowlist
@@ -67,6 +68,7 @@ class Releases:
         self._watcher = watcher
         self._default_timeout = default_timeout
         self._emit = emit
+        self._tag_key = tag_key  # seals the releases' own tags (`deploy.trust`)
         self._lock = threading.Lock()
         self._running: dict[str, Follower] = {}  # by receipt handle
 
@@ -176,6 +178,7 @@ class Releases:
                 follower,
                 float(release.timeout or self._default_timeout),
                 self._stepper(base),
+                self._tag_key,
             )
             try:
                 if request.action == "rollback":

@@ -22,7 +22,7 @@ def roll_back(ctx: Context) -> Ending:
     # Every family a member runs now, or ran before the release: any image list will do,
     # since only revisions found by their tag are used.
     families = family_images(slots, {m.name: {"*": "*"} for m in ctx.release.members})
-    revisions = Registrar(ctx.ecs).revisions(
+    revisions = Registrar(ctx.ecs, ctx.tag_key).revisions(
         slots, families, ctx.key, ctx.deploy_id, ctx.release.name, None, register=False
     )
     if not revisions:

@@ -21,10 +21,10 @@ from deployworker.deploy.release.context import Context, Ending
 from deployworker.deploy.release.follow import Released
 from deployworker.deploy.release.register import Registrar, Revision
 from deployworker.deploy.release.slots import (
-    REASON_TAG,
     STATE_TAG,
     Slot,
     family_images,
+    recorded_state,
     release_phases,
 )
 from deployworker.deploy.release.undo import undo
@@ -41,12 +41,16 @@ log = structlog.get_logger("deployworker.release")
 ENDED = {"deployed": Outcome.DEPLOYED, "rolled_back": Outcome.ROLLED_BACK, "failed": Outcome.FAILED}
 
 
-def recorded(revisions: Mapping[str, Revision]) -> tuple[str, str] | None:
-    """(state, reason) an earlier delivery recorded on the release's revisions."""
+def recorded(ctx: Context, revisions: Mapping[str, Revision]) -> tuple[str, str] | None:
+    """(state, reason) an earlier delivery recorded on the release's revisions. With a
+    tag key, only a state whose MAC holds counts: a forged or copied one is ignored, and
+    the release goes on from where AWS says its members are."""
     for revision in revisions.values():
-        state = revision.tags.get(STATE_TAG)
-        if state:
-            return state, revision.tags.get(REASON_TAG, "")
+        found = recorded_state(ctx.tag_key, revision.arn, ctx.key, revision.tags)
+        if found is not None:
+            return found
+        if revision.tags.get(STATE_TAG):
+            log.warning("release.state_untrusted", task_definition=revision.arn)
     return None
 
 
@@ -60,14 +64,14 @@ def run_release(
     Raises `Rejection`, `MigrationFailed`, `AwsError` or `Released`."""
     slots = ctx.members.read(ctx.release, set(member_images))
     images = family_images(slots, member_images)
-    revisions = Registrar(ctx.ecs).revisions(
+    revisions = Registrar(ctx.ecs, ctx.tag_key).revisions(
         slots, images, ctx.key, ctx.deploy_id, ctx.release.name, source
     )
     arns = {f: r.arn for f, r in revisions.items()}
     if not revisions:
         return Ending(Outcome.NOOP, "every member already runs the images")
     changing = [s for s in slots if s.family in revisions]
-    earlier = recorded(revisions)
+    earlier = recorded(ctx, revisions)
     if earlier is not None and earlier[0] in ENDED:
         log.info("release.replayed", state=earlier[0])
         return Ending(ENDED[earlier[0]], earlier[1], revisions=arns)

@@ -15,16 +15,21 @@ from typing import Any
 
 from botocore.model import Shape
 
+from deployworker.deploy import trust
 from deployworker.deploy.apply import family_of
-from deployworker.deploy.plan import deploy_key, project
+from deployworker.deploy.plan import deploy_key, project, tag_value
 from deployworker.intake.releases import Kind, Release
 
 RELEASE_TAG = "deployworker:release"
 # The revision each slot ran before the release, so a rollback after a crash knows it.
 WAS_TAG = "deployworker:release-was:"
+# Seals the release's name and its `release-was:` tags at registration (`trust.seal`).
+RELEASE_MAC_TAG = "deployworker:release-mac"
 # rolling_back, rolled_back, failed or deployed, once the release reaches that point.
 STATE_TAG = "deployworker:release-state"
 REASON_TAG = "deployworker:release-reason"
+# Seals the two above to the revision and the release (`trust.state_mac`).
+STATE_MAC_TAG = "deployworker:release-state-mac"
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,6 +58,31 @@ def release_key(release: Release, deploy_id: str) -> str:
     return deploy_key(release.group, "", deploy_id)
 
 
+def state_tags(
+    tag_key: bytes | None, arn: str, key: str, state: str, reason: str
+) -> dict[str, str]:
+    """The tags that record a release's state on its revision `arn` (sealed with a key)."""
+    tags = {STATE_TAG: state, REASON_TAG: tag_value(reason) or "-"}
+    if tag_key is not None:
+        tags[STATE_MAC_TAG] = trust.state_mac(tag_key, arn, key, state, tags[REASON_TAG])
+    return tags
+
+
+def recorded_state(
+    tag_key: bytes | None, arn: str, key: str, tags: Mapping[str, str]
+) -> tuple[str, str] | None:
+    """(state, reason) recorded on the revision `arn` of the release `key`; None when
+    there is none or, with a tag key, when its MAC does not hold (forged or copied)."""
+    state = tags.get(STATE_TAG)
+    if not state:
+        return None
+    reason = tags.get(REASON_TAG, "")
+    if tag_key is None:
+        return state, reason
+    mac = tags.get(STATE_MAC_TAG, "")
+    return (state, reason) if trust.state_holds(tag_key, arn, key, state, reason, mac) else None
+
+
 def family_images(
     slots: Sequence[Slot], member_images: Mapping[str, Mapping[str, str]]
 ) -> dict[str, dict[str, str]]:
@@ -69,6 +99,11 @@ def family_images(
 def was_tags(slots: Sequence[Slot], family: str) -> dict[str, str]:
     """The `release-was` tags of a family's new revision: each slot's current ARN."""
     return {WAS_TAG + s.id: s.current for s in slots if s.family == family}
+
+
+def release_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    """The tags `RELEASE_MAC_TAG` seals: the release's name and every `release-was:`."""
+    return {k: v for k, v in tags.items() if k == RELEASE_TAG or k.startswith(WAS_TAG)}
 
 
 def retarget(value: Any, arn: str) -> dict[str, Any]:
