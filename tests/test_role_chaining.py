@@ -20,7 +20,7 @@ def test_a_session_longer_than_role_chaining_allows_is_refused_at_start(
         world, world.allowlist([default_entry()]), "chained", assume_role_seconds=seconds
     )
     try:
-        assert worker.wait_exit(60) == 2
+        assert worker.wait_exit(60) == 78  # a configuration error (sysexits EX_CONFIG)
     finally:
         worker.kill()
     log = worker.log_path.read_text()

@@ -58,7 +58,7 @@ def test_a_one_character_session_name_is_refused_at_start(world: World) -> None:
     world.service()
     worker = WorkerProcess(world, world.allowlist([default_entry()]), "short", session_name="x")
     try:
-        assert worker.wait_exit(60) == 2
+        assert worker.wait_exit(60) == 78  # a configuration error (sysexits EX_CONFIG)
     finally:
         worker.kill()
     assert "RoleSessionName is 2 to 64 characters" in worker.log_path.read_text()
