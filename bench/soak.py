@@ -211,7 +211,7 @@ def main() -> int:
     )
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--services", type=int, default=100)
-    parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--seconds", type=float, default=480)
     parser.add_argument("--fault-rate", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--backlog", type=int, default=150, help="most messages waiting at once")
