@@ -69,13 +69,25 @@ def test_cadence_stretches_to_stay_inside_the_describe_budget() -> None:
     assert Watcher(FakeEcs(), interval=1.0).cadence(100) == 1.0  # type: ignore[arg-type]
 
 
-def test_a_thousand_deployments_are_followed_without_a_thread_each() -> None:
+def test_a_thousand_deployments_are_followed_without_a_thread_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     watcher = Watcher(FakeEcs(), interval=60, describe_rate=5)  # type: ignore[arg-type]
     verdicts: dict[int, Any] = {}
-    before = threading.active_count()
+    # Threads this test's own thread starts (a count of all live threads would also
+    # see an earlier test's threads come and go).
+    started: list[threading.Thread] = []
+    start, here = threading.Thread.start, threading.current_thread()
+
+    def counted(thread: threading.Thread) -> None:
+        if threading.current_thread() is here:
+            started.append(thread)
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", counted)
     for i in range(1000):
         watcher.follow(f"sd-{i}", 60, functools.partial(verdicts.__setitem__, i))
-    assert threading.active_count() == before
+    assert started == []
     assert watcher.poll() == 50
     assert len(verdicts) == 1000
     assert watcher.watching == 0
