@@ -9,39 +9,43 @@ import time
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import REPO, World, default_entry, deploy, metric, wait_for
+from conftest import REPO, World, deploy, metric, wait_for
+from deployworker.app import App
 from deployworker.deploy.approvals.ballot import encode_vote
 from deployworker.deploy.approvals.book import TagVoteBook
 from deployworker.deploy.approvals.votes import Vote
 from deployworker.deploy.gates.hookid import HOOKS_TAG, decode, encode
 from deployworker.deploy.tagseal import ROOM, opened, seal
 from deployworker.local.simulator import Rules
-from gated import HOOK_STAGE, canary_with_pause
-from test_gate_flow import continued, gates_of, send_approval
-from test_one_person_one_vote import RELEASE, assumed
+from gated import canary_with_pause
+from test_gate_flow import continued, send_approval
+from test_one_person_one_vote import RELEASE, approval_app, assumed
 
 KEY = b"worker-only-tag-key"
 ARN = "arn:aws:ecs:eu-west-1:123456789012:task-definition/web:7"
+
+
+def awaiting_vote(world: World, deploy_id: str, timeout: str) -> tuple[App, list[str], str, str]:
+    """A CANARY deploy whose PAUSE hook waits for one release manager's vote: the app,
+    the ContinueServiceDeployment actions it sends, the revision the service ran before
+    and the one the deploy registered."""
+    world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
+    before = canary_with_pause(world.ecs, minutes=30)
+    app = approval_app(world, {"approvers": [RELEASE], "timeout": timeout})
+    sent = continued(app)
+    world.send(deploy(f"{REPO}:2.0", deploy_id=deploy_id))
+    app.worker.start()
+    wait_for(
+        lambda: metric(app, "deployworker_approvals_pending", cluster="prod", service="web") == 1
+    )
+    return app, sent, before, world.describe()["deployments"][0]["taskDefinition"]
 
 
 def test_a_vote_tag_written_by_hand_does_not_approve_the_deploy(world: World) -> None:
     # The attacker may tag resources: they write an approval in alice's name on the
     # deploy's revision while its gate waits. Only a vote the worker recorded after STS
     # named the voter counts, so the gate times out and rolls back.
-    world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
-    before = canary_with_pause(world.ecs, minutes=30)
-    approval = {"approvers": [RELEASE], "timeout": "5s"}
-    app = world.app(
-        world.allowlist([default_entry(gates=[{"at": HOOK_STAGE, "approval": approval}])])
-    )
-    gates_of(app).runner._poll = 0.2
-    sent = continued(app)
-    world.send(deploy(f"{REPO}:2.0", deploy_id="forged-vote"))
-    app.worker.start()
-    wait_for(
-        lambda: metric(app, "deployworker_approvals_pending", cluster="prod", service="web") == 1
-    )
-    revision = world.describe()["deployments"][0]["taskDefinition"]
+    app, sent, before, revision = awaiting_vote(world, "forged-vote", "5s")
     alice = "arn:aws:sts::123456789012:assumed-role/release-managers/alice"
     forged = Vote("approve", alice, time.time(), "")
     world.ecs.tag_resource(
@@ -54,22 +58,9 @@ def test_a_vote_tag_written_by_hand_does_not_approve_the_deploy(world: World) ->
 
 def test_a_vote_the_worker_recorded_still_approves(world: World) -> None:
     # The seal does not stop the real flow: alice's vote, verified and sealed, counts.
-    world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
-    canary_with_pause(world.ecs, minutes=30)
-    approval = {"approvers": [RELEASE], "timeout": "30s"}
-    app = world.app(
-        world.allowlist([default_entry(gates=[{"at": HOOK_STAGE, "approval": approval}])])
-    )
-    gates_of(app).runner._poll = 0.2
-    sent = continued(app)
-    world.send(deploy(f"{REPO}:2.0", deploy_id="sealed-vote"))
-    app.worker.start()
-    wait_for(
-        lambda: metric(app, "deployworker_approvals_pending", cluster="prod", service="web") == 1
-    )
+    app, sent, _, revision = awaiting_vote(world, "sealed-vote", "30s")
     send_approval(world, assumed(world, "release-managers", "alice"), "sealed-vote")
     wait_for(lambda: sent == ["CONTINUE"], 30)
-    revision = world.describe()["deployments"][0]["taskDefinition"]
     tags = {
         t["key"]: t["value"] for t in world.ecs.list_tags_for_resource(resourceArn=revision)["tags"]
     }
