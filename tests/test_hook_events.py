@@ -20,13 +20,17 @@ HOOK_MINUTES = 30  # 30 s here: ECS rolls back if nobody answers
 
 
 class FirstAsked:
-    """A healthy provider that notes when the gate first measured."""
+    """A healthy provider that notes when the gate first measured, then answers half a
+    second later, as a real query takes a while: the hook is answered only then, so the
+    test, describing every 50 ms, sees it wait (an instant answer can end the wait
+    before the test's first look)."""
 
     def __init__(self) -> None:
         self.at: list[float] = []
 
     def measure(self, query: Query) -> Measurement:
         self.at.append(time.time())
+        time.sleep(0.5)
         return Measurement(0.0, time.time())
 
 
