@@ -85,6 +85,7 @@ def endpoint(local_aws: LocalAws) -> str:
     request = urllib.request.Request(f"{local_aws.endpoint_url}/moto-api/reset", method="POST")
     urllib.request.urlopen(request).close()
     local_aws.simulator.rules = FAST
+    local_aws.simulator.clock = time.monotonic  # whatever clock an earlier test held
     return local_aws.endpoint_url
 
 

@@ -1,12 +1,15 @@
 """Simulated ECS service deployments: revisions, strategies, stages, traffic weights,
 supersession, deployment controllers and the list/describe operations. Everything goes
 through ThreadedMotoServer on 127.0.0.1 with boto3; waits poll with a bounded deadline.
+Tests that record every stage hold the simulator's clock (`clock`) and move it between
+two describes, so a busy machine cannot let a stage pass unseen.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,6 +23,30 @@ REVISION_ARN = r"arn:aws:ecs:eu-west-1:123456789012:service-revision/prod/web/\d
 FINISHED = {"SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"}
 
 
+class HeldClock:
+    """The simulator's monotonic clock, moved only by `advance`."""
+
+    def __init__(self, world: World) -> None:
+        self.now = time.monotonic()
+        self._simulator = world.simulator
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock on and every deployment with it."""
+        self.now += seconds
+        self._simulator.step()
+
+
+@pytest.fixture
+def clock(world: World) -> Iterator[HeldClock]:
+    """Hold the simulator's clock for the test; real time moves no deployment."""
+    held = HeldClock(world)
+    world.simulator.clock = lambda: held.now
+    try:
+        yield held
+    finally:
+        world.simulator.clock = time.monotonic
+
+
 def update(world: World, image: str, **more: Any) -> str:
     """UpdateService to a new revision on `image`; returns the new service deployment ARN."""
     target = world.register(image)
@@ -28,11 +55,14 @@ def update(world: World, image: str, **more: Any) -> str:
     return arn
 
 
-def record(world: World, arn: str, limit: float = 30) -> list[tuple[Any, ...]]:
-    """(status, stage, production weight, test weight) each time one changes, to the end."""
+def record(
+    world: World, arn: str, clock: HeldClock, limit: float = 30, step: float = 0.02
+) -> list[tuple[Any, ...]]:
+    """(status, stage, production weight, test weight) each time one changes, to the end.
+    After each describe the held clock moves `step` simulated seconds, less than any
+    stage of these tests lasts, so each stage is described at least once."""
     seen: list[tuple[Any, ...]] = []
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
+    for _ in range(round(limit / step)):
         found = world.service_deployment(arn)
         target = found["targetServiceRevision"]
         now = (
@@ -45,7 +75,7 @@ def record(world: World, arn: str, limit: float = 30) -> list[tuple[Any, ...]]:
             seen.append(now)
         if found["status"] in FINISHED:
             return seen
-        time.sleep(0.01)
+        clock.advance(step)
     raise AssertionError(f"deployment did not finish: {seen}")
 
 
@@ -92,7 +122,9 @@ def test_create_service_keeps_its_configuration_and_a_successful_first_deploymen
     assert defaults["strategy"] == "ROLLING" and defaults["maximumPercent"] == 200
 
 
-def test_rolling_update_walks_its_stages_without_traffic_weights(world: World) -> None:
+def test_rolling_update_walks_its_stages_without_traffic_weights(
+    world: World, clock: HeldClock
+) -> None:
     world.simulator.rules = Rules(converge_seconds=2.5)
     world.service()
     initial = world.describe()["currentServiceDeployment"]
@@ -101,7 +133,7 @@ def test_rolling_update_walks_its_stages_without_traffic_weights(world: World) -
     arn = service["service"]["currentServiceDeployment"]
     assert arn != initial and re.fullmatch(DEPLOYMENT_ARN, arn)
     assert world.describe()["currentServiceDeployment"] == arn
-    seen = record(world, arn)
+    seen = record(world, arn, clock)
     assert [s[:2] for s in seen] == [
         ("PENDING", None),
         ("IN_PROGRESS", "RECONCILE_SERVICE"),
@@ -123,11 +155,13 @@ def test_rolling_update_walks_its_stages_without_traffic_weights(world: World) -
     assert [(d["status"], d["rolloutState"]) for d in legacy] == [("PRIMARY", "COMPLETED")]
 
 
-def test_blue_green_shifts_test_then_all_production_traffic_then_bakes(world: World) -> None:
+def test_blue_green_shifts_test_then_all_production_traffic_then_bakes(
+    world: World, clock: HeldClock
+) -> None:
     world.simulator.rules = Rules(converge_seconds=2.5, minute_seconds=0.05)
     world.service(deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 5})
     arn = update(world, f"{REPO}:2")
-    seen = record(world, arn)
+    seen = record(world, arn, clock)
     assert seen == [
         ("PENDING", None, 0.0, 0.0),
         ("IN_PROGRESS", "RECONCILE_SERVICE", 0.0, 0.0),
@@ -155,7 +189,7 @@ def test_blue_green_shifts_test_then_all_production_traffic_then_bakes(world: Wo
     ],
 )
 def test_linear_shifts_production_traffic_in_steps(
-    world: World, linear: dict[str, Any], weights: list[float]
+    world: World, clock: HeldClock, linear: dict[str, Any], weights: list[float]
 ) -> None:
     world.simulator.rules = Rules(converge_seconds=1.0, minute_seconds=0.05)
     configuration: dict[str, Any] = {"strategy": "LINEAR", "bakeTimeInMinutes": 1}
@@ -163,7 +197,7 @@ def test_linear_shifts_production_traffic_in_steps(
         configuration["linearConfiguration"] = linear
     world.service(deploymentConfiguration=configuration)
     arn = update(world, f"{REPO}:2")
-    seen = record(world, arn)
+    seen = record(world, arn, clock)
     assert changes([s[2] for s in seen]) == weights
     shifting = [s[2] for s in seen if s[1] == "PRODUCTION_TRAFFIC_SHIFT"]
     assert shifting[0] == weights[1] and seen[-1][0] == "SUCCESSFUL"
@@ -177,7 +211,7 @@ def test_linear_shifts_production_traffic_in_steps(
     ],
 )
 def test_canary_shifts_a_canary_then_the_rest(
-    world: World, canary: dict[str, Any], weights: list[float]
+    world: World, clock: HeldClock, canary: dict[str, Any], weights: list[float]
 ) -> None:
     world.simulator.rules = Rules(converge_seconds=1.0, minute_seconds=0.05)
     configuration: dict[str, Any] = {"strategy": "CANARY"}
@@ -185,7 +219,7 @@ def test_canary_shifts_a_canary_then_the_rest(
         configuration["canaryConfiguration"] = canary
     world.service(deploymentConfiguration=configuration)
     arn = update(world, f"{REPO}:2")
-    seen = record(world, arn)
+    seen = record(world, arn, clock)
     assert changes([s[2] for s in seen]) == weights
     assert seen[-1][0] == "SUCCESSFUL"
 

@@ -12,6 +12,8 @@ DeleteService deletes the service's service deployments, as ECS does.
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from moto.core.utils import utcnow
@@ -43,9 +45,10 @@ NO_TASK_DEFINITION_UPDATE = {
 
 
 class Simulation(Protocol):
-    """What the patches need of the simulator: its current rules."""
+    """What the patches need of the simulator: its current rules and its clock."""
 
     rules: Rules
+    clock: Callable[[], float]
 
 
 _active: Simulation | None = None
@@ -199,6 +202,11 @@ def apply(backend: Any, found: Store, tracked: Tracked, effects: list[Effect]) -
             found.stable[service.arn] = deployment.ident.target
             evidence.event(service, f"{prefix} (deployment {tracked.legacy_id}) completed.")
             evidence.event(service, f"{prefix} has reached a steady state.")
+
+
+def now() -> float:
+    """The installed simulator's monotonic time, which calls from the API act at."""
+    return _active.clock() if _active is not None else time.monotonic()
 
 
 def tick(mono: float) -> None:

@@ -11,7 +11,6 @@ first revision and deployment. Errors are the ones botocore lists for each opera
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -147,7 +146,7 @@ def _stop_service_deployment(self: Any) -> ActionResult:
     with LOCK:
         tracked = _tracked(self, arn)
         try:
-            effects = tracked.deployment.request_rollback(time.monotonic(), utcnow())
+            effects = tracked.deployment.request_rollback(backend.now(), utcnow())
         except DeploymentConflict as exc:
             raise ConflictException(str(exc)) from exc
         backend.apply(self.ecs_backend, store(self.ecs_backend), tracked, effects)
@@ -160,7 +159,7 @@ def _continue_service_deployment(self: Any) -> ActionResult:
     with LOCK:
         tracked = _tracked(self, arn)
         try:
-            effects = tracked.deployment.continue_hook(hook_id, action, time.monotonic(), utcnow())
+            effects = tracked.deployment.continue_hook(hook_id, action, backend.now(), utcnow())
         except UnknownHook as exc:
             message = f"Lifecycle hook {hook_id} of {arn} is not awaiting action."
             raise InvalidParameterException(message) from exc

@@ -7,13 +7,16 @@ DescribeServiceDeployments, ListServiceDeployments, DescribeServiceRevisions,
 StopServiceDeployment and ContinueServiceDeployment operations) with the legacy
 `deployments` array kept in step, and starts a thread that moves every deployment on.
 `Rules` decides how rollouts end and how long they take; assign `simulator.rules` to
-change them for deployments started afterwards.
+change them for deployments started afterwards. `clock` is the monotonic time every
+deployment moves by: a test that must see every stage may hold it and move it itself
+(assign a callable, then `step`), so no stage can pass between two of its describes.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from deployworker.local import backend, dynamolock, handlers, schedules, snstargets
 from deployworker.local.rules import Rules
@@ -26,6 +29,7 @@ class RolloutSimulator:
 
     def __init__(self, rules: Rules, tick: float = 0.05) -> None:
         self.rules = rules
+        self.clock: Callable[[], float] = time.monotonic
         self._tick = tick
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -53,8 +57,8 @@ class RolloutSimulator:
         dynamolock.uninstall()
 
     def step(self) -> None:
-        """Move every deployment on to now (the thread does this every `tick` seconds)."""
-        backend.tick(time.monotonic())
+        """Move every deployment on to `clock()` (the thread does this every `tick` seconds)."""
+        backend.tick(self.clock())
 
     def _loop(self) -> None:
         while not self._stop.wait(self._tick):
