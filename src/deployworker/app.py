@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
@@ -70,7 +70,7 @@ class App:
     events: SnsEvents | None = None
     settler: Settler | None = None
     http: WSGIServer | None = None
-    resumes: ThreadPoolExecutor | None = None
+    resumes: ThreadPoolExecutor = field(default_factory=ThreadPoolExecutor)
     ecs_events: EventConsumer | None = None
     board: Board | None = None  # the deploy board, mounted at /board beside /metrics
 
@@ -108,8 +108,8 @@ class App:
         self.watcher.stop()
         self.targets.stop()
         released = self.worker.drain(self.settings.shutdown_grace_seconds)
-        if self.resumes is not None:
-            self.resumes.shutdown(wait=False, cancel_futures=True)
+        self.targets.stop_gates()  # their steps run on the resume pool, shut down next
+        self.resumes.shutdown(wait=False, cancel_futures=True)
         self.heartbeat.stop()
         if self.events is not None:
             self.events.stop()

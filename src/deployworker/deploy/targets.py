@@ -163,3 +163,8 @@ class Targets:
         """Stop every target's watcher (their waiters settle as released)."""
         for built in self.built():
             built.watcher.stop()
+
+    def stop_gates(self) -> None:
+        """Stop every pipeline's gates (after the drain, before their pool shuts down)."""
+        for pipeline in [self.home, *(b.pipeline for b in self.built())]:
+            pipeline.gates.stop()

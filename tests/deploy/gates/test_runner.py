@@ -264,6 +264,22 @@ def test_the_scheduler_runs_steps_in_time_order_on_dispatch() -> None:
     assert set(threads) == {"gates"}
 
 
+def test_a_stopped_scheduler_drops_its_steps_and_hands_none_to_dispatch() -> None:
+    # At shutdown the resume pool closes right after: a step handed to it then fails.
+    dispatched: list[Callable[[], None]] = []
+    scheduler = Scheduler(dispatched.append)
+    scheduler.after(30.0, lambda: None)
+    scheduler.after(60.0, lambda: None)
+    thread = scheduler._thread
+    assert thread is not None and scheduler.pending == 2
+    scheduler.stop()
+    assert not thread.is_alive()
+    assert scheduler.pending == 0
+    scheduler.after(0.0, lambda: None)  # from a gate step that was still running
+    assert scheduler.pending == 0 and scheduler._thread is None
+    assert dispatched == []
+
+
 def test_the_ledger_hears_each_measurement_and_the_approval_it_waits_for() -> None:
     # `gate_progress` is the board's view of a gate: measurements so far while it
     # measures, then who may approve, how many are still needed and the command.

@@ -73,7 +73,7 @@ class Runner:
         self.provider = provider  # public: swapped in tests and by the wiring
         self.measures = measures or MeasurePool()  # public: tests shorten its timeout
         self.votes = votes
-        self._scheduler, self._emit, self._tag = scheduler, emit, tag
+        self.scheduler, self._emit, self._tag = scheduler, emit, tag  # public: the driver stops it
         self._on_result = on_result  # gate_evaluations_total{cluster,service,result}
         self._on_pending = on_pending  # approvals_pending{cluster,service}, +1 / -1
         self._on_window = on_window  # an approval's window opened (times) or closed (None)
@@ -124,7 +124,7 @@ class Runner:
 
     def later(self, seconds: float, step: Callable[[], None]) -> None:
         """Run `step` on the pool after `seconds` (a retry of what a gate's end does)."""
-        self._scheduler.after(seconds, step)
+        self.scheduler.after(seconds, step)
 
     @property
     def running(self) -> int:
@@ -137,7 +137,7 @@ class Runner:
         with self._lock:
             run.ticket += 1
             ticket = run.ticket
-        self._scheduler.after(seconds, lambda: self._step(run, ticket))
+        self.scheduler.after(seconds, lambda: self._step(run, ticket))
 
     def _step(self, run: Run, ticket: int) -> None:
         with run.lock, bound(run.fields):
