@@ -357,6 +357,41 @@ def metric(app: App, name: str, **labels: str) -> float:
     return value or 0.0
 
 
+class HeldClock:
+    """The simulator's monotonic clock, moved only by `advance`: a test that must see
+    a stage or status that lasts a fraction of a second describes between two moves,
+    so a busy machine cannot let it pass unseen."""
+
+    def __init__(self, world: World) -> None:
+        self.now = time.monotonic()
+        self._simulator = world.simulator
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock on and every deployment with it."""
+        self.now += seconds
+        self._simulator.step()
+
+    def walk(self, probe: Callable[[], Any], step: float = 0.02, limit: float = 30.0) -> Any:
+        """Call `probe`, moving the clock `step` s after each call, until it returns
+        something truthy (returned); at most `limit` simulated seconds."""
+        for _ in range(round(limit / step)):
+            if found := probe():
+                return found
+            self.advance(step)
+        raise AssertionError(f"condition not reached in {limit:g} simulated seconds")
+
+
+@pytest.fixture
+def clock(world: World) -> Iterator[HeldClock]:
+    """Hold the simulator's clock for the test; real time moves no deployment."""
+    held = HeldClock(world)
+    world.simulator.clock = lambda: held.now
+    try:
+        yield held
+    finally:
+        world.simulator.clock = time.monotonic
+
+
 @pytest.fixture
 def world(endpoint: str, tmp_path: Path, local_aws: LocalAws) -> Iterator[World]:
     """A reset account with the work queue (visibility 30 s), DLQ and SNS topic."""

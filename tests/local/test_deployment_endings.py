@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import REPO, World
+from conftest import REPO, HeldClock, World
 from deployworker.local.simulator import Rules
 
 BREAKER = {"enable": True, "rollback": True}
+FINISHED = ("SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED")
 
 
 def update(world: World, image: str) -> tuple[str, str]:
@@ -131,13 +132,21 @@ def test_a_pause_hook_times_out_into_its_timeout_action(
         assert world.describe()["taskDefinition"] == target
 
 
-def test_the_circuit_breaker_rolls_back_and_leaves_stopped_tasks_and_events(world: World) -> None:
+def test_the_circuit_breaker_rolls_back_and_leaves_stopped_tasks_and_events(
+    world: World, clock: HeldClock
+) -> None:
     old = world.service(deploymentConfiguration={"deploymentCircuitBreaker": BREAKER})
     arn, failing = update(world, f"{REPO}:2-fail")
     seen = set()
-    while (found := world.service_deployment(arn))["status"] != "ROLLBACK_SUCCESSFUL":
+
+    def rolled_back() -> dict[str, Any] | None:
+        found = world.service_deployment(arn)
+        if found["status"] == "ROLLBACK_SUCCESSFUL":
+            return found
         seen.add(found["status"])
-        time.sleep(0.01)
+        return None
+
+    found = clock.walk(rolled_back)
     assert "ROLLBACK_IN_PROGRESS" in seen
     assert "circuit breaker" in found["rollback"]["reason"]
     assert found["rollback"]["serviceRevisionArn"] == found["sourceServiceRevisions"][0]["arn"]
@@ -183,16 +192,22 @@ def test_a_failure_without_rollback_stops_the_deployment(world: World) -> None:
 
 
 @pytest.mark.parametrize("strategy", ["BLUE_GREEN", "ROLLING"])
-def test_an_alarm_during_the_bake_rolls_back(world: World, strategy: str) -> None:
+def test_an_alarm_during_the_bake_rolls_back(world: World, clock: HeldClock, strategy: str) -> None:
     world.simulator.rules = Rules(converge_seconds=0.5, minute_seconds=0.05)
     alarms = {"alarmNames": ["web-5xx", "web-latency"], "enable": True, "rollback": True}
     configuration = {"strategy": strategy, "bakeTimeInMinutes": 4, "alarms": alarms}
     old = world.service(deploymentConfiguration=configuration)
     arn, _ = update(world, f"{REPO}:2-alarm")
     stages = set()
-    while (found := world.service_deployment(arn))["status"] != "ROLLBACK_SUCCESSFUL":
+
+    def rolled_back() -> dict[str, Any] | None:
+        found = world.service_deployment(arn)
+        if found["status"] == "ROLLBACK_SUCCESSFUL":
+            return found
         stages.add(found.get("lifecycleStage"))
-        time.sleep(0.01)
+        return None
+
+    found = clock.walk(rolled_back)
     assert ("BAKE_TIME" in stages) == (strategy != "ROLLING")
     assert "web-5xx" in found["rollback"]["reason"]
     assert found["alarms"]["status"] == "TRIGGERED"
@@ -206,10 +221,8 @@ def test_an_alarm_during_the_bake_rolls_back(world: World, strategy: str) -> Non
         deploymentConfiguration={"alarms": {**alarms, "enable": False}},
     )
     arn, _ = update(world, f"{REPO}:3-alarm")
-    ended = world.wait_deployment(
-        arn, lambda d: d["status"] in ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL")
-    )
-    assert ended["status"] == "SUCCESSFUL"
+    ended = clock.walk(lambda: world.service_deployment(arn)["status"] in FINISHED and arn)
+    assert world.service_deployment(ended)["status"] == "SUCCESSFUL"
 
 
 def test_stop_rolls_back_the_same_deployment(world: World) -> None:

@@ -9,42 +9,17 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import REPO, World
+from conftest import REPO, HeldClock, World
 from deployworker.local.simulator import Rules
 
 DEPLOYMENT_ARN = r"arn:aws:ecs:eu-west-1:123456789012:service-deployment/prod/web/\w+"
 REVISION_ARN = r"arn:aws:ecs:eu-west-1:123456789012:service-revision/prod/web/\d+"
 FINISHED = {"SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"}
-
-
-class HeldClock:
-    """The simulator's monotonic clock, moved only by `advance`."""
-
-    def __init__(self, world: World) -> None:
-        self.now = time.monotonic()
-        self._simulator = world.simulator
-
-    def advance(self, seconds: float) -> None:
-        """Move the clock on and every deployment with it."""
-        self.now += seconds
-        self._simulator.step()
-
-
-@pytest.fixture
-def clock(world: World) -> Iterator[HeldClock]:
-    """Hold the simulator's clock for the test; real time moves no deployment."""
-    held = HeldClock(world)
-    world.simulator.clock = lambda: held.now
-    try:
-        yield held
-    finally:
-        world.simulator.clock = time.monotonic
 
 
 def update(world: World, image: str, **more: Any) -> str:
