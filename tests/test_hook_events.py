@@ -5,6 +5,7 @@ watcher, instead of the safety-net describe a minute later."""
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 from typing import Any
@@ -20,17 +21,17 @@ HOOK_MINUTES = 30  # 30 s here: ECS rolls back if nobody answers
 
 
 class FirstAsked:
-    """A healthy provider that notes when the gate first measured, then answers half a
-    second later, as a real query takes a while: the hook is answered only then, so the
-    test, describing every 50 ms, sees it wait (an instant answer can end the wait
-    before the test's first look)."""
+    """A healthy provider that notes when the gate first measured, then answers only
+    once the test has seen the hook wait (`seen`): the hook is answered after the
+    answer, so however slow the machine, the test's describes see it wait."""
 
     def __init__(self) -> None:
         self.at: list[float] = []
+        self.seen = threading.Event()
 
     def measure(self, query: Query) -> Measurement:
         self.at.append(time.time())
-        time.sleep(0.5)
+        self.seen.wait(30)  # bounded: a test that never sees the pause fails below
         return Measurement(0.0, time.time())
 
 
@@ -61,6 +62,7 @@ def test_a_gate_at_a_pause_hook_starts_within_two_seconds_of_the_pause(world: Wo
         details = ours(world).get("lifecycleHookDetails") or []
         paused += [h for h in details if h["status"] == "AWAITING_ACTION"]
         time.sleep(0.05)
+    provider.seen.set()
     for job in jobs:
         job.result(timeout=60)
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from moto.ecs.responses import EC2ContainerServiceResponse
 
-from conftest import REGION, REPO, World, default_entry, deploy, metric
+from conftest import REGION, REPO, World, default_entry, deploy, metric, wait_for
 from deployworker.aws.clients import make_client
 from deployworker.deploy.gates.hookid import HOOKS_TAG
 from deployworker.local.simulator import Rules
@@ -72,7 +72,7 @@ def test_a_gate_only_at_pre_production_judges_each_pre_production_hook_not_the_f
         while not first and time.monotonic() < deadline:
             with_deployments = world.ecs.list_service_deployments(cluster="prod", service="web")
             if len(with_deployments["serviceDeployments"]) > 1 and (ids := awaiting(ours(world))):
-                time.sleep(1.5)
+                wait_for(lambda: metric(app, "deployworker_deploys_paused") == 1)
                 first.append(ids[0])
                 world.ecs.continue_service_deployment(
                     serviceDeploymentArn=ours(world)["serviceDeploymentArn"],

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import REPO, World, default_entry, deploy, drain, http_get, metric
+from conftest import REPO, World, default_entry, deploy, drain, http_get, metric, wait_for
 from deployworker.intake.admit import Intake
 from deployworker.local.simulator import Rules
 
@@ -116,10 +116,7 @@ def test_shutdown_hands_in_flight_messages_back(world: World) -> None:
     app = world.app(poll_wait_seconds=1, shutdown_grace_seconds=2)
     app.start()
     message_id = world.send(deploy(f"{REPO}:2.0", deploy_id="interrupted"))
-    deadline = time.monotonic() + 10
-    while app.worker.in_flight == 0 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(0.5)  # let it reach the watch
+    wait_for(lambda: app.watcher.watching == 1)  # applied, and its deployment followed
     started = time.monotonic()
     app.shutdown()
     assert time.monotonic() - started < 5

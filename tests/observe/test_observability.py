@@ -25,6 +25,7 @@ from conftest import (
     http_get,
     metric,
     read_events,
+    wait_for,
 )
 from deployworker.aws.sqs import Message
 from deployworker.cli.main import main
@@ -183,15 +184,15 @@ def test_healthz_fails_when_the_poll_loop_stalls(world: World) -> None:
     app.sqs._client.meta.events.register_first("before-send.sqs.ReceiveMessage", stall_receive)
     app.start()
     base = f"http://127.0.0.1:{app.http_port}"
-    time.sleep(0.5)
-    assert http_get(f"{base}/healthz")[0] == 200
+    # Each step waits (bounded) for the answer it needs: a busy machine may take a
+    # while to finish the receive under way, or to make the first after the stall.
+    healthz = f"{base}/healthz"
+    wait_for(lambda: http_get(healthz)[0] == 200, 10)
     stall.set()
-    time.sleep(2)
-    status, body = http_get(f"{base}/healthz")
+    status, body = wait_for(lambda: (got := http_get(healthz))[0] == 503 and got, 10)
     assert status == 503 and "no receive for" in body
     stall.clear()
-    time.sleep(0.5)
-    assert http_get(f"{base}/healthz")[0] == 200
+    wait_for(lambda: http_get(healthz)[0] == 200, 10)
 
 
 def test_readyz_waits_for_allowlist_and_queue(world: World) -> None:
