@@ -371,6 +371,11 @@ class HeldClock:
         self.now += seconds
         self._simulator.step()
 
+    def release(self) -> None:
+        """Let real time move deployments again, on from where the clock was held."""
+        offset = self.now - time.monotonic()
+        self._simulator.clock = lambda: time.monotonic() + offset
+
     def walk(self, probe: Callable[[], Any], step: float = 0.02, limit: float = 30.0) -> Any:
         """Call `probe`, moving the clock `step` s after each call, until it returns
         something truthy (returned); at most `limit` simulated seconds."""
@@ -382,7 +387,7 @@ class HeldClock:
 
 
 @pytest.fixture
-def clock(world: World) -> Iterator[HeldClock]:
+def sim_clock(world: World) -> Iterator[HeldClock]:
     """Hold the simulator's clock for the test; real time moves no deployment."""
     held = HeldClock(world)
     world.simulator.clock = lambda: held.now

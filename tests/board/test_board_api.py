@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from conftest import REPO, World, deploy, drain
+from conftest import REPO, HeldClock, World, deploy, drain
 from deployworker.aws.dynamodb import LedgerTable
 from deployworker.board.cache import BoardData
 from deployworker.board.web import Board
@@ -183,7 +183,7 @@ def test_service_pages_cannot_drive_the_ledger_harder_than_a_few_reads_a_second(
 
 
 def test_a_canary_shows_its_traffic_deadline_images_before_and_service_deployment(
-    world: World, ledger: LedgerTable, served: tuple[str, BoardData, Clock]
+    world: World, ledger: LedgerTable, served: tuple[str, BoardData, Clock], sim_clock: HeldClock
 ) -> None:
     base, _, clock = served
     world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=0.5)
@@ -194,12 +194,22 @@ def test_a_canary_shows_its_traffic_deadline_images_before_and_service_deploymen
     world.send(deploy(f"{REPO}:2.0", deploy_id="canary-b"))
     running = threading.Thread(target=drain, args=(app,))
     running.start()
+
+    def canary_step() -> bool:
+        found = world.service_deployment(world.describe()["currentServiceDeployment"])
+        return found["targetServiceRevision"].get("requestedProductionTrafficWeight") == 10.0
+
+    # The simulator's clock is held at the canary step until the board shows it: the
+    # worker and the board see it however slow the machine (it lasts 2 s otherwise).
+    sim_clock.walk(canary_step)
     shifting: list[dict[str, Any]] = []
-    while running.is_alive() and not shifting:
+    deadline = time.monotonic() + 20
+    while running.is_alive() and not shifting and time.monotonic() < deadline:
         clock.now += 5  # past the cache's time: each look reads the ledger
         now = [d for d in board(base)["now"] if d["deploy_id"] == "canary-b"]
         shifting = [d for d in now if d["traffic"] == 10.0]
         time.sleep(0.1)
+    sim_clock.release()
     running.join(30)
     assert shifting, "the board never showed the canary's 10 % of production traffic"
     shown = shifting[0]

@@ -133,7 +133,7 @@ def test_a_pause_hook_times_out_into_its_timeout_action(
 
 
 def test_the_circuit_breaker_rolls_back_and_leaves_stopped_tasks_and_events(
-    world: World, clock: HeldClock
+    world: World, sim_clock: HeldClock
 ) -> None:
     old = world.service(deploymentConfiguration={"deploymentCircuitBreaker": BREAKER})
     arn, failing = update(world, f"{REPO}:2-fail")
@@ -146,7 +146,7 @@ def test_the_circuit_breaker_rolls_back_and_leaves_stopped_tasks_and_events(
         seen.add(found["status"])
         return None
 
-    found = clock.walk(rolled_back)
+    found = sim_clock.walk(rolled_back)
     assert "ROLLBACK_IN_PROGRESS" in seen
     assert "circuit breaker" in found["rollback"]["reason"]
     assert found["rollback"]["serviceRevisionArn"] == found["sourceServiceRevisions"][0]["arn"]
@@ -192,7 +192,9 @@ def test_a_failure_without_rollback_stops_the_deployment(world: World) -> None:
 
 
 @pytest.mark.parametrize("strategy", ["BLUE_GREEN", "ROLLING"])
-def test_an_alarm_during_the_bake_rolls_back(world: World, clock: HeldClock, strategy: str) -> None:
+def test_an_alarm_during_the_bake_rolls_back(
+    world: World, sim_clock: HeldClock, strategy: str
+) -> None:
     world.simulator.rules = Rules(converge_seconds=0.5, minute_seconds=0.05)
     alarms = {"alarmNames": ["web-5xx", "web-latency"], "enable": True, "rollback": True}
     configuration = {"strategy": strategy, "bakeTimeInMinutes": 4, "alarms": alarms}
@@ -207,7 +209,7 @@ def test_an_alarm_during_the_bake_rolls_back(world: World, clock: HeldClock, str
         stages.add(found.get("lifecycleStage"))
         return None
 
-    found = clock.walk(rolled_back)
+    found = sim_clock.walk(rolled_back)
     assert ("BAKE_TIME" in stages) == (strategy != "ROLLING")
     assert "web-5xx" in found["rollback"]["reason"]
     assert found["alarms"]["status"] == "TRIGGERED"
@@ -221,7 +223,7 @@ def test_an_alarm_during_the_bake_rolls_back(world: World, clock: HeldClock, str
         deploymentConfiguration={"alarms": {**alarms, "enable": False}},
     )
     arn, _ = update(world, f"{REPO}:3-alarm")
-    ended = clock.walk(lambda: world.service_deployment(arn)["status"] in FINISHED and arn)
+    ended = sim_clock.walk(lambda: world.service_deployment(arn)["status"] in FINISHED and arn)
     assert world.service_deployment(ended)["status"] == "SUCCESSFUL"
 
 

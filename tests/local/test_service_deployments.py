@@ -1,7 +1,7 @@
 """Simulated ECS service deployments: revisions, strategies, stages, traffic weights,
 supersession, deployment controllers and the list/describe operations. Everything goes
 through ThreadedMotoServer on 127.0.0.1 with boto3; waits poll with a bounded deadline.
-Tests that record every stage hold the simulator's clock (`clock`) and move it between
+Tests that record every stage hold the simulator's clock (`sim_clock`) and move it between
 two describes, so a busy machine cannot let a stage pass unseen.
 """
 
@@ -98,7 +98,7 @@ def test_create_service_keeps_its_configuration_and_a_successful_first_deploymen
 
 
 def test_rolling_update_walks_its_stages_without_traffic_weights(
-    world: World, clock: HeldClock
+    world: World, sim_clock: HeldClock
 ) -> None:
     world.simulator.rules = Rules(converge_seconds=2.5)
     world.service()
@@ -108,7 +108,7 @@ def test_rolling_update_walks_its_stages_without_traffic_weights(
     arn = service["service"]["currentServiceDeployment"]
     assert arn != initial and re.fullmatch(DEPLOYMENT_ARN, arn)
     assert world.describe()["currentServiceDeployment"] == arn
-    seen = record(world, arn, clock)
+    seen = record(world, arn, sim_clock)
     assert [s[:2] for s in seen] == [
         ("PENDING", None),
         ("IN_PROGRESS", "RECONCILE_SERVICE"),
@@ -131,12 +131,12 @@ def test_rolling_update_walks_its_stages_without_traffic_weights(
 
 
 def test_blue_green_shifts_test_then_all_production_traffic_then_bakes(
-    world: World, clock: HeldClock
+    world: World, sim_clock: HeldClock
 ) -> None:
     world.simulator.rules = Rules(converge_seconds=2.5, minute_seconds=0.05)
     world.service(deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 5})
     arn = update(world, f"{REPO}:2")
-    seen = record(world, arn, clock)
+    seen = record(world, arn, sim_clock)
     assert seen == [
         ("PENDING", None, 0.0, 0.0),
         ("IN_PROGRESS", "RECONCILE_SERVICE", 0.0, 0.0),
@@ -164,7 +164,7 @@ def test_blue_green_shifts_test_then_all_production_traffic_then_bakes(
     ],
 )
 def test_linear_shifts_production_traffic_in_steps(
-    world: World, clock: HeldClock, linear: dict[str, Any], weights: list[float]
+    world: World, sim_clock: HeldClock, linear: dict[str, Any], weights: list[float]
 ) -> None:
     world.simulator.rules = Rules(converge_seconds=1.0, minute_seconds=0.05)
     configuration: dict[str, Any] = {"strategy": "LINEAR", "bakeTimeInMinutes": 1}
@@ -172,7 +172,7 @@ def test_linear_shifts_production_traffic_in_steps(
         configuration["linearConfiguration"] = linear
     world.service(deploymentConfiguration=configuration)
     arn = update(world, f"{REPO}:2")
-    seen = record(world, arn, clock)
+    seen = record(world, arn, sim_clock)
     assert changes([s[2] for s in seen]) == weights
     shifting = [s[2] for s in seen if s[1] == "PRODUCTION_TRAFFIC_SHIFT"]
     assert shifting[0] == weights[1] and seen[-1][0] == "SUCCESSFUL"
@@ -186,7 +186,7 @@ def test_linear_shifts_production_traffic_in_steps(
     ],
 )
 def test_canary_shifts_a_canary_then_the_rest(
-    world: World, clock: HeldClock, canary: dict[str, Any], weights: list[float]
+    world: World, sim_clock: HeldClock, canary: dict[str, Any], weights: list[float]
 ) -> None:
     world.simulator.rules = Rules(converge_seconds=1.0, minute_seconds=0.05)
     configuration: dict[str, Any] = {"strategy": "CANARY"}
@@ -194,7 +194,7 @@ def test_canary_shifts_a_canary_then_the_rest(
         configuration["canaryConfiguration"] = canary
     world.service(deploymentConfiguration=configuration)
     arn = update(world, f"{REPO}:2")
-    seen = record(world, arn, clock)
+    seen = record(world, arn, sim_clock)
     assert changes([s[2] for s in seen]) == weights
     assert seen[-1][0] == "SUCCESSFUL"
 
