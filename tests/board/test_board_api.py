@@ -197,7 +197,8 @@ def test_a_canary_shows_its_traffic_deadline_images_before_and_service_deploymen
 
     def canary_step() -> bool:
         found = world.service_deployment(world.describe()["currentServiceDeployment"])
-        return found["targetServiceRevision"].get("requestedProductionTrafficWeight") == 10.0
+        weight = found["targetServiceRevision"].get("requestedProductionTrafficWeight")
+        return bool(weight == 10.0)
 
     # The simulator's clock is held at the canary step until the board shows it: the
     # worker and the board see it however slow the machine (it lasts 2 s otherwise).
