@@ -116,14 +116,15 @@ def test_a_pause_hook_answered_rollback_rolls_back(world: World) -> None:
     ("action", "status"), [("ROLLBACK", "ROLLBACK_SUCCESSFUL"), ("CONTINUE", "SUCCESSFUL")]
 )
 def test_a_pause_hook_times_out_into_its_timeout_action(
-    world: World, action: str, status: str
+    world: World, sim_clock: HeldClock, action: str, status: str
 ) -> None:
     world.simulator.rules = Rules(converge_seconds=0.5, minute_seconds=0.05)
     hooks = [hook("POST_PRODUCTION_TRAFFIC_SHIFT", timeoutInMinutes=4, action=action)]
     old = world.service(deploymentConfiguration={"strategy": "BLUE_GREEN", "lifecycleHooks": hooks})
     arn, target = update(world, f"{REPO}:2")
-    world.wait_deployment(arn, lambda d: bool(awaiting(d)))
-    done = world.wait_deployment(arn, lambda d: d["status"] == status)
+    # The hook waits 0.2 s of the held clock: seen however slow the machine.
+    sim_clock.walk(lambda: awaiting(world.service_deployment(arn)))
+    done = sim_clock.walk(lambda: (d := world.service_deployment(arn))["status"] == status and d)
     assert not done.get("lifecycleHookDetails")  # timed out: no longer active
     if action == "ROLLBACK":
         assert "timed out" in done["rollback"]["reason"]
