@@ -1,6 +1,6 @@
 """Hook to gate: how soon a gate starts once its PAUSE hook begins to wait (issue 22).
 
-    python -m bench.hook_gate [--check] [--json PATH]
+    python -m bench.hook_gate [--check] [--json PATH] [--deploys 5]
 
 The real stack: moto's server on 127.0.0.1 with the rollout simulator (`LocalAws`, as
 `deployworker local` starts it) and the real worker (`app.build`, started as `run`
@@ -26,7 +26,7 @@ import threading
 import time
 import urllib.request
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import SecretStr
@@ -170,7 +170,8 @@ def met(figures: dict[str, Any]) -> bool:
 
 def report(f: dict[str, Any]) -> None:
     kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(f["strategies"].items()))
-    print(f"== {f['run']}: {f['deploys']} deploys ({kinds}), {f['wall_s']} s")
+    deploys = f"{f['deploys']} deploy{'s' if f['deploys'] != 1 else ''}"
+    print(f"== {f['run']}: {deploys} ({kinds}), {f['wall_s']} s")
     print(f"  outcomes {f['outcomes']}; hooks {f['hooks']}")
     print(
         f"  pause -> gate start: n {f['gate_started']} of {f['pauses']} pauses (ECS makes "
@@ -184,13 +185,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 when the target is missed")
     parser.add_argument("--json", help="write the figures to this file")
+    parser.add_argument("--deploys", type=int, default=EVENTS.deploys, help="in the events run")
     args = parser.parse_args(argv)
     use_fake_credentials()
     configure_logging("info", open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the process
     aws = LocalAws(0, RULES)
     aws.start()
     try:
-        evented, polled = run(aws, EVENTS), run(aws, POLLING)
+        evented = run(aws, replace(EVENTS, deploys=max(1, args.deploys)))
+        polled = run(aws, POLLING)
     finally:
         aws.stop()
     report(evented)
