@@ -124,20 +124,36 @@ class GateDriver:
                 return
             with bound(job.fields), holding(job.held):
                 configuration = job.applied.configuration if job.applied else None
-                window = self._open_window(job, gate, hookid.began(pause, configuration, stage))
-                with self._lock:
-                    if job.gate_epoch != epoch or job.lost is not None:
-                        log.info("gate.not_started", reason="the deployment ended first")
+                began = hookid.began(pause, configuration, stage)
+                # Window tags land in gate order: a stale pause's would move the newest
+                # window back, and the receiver refuse a current vote as a duplicate.
+                with job.opening:
+                    if not self._current(job, pause, epoch):
                         return
-                    job.gate = self.runner.start(
-                        gate,
-                        self._subject(job),
-                        job.fields,
-                        lambda d: self._answer(job, arn, pause, d),
-                        window,
-                    )
+                    window = self._open_window(job, gate, began)
+                    with self._lock:
+                        if not self._current(job, pause, epoch):
+                            return
+                        job.gate = self.runner.start(
+                            gate,
+                            self._subject(job),
+                            job.fields,
+                            lambda d: self._answer(job, arn, pause, d),
+                            window,
+                        )
         except CopyLost:
             return  # the deploy ends as `released`; its redelivery looks at the hook again
+        except Exception:  # a bug must not vanish in the pool's future: say which hook
+            log.exception("gate.pause_failed", hook_id=pause.hook_id, deployment=arn)
+
+    @staticmethod
+    def _current(job: Job, pause: Pause, epoch: int) -> bool:
+        """Whether `pause` is still the deploy's newest claimed pause, its deployment is
+        still followed (`settled` moves the epoch on) and the copy is still held."""
+        if job.gate_epoch == epoch and job.gate_hook == pause.hook_id and job.lost is None:
+            return True
+        log.info("gate.not_started", hook_id=pause.hook_id, reason="no longer the current pause")
+        return False
 
     def settled(self, job: Job) -> None:
         """The deploy's deployment ended, or the deploy did: stop its gate, if any."""
@@ -163,7 +179,8 @@ class GateDriver:
                 job.gate_reason = decision.reason
                 resume(job, fail)
 
-        window = self._open_window(job, gate, None)
+        with job.opening:  # after any window a pause of the ended deployment is tagging
+            window = self._open_window(job, gate, None)
         job.gate = self.runner.start(gate, self._subject(job), job.fields, end, window)
         return True
 
@@ -196,7 +213,8 @@ class GateDriver:
         """Answer the hook the gate judged, once."""
         action = "CONTINUE" if decision.action is Action.CONTINUE else "ROLLBACK"
         with bound(job.fields):
-            job.gate = None
+            with self._lock:  # a retry after the next pause was claimed keeps its gate
+                job.gate = None if job.gate_hook == pause.hook_id else job.gate
             if job.lost is not None:
                 return  # this copy of the message is no longer ours: no writes
             if action == "ROLLBACK":
