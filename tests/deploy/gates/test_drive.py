@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 
+from deployworker.aws.held import before_write
 from deployworker.deploy.approvals.ballot import WINDOW_TAG
 from deployworker.deploy.gates.contract import NoVotes
 from deployworker.deploy.gates.decide import Action, Decision
 from deployworker.deploy.gates.drive import GateDriver
 from deployworker.deploy.gates.runner import Runner
 from deployworker.deploy.gates.schedule import Scheduler
-from deployworker.errors import RetryableAwsError
+from deployworker.errors import CopyLost, RetryableAwsError
 from deployworker.outcome import Outcome, Result
 from deployworker.rollout.analysis.providers import Providers
 from deployworker.rollout.assess import Pause
@@ -50,7 +51,9 @@ def driver(ecs: FakeEcs, later: list[Any]) -> GateDriver:
 
 
 def job(lost: str | None = None) -> Any:
-    return SimpleNamespace(fields={}, lost=lost, gate=None, gate_reason=None, gate_hook="hook-1")
+    j = SimpleNamespace(fields={}, lost=lost, gate=None, gate_reason=None, gate_hook="hook-1")
+    j.held = lambda: held_check(j)
+    return j
 
 
 @pytest.mark.parametrize(
@@ -215,3 +218,31 @@ def test_a_pause_overtaken_by_the_next_one_starts_no_gate_and_tags_no_window(
     later[0]()
     assert ecs.windows == [int(first + 300)]
     assert started == [first + 300]
+
+
+class PacedEcs(FakeEcs):
+    """ContinueServiceDeployment as `Caller.once` makes it: the copy is lost while the
+    call waits for its rate-limit token, then the held check runs, then the call."""
+
+    def __init__(self, j: Any) -> None:
+        super().__init__("AWAITING_ACTION")
+        self.job = j
+
+    def continue_service_deployment(self, arn: str, hook_id: str, action: str) -> None:
+        self.job.lost = "heartbeat failed while the call waited for its token"
+        before_write("ecs", "ContinueServiceDeployment")
+        super().continue_service_deployment(arn, hook_id, action)
+
+
+def test_a_copy_lost_while_the_answer_waits_for_its_token_answers_nothing() -> None:
+    """Every ECS write checks that its copy is still held, after its rate-limit wait
+    (`aws.held`): the gate's answer too, though it runs on a gate's pool thread."""
+    j = job()
+    ecs = PacedEcs(j)
+    driver(ecs, [])._answer(j, ARN, PAUSE, Decision(Action.CONTINUE, "passed", ""))
+    assert ecs.continued == []
+
+
+def held_check(j: Any) -> None:
+    if j.lost is not None:
+        raise CopyLost(j.lost)

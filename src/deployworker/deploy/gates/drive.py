@@ -210,9 +210,9 @@ class GateDriver:
     def _answer(
         self, job: Job, arn: str, pause: Pause, decision: Decision, attempt: int = 1
     ) -> None:
-        """Answer the hook the gate judged, once."""
+        """Answer the hook the gate judged, once, only while the copy is held (`held`)."""
         action = "CONTINUE" if decision.action is Action.CONTINUE else "ROLLBACK"
-        with bound(job.fields):
+        with bound(job.fields), holding(job.held):
             with self._lock:  # a retry after the next pause was claimed keeps its gate
                 job.gate = None if job.gate_hook == pause.hook_id else job.gate
             if job.lost is not None:
@@ -225,9 +225,9 @@ class GateDriver:
                     # Answered already (before a crash, by a person, by its timeout).
                     log.warning("gate.hook_not_waiting", hook_id=pause.hook_id, status=status)
                     return
-                if job.lost is not None:  # lost during the describe: still no write
-                    return
                 self._ecs.continue_service_deployment(arn, pause.hook_id, action)
+            except CopyLost:
+                return  # lost meanwhile: the redelivery finds the hook still waiting
             except AwsError as exc:
                 log.warning("gate.answer_failed", hook_id=pause.hook_id, error=str(exc))
                 if attempt < ANSWER_ATTEMPTS:
