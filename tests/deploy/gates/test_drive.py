@@ -111,7 +111,7 @@ def paused_job() -> Any:
     return SimpleNamespace(
         fields={}, lost=None, gate=None, gate_hook=None, gate_epoch=0, applied=None,
         request=SimpleNamespace(action="deploy"), entry=SimpleNamespace(gates=()),
-        held=lambda: None, key=("prod", "web"), base=SimpleNamespace(deploy_id="d-1"),
+        held=lambda: None, key=("prod", "web"), base=SimpleNamespace(deploy_id="d-1", deployment=ARN),
         opening=threading.Lock(),
     )  # fmt: skip
 

@@ -97,10 +97,11 @@ class GateDriver:
             log.warning("gate.no_hook", problem=problem)
 
     def progress(self, job: Job, arn: str, now: Assessment) -> None:
-        """The watcher's progress report (on its thread): log it; a new PAUSE hook is
-        claimed and handed to the pool (`_paused`), which does any I/O it needs."""
+        """The watcher's report (its thread): a new PAUSE hook is claimed for `_paused`."""
         pause = now.pause
-        if pause is None:
+        # Only the deploy's own deployment is gated: the worker's rollback (a deployment of
+        # the previous revision) waits for no gate, as the `rollback` action does.
+        if pause is None or arn != job.base.deployment:
             log_progress(job.fields, arn, now)
             return
         with self._lock:
@@ -148,8 +149,7 @@ class GateDriver:
 
     @staticmethod
     def _current(job: Job, pause: Pause, epoch: int) -> bool:
-        """Whether `pause` is still the deploy's newest claimed pause, its deployment is
-        still followed (`settled` moves the epoch on) and the copy is still held."""
+        """Whether `pause` is the newest claimed, its deployment followed, the copy held."""
         if job.gate_epoch == epoch and job.gate_hook == pause.hook_id and job.lost is None:
             return True
         log.info("gate.not_started", hook_id=pause.hook_id, reason="no longer the current pause")
