@@ -28,8 +28,8 @@ from deployworker.deploy.approvals.ballot import window_tag
 from deployworker.deploy.gates import hookid
 from deployworker.deploy.gates.contract import NoVotes, Subject
 from deployworker.deploy.gates.decide import Action, Decision
-from deployworker.deploy.gates.fit import gate_at, problems
-from deployworker.deploy.gates.hookrecord import hook_stage
+from deployworker.deploy.gates.fit import gate_at, owns_every_pause, problems
+from deployworker.deploy.gates.hookrecord import hook_stage, hook_status
 from deployworker.deploy.gates.runner import Run, Runner
 from deployworker.deploy.gates.schedule import Dispatch, Scheduler
 from deployworker.deploy.job import Job, bound, log_progress
@@ -99,15 +99,23 @@ class GateDriver:
     def progress(self, job: Job, arn: str, now: Assessment) -> None:
         """The watcher's report (its thread): a new PAUSE hook is claimed for `_paused`."""
         pause = now.pause
-        # Only the deploy's own deployment is gated: the worker's rollback (a deployment of
-        # the previous revision) waits for no gate, as the `rollback` action does.
-        if pause is None or arn != job.base.deployment:
+        # Only the deploy's own deployment is gated. The worker's rollback (the `rollback`
+        # action, or the previous revision put back after a failed gate) waits for no
+        # gate: continued at once if the worker answers every PAUSE hook of the service.
+        configuration = job.applied.configuration if job.applied else None
+        restore = job.request.action == "rollback" or arn != job.base.deployment
+        if pause is None or (restore and not owns_every_pause(job.entry.gates, configuration)):
             log_progress(job.fields, arn, now)
             return
         with self._lock:
             if job.gate_hook == pause.hook_id or job.lost is not None:
                 return  # this pause is being (or was) looked at once already
             job.gate_hook, epoch = pause.hook_id, job.gate_epoch
+        if restore:
+            log_progress(job.fields, arn, now, gate=False, continued="the worker's rollback")
+            done = Decision(Action.CONTINUE, "passed", "the worker's own rollback is not gated")
+            self.runner.later(0.0, lambda: self._answer(job, arn, pause, done))
+            return
         self.runner.later(0.0, lambda: self._paused(job, arn, now, epoch))
 
     def _paused(self, job: Job, arn: str, now: Assessment, epoch: int) -> None:
@@ -220,7 +228,7 @@ class GateDriver:
             if action == "ROLLBACK":
                 job.gate_reason = decision.reason
             try:
-                status = self._hook_status(arn, pause.hook_id)
+                status = hook_status(self._ecs, arn, pause.hook_id)
                 if status != "AWAITING_ACTION":
                     # Answered already (before a crash, by a person, by its timeout).
                     log.warning("gate.hook_not_waiting", hook_id=pause.hook_id, status=status)
@@ -239,12 +247,3 @@ class GateDriver:
             failpoint("gate_answered")
             log.info("gate.hook_answered", hook_id=pause.hook_id, action=action, deployment=arn)
             self._wake([arn])
-
-    def _hook_status(self, arn: str, hook_id: str) -> str | None:
-        """The hook's status now (AWAITING_ACTION, SUCCEEDED, ...), None when gone."""
-        found, _ = self._ecs.describe_service_deployments([arn])
-        for deployment in found:
-            for hook in deployment.get("lifecycleHookDetails") or []:
-                if hook.get("hookId") == hook_id:
-                    return str(hook.get("status"))
-        return None
