@@ -4,6 +4,7 @@ queue in a tight loop for its whole wait time, and it returns what it returned b
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -71,3 +72,38 @@ def test_a_message_of_a_free_group_sent_during_the_poll_is_returned_by_it(world:
         assert receive(world, 5) == ["b-1"]
     finally:
         later.join()
+
+
+def test_concurrent_polls_never_deliver_one_message_twice(world: World) -> None:
+    # SQS hands a message to one receiver until its visibility timeout ends. moto's
+    # receive checks a message's visibility and then marks it received, with no lock:
+    # two polls scanning at once could both take it.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often: widen moto's window
+    try:
+        for round_ in range(6):
+            sent = [f"r{round_}-{n}" for n in range(40)]
+            for body in sent:
+                send(world, f"g-{body}", body)
+            assert sorted(poll_concurrently(world)) == sorted(sent)  # each once
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def poll_concurrently(world: World, receivers: int = 8) -> list[str]:
+    """Everything `receivers` threads receive in a few short polls each."""
+    got: list[str] = []
+    lock = threading.Lock()
+
+    def poll() -> None:
+        for _ in range(6):
+            bodies = receive(world, 0)
+            with lock:
+                got.extend(bodies)
+
+    threads = [threading.Thread(target=poll) for _ in range(receivers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return got
