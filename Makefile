@@ -57,7 +57,9 @@ soak: $(STAMP)
 
 # Scale benchmark (bench.scale about 11 minutes, then bench.accounts): in-memory ECS and SQS at AWS's limits, 8 scenarios
 # (1-4 polling, 5-8 reading ECS's events; BENCH_ARGS="--check --only 5,6,7,8" picks some)
-# and the accounts scenarios A-D (bench.accounts: 10 accounts, 3 replicas, an outside client).
+# and the accounts scenarios A-D (bench.accounts: 10 accounts, 3 replicas, an outside client);
+# then, on moto with the rollout simulator, bench.hook_gate (under a minute): a gate starts within
+# 2 s of its PAUSE hook with ECS's events on.
 BENCH_ARGS ?= --check --json docs/benchmarks.json --plot docs/benchmarks-burst.png
 bench: $(STAMP)
 	$(BIN)/python -m bench.scale $(BENCH_ARGS)
@@ -65,6 +67,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.board --check
 	$(BIN)/python -m bench.ledger_cost
 	$(BIN)/python -m bench.replicas --check --json docs/benchmarks-replicas.json
+	$(BIN)/python -m bench.hook_gate --check --json docs/benchmarks-hook-gate.json
 
 # The allowlist's JSON Schema (config/allowlist.schema.json) and field reference
 # (docs/allowlist-reference.md), from the models; tests fail while either is stale.

@@ -5,11 +5,13 @@ watcher, instead of the safety-net describe a minute later."""
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 from typing import Any
 
 from conftest import REGION, REPO, World, default_entry, deploy, metric
+from deployworker.deploy.approvals.ballot import WINDOW_TAG
 from deployworker.local.seed import create_events_queue
 from deployworker.local.simulator import Rules
 from deployworker.rollout.analysis.measure import Measurement, Query
@@ -53,6 +55,11 @@ def test_a_gate_at_a_pause_hook_starts_within_two_seconds_of_the_pause(world: Wo
     provider = FirstAsked()
     app.targets.home.gates.runner.provider = provider
     paused: list[Any] = []
+    tagged: list[str] = []  # an analysis takes no vote: its start waits for no window tag
+    app.ecs._client.meta.events.register(
+        "provide-client-params.ecs.TagResource",
+        lambda params, **_: tagged.extend(t["key"] for t in params["tags"]),
+    )
 
     world.send(deploy(f"{REPO}:2.0", deploy_id="evented-gate"))
     jobs = app.worker.poll(0)
@@ -73,3 +80,36 @@ def test_a_gate_at_a_pause_hook_starts_within_two_seconds_of_the_pause(world: Wo
     assert started < 2.0
     assert metric(app, "deployworker_messages_total", outcome="deployed") == 1
     assert metric(app, "deployworker_ecs_events_total", result="service") >= 1
+    assert WINDOW_TAG not in tagged, tagged
+
+
+def test_the_watcher_thread_writes_nothing_at_a_pause(world: World) -> None:
+    """The tags a pause needs (an approval's window, the hook record) are rate-limited
+    writes: made on the watcher's thread, a burst of pauses held up every describe
+    behind TagResource's budget. They are made on the pool, and the gate still runs."""
+    world.simulator.rules = Rules(converge_seconds=0.6, minute_seconds=1.0)
+    canary_with_pause(world.ecs, minutes=HOOK_MINUTES)
+    url = create_events_queue(world.endpoint, REGION, ["prod"])
+    approval = {"approvers": ["arn:aws:iam::123456789012:role/release-managers"], "timeout": "1s"}
+    gate = {"at": HOOK_STAGE, "approval": approval, "on_timeout": "continue"}
+    app = world.app(
+        world.allowlist([default_entry(gates=[gate])]), events_queue_url=url, events_wait_seconds=1
+    )
+    assert app.ecs_events is not None
+    app.ecs_events.start()
+    writes: list[tuple[list[str], str]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        keys = [t["key"] for t in params.get("tags", [])]
+        writes.append((keys, threading.current_thread().name))
+
+    app.ecs._client.meta.events.register("provide-client-params.ecs.TagResource", record)
+
+    world.send(deploy(f"{REPO}:2.0", deploy_id="pool-writes"))
+    for job in app.worker.poll(0):
+        job.result(timeout=60)
+
+    assert metric(app, "deployworker_messages_total", outcome="deployed") == 1
+    windows = [thread for keys, thread in writes if WINDOW_TAG in keys]
+    assert windows, f"the approval's window was never tagged: {writes}"
+    assert "watcher" not in {thread for _, thread in writes}, writes

@@ -1,6 +1,8 @@
 """Two replicas locally: `deployworker local`'s ready line names every setting a second
 `deployworker run` needs to join it, and each replica hears ECS's events through a
-queue of its own, so a deploy ends within seconds whichever replica took it."""
+queue of its own, so a deploy ends within seconds whichever replica took it. Both
+write one ledger (so `status` tells CI the truth whichever replica deployed) and seal
+their revisions under one tag key (so each trusts what the other registered)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from deployworker.aws.clients import make_client
+from deployworker.aws.ecs import register_input_shape
 from deployworker.cli.publish import publish
+from deployworker.deploy.plan import DEPLOY_KEY_TAG
+from deployworker.deploy.trust import trusted
 
 SCRIPT = str(Path(sys.executable).parent / "deployworker")
 ENV = {
@@ -64,7 +69,15 @@ def test_a_second_worker_joins_local_mode_from_its_ready_line() -> None:
         threading.Thread(target=reader, args=(first, "local", out), daemon=True).start()
         ready = wait_for(out, seen, lambda _, e: e["event"] == "local.ready")
         joined = ready["replica_settings"]
-        for name in ("QUEUE_URL", "DLQ_URL", "ECS_EVENTS_TOPIC_ARN", "ENDPOINT_URL", "REGION"):
+        for name in (
+            "QUEUE_URL",
+            "DLQ_URL",
+            "ECS_EVENTS_TOPIC_ARN",
+            "ENDPOINT_URL",
+            "REGION",
+            "LEDGER_TABLE",
+            "TAG_KEY",
+        ):
             assert joined[f"DEPLOYWORKER_{name}"], name
         assert Path(joined["DEPLOYWORKER_ALLOWLIST_PATH"]).is_file()
         assert "deployworker run" in ready["join_as_replica"]
@@ -101,6 +114,46 @@ def test_a_second_worker_joins_local_mode_from_its_ready_line() -> None:
         ]
         assert {f["outcome"] for f in finished} == {"deployed"}, finished
         assert max(float(f["duration_seconds"]) for f in finished) < 20, finished
+
+        key = joined["DEPLOYWORKER_TAG_KEY"].encode()
+        ecs = make_client("ecs", region, endpoint)
+        for cluster, service, _, _ in targets:
+            # CI's view, whichever replica deployed: the one ledger local mode made.
+            shown = subprocess.run(
+                [
+                    SCRIPT,
+                    "status",
+                    "--cluster",
+                    cluster,
+                    "--service",
+                    service,
+                    "--deploy-id",
+                    f"two-replicas-{service}",
+                    "--endpoint-url",
+                    endpoint,
+                    "--region",
+                    region,
+                    "--ledger-table",
+                    joined["DEPLOYWORKER_LEDGER_TABLE"],
+                    "--output",
+                    "json",
+                ],
+                check=False,
+                capture_output=True,
+                text=True,
+                env=ENV,
+                timeout=60,
+            )
+            assert shown.returncode == 0, shown.stdout + shown.stderr
+            assert json.loads(shown.stdout)["state"] == "deployed", shown.stdout
+            # Sealed under the key both replicas share: either one trusts the revision.
+            running = ecs.describe_services(cluster=cluster, services=[service])["services"][0]
+            found = ecs.describe_task_definition(
+                taskDefinition=running["taskDefinition"], include=["TAGS"]
+            )
+            tags = {t["key"]: t["value"] for t in found["tags"]}
+            sealed = trusted(key, found["taskDefinition"], tags, register_input_shape())
+            assert sealed.get(DEPLOY_KEY_TAG) == tags[DEPLOY_KEY_TAG], tags
     finally:
         for process in (second, first):
             if process is not None and process.poll() is None:

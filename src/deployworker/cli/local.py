@@ -66,6 +66,17 @@ def run_local(settings: Settings, stop: threading.Event, sample: bool = True) ->
             "DEPLOYWORKER_REGION": region,
             "DEPLOYWORKER_ALLOWLIST_PATH": str(settings.allowlist_path.resolve()),
         }
+        ledger = settings.ledger_table or create_ledger(endpoint, region)
+        joined["DEPLOYWORKER_LEDGER_TABLE"] = ledger  # `status` and `--wait` see every replica
+        # One tag key for every replica: each must verify the seals the others wrote (a
+        # revision another replica registered is reused, or rolled back to). A key made
+        # for this run on an emulator is printed for the replica; one the user gave is
+        # in their environment already, and is never printed. In AWS the replicas'
+        # shared task definition names the secret.
+        tag_key = settings.tag_key
+        if tag_key is None:
+            tag_key = SecretStr(secrets.token_hex(32))
+            joined["DEPLOYWORKER_TAG_KEY"] = tag_key.get_secret_value()
         worker_settings = settings.model_copy(
             update={
                 "queue_url": resources.queue_url,
@@ -74,10 +85,9 @@ def run_local(settings: Settings, stop: threading.Event, sample: bool = True) ->
                 "endpoint_url": endpoint,
                 "region": region,
                 "ecs_events_topic_arn": events_topic_arn,
-                "ledger_table": settings.ledger_table or create_ledger(endpoint, region),
+                "ledger_table": ledger,
                 "watch_interval_seconds": min(settings.watch_interval_seconds, 1.0),
-                # The worker's own tag key: generated for this run unless one is given.
-                "tag_key": settings.tag_key or SecretStr(secrets.token_hex(32)),
+                "tag_key": tag_key,  # generated for this run unless one is given
             }
         )
         app = build(worker_settings)

@@ -109,6 +109,7 @@ class Job:
     lost: str | None = None  # why this copy of the message is no longer ours to act on
     gate: object | None = None  # the gate running for this deploy (deploy.gates.runner.Run)
     gate_hook: str | None = None  # the PAUSE hook a gate judges (or judged): never twice
+    gate_epoch: int = 0  # moved on each time the deploy's gate is settled (`GateDriver`)
     # hook key -> hook stage, for hooks whose stage their id alone decides (gates.hookid);
     # None until read from the revision's `deployworker:hooks` tag
     hooks_seen: dict[str, str] | None = None

@@ -83,3 +83,37 @@ def test_an_aws_error_is_retried_later() -> None:
     [retry] = later
     retry()
     assert ecs.continued == [(ARN, "hook-1", "CONTINUE")]
+
+
+def paused_job() -> Any:
+    return SimpleNamespace(
+        fields={}, lost=None, gate=None, gate_hook=None, gate_epoch=0, applied=None,
+        request=SimpleNamespace(action="deploy"), entry=SimpleNamespace(gates=()),
+        held=lambda: None, key=("prod", "web"), base=SimpleNamespace(deploy_id="d-1"),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("ended_first", [False, True])
+def test_a_pause_is_handed_to_the_pool_once_and_starts_no_gate_after_the_end(
+    monkeypatch: pytest.MonkeyPatch, ended_first: bool
+) -> None:
+    """The watcher's thread only claims a pause; the pool starts its gate, unless the
+    deployment ended (or the copy was lost) in between."""
+    import deployworker.deploy.gates.drive as drive
+
+    monkeypatch.setattr(drive, "hook_stage", lambda *_: PAUSE.stage)
+    monkeypatch.setattr(drive, "gate_at", lambda gates, stage: "the gate")
+    monkeypatch.setattr(drive, "log_progress", lambda *_, **__: None)
+    later: list[Any] = []
+    gates = driver(FakeEcs("AWAITING_ACTION"), later)
+    started: list[Any] = []
+    gates.runner.start = lambda gate, *_: started.append(gate) or "run"  # type: ignore[method-assign,func-returns-value,assignment]
+    j, now = paused_job(), SimpleNamespace(pause=PAUSE)
+    gates.progress(j, ARN, now)  # type: ignore[arg-type]
+    gates.progress(j, ARN, now)  # type: ignore[arg-type]  # the same pause, reported again
+    assert len(later) == 1 and started == []  # nothing ran on the watcher's thread
+    if ended_first:
+        gates.settled(j)
+    later[0]()
+    assert started == ([] if ended_first else ["the gate"])
+    assert j.gate == (None if ended_first else "run")

@@ -1,8 +1,10 @@
 """Where gates meet a deploy: at a PAUSE hook the watcher reports, and after the
 rollout converged.
 
-At a hook: the watcher reports the pause (on its own thread; starting a gate only
-schedules it); the gate runs on the pool, and its ending answers the hook with
+At a hook: the watcher reports the pause on its own thread, which only claims it and
+hands it to the pool: which stage the hook is, the tags that record it and the gate's
+window (rate-limited writes), then the gate, all run there, so a burst of pauses never
+holds up the watcher's describes. The gate's ending answers the hook with
 ContinueServiceDeployment, CONTINUE or ROLLBACK, only if that hook still awaits an
 action (DescribeServiceDeployments first: a hook answered before a crash is never
 answered twice). The watcher then follows the deployment to its end as always.
@@ -12,6 +14,7 @@ own rollback, which `verdicts` carries out.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -20,16 +23,17 @@ import structlog
 
 from deployworker.aws.ecs import Ecs
 from deployworker.aws.factory import Factory
+from deployworker.aws.held import holding
 from deployworker.deploy.approvals.ballot import window_tag
 from deployworker.deploy.gates import hookid
 from deployworker.deploy.gates.contract import NoVotes, Subject
 from deployworker.deploy.gates.decide import Action, Decision
 from deployworker.deploy.gates.fit import gate_at, problems
+from deployworker.deploy.gates.hookrecord import hook_stage
 from deployworker.deploy.gates.runner import Run, Runner
 from deployworker.deploy.gates.schedule import Dispatch, Scheduler
 from deployworker.deploy.job import Job, bound, log_progress
-from deployworker.deploy.tagseal import ROOM, opened_tags, seal
-from deployworker.errors import AwsError
+from deployworker.errors import AwsError, CopyLost
 from deployworker.failpoints import failpoint
 from deployworker.intake.gates import CONVERGED, Gate
 from deployworker.outcome import Result
@@ -77,6 +81,7 @@ class GateDriver:
         # ECS answers hooks and holds the votes, its CloudWatch is measured.
         self.elsewhere = elsewhere  # public
         self.where = where  # public: (account id, region) of a target's driver; None: home
+        self._lock = threading.Lock()  # a gate starts only while its deployment is followed
 
     @classmethod
     def default(cls, ecs: Ecs, dispatch: Dispatch, wake: Wake) -> GateDriver:
@@ -92,73 +97,53 @@ class GateDriver:
             log.warning("gate.no_hook", problem=problem)
 
     def progress(self, job: Job, arn: str, now: Assessment) -> None:
-        """The watcher's progress report (on its thread): log it; at a PAUSE hook with a
-        gate, start the gate (which only schedules its first step)."""
+        """The watcher's progress report (on its thread): log it; a new PAUSE hook is
+        claimed and handed to the pool (`_paused`), which does any I/O it needs."""
         pause = now.pause
         if pause is None:
             log_progress(job.fields, arn, now)
             return
-        stage = self._hook_stage(job, pause)
-        gate = gate_at(gates_of(job), stage) if stage else None
-        log_progress(job.fields, arn, now, hook_stage=stage, gate=gate is not None)
-        if gate is None or job.gate_hook == pause.hook_id or job.lost is not None:
-            return
-        with bound(job.fields):
-            job.gate_hook = pause.hook_id
-            configuration = job.applied.configuration if job.applied else None
-            window = self._open_window(job, hookid.began(pause, configuration, stage))
-            job.gate = self.runner.start(
-                gate,
-                self._subject(job),
-                job.fields,
-                lambda d: self._answer(job, arn, pause, d),
-                window,
-            )
+        with self._lock:
+            if job.gate_hook == pause.hook_id or job.lost is not None:
+                return  # this pause is being (or was) looked at once already
+            job.gate_hook, epoch = pause.hook_id, job.gate_epoch
+        self.runner.later(0.0, lambda: self._paused(job, arn, now, epoch))
 
-    def _hook_stage(self, job: Job, pause: Pause) -> str | None:
-        """The hook stage `pause` belongs to, by its hookId (`hookid`). An attribution the
-        deploy must remember is tagged on its revision before any gate acts on it; the
-        record is read from there the first time one is needed (a redelivered message
-        continues the first copy's record)."""
-        configuration = job.applied.configuration if job.applied else None
-        revision = job.applied.target if job.applied else None
-        seen = job.hooks_seen if job.hooks_seen is not None else {}
-        stage, record = hookid.attribute(pause.stage, pause.hook_id, configuration, seen)
-        if not record:
-            return stage
-        if job.hooks_seen is None:
-            job.hooks_seen = self._tags(revision, hookid.decode)
-            stage, record = hookid.attribute(
-                pause.stage, pause.hook_id, configuration, job.hooks_seen
-            )
-        if record and stage is not None:
-            job.hooks_seen[hookid.hook_key(pause.hook_id)] = stage
-            log.info("gate.hook_attributed", hook_id=pause.hook_id, hook_stage=stage)
-            if revision is not None:
-                room = ROOM if self._tag_key is not None else 0
-                tag = hookid.encode(job.hooks_seen, room)
-                sealed = {k: seal(self._tag_key, revision, k, v) for k, v in tag.items()}
-                try:
-                    self._ecs.tag_resource(revision, sealed)
-                except AwsError as exc:
-                    log.warning("gate.hook_record_failed", error=str(exc))
-        return stage
-
-    def _tags(
-        self, revision: str | None, read: Callable[[dict[str, str]], dict[str, str]]
-    ) -> dict[str, str]:
-        if revision is None:
-            return {}
+    def _paused(self, job: Job, arn: str, now: Assessment, epoch: int) -> None:
+        """On the pool: the pause's stage and, when a gate judges it, the gate. Nothing
+        starts once the deployment has ended (`settled` moved `epoch` on) or the copy
+        of the message was lost; every tag write is made only while the copy is held."""
+        pause = now.pause
+        assert pause is not None
         try:
-            tags = self._ecs.list_tags_for_resource(revision)
-            return read(opened_tags(self._tag_key, revision, tags, hookid.HOOKS_TAG.__eq__))
-        except AwsError as exc:
-            log.warning("gate.hook_record_unread", error=str(exc))
-            return {}
+            with bound(job.fields), holding(job.held):
+                stage = hook_stage(self._ecs, self._tag_key, job, pause)
+                gate = gate_at(gates_of(job), stage) if stage else None
+            log_progress(job.fields, arn, now, hook_stage=stage, gate=gate is not None)
+            if gate is None:
+                return
+            with bound(job.fields), holding(job.held):
+                configuration = job.applied.configuration if job.applied else None
+                window = self._open_window(job, gate, hookid.began(pause, configuration, stage))
+                with self._lock:
+                    if job.gate_epoch != epoch or job.lost is not None:
+                        log.info("gate.not_started", reason="the deployment ended first")
+                        return
+                    job.gate = self.runner.start(
+                        gate,
+                        self._subject(job),
+                        job.fields,
+                        lambda d: self._answer(job, arn, pause, d),
+                        window,
+                    )
+        except CopyLost:
+            return  # the deploy ends as `released`; its redelivery looks at the hook again
 
     def settled(self, job: Job) -> None:
         """The deploy's deployment ended, or the deploy did: stop its gate, if any."""
-        run, job.gate = job.gate, None
+        with self._lock:
+            run, job.gate = job.gate, None
+            job.gate_epoch += 1  # a pause claimed before this starts no gate now
         if isinstance(run, Run):
             self.runner.cancel(run)
 
@@ -178,15 +163,17 @@ class GateDriver:
                 job.gate_reason = decision.reason
                 resume(job, fail)
 
-        window = self._open_window(job, None)
+        window = self._open_window(job, gate, None)
         job.gate = self.runner.start(gate, self._subject(job), job.fields, end, window)
         return True
 
-    def _open_window(self, job: Job, began: float | None) -> float:
-        """Tag when this gate's window opened (`approvals.ballot.WINDOW_TAG`): the
-        approvals receiver takes a vote from before it for another gate's or step's."""
+    def _open_window(self, job: Job, gate: Gate, began: float | None) -> float:
+        """When this gate's window opened; for a gate that takes votes, tagged
+        (`approvals.ballot.WINDOW_TAG`): the approvals receiver takes a vote from before
+        it for another gate's or step's. A gate with no approval takes no vote, and its
+        start waits for no TagResource."""
         opened = min(began, time.time()) if began is not None else time.time()
-        if job.applied is not None:
+        if job.applied is not None and gate.approval is not None:
             try:
                 self._ecs.tag_resource(job.applied.target, window_tag(opened))
             except AwsError as exc:
