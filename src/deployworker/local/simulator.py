@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 
-from deployworker.local import backend, dynamolock, handlers, schedules, snstargets
+from deployworker.local import backend, dynamolock, fifowait, handlers, schedules, snstargets
 from deployworker.local.rules import Rules
 
 __all__ = ["RolloutSimulator", "Rules"]
@@ -37,6 +37,7 @@ class RolloutSimulator:
         schedules.install()
         snstargets.install()
         dynamolock.install()  # the ledger's conditional writes atomic, as on AWS
+        fifowait.install()  # a long poll waits for a message rather than spins
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="rollout-sim", daemon=True)
         self._thread.start()
@@ -51,6 +52,7 @@ class RolloutSimulator:
         schedules.uninstall()
         snstargets.uninstall()
         dynamolock.uninstall()
+        fifowait.uninstall()
 
     def step(self) -> None:
         """Move every deployment on to now (the thread does this every `tick` seconds)."""
