@@ -89,7 +89,30 @@ def test_a_forged_hook_record_is_read_as_no_record() -> None:
     }
 
 
-@given(st.text(min_size=0, max_size=300), st.text(alphabet="0123456789abcdef", max_size=30))
+def test_a_seal_that_is_not_ascii_is_read_as_absent() -> None:
+    # ECS takes any letter in a tag value: a forged seal of 24 non-ASCII letters must be
+    # read as absent like any other forgery, not raise out of the reader (a vote book
+    # that cannot be read counts no vote; a hook record, no gate).
+    for name, value in ((HOOKS_TAG, "0=aaaaaaaaaaaa"), ("deployworker:vote:1", "v1 approve 1 x")):
+        assert opened(KEY, ARN, name, f"s1.{'é' * 24} {value}") is None
+        assert opened(None, ARN, name, f"s1.{'é' * 24} {value}") == value
+
+
+def test_a_vote_tag_with_a_garbled_seal_does_not_block_a_real_vote(world: World) -> None:
+    # The attacker may tag resources: a vote tag whose seal is 24 non-ASCII letters made
+    # every read of the revision's votes raise, so the gate counted no vote and alice's
+    # real approval never arrived: the deploy timed out into a rollback.
+    app, sent, _, revision = awaiting_vote(world, "garbled-vote", "30s")
+    garbled = f"s1.{'é' * 24} v1 approve {int(time.time())} x"
+    world.ecs.tag_resource(
+        resourceArn=revision, tags=[{"key": "deployworker:vote:9", "value": garbled}]
+    )
+    send_approval(world, assumed(world, "release-managers", "alice"), "garbled-vote")
+    wait_for(lambda: sent == ["CONTINUE"], 30)
+    wait_for(lambda: metric(app, "deployworker_messages_total", outcome="deployed") == 1, 60)
+
+
+@given(st.text(min_size=0, max_size=300), st.text(max_size=30))
 def test_no_value_opens_under_a_seal_it_was_not_given(value: str, mac: str) -> None:
     assert opened(KEY, ARN, "deployworker:hooks", f"s1.{mac} {value}") in (None, value)
     if len(mac) == 24:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -159,3 +160,36 @@ def test_a_second_worker_joins_local_mode_from_its_ready_line() -> None:
             if process is not None and process.poll() is None:
                 process.terminate()
                 process.wait(timeout=20)
+
+
+def ready_line(extra: dict[str, str]) -> tuple[dict[str, Any], list[Any]]:
+    """`deployworker local`'s `local.ready` line with `extra` in its environment, and
+    every line it logged until then."""
+    out: queue.Queue[Any] = queue.Queue()
+    seen: list[Any] = []
+    process = subprocess.Popen(
+        [SCRIPT, "local", "--no-sample", "--port", "0"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env={**ENV, **extra},
+    )
+    try:
+        threading.Thread(target=reader, args=(process, "local", out), daemon=True).start()
+        ready: dict[str, Any] = wait_for(out, seen, lambda _, e: e["event"] == "local.ready")
+        return ready, seen
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def test_a_tag_key_the_user_gave_is_never_printed_and_an_empty_one_is_replaced() -> None:
+    given = "a-tag-key-the-user-gave-" + "7" * 20
+    ready, seen = ready_line({"DEPLOYWORKER_TAG_KEY": given})
+    assert "DEPLOYWORKER_TAG_KEY" not in ready["replica_settings"]
+    assert not [e["event"] for _, e in seen if given in json.dumps(e)]
+    # An empty key (a secret never filled in) is no key: local mode makes one, and the
+    # replica is told it, so both seal under the same strong key.
+    ready, _ = ready_line({"DEPLOYWORKER_TAG_KEY": ""})
+    made = ready["replica_settings"]["DEPLOYWORKER_TAG_KEY"]
+    assert len(made) == 64 and int(made, 16) >= 0

@@ -36,6 +36,8 @@ def written(state: str = "deployed", reason: str = "") -> dict[str, str]:
         ("state changed", KEY, ARN, RELEASE, {**written(), STATE_TAG: "rolled_back"}, None),
         ("reason changed", KEY, ARN, RELEASE, {**written(), REASON_TAG: "forged"}, None),
         ("no mac", KEY, ARN, RELEASE, {STATE_TAG: "deployed", REASON_TAG: "-"}, None),
+        # a tag value may hold any letter ECS accepts: a MAC that is not ASCII is no MAC
+        ("mac not ascii", KEY, ARN, RELEASE, {**written(), STATE_MAC_TAG: "é" * 64}, None),
         ("no key: read as is", None, ARN, RELEASE, {STATE_TAG: "deployed"}, ("deployed", "")),
     ],
 )

@@ -46,6 +46,7 @@ def test_a_sealed_revision_is_trusted() -> None:
         ({PREVIOUS_TAG: "arn:aws:ecs:r:1:task-definition/evil:1"}, "a forged previous"),
         ({DEPLOY_KEY_TAG: "v1:other"}, "a forged key"),
         ({MAC_TAG: "0" * 64}, "a forged MAC"),
+        ({MAC_TAG: "é" * 64}, "a MAC that is not ASCII (ECS allows any letter)"),
     ],
 )
 def test_a_changed_tag_is_not_trusted(change: dict[str, str], why: str) -> None:
@@ -73,6 +74,8 @@ def test_the_migrated_tag_holds_only_with_its_mac() -> None:
     assert trust.migrated(KEY, revision(), tags, SHAPE) == "arn:task/1"
     assert trust.migrated(KEY, revision(), {trust.MIGRATED_TAG: "arn:task/1"}, SHAPE) is None
     assert trust.migrated(KEY, revision("r/web:2"), tags, SHAPE) is None
+    garbled = {**tags, trust.MIGRATED_MAC_TAG: "é" * 64}
+    assert trust.migrated(KEY, revision(), garbled, SHAPE) is None
 
 
 @pytest.mark.parametrize(

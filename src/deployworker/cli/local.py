@@ -74,7 +74,7 @@ def run_local(settings: Settings, stop: threading.Event, sample: bool = True) ->
         # in their environment already, and is never printed. In AWS the replicas'
         # shared task definition names the secret.
         tag_key = settings.tag_key
-        if tag_key is None:
+        if tag_key is None or not tag_key.get_secret_value().strip():
             tag_key = SecretStr(secrets.token_hex(32))
             joined["DEPLOYWORKER_TAG_KEY"] = tag_key.get_secret_value()
         worker_settings = settings.model_copy(

@@ -8,7 +8,7 @@ and the pre-deploy migration hook in here, so every path gets them alike.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
@@ -34,6 +34,7 @@ from deployworker.intake.entries import Entry
 from deployworker.intake.gates import CONVERGED
 from deployworker.intake.message import DeployRequest
 from deployworker.rollout.deadline import minimum
+from deployworker.rollout.revisions import Rollouts
 
 Log = structlog.typing.FilteringBoundLogger
 
@@ -73,6 +74,8 @@ class Actor:
     # With signing: how far back a fresh message's deploy_id is looked for, so a replay
     # of an older deploy is refused instead of downgrading (`apply.apply_deploy`).
     replay_window: float = 0.0
+    # What service revisions and the worker's own deployments roll out (never changes).
+    rollouts: Rollouts = field(default_factory=Rollouts)
 
     def check_budget(
         self, request: DeployRequest, entry: Entry, configuration: Mapping[str, Any] | None
@@ -176,6 +179,7 @@ class Actor:
             sent_at,
             self.tag_key,
             self.replay_window,
+            self.rollouts,
         )
         if applied is not None:
             return applied

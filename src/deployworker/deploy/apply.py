@@ -33,6 +33,7 @@ from deployworker.deploy.plan import (
     DEPLOY_KEY_TAG,
     MAC_TAG,
     PREVIOUS_TAG,
+    current_images,
     plan_deploy,
     tag_map,
 )
@@ -40,6 +41,7 @@ from deployworker.errors import not_allowed
 from deployworker.failpoints import failpoint
 from deployworker.intake.message import Source
 from deployworker.rollout.locate import current_deployment, find_deployment, rolled_out_since
+from deployworker.rollout.revisions import Rollouts
 
 # `Current`, `read_current` and `family_of` moved to `current`; still importable here.
 __all__ = [
@@ -120,6 +122,7 @@ def earlier_revision(
     tag_key: bytes | None = None,
     window: float = 0.0,
     images: Mapping[str, str] | None = None,
+    rollouts: Rollouts | None = None,
 ) -> tuple[str, dict[str, Any], dict[str, str]] | None:
     """The revision registered earlier with this deploy key, not the running one:
     the family's newest, or one a service deployment created since the message was sent
@@ -135,7 +138,7 @@ def earlier_revision(
     service = str(current.service["serviceName"])
     known = {current.arn, current.latest_arn}
     if window > 0 and images:  # a replay search: only revisions running these images
-        since = running_images(ecs, cluster, service, sent_at - window, images)
+        since = running_images(ecs, cluster, service, sent_at - window, images, rollouts)
     else:
         since = rolled_out_since(ecs, cluster, service, sent_at - CLOCK_SKEW_SECONDS)
     for arn in [a for a in since if a not in known][:MAX_EARLIER_CANDIDATES]:
@@ -161,6 +164,7 @@ def apply_deploy(
     sent_at: float = 0.0,
     tag_key: bytes | None = None,
     replay_window: float = 0.0,
+    rollouts: Rollouts | None = None,
 ) -> Applied | None:
     """Move the service to `images` (container name to image); None when it already
     runs them (noop). `tags` are the deploy tags the new revision gets, its key among
@@ -175,7 +179,7 @@ def apply_deploy(
         log.info("deploy.resumed", task_definition=current.arn)
         deployment = deployment_of(ecs, current.service, current.arn)
         return Applied(current.arn, trusted_previous(current, tag_key), deployment, True)
-    earlier = earlier_revision(ecs, current, key, sent_at, tag_key, replay_window, images)
+    earlier = earlier_revision(ecs, current, key, sent_at, tag_key, replay_window, images, rollouts)
     if earlier is not None:
         check_same_images(earlier[1], requested, where)
         found = find_deployment(ecs, cluster, service, earlier[0])
@@ -231,5 +235,7 @@ def apply_deploy(
     updated = ecs.update_service(cluster, service, target)
     failpoint("updated")
     deployment = deployment_of(ecs, updated, target)
+    if deployment is not None and rollouts is not None:  # what it rolls out never changes
+        rollouts.deployed(deployment, target, current_images(register_input))
     log.info("deploy.updated", task_definition=target, deployment=deployment)
     return Applied(target, current.arn, deployment)

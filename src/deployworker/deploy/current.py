@@ -17,6 +17,7 @@ from deployworker.deploy.pin import unpinned
 from deployworker.deploy.plan import DEPLOY_KEY_TAG, PREVIOUS_TAG, current_images, tag_map
 from deployworker.errors import invalid
 from deployworker.rollout.locate import listed
+from deployworker.rollout.revisions import PER_CALL, Rollouts
 
 
 def family_of(task_definition_arn: str) -> str:
@@ -100,21 +101,31 @@ def check_same_images(
 
 
 def running_images(
-    ecs: Ecs, cluster: str, service: str, since: float, images: Mapping[str, str]
+    ecs: Ecs,
+    cluster: str,
+    service: str,
+    since: float,
+    images: Mapping[str, str],
+    rollouts: Rollouts | None = None,
 ) -> list[str]:
     """The task definitions of the service's deployments created since `since` whose
     service revision runs `images` (tags compared without digests), newest first. The
-    service revision lists its images, so no revision that runs others is described."""
+    service revision lists its images, so no revision that runs others is described.
+    The deployments are always listed; what each rolls out comes from `rollouts` where
+    it is known (the worker's own deployments, revisions described before)."""
     wanted = {(name, unpinned(image)) for name, image in images.items()}
     briefs = listed(ecs, cluster, service, datetime.fromtimestamp(since, UTC))
-    arns = list(dict.fromkeys(str(b.get("targetServiceRevisionArn") or "") for b in briefs))
-    found = ecs.describe_service_revisions([a for a in arns if a][:20])
+    by_revision: dict[str, str] = {}  # target revision -> its newest deployment, newest first
+    for brief in briefs:
+        arn = str(brief.get("targetServiceRevisionArn") or "")
+        if arn and len(by_revision) < PER_CALL:
+            by_revision.setdefault(arn, str(brief.get("serviceDeploymentArn") or ""))
+    memory = rollouts if rollouts is not None else Rollouts()
+    known = {arn: memory.of_deployment(d) for arn, d in by_revision.items()}
+    described = memory.of_revisions(ecs, [arn for arn, what in known.items() if what is None])
+    found = [known[arn] or described.get(arn) for arn in by_revision]
     return [
-        str(r.get("taskDefinition"))
-        for r in found
-        if wanted
-        <= {
-            (str(c.get("containerName")), unpinned(str(c.get("image"))))
-            for c in r.get("containerImages") or []
-        }
+        what.task_definition
+        for what in found
+        if what is not None and wanted <= {(name, unpinned(image)) for name, image in what.images}
     ]

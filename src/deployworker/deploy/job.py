@@ -7,9 +7,10 @@ thread: any pool thread can run its next stage.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import structlog
@@ -110,6 +111,8 @@ class Job:
     gate: object | None = None  # the gate running for this deploy (deploy.gates.runner.Run)
     gate_hook: str | None = None  # the PAUSE hook a gate judges (or judged): never twice
     gate_epoch: int = 0  # moved on each time the deploy's gate is settled (`GateDriver`)
+    # held while a gate's window is checked and tagged, so the tags land in gate order
+    opening: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     # hook key -> hook stage, for hooks whose stage their id alone decides (gates.hookid);
     # None until read from the revision's `deployworker:hooks` tag
     hooks_seen: dict[str, str] | None = None

@@ -33,6 +33,7 @@ from typing import Any
 from botocore.model import Shape
 
 from deployworker.deploy.plan import DEPLOY_KEY_TAG, MAC_TAG, PREVIOUS_TAG, project, tag_value
+from deployworker.deploy.tagseal import same
 
 SEALED = (DEPLOY_KEY_TAG, PREVIOUS_TAG)  # sealed by MAC_TAG at registration
 MIGRATED_TAG = "deployworker:migrated"
@@ -65,7 +66,7 @@ def seal(key: bytes, register_input: Mapping[str, Any], tags: Mapping[str, str])
 def _holds(
     key: bytes, register_input: Mapping[str, Any], tags: Mapping[str, str], mac: str
 ) -> bool:
-    return hmac.compare_digest(seal(key, register_input, tags), mac)
+    return same(seal(key, register_input, tags), mac)
 
 
 def trusted(
@@ -124,7 +125,7 @@ def state_mac(key: bytes, arn: str, release_key: str, state: str, reason: str) -
 
 def state_holds(key: bytes, arn: str, release_key: str, state: str, reason: str, mac: str) -> bool:
     """Whether `mac` is the worker's seal on this state of this release on `arn`."""
-    return hmac.compare_digest(state_mac(key, arn, release_key, state, reason), mac)
+    return same(state_mac(key, arn, release_key, state, reason), mac)
 
 
 def differences(candidate: Mapping[str, Any], planned: Mapping[str, Any]) -> list[str]:

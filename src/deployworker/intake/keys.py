@@ -6,6 +6,7 @@ Read once at start-up by `app.build`; `signing` does the (pure) checking.
 from __future__ import annotations
 
 import structlog
+from pydantic import SecretStr
 
 from deployworker.aws._retry import Caller
 from deployworker.aws.clients import make_client
@@ -26,8 +27,11 @@ def load_signing_keys(settings: Settings, caller: Caller) -> tuple[bytes, ...]:
     signatures must not start.
     """
     if settings.signing_key is not None:
-        given = (settings.signing_key, settings.signing_key_previous)
-        return tuple(k.get_secret_value().encode() for k in given if k is not None)
+        given = {
+            "DEPLOYWORKER_SIGNING_KEY": settings.signing_key,
+            "DEPLOYWORKER_SIGNING_KEY_PREVIOUS": settings.signing_key_previous,
+        }
+        return tuple(_given(name, k) for name, k in given.items() if k is not None)
     if not settings.signing_key_secret_arn:
         return ()
     secrets = Secrets(make_client("secretsmanager", settings.region, settings.endpoint_url), caller)
@@ -69,7 +73,7 @@ def load_tag_key(settings: Settings, caller: Caller) -> bytes | None:
 
     Raises `ConfigError` when the secret cannot be read."""
     if settings.tag_key is not None:
-        return settings.tag_key.get_secret_value().encode()
+        return _given("DEPLOYWORKER_TAG_KEY", settings.tag_key)
     if settings.tag_key_secret_arn:
         client = make_client("secretsmanager", settings.region, settings.endpoint_url)
         try:
@@ -80,3 +84,11 @@ def load_tag_key(settings: Settings, caller: Caller) -> bytes | None:
         "tags.unsealed", hint="set DEPLOYWORKER_TAG_KEY or DEPLOYWORKER_TAG_KEY_SECRET_ARN"
     )
     return None
+
+
+def _given(name: str, key: SecretStr) -> bytes:
+    """A key set in the environment. Raises `ConfigError` when it is empty (say, a CI
+    secret that was never filled in): an HMAC under an empty key is anybody's."""
+    if not key.get_secret_value().strip():
+        raise ConfigError(f"{name} is empty: set a random key, or unset it")
+    return key.get_secret_value().encode()

@@ -69,6 +69,8 @@ class Transition:
     # Set for a rejection: it may create a record, or finish its own message's, but
     # never overwrite the record of another message with the same deploy_id.
     rejected: bool = False
+    # The states earlier transitions merged into this one passed, and when (`merge`).
+    earlier: dict[State, float] = field(default_factory=dict)
 
 
 def _text(value: object) -> str:
@@ -87,7 +89,7 @@ def update_request(t: Transition, ttl_seconds: int) -> dict[str, Any]:
         expr = f"if_not_exists(#{attr}, :{attr})" if if_absent else f":{attr}"
         sets.append(f"#{attr} = {expr}")
 
-    put("created_at", int(t.at * 1000), if_absent=True)
+    put("created_at", int(min([t.at, *t.earlier.values()]) * 1000), if_absent=True)
     put("updated_at", int(t.at * 1000))
     put("expires_at", int(t.at) + ttl_seconds)
     optional: dict[str, Any] = {
@@ -130,7 +132,9 @@ def update_request(t: Transition, ttl_seconds: int) -> dict[str, Any]:
         put("state", t.state.value)
         put("rank", rank)
         put("phase", phase_of(t.state, t.at))
-        put(f"at_{t.state.value}", int(t.at * 1000), if_absent=True)
+        stamps = {**t.earlier, t.state: min(t.at, t.earlier.get(t.state, t.at))}
+        for state, at in sorted(stamps.items(), key=lambda stamp: stamp[1]):  # in time order
+            put(f"at_{state.value}", int(at * 1000), if_absent=True)
         values[":final"] = FINAL_RANK
         names["#message_id"] = "message_id"
         if t.rejected:

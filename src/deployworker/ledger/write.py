@@ -5,7 +5,9 @@ past it): `settle` calls it for a final outcome before it deletes the message, a
 leaves the message for redelivery when it answers False. `offer` queues the
 transitions on the way (queued, in progress, paused, awaiting approval, votes) for a
 background thread, so a slow table never slows a deploy; they are conditional like
-every write, so one that lands late changes nothing.
+every write, so one that lands late changes nothing. The thread gathers what is queued
+for a moment and writes each record's consecutive transitions as one where that is the
+same (`merge`): a deploy's "registered" and "rollout started" are one write, not two.
 """
 
 from __future__ import annotations
@@ -21,12 +23,16 @@ import structlog
 from deployworker.aws.dynamodb import LedgerTable
 from deployworker.errors import AwsError
 from deployworker.failpoints import failpoint
+from deployworker.ledger.merge import coalesce
 from deployworker.ledger.record import Transition, update_request
 from deployworker.ledger.states import FINAL
 
 log = structlog.get_logger("deployworker.ledger")
 DEFAULT_TTL_SECONDS = 90 * 86_400
 ENDED_MEMORY = 10_000
+# How long the background writer waits after a transition is queued for others of the
+# same moment (a deploy's registration and its rollout's start), to write them as one.
+GATHER_SECONDS = 0.05
 
 
 class LedgerWriter:
@@ -39,6 +45,7 @@ class LedgerWriter:
         ttl_seconds: int = DEFAULT_TTL_SECONDS,
         capacity: int = 10_000,
         on_write: Callable[[str], None] = lambda _: None,
+        gather: float = GATHER_SECONDS,
     ) -> None:
         self._table = table
         self.table = table
@@ -46,6 +53,7 @@ class LedgerWriter:
         self._ttl = ttl_seconds
         self._queue: queue.Queue[Transition | None] = queue.Queue(maxsize=capacity)
         self._on_write = on_write  # result: written | refused | failed | dropped
+        self._gather = gather
         self._thread: threading.Thread | None = None
         self._ended: dict[tuple[str, str], None] = {}  # recently ended records, oldest first
         self._lock = threading.Lock()
@@ -114,14 +122,30 @@ class LedgerWriter:
         return not self._queue.unfinished_tasks
 
     def _loop(self) -> None:
-        while (item := self._queue.get()) is not None:
+        stopping = False
+        while not stopping:
+            batch = [self._queue.get()]
+            if batch[0] is not None:
+                time.sleep(self._gather)  # let the transitions of this moment queue up
+            while batch[-1] is not None:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stopping = batch[-1] is None
             try:
                 with self._lock:
-                    ended = (item.target, item.deploy_id) in self._ended
-                if not ended:
-                    self.record(item)
-            except Exception:  # the writer must outlive a bug in one transition
-                log.exception("ledger.write_crashed", deploy_id=item.deploy_id)
+                    live = [t for t in batch if t and (t.target, t.deploy_id) not in self._ended]
+                try:
+                    writes = coalesce(live)
+                except Exception:  # a bug in merging must not lose the transitions
+                    log.exception("ledger.merge_crashed")
+                    writes = live
+                for transition in writes:
+                    try:
+                        self.record(transition)
+                    except Exception:  # the writer must outlive a bug in one transition
+                        log.exception("ledger.write_crashed", deploy_id=transition.deploy_id)
             finally:
-                self._queue.task_done()
-        self._queue.task_done()
+                for _ in batch:
+                    self._queue.task_done()

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from deployworker.local import backend, dynamolock, handlers, schedules, snstargets
+from deployworker.local import backend, dynamolock, fifowait, handlers, schedules, snstargets
 from deployworker.local.rules import Rules
 
 __all__ = ["RolloutSimulator", "Rules"]
@@ -41,6 +41,7 @@ class RolloutSimulator:
         schedules.install()
         snstargets.install()
         dynamolock.install()  # the ledger's conditional writes atomic, as on AWS
+        fifowait.install()  # a long poll waits for a message rather than spins
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="rollout-sim", daemon=True)
         self._thread.start()
@@ -55,6 +56,7 @@ class RolloutSimulator:
         schedules.uninstall()
         snstargets.uninstall()
         dynamolock.uninstall()
+        fifowait.uninstall()
 
     def step(self) -> None:
         """Move every deployment on to `clock()` (the thread does this every `tick` seconds)."""

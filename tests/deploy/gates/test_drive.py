@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from deployworker.aws.held import before_write
+from deployworker.deploy.approvals.ballot import WINDOW_TAG
 from deployworker.deploy.gates.contract import NoVotes
 from deployworker.deploy.gates.decide import Action, Decision
 from deployworker.deploy.gates.drive import GateDriver
 from deployworker.deploy.gates.runner import Runner
 from deployworker.deploy.gates.schedule import Scheduler
-from deployworker.errors import RetryableAwsError
+from deployworker.errors import CopyLost, RetryableAwsError
+from deployworker.outcome import Outcome, Result
 from deployworker.rollout.analysis.providers import Providers
 from deployworker.rollout.assess import Pause
 
@@ -45,7 +51,9 @@ def driver(ecs: FakeEcs, later: list[Any]) -> GateDriver:
 
 
 def job(lost: str | None = None) -> Any:
-    return SimpleNamespace(fields={}, lost=lost, gate=None, gate_reason=None)
+    j = SimpleNamespace(fields={}, lost=lost, gate=None, gate_reason=None, gate_hook="hook-1")
+    j.held = lambda: held_check(j)
+    return j
 
 
 @pytest.mark.parametrize(
@@ -85,11 +93,26 @@ def test_an_aws_error_is_retried_later() -> None:
     assert ecs.continued == [(ARN, "hook-1", "CONTINUE")]
 
 
+def test_a_late_retry_leaves_the_next_pauses_gate_to_be_settled() -> None:
+    """A CONTINUE retried after the next hook was claimed (the first attempt did land)
+    must not clear that hook's gate: `settled` could then never cancel it."""
+    ecs = FakeEcs("AWAITING_ACTION")
+    ecs.fail = 1
+    later: list[Any] = []
+    gates, j = driver(ecs, later), job()
+    gates._answer(j, ARN, PAUSE, Decision(Action.CONTINUE, "passed", ""))
+    ecs.status = "SUCCEEDED"
+    j.gate_hook, j.gate = "hook-2", "the next hook's gate"
+    later[0]()
+    assert j.gate == "the next hook's gate"
+
+
 def paused_job() -> Any:
     return SimpleNamespace(
         fields={}, lost=None, gate=None, gate_hook=None, gate_epoch=0, applied=None,
         request=SimpleNamespace(action="deploy"), entry=SimpleNamespace(gates=()),
-        held=lambda: None, key=("prod", "web"), base=SimpleNamespace(deploy_id="d-1"),
+        held=lambda: None, key=("prod", "web"), base=SimpleNamespace(deploy_id="d-1", deployment=ARN),
+        opening=threading.Lock(),
     )  # fmt: skip
 
 
@@ -117,3 +140,109 @@ def test_a_pause_is_handed_to_the_pool_once_and_starts_no_gate_after_the_end(
     later[0]()
     assert started == ([] if ended_first else ["the gate"])
     assert j.gate == (None if ended_first else "run")
+
+
+class TaggingEcs(FakeEcs):
+    """Records each window the driver tags, in the order the writes land."""
+
+    def __init__(self) -> None:
+        super().__init__("AWAITING_ACTION")
+        self.windows: list[int] = []
+
+    def tag_resource(self, arn: str, tags: dict[str, str]) -> None:
+        if WINDOW_TAG in tags:
+            self.windows.append(int(tags[WINDOW_TAG]))
+
+
+def approval_job() -> Any:
+    j = paused_job()
+    j.applied = SimpleNamespace(target="arn:aws:ecs:eu-west-1:1:task-definition/web:7")
+    j.applied.configuration = None
+    return j
+
+
+def pause_at(hook_id: str, began: float) -> Any:
+    updated = datetime.fromtimestamp(began, UTC)
+    return SimpleNamespace(pause=Pause(hook_id, "POST_TEST_TRAFFIC_SHIFT", None, None, updated))
+
+
+def voting_driver(monkeypatch: pytest.MonkeyPatch, ecs: TaggingEcs, later: list[Any]) -> Any:
+    import deployworker.deploy.gates.drive as drive
+
+    gate = SimpleNamespace(approval="a vote is needed")
+    monkeypatch.setattr(drive, "hook_stage", lambda *_: "POST_TEST_TRAFFIC_SHIFT")
+    monkeypatch.setattr(drive, "gate_at", lambda gates, stage: gate)
+    monkeypatch.setattr(drive, "log_progress", lambda *_, **__: None)
+    gates = driver(ecs, later)
+    started: list[float | None] = []
+
+    def start(gate: Any, subject: Any, fields: Any, end: Any, window: float | None = None) -> Any:
+        started.append(window)
+        return "run"
+
+    gates.runner.start = start  # type: ignore[method-assign,assignment]
+    return gates, started
+
+
+def test_a_pause_handled_after_its_deployment_ended_tags_no_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The receiver refuses a person's second vote in the newest window it finds tagged:
+    a pause claimed before the deployment ended must not tag its (older) window after
+    the `converged` gate tagged its own, or a vote cast for the hook would make that
+    person's vote on the converged gate a duplicate."""
+    ecs, later = TaggingEcs(), list[Any]()
+    gates, started = voting_driver(monkeypatch, ecs, later)
+    j, hook_began = approval_job(), float(int(time.time()) - 600)
+    gates.progress(j, ARN, pause_at("hook-1", hook_began))
+    gates.settled(j)  # the hook was answered elsewhere and the deployment converged
+    gates.verify(j, Result(Outcome.DEPLOYED, ""), lambda _: None, lambda *_: None)
+    converged_window = ecs.windows[-1]
+    later[0]()  # the pool gets to the pause only now
+    assert ecs.windows == [converged_window]
+    assert len(started) == 1  # the converged gate only
+
+
+def test_a_pause_overtaken_by_the_next_one_starts_no_gate_and_tags_no_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two pauses of one deployment claimed before the pool handled the first (it was
+    answered elsewhere, then the next LINEAR step paused): only the newer one is gated,
+    and the window tag never goes back to the older one's."""
+    ecs, later = TaggingEcs(), list[Any]()
+    gates, started = voting_driver(monkeypatch, ecs, later)
+    j, first = approval_job(), float(int(time.time()) - 600)
+    gates.progress(j, ARN, pause_at("hook-1", first))
+    gates.progress(j, ARN, pause_at("hook-2", first + 300))
+    later[1]()
+    later[0]()
+    assert ecs.windows == [int(first + 300)]
+    assert started == [first + 300]
+
+
+class PacedEcs(FakeEcs):
+    """ContinueServiceDeployment as `Caller.once` makes it: the copy is lost while the
+    call waits for its rate-limit token, then the held check runs, then the call."""
+
+    def __init__(self, j: Any) -> None:
+        super().__init__("AWAITING_ACTION")
+        self.job = j
+
+    def continue_service_deployment(self, arn: str, hook_id: str, action: str) -> None:
+        self.job.lost = "heartbeat failed while the call waited for its token"
+        before_write("ecs", "ContinueServiceDeployment")
+        super().continue_service_deployment(arn, hook_id, action)
+
+
+def test_a_copy_lost_while_the_answer_waits_for_its_token_answers_nothing() -> None:
+    """Every ECS write checks that its copy is still held, after its rate-limit wait
+    (`aws.held`): the gate's answer too, though it runs on a gate's pool thread."""
+    j = job()
+    ecs = PacedEcs(j)
+    driver(ecs, [])._answer(j, ARN, PAUSE, Decision(Action.CONTINUE, "passed", ""))
+    assert ecs.continued == []
+
+
+def held_check(j: Any) -> None:
+    if j.lost is not None:
+        raise CopyLost(j.lost)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deployworker.deploy.gates.fit import hook_seconds, problems
+from deployworker.deploy.gates.fit import hook_seconds, owns_every_pause, problems
 from deployworker.deploy.gates.show import GATE_TAG, read, tag
 from deployworker.deploy.tagtext import MAX_VALUE
 from deployworker.intake.gates import Gate
@@ -81,3 +81,29 @@ def test_the_gate_tag_is_a_legal_value_and_reads_back(stage: str, state: str, te
     assert (shown.stage, shown.state) == (stage, state)
     if len(value) < MAX_VALUE - 3:  # not cut: the text comes back whole
         assert shown.text == text
+
+
+POST, PRE = "POST_TEST_TRAFFIC_SHIFT", "PRE_PRODUCTION_TRAFFIC_SHIFT"
+LAMBDA_HOOK = {"targetType": "LAMBDA", "lifecycleStages": [POST], "hookTargetArn": "arn:x"}
+
+
+@pytest.mark.parametrize(
+    ("gates", "hooks", "owned"),
+    [
+        ([gate(POST)], [pause(POST)], True),
+        ([gate(POST), gate(PRE)], [pause(POST), pause(PRE)], True),
+        ([gate(POST), gate("converged")], [pause(POST)], True),
+        ([gate(POST)], [pause(POST), pause(PRE)], False),  # PRE's hook is someone else's
+        ([gate("converged")], [pause(POST)], False),
+        ([], [pause(POST)], False),
+        ([gate(POST)], [], False),  # no PAUSE hook: nothing to continue
+        ([gate(POST)], [LAMBDA_HOOK], False),  # a Lambda hook answers itself
+        ([gate(POST)], [{"targetType": "PAUSE", "lifecycleStages": [POST, PRE]}], False),
+    ],
+)
+def test_the_worker_owns_a_services_pauses_only_when_it_gates_every_one(
+    gates: list[Gate], hooks: list[dict[str, Any]], owned: bool
+) -> None:
+    """Only then may it continue its own rollback's pauses: a pause at a stage it does
+    not gate waits for a person or another tool."""
+    assert owns_every_pause(tuple(gates), {"lifecycleHooks": hooks}) is owned

@@ -28,8 +28,8 @@ from deployworker.deploy.approvals.ballot import window_tag
 from deployworker.deploy.gates import hookid
 from deployworker.deploy.gates.contract import NoVotes, Subject
 from deployworker.deploy.gates.decide import Action, Decision
-from deployworker.deploy.gates.fit import gate_at, problems
-from deployworker.deploy.gates.hookrecord import hook_stage
+from deployworker.deploy.gates.fit import gate_at, owns_every_pause, problems
+from deployworker.deploy.gates.hookrecord import hook_stage, hook_status
 from deployworker.deploy.gates.runner import Run, Runner
 from deployworker.deploy.gates.schedule import Dispatch, Scheduler
 from deployworker.deploy.job import Job, bound, log_progress
@@ -102,16 +102,25 @@ class GateDriver:
             log.warning("gate.no_hook", problem=problem)
 
     def progress(self, job: Job, arn: str, now: Assessment) -> None:
-        """The watcher's progress report (on its thread): log it; a new PAUSE hook is
-        claimed and handed to the pool (`_paused`), which does any I/O it needs."""
+        """The watcher's report (its thread): a new PAUSE hook is claimed for `_paused`."""
         pause = now.pause
-        if pause is None:
+        # Only the deploy's own deployment is gated. The worker's rollback (the `rollback`
+        # action, or the previous revision put back after a failed gate) waits for no
+        # gate: continued at once if the worker answers every PAUSE hook of the service.
+        configuration = job.applied.configuration if job.applied else None
+        restore = job.request.action == "rollback" or arn != job.base.deployment
+        if pause is None or (restore and not owns_every_pause(job.entry.gates, configuration)):
             log_progress(job.fields, arn, now)
             return
         with self._lock:
             if job.gate_hook == pause.hook_id or job.lost is not None:
                 return  # this pause is being (or was) looked at once already
             job.gate_hook, epoch = pause.hook_id, job.gate_epoch
+        if restore:
+            log_progress(job.fields, arn, now, gate=False, continued="the worker's rollback")
+            done = Decision(Action.CONTINUE, "passed", "the worker's own rollback is not gated")
+            self.runner.later(0.0, lambda: self._answer(job, arn, pause, done))
+            return
         self.runner.later(0.0, lambda: self._paused(job, arn, now, epoch))
 
     def _paused(self, job: Job, arn: str, now: Assessment, epoch: int) -> None:
@@ -129,20 +138,35 @@ class GateDriver:
                 return
             with bound(job.fields), holding(job.held):
                 configuration = job.applied.configuration if job.applied else None
-                window = self._open_window(job, gate, hookid.began(pause, configuration, stage))
-                with self._lock:
-                    if job.gate_epoch != epoch or job.lost is not None:
-                        log.info("gate.not_started", reason="the deployment ended first")
+                began = hookid.began(pause, configuration, stage)
+                # Window tags land in gate order: a stale pause's would move the newest
+                # window back, and the receiver refuse a current vote as a duplicate.
+                with job.opening:
+                    if not self._current(job, pause, epoch):
                         return
-                    job.gate = self.runner.start(
-                        gate,
-                        self._subject(job),
-                        job.fields,
-                        lambda d: self._answer(job, arn, pause, d),
-                        window,
-                    )
+                    window = self._open_window(job, gate, began)
+                    with self._lock:
+                        if not self._current(job, pause, epoch):
+                            return
+                        job.gate = self.runner.start(
+                            gate,
+                            self._subject(job),
+                            job.fields,
+                            lambda d: self._answer(job, arn, pause, d),
+                            window,
+                        )
         except CopyLost:
             return  # the deploy ends as `released`; its redelivery looks at the hook again
+        except Exception:  # a bug must not vanish in the pool's future: say which hook
+            log.exception("gate.pause_failed", hook_id=pause.hook_id, deployment=arn)
+
+    @staticmethod
+    def _current(job: Job, pause: Pause, epoch: int) -> bool:
+        """Whether `pause` is the newest claimed, its deployment followed, the copy held."""
+        if job.gate_epoch == epoch and job.gate_hook == pause.hook_id and job.lost is None:
+            return True
+        log.info("gate.not_started", hook_id=pause.hook_id, reason="no longer the current pause")
+        return False
 
     def settled(self, job: Job) -> None:
         """The deploy's deployment ended, or the deploy did: stop its gate, if any."""
@@ -168,7 +192,8 @@ class GateDriver:
                 job.gate_reason = decision.reason
                 resume(job, fail)
 
-        window = self._open_window(job, gate, None)
+        with job.opening:  # after any window a pause of the ended deployment is tagging
+            window = self._open_window(job, gate, None)
         job.gate = self.runner.start(gate, self._subject(job), job.fields, end, window)
         return True
 
@@ -198,23 +223,24 @@ class GateDriver:
     def _answer(
         self, job: Job, arn: str, pause: Pause, decision: Decision, attempt: int = 1
     ) -> None:
-        """Answer the hook the gate judged, once."""
+        """Answer the hook the gate judged, once, only while the copy is held (`held`)."""
         action = "CONTINUE" if decision.action is Action.CONTINUE else "ROLLBACK"
-        with bound(job.fields):
-            job.gate = None
+        with bound(job.fields), holding(job.held):
+            with self._lock:  # a retry after the next pause was claimed keeps its gate
+                job.gate = None if job.gate_hook == pause.hook_id else job.gate
             if job.lost is not None:
                 return  # this copy of the message is no longer ours: no writes
             if action == "ROLLBACK":
                 job.gate_reason = decision.reason
             try:
-                status = self._hook_status(arn, pause.hook_id)
+                status = hook_status(self._ecs, arn, pause.hook_id)
                 if status != "AWAITING_ACTION":
                     # Answered already (before a crash, by a person, by its timeout).
                     log.warning("gate.hook_not_waiting", hook_id=pause.hook_id, status=status)
                     return
-                if job.lost is not None:  # lost during the describe: still no write
-                    return
                 self._ecs.continue_service_deployment(arn, pause.hook_id, action)
+            except CopyLost:
+                return  # lost meanwhile: the redelivery finds the hook still waiting
             except AwsError as exc:
                 log.warning("gate.answer_failed", hook_id=pause.hook_id, error=str(exc))
                 if attempt < ANSWER_ATTEMPTS:
@@ -226,12 +252,3 @@ class GateDriver:
             failpoint("gate_answered")
             log.info("gate.hook_answered", hook_id=pause.hook_id, action=action, deployment=arn)
             self._wake([arn])
-
-    def _hook_status(self, arn: str, hook_id: str) -> str | None:
-        """The hook's status now (AWAITING_ACTION, SUCCEEDED, ...), None when gone."""
-        found, _ = self._ecs.describe_service_deployments([arn])
-        for deployment in found:
-            for hook in deployment.get("lifecycleHookDetails") or []:
-                if hook.get("hookId") == hook_id:
-                    return str(hook.get("status"))
-        return None

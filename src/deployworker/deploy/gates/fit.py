@@ -45,6 +45,16 @@ def gate_at(gates: tuple[Gate, ...], stage: str) -> Gate | None:
     return next((g for g in gates if g.at == stage), None)
 
 
+def owns_every_pause(gates: tuple[Gate, ...], configuration: Mapping[str, Any] | None) -> bool:
+    """Whether every PAUSE hook of the service waits at a stage the entry gates: then the
+    worker answers all of them, and may continue its own rollback's hooks at once. A
+    hook at an ungated stage is someone else's (a person's, another tool's)."""
+    stages = {
+        s for hook in pause_hooks(configuration or {}) for s in hook.get("lifecycleStages") or []
+    }
+    return bool(stages) and all(gate_at(gates, stage) is not None for stage in stages)
+
+
 def hook_seconds(configuration: Mapping[str, Any] | None, stage: str) -> float | None:
     """The timeout of the PAUSE hook at `stage` (ECS's default 24 h when unset), or
     None when no PAUSE hook sits there."""

@@ -1,4 +1,4 @@
-"""Which stage a PAUSE hook is, and the deploy's record of it (on the pool).
+"""Which stage a PAUSE hook is, the deploy's record of it, and its status (on the pool).
 
 `hookid.attribute` decides a hook's stage by its hookId and the deployment's stage
 (pure). When the deploy must remember an attribution (`hookid`), it is tagged on the
@@ -56,3 +56,13 @@ def _read(ecs: Ecs, tag_key: bytes | None, revision: str | None) -> dict[str, st
     except AwsError as exc:
         log.warning("gate.hook_record_unread", error=str(exc))
         return {}
+
+
+def hook_status(ecs: Ecs, arn: str, hook_id: str) -> str | None:
+    """The hook's status now (AWAITING_ACTION, SUCCEEDED, ...), None when gone."""
+    found, _ = ecs.describe_service_deployments([arn])
+    for deployment in found:
+        for hook in deployment.get("lifecycleHookDetails") or []:
+            if hook.get("hookId") == hook_id:
+                return str(hook.get("status"))
+    return None

@@ -12,7 +12,6 @@ deploy key's MAC holds (a revision pre-staged with a predicted key is not adopte
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +30,7 @@ from deployworker.deploy.release.slots import (
     release_tags,
     was_tags,
 )
+from deployworker.deploy.tagseal import same
 from deployworker.errors import invalid
 from deployworker.failpoints import failpoint
 from deployworker.intake.message import Source
@@ -166,7 +166,7 @@ class Registrar:
             return tags
         content = trust.content(task_definition, register_input_shape())
         mac = trust.seal(self._tag_key, content, release_tags(tags))
-        if hmac.compare_digest(mac, tags.get(RELEASE_MAC_TAG, "")):
+        if same(mac, tags.get(RELEASE_MAC_TAG, "")):
             return tags
         log.warning(
             "release.was_untrusted", task_definition=task_definition.get("taskDefinitionArn")
