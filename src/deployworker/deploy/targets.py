@@ -165,6 +165,8 @@ class Targets:
             built.watcher.stop()
 
     def stop_gates(self) -> None:
-        """Stop every pipeline's gates (after the drain, before their pool shuts down)."""
+        """Stop every pipeline's gates (after the drain, before their pool shuts down):
+        no gate step or measurement runs any more."""
         for pipeline in [self.home, *(b.pipeline for b in self.built())]:
-            pipeline.gates.stop()
+            pipeline.gates.runner.scheduler.stop()
+            pipeline.gates.runner.measures.shutdown()

@@ -90,11 +90,6 @@ class GateDriver:
         runner = Runner(Providers(None, None, None), NoVotes(), Scheduler(dispatch))
         return cls(ecs, runner, wake)
 
-    def stop(self) -> None:
-        """At shutdown, after the drain: no gate step or measurement runs any more."""
-        self.runner.scheduler.stop()
-        self.runner.measures.shutdown()
-
     def applied(self, job: Job) -> None:
         """After UpdateService: log each gate the service's configuration cannot run."""
         assert job.applied is not None
