@@ -4,6 +4,7 @@ leaving its redelivered copy to resume the deploy."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from conftest import REPO, World, deploy, metric, wait_for
@@ -48,6 +49,21 @@ def refuse_extending(app: App, receipt_handle: str) -> list[str]:
     return refused
 
 
+def park_heartbeat(app: App) -> threading.Event:
+    """Hold the heartbeat's next ChangeMessageVisibilityBatch until the returned event is
+    set; returns once the heartbeat waits there (no extension is then in flight)."""
+    entered, release = threading.Event(), threading.Event()
+
+    def park(**_: Any) -> None:
+        if not release.is_set():
+            entered.set()
+            release.wait(30)
+
+    app.sqs._client.meta.events.register_first("before-send.sqs.ChangeMessageVisibilityBatch", park)
+    assert entered.wait(10), "the heartbeat made no call"
+    return release
+
+
 def in_progress(world: World) -> list[str]:
     briefs = world.ecs.list_service_deployments(cluster="prod", service="web")
     return [
@@ -70,12 +86,15 @@ def test_a_copy_sqs_will_not_extend_stops_acting_and_its_redelivery_resumes(
     ((first_receipt, message_id),) = app.heartbeat.tracked().items()
 
     # The first copy's visibility lapses and SQS delivers the message again, to this
-    # same worker: both copies are held, each under its own receipt handle.
+    # same worker: both copies are held, each under its own receipt handle. The heartbeat
+    # (every 0.1 s) would hide the first copy again before a busy machine's receive: it
+    # is parked in its next call until the second copy is received.
+    parked = park_heartbeat(app)
     world.sqs.change_message_visibility(
         QueueUrl=world.resources.queue_url, ReceiptHandle=first_receipt, VisibilityTimeout=0
     )
-    # A receive right after the change may still miss it on a busy machine: retry, bounded.
     (second,) = wait_for(lambda: app.worker.poll(0))
+    parked.set()
     tracked = app.heartbeat.tracked()
     assert len(tracked) == 2 and set(tracked.values()) == {message_id}
     assert app.worker.in_flight == 2
