@@ -55,16 +55,21 @@ def wait_for(out: queue.Queue[Any], seen: list[Any], test: Any, limit: float = 6
     raise AssertionError(f"not seen in {limit} s: {[e['event'] for _, e in seen][-20:]}")
 
 
-def test_a_second_worker_joins_local_mode_from_its_ready_line() -> None:
-    out: queue.Queue[Any] = queue.Queue()
-    seen: list[Any] = []
-    first = subprocess.Popen(
+def start_local(extra: dict[str, str]) -> subprocess.Popen[str]:
+    """`deployworker local` with no sample, on a free port, `extra` in its environment."""
+    return subprocess.Popen(
         [SCRIPT, "local", "--no-sample", "--port", "0"],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
-        env=ENV,
+        env={**ENV, **extra},
     )
+
+
+def test_a_second_worker_joins_local_mode_from_its_ready_line() -> None:
+    out: queue.Queue[Any] = queue.Queue()
+    seen: list[Any] = []
+    first = start_local({})
     second: subprocess.Popen[str] | None = None
     try:
         threading.Thread(target=reader, args=(first, "local", out), daemon=True).start()
@@ -167,13 +172,7 @@ def ready_line(extra: dict[str, str]) -> tuple[dict[str, Any], list[Any]]:
     every line it logged until then."""
     out: queue.Queue[Any] = queue.Queue()
     seen: list[Any] = []
-    process = subprocess.Popen(
-        [SCRIPT, "local", "--no-sample", "--port", "0"],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-        env={**ENV, **extra},
-    )
+    process = start_local(extra)
     try:
         threading.Thread(target=reader, args=(process, "local", out), daemon=True).start()
         ready: dict[str, Any] = wait_for(out, seen, lambda _, e: e["event"] == "local.ready")
